@@ -1,0 +1,51 @@
+"""Parallax: ordinary stereo captures to 3D, and a consented corpus of real 3D data.
+
+The package reads top-down as the data flows::
+
+    capture  (file -> Capture)
+    stereo   (rectify, disparity, depth, confidence -> DepthResult)
+    render / scene / outputs  (new views, display formats, meshes, point clouds, splats)
+    corpus   (consent, privacy, quality, dedup, catalog, shards, loaders)
+    synth, bench, server, web, cli  on top
+
+Conventions are written down once in ``docs/conventions.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public API, imported lazily so ``import parallax`` stays cheap.
+_LAZY = {
+    "Capture": "parallax.capture.types",
+    "CameraIntrinsics": "parallax.capture.types",
+    "EmbeddedMap": "parallax.capture.types",
+    "read_capture": "parallax.capture",
+    "DepthResult": "parallax.stereo.types",
+    "Rectification": "parallax.stereo.types",
+    "estimate_disparity": "parallax.stereo",
+    "rectify": "parallax.stereo",
+    "compute_depth": "parallax.stereo",
+    "ParallaxError": "parallax.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from parallax.capture import read_capture
+    from parallax.capture.types import CameraIntrinsics, Capture, EmbeddedMap
+    from parallax.errors import ParallaxError
+    from parallax.stereo import compute_depth, estimate_disparity, rectify
+    from parallax.stereo.types import DepthResult, Rectification
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'parallax' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The command line (``parallax``): see :mod:`parallax.cli.main`."""

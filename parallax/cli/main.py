@@ -1,0 +1,93 @@
+"""The ``parallax`` command: one Typer app, commands registered by one module per area.
+
+Each ``parallax.cli.<area>`` module has ``register(app)``. Errors of the
+:class:`~parallax.errors.ParallaxError` family print one line and exit non-zero,
+with no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from parallax.errors import ParallaxError
+
+__all__ = ["app", "main"]
+
+# Areas, in pipeline order. Each module defines register(app: typer.Typer).
+COMMAND_MODULES = (
+    "parallax.cli.capture_cmds",  # info, rectify
+    "parallax.cli.stereo_cmds",  # disparity, depth
+    "parallax.cli.convert_cmd",  # convert
+    "parallax.cli.render_cmds",  # synthesize
+    "parallax.cli.eval_cmd",  # eval
+    "parallax.cli.corpus_cmds",  # corpus ...
+    "parallax.cli.synth_cmd",  # synth
+    "parallax.cli.serve_cmds",  # serve, view
+)
+
+app = typer.Typer(
+    name="parallax",
+    help="Turn ordinary stereo captures into 3D, and grow a consented corpus of real 3D data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    """Parallax: stereo captures to 3D."""
+    if version:
+        from parallax import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (used by the console script)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except ParallaxError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        _error("aborted")
+        return 130
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except MemoryError:
+        _error("out of memory; try a smaller image or --max-size")
+        return 3
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+def _error(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    one_line = " ".join(message.split())
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(one_line)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

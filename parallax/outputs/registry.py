@@ -1,0 +1,131 @@
+"""The output-format registry behind ``parallax convert``.
+
+Formats are chosen by ``--format NAME`` or, failing that, by the longest
+matching extension of the output path (so ``x.lif.jpg`` is LIF, not JPEG).
+Every write goes through :func:`parallax.io.atomic_output`: the file appears
+whole or not at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from parallax.errors import OutputError, ParameterError
+from parallax.io.atomic import atomic_output
+from parallax.stereo.types import DepthResult
+
+__all__ = ["OutputFormat", "OutputOptions", "BUILTIN_FORMATS", "find_format", "list_formats", "write_output"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputOptions:
+    """Options every writer may read; writers ignore what does not apply to them.
+
+    Parameters
+    ----------
+    extra : Mapping
+        Format-specific options (e.g. ``{"preset": "portrait"}`` for quilts).
+    """
+
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+Writer = Callable[[DepthResult, Path, OutputOptions], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputFormat:
+    """One output format.
+
+    Parameters
+    ----------
+    name : str
+        Name for ``--format``.
+    extensions : tuple of str
+        Lower-case extensions including the dot; multi-part ones (``.lif.jpg``) allowed.
+    writer : str
+        ``"module:function"`` of the writer, imported only when used.
+    description : str
+        One line for ``parallax convert --help``.
+    by_extension : bool
+        Whether the extension alone selects this format (``False`` for formats that
+        share an extension with another and need ``--format``, e.g. splat ``.ply``).
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    writer: str
+    description: str
+    by_extension: bool = True
+
+    def load(self) -> Writer:
+        """Import and return the writer function."""
+        module, func = self.writer.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+# Keep in pipeline order. Later issues add rows here.
+BUILTIN_FORMATS: tuple[OutputFormat, ...] = (
+    OutputFormat(
+        name="pointcloud",
+        extensions=(".ply",),
+        writer="parallax.scene.pointcloud:write_pointcloud_output",
+        description="coloured point cloud, binary PLY (metres when depth is metric)",
+    ),
+    OutputFormat(
+        name="disparity",
+        extensions=(".pfm",),
+        writer="parallax.io.maps:write_disparity_output",
+        description="disparity map, PFM float32, +inf = no value",
+    ),
+)
+
+
+def list_formats() -> tuple[OutputFormat, ...]:
+    """All known output formats."""
+    return BUILTIN_FORMATS
+
+
+def find_format(path: str | Path, format: str | None = None) -> OutputFormat:
+    """Pick the output format for ``path``, by ``format`` name first, else by extension.
+
+    Raises
+    ------
+    OutputError
+        If the name or the extension is unknown, listing the known ones.
+    """
+    formats = list_formats()
+    if format is not None:
+        for fmt in formats:
+            if fmt.name == format.lower():
+                return fmt
+        names = ", ".join(f.name for f in formats)
+        raise ParameterError(f"--format {format!r} is unknown; choose one of: {names}")
+    name = Path(path).name.lower()
+    best: OutputFormat | None = None
+    best_len = 0
+    for fmt in formats:
+        if not fmt.by_extension:
+            continue
+        for ext in fmt.extensions:
+            if name.endswith(ext) and len(ext) > best_len:
+                best, best_len = fmt, len(ext)
+    if best is None:
+        exts = ", ".join(sorted({e for f in formats if f.by_extension for e in f.extensions}))
+        raise OutputError(f"cannot tell the output format of {path}: unknown extension; use one of {exts} or --format")
+    return best
+
+
+def write_output(
+    result: DepthResult, path: str | Path, *, format: str | None = None, options: OutputOptions | None = None
+) -> Path:
+    """Write ``result`` to ``path`` in the chosen format, atomically; return the path."""
+    fmt = find_format(path, format)
+    writer = fmt.load()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        writer(result, tmp, options or OutputOptions())
+    return path
