@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-APT_PACKAGES=()   # Debian packages the project needs (added by the features that need them)
+APT_PACKAGES=(libusb-1.0-0)   # Debian packages the project needs (added by the features that need them)
 
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
