@@ -1,1 +1,125 @@
-"""TODO"""
+"""Capture: any consumer stereo file (or pair of files) -> one :class:`Capture`.
+
+Public API
+----------
+``read_capture(path, right_path=None, *, layout="auto", max_pixels=...)``
+    Open a stereo capture. One file: the reader is found by magic bytes first,
+    extension second (MPO, HEIC spatial/depth photo, Leia LIF, side-by-side /
+    over-under JPEG/PNG incl. ``.jps``). Two files: left and right views, or an
+    image and its depth map.
+``load_image(path, *, max_pixels=...)``
+    One image as ``HxWx3`` uint8 RGB, EXIF orientation applied, safe for
+    untrusted files.
+
+Formats live one per module: :mod:`.mpo`, :mod:`.heic` (+ :mod:`.heif_boxes`),
+:mod:`.lif`, :mod:`.sbs` (+ :mod:`.layout`), :mod:`.pair`; decoding rules in
+:mod:`.image_io`; EXIF camera facts in :mod:`.exif`; the registry in
+:mod:`.registry`. Conventions: ``docs/conventions.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from parallax.capture.image_io import DEFAULT_MAX_PIXELS, check_input_file, load_image
+from parallax.capture.registry import ReadOptions, ReaderSpec, find_reader, probe_file, readers, register_reader
+from parallax.capture.types import CameraIntrinsics, Capture, CaptureFormat, EmbeddedMap, check_image
+
+# Readers register themselves on import, most specific first (a LIF and an MPO are JPEGs too).
+from parallax.capture import lif as _lif  # noqa: E402,F401  (isort: skip)
+from parallax.capture import mpo as _mpo  # noqa: E402,F401  (isort: skip)
+from parallax.capture import heic as _heic  # noqa: E402,F401  (isort: skip)
+from parallax.capture import sbs as _sbs  # noqa: E402,F401  (isort: skip)
+from parallax.errors import ParameterError
+
+__all__ = [
+    "LAYOUTS",
+    "DEFAULT_MAX_PIXELS",
+    "read_capture",
+    "load_image",
+    "detect_format",
+    "readers",
+    "register_reader",
+    "ReaderSpec",
+    "ReadOptions",
+    "Capture",
+    "CaptureFormat",
+    "CameraIntrinsics",
+    "EmbeddedMap",
+    "check_image",
+]
+
+#: Accepted values of ``layout``. ``auto`` decides from the file; ``sbs`` = side
+#: by side, left view on the left; ``sbs-cross`` = right view on the left (.jps);
+#: ``over-under`` = left view on top; ``under-over`` = left view at the bottom;
+#: ``pair`` = two files, two views; ``rgbd`` (alias ``mono-depth``) = an image
+#: file plus a depth-map file.
+LAYOUTS = ("auto", "sbs", "sbs-cross", "over-under", "under-over", "pair", "rgbd", "mono-depth")
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Name of the reader that would open ``path`` (``mpo``, ``heic``, ``lif``, ``image``).
+
+    Raises
+    ------
+    InputFileError, UnsupportedFormatError
+        Missing/unreadable file, or bytes no reader recognises.
+    """
+    return find_reader(probe_file(check_input_file(path))).name
+
+
+def read_capture(
+    path: str | os.PathLike[str],
+    right_path: str | os.PathLike[str] | None = None,
+    *,
+    layout: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Capture:
+    """Open a stereo (or RGB-D) capture as a :class:`Capture`.
+
+    Parameters
+    ----------
+    path : path-like
+        The capture file, or the left view when ``right_path`` is given.
+    right_path : path-like, optional
+        The right view (same size as the left), or a depth map (16-bit PNG in
+        millimetres or ``.npy`` in metres) for an RGB-D capture.
+    layout : str
+        One of :data:`LAYOUTS`. ``auto`` reads the layout from the file (format,
+        name convention, then sparse-match evidence; see
+        :mod:`parallax.capture.layout`).
+    max_pixels : int
+        Largest ``width * height`` decoded for any image in the file(s);
+        larger images are refused before decoding.
+
+    Returns
+    -------
+    Capture
+        Views are ``HxWx3`` uint8 RGB, EXIF orientation applied; camera facts
+        as found (see each reader's docstring).
+
+    Raises
+    ------
+    ParameterError
+        Unknown ``layout`` or ``max_pixels``.
+    InputFileError
+        Missing, folder, empty, truncated, corrupt or too large files; views of different sizes.
+    UnsupportedFormatError
+        Bytes no reader recognises.
+    NotStereoError
+        The file holds one view and no depth.
+    """
+    if layout not in LAYOUTS:
+        raise ParameterError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+    layout = "rgbd" if layout == "mono-depth" else layout
+    options = ReadOptions(layout=layout, max_pixels=max_pixels)
+    if right_path is not None:
+        from parallax.capture.pair import read_pair
+
+        return read_pair(Path(path), Path(right_path), options)
+    if layout in ("pair", "rgbd"):
+        raise ParameterError(f"layout={layout!r} needs two files; give the second one (the right view or the depth map)")
+    file = check_input_file(path)
+    spec = find_reader(probe_file(file))
+    return spec.read(file, options)

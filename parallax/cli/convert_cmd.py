@@ -1,9 +1,71 @@
-"""CLI commands: not built yet (see the issues)."""
+"""CLI: ``parallax convert FILE [RIGHT] -o OUT [--format NAME]``.
+
+Runs the capture -> DepthResult pipeline and hands the result to the output
+registry (:func:`parallax.outputs.write_output`), which picks the writer by
+``--format`` or by the extension of ``OUT``. The command knows no format
+itself: adding a format to the registry makes it available here.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from parallax.cli.stereo_cmds import describe_depth, run_pipeline
+from parallax.errors import ParameterError
+
+__all__ = ["register", "parse_options"]
+
+
+def parse_options(pairs: List[str]) -> dict[str, str]:
+    """Turn ``["key=value", ...]`` into a dict for :class:`OutputOptions.extra`."""
+    extra: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--option {pair!r} is not KEY=VALUE; write e.g. --option stride=2")
+        extra[key.strip()] = value.strip()
+    return extra
+
+
+def convert_cmd(
+    file: Path = typer.Argument(..., help="Stereo capture, RGB-D photo, or the left image."),
+    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file; its extension picks the format."),
+    format: Optional[str] = typer.Option(None, "--format", help="Output format name (overrides the extension)."),
+    option: List[str] = typer.Option([], "--option", help="Format option KEY=VALUE (repeatable)."),
+    focal_px: Optional[float] = typer.Option(None, "--focal-px", help="Focal length in pixels (overrides the file)."),
+    baseline_mm: Optional[float] = typer.Option(None, "--baseline-mm", help="Baseline in millimetres (overrides the file)."),
+    doffs: Optional[float] = typer.Option(None, "--doffs", help="x-difference of the principal points, px."),
+    min_disparity: Optional[float] = typer.Option(None, "--min-disparity", help="Smallest disparity to search, px."),
+    max_disparity: Optional[float] = typer.Option(None, "--max-disparity", help="Largest disparity to search, px."),
+    matcher: str = typer.Option("default", "--matcher", help="Matcher name."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Weights file for a learned matcher."),
+    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
+    max_size: Optional[int] = typer.Option(None, "--max-size", help="Process at a reduced size (longer side, px)."),
+) -> None:
+    """Convert a capture to another format (point cloud, depth map, display formats ...)."""
+    from parallax.io.atomic import check_writable_dir
+    from parallax.outputs import OutputOptions, find_format, write_output
+
+    fmt = find_format(output, format)  # fail on an unknown format before any work
+    check_writable_dir(output)
+    extra = parse_options(option)
+    if fmt.name == "quilt":  # Looking Glass reads the layout from the name: add _qs{cols}x{rows}a{aspect}
+        from parallax.render.quilt import get_preset, quilt_path
+
+        output = quilt_path(output, get_preset(extra.get("preset") or "portrait"))
+    result = run_pipeline(
+        file, right, layout=layout, matcher=matcher, model=model, min_disparity=min_disparity,
+        max_disparity=max_disparity, max_size=max_size, focal_px=focal_px, baseline_mm=baseline_mm, doffs=doffs,
+    )
+    write_output(result, output, format=fmt.name, options=OutputOptions(extra=extra))
+    typer.echo(describe_depth(result))
+    typer.echo(f"wrote {output} ({fmt.name})")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
+    """Add ``convert`` to ``app``."""
+    app.command("convert")(convert_cmd)

@@ -1,9 +1,180 @@
-"""CLI commands: not built yet (see the issues)."""
+"""``parallax corpus ...``: init, add, status, withdraw, verify, export.
+
+Every subcommand takes ``--corpus DIR`` (default ``./corpus``).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+__all__ = ["register", "corpus_app"]
+
+corpus_app = typer.Typer(
+    name="corpus", help="A consented, private, deduplicated corpus of real 3D training data.", no_args_is_help=True
+)
+_CORPUS = typer.Option(Path("corpus"), "--corpus", help="The corpus folder.")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+@corpus_app.command("init")
+def init_cmd(
+    directory: Optional[Path] = typer.Argument(None, help="Folder to create the corpus in (default: --corpus)."),
+    corpus: Path = _CORPUS,
+    samples_url: Optional[str] = typer.Option(None, "--samples-url", help="fsspec URL for sample folders (default DIR/samples)."),
+) -> None:
+    """Create an empty corpus: a SQLite catalog and a samples folder."""
+    from parallax.corpus.store import Corpus
+
+    root = directory or corpus
+    c = Corpus.init(root, samples_url=samples_url)
+    c.close()
+    _console().print(f"created corpus {root} (samples in {c.storage.url})")
+
+
+@corpus_app.command("add")
+def add_cmd(
+    inputs: List[Path] = typer.Argument(..., help="Capture files or folders (X-left.* + X-right.* pair up)."),
+    consent: Optional[Path] = typer.Option(None, "--consent", help="consent.json: contributor, license, allow_training, date."),
+    corpus: Path = _CORPUS,
+    engine: str = typer.Option("embedded", "--engine", help="embedded or ray."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Ray workers (CPUs) for --engine ray."),
+    max_side: int = typer.Option(1280, "--max-side", help="Longest side of the stored views, pixels."),
+    matcher: str = typer.Option("default", "--matcher", help="Disparity matcher name."),
+    face_detector: Optional[str] = typer.Option(None, "--face-detector", help="Local .xml cascade or YuNet .onnx (default: MTCNN)."),
+    plate_detector: Optional[str] = typer.Option(None, "--plate-detector", help="Local licence-plate cascade .xml."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
+) -> None:
+    """Ingest captures: privacy, depth, quality, dedup; one sample folder per accepted capture."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from parallax.corpus.consent import load_consent
+    from parallax.corpus.ingest import IngestSettings, discover
+    from parallax.corpus.store import Corpus
+
+    record = load_consent(consent)
+    settings = IngestSettings(max_side_px=max_side, matcher=matcher, face_detector=face_detector, plate_detector=plate_detector)
+    c = Corpus.open(corpus)
+    try:
+        items, skipped = discover([str(p) for p in inputs])
+        err = _console(stderr=True)
+        with Progress(TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=err, transient=False, disable=as_json) as progress:
+            task = progress.add_task("", total=len(items))
+
+            def tick(outcome) -> None:
+                progress.update(task, advance=1, description=f"{outcome.original_name}: {outcome.status}")
+
+            outcomes = c.add(items, record, settings, engine=engine, on_outcome=tick, ray_workers=workers)
+        counts = {k: sum(o.status == k for o in outcomes) for k in ("accepted", "duplicate", "rejected", "skipped")}
+        if as_json:
+            typer.echo(json.dumps({"counts": counts, "not_looked_at": skipped,
+                                   "outcomes": [o.__dict__ for o in outcomes]}, indent=2))
+            return
+        from rich.table import Table
+
+        table = Table(title=f"corpus add: {len(outcomes)} captures")
+        for col in ("capture", "outcome", "sample", "reason"):
+            table.add_column(col, overflow="fold")
+        for o in outcomes:
+            table.add_row(o.original_name, o.status, o.sample_id or "", o.reason or "")
+        out = _console()
+        out.print(table)
+        out.print(", ".join(f"{v} {k}" for k, v in counts.items()) + (f"; {len(skipped)} files not looked at" if skipped else ""))
+    finally:
+        c.close()
+
+
+@corpus_app.command("status")
+def status_cmd(corpus: Path = _CORPUS, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Counts: samples, rejected, duplicates, withdrawn, licences, exports."""
+    from parallax.corpus.store import Corpus
+
+    c = Corpus.open(corpus)
+    try:
+        status = c.status()
+        if as_json:
+            typer.echo(json.dumps(status, indent=2, sort_keys=True))
+            return
+        out = _console()
+        for key, value in status.items():
+            out.print(f"{key}: {value}")
+    finally:
+        c.close()
+
+
+@corpus_app.command("withdraw")
+def withdraw_cmd(
+    corpus: Path = _CORPUS,
+    contributor: Optional[str] = typer.Option(None, "--contributor", help="Withdraw every sample of this contributor."),
+    sample: Optional[str] = typer.Option(None, "--sample", help="Withdraw this one sample."),
+) -> None:
+    """Delete samples, keep tombstones, mark exports that held them stale."""
+    from parallax.corpus.maintenance import withdraw
+    from parallax.corpus.store import Corpus
+
+    c = Corpus.open(corpus)
+    try:
+        ids = withdraw(c, contributor=contributor, sample_id=sample)
+        stale = c.catalog.counts()["stale_exports"]
+        _console().print(f"withdrew {len(ids)} sample(s): {', '.join(ids)}; {stale} export(s) now stale")
+    finally:
+        c.close()
+
+
+@corpus_app.command("verify")
+def verify_cmd(corpus: Path = _CORPUS, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Check every file against its hash and that no current export holds a withdrawn sample (exit 1 if not)."""
+    from parallax.corpus.maintenance import verify
+    from parallax.corpus.store import Corpus
+
+    c = Corpus.open(corpus)
+    try:
+        report = verify(c)
+    finally:
+        c.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        out = _console()
+        for problem in report.problems:
+            out.print(f"[red]problem:[/] {problem}")
+        out.print(f"{'OK' if report.ok else 'FAILED'}: {report.samples_checked} samples, {report.files_checked} files, "
+                  f"{report.exports_checked} exports checked; {len(report.problems)} problem(s)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@corpus_app.command("export")
+def export_cmd(
+    out: str = typer.Option(..., "--out", help="Output folder or fsspec URL."),
+    fmt: str = typer.Option("webdataset", "--format", help="webdataset or parquet."),
+    corpus: Path = _CORPUS,
+    shard_size: str = typer.Option("256MB", "--shard-size", help="Target shard size, e.g. 64MB."),
+    name: Optional[str] = typer.Option(None, "--name", help="Dataset name for the card and Croissant."),
+) -> None:
+    """Write deterministic shards split by contributor, a dataset card and croissant.json."""
+    from parallax.corpus.export import export_corpus
+    from parallax.corpus.store import Corpus
+
+    c = Corpus.open(corpus)
+    try:
+        result = export_corpus(c, fmt=fmt, out=out, shard_size=shard_size, name=name)
+    finally:
+        c.close()
+    counts = ", ".join(f"{k} {len(v)}" for k, v in result.samples.items())
+    _console().print(f"exported {counts} samples in {len(result.shards)} {fmt} shard(s), "
+                     f"{result.bytes / 1e6:.1f} MB, to {result.url} (export {result.export_id})")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
+    """Add ``parallax corpus ...`` to ``app``."""
+    app.add_typer(corpus_app, name="corpus")

@@ -1,9 +1,256 @@
-"""CLI commands: not built yet (see the issues)."""
+"""CLI: ``parallax rectify``, ``parallax disparity``, ``parallax depth``.
+
+Each reads a capture (one file, or a left and a right file), and writes its
+output atomically: on any error nothing is left half-written and an existing
+file is untouched. Disparity and depth refer to the rectified left view that
+``parallax rectify`` writes (with the same ``--max-size``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
 import typer
+
+from parallax.errors import OutputError, ParameterError
+
+__all__ = ["register", "read_input", "depth_options", "run_pipeline", "describe_depth"]
+
+_MAX_SIZE_HELP = "Process at a reduced size: longer side at most this many pixels (outputs get that size)."
+
+
+def read_input(file: Path, right: Optional[Path], layout: str = "auto") -> Any:
+    """Read a capture with :func:`parallax.capture.read_capture`."""
+    from parallax.capture import read_capture
+
+    return read_capture(file, right, layout=layout)
+
+
+@contextlib.contextmanager
+def _progress(message: str) -> Iterator[None]:
+    """A spinner on stderr while long work runs (silent when stderr is not a terminal)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(message, spinner="dots"):
+        yield
+
+
+def depth_options(
+    focal_px: Optional[float], baseline_mm: Optional[float], doffs: Optional[float]
+) -> dict[str, Optional[float]]:
+    """Turn the CLI's depth flags into :func:`compute_depth` keywords (baseline mm -> m)."""
+    if baseline_mm is not None and not baseline_mm > 0:
+        raise ParameterError(f"--baseline-mm must be positive, got {baseline_mm}; give the camera distance in mm")
+    if focal_px is not None and not focal_px > 0:
+        raise ParameterError(f"--focal-px must be positive, got {focal_px}; give the focal length in pixels")
+    return {
+        "focal_px": focal_px,
+        "baseline_m": None if baseline_mm is None else baseline_mm / 1000.0,
+        "doffs_px": doffs,
+    }
+
+
+def run_pipeline(
+    file: Path,
+    right: Optional[Path],
+    *,
+    layout: str = "auto",
+    matcher: str = "default",
+    model: Optional[Path] = None,
+    min_disparity: Optional[float] = None,
+    max_disparity: Optional[float] = None,
+    max_size: Optional[int] = None,
+    focal_px: Optional[float] = None,
+    baseline_mm: Optional[float] = None,
+    doffs: Optional[float] = None,
+) -> Any:
+    """Read, rectify, match and compute depth, with a progress spinner; return the DepthResult."""
+    from parallax.stereo.pipeline import compute_depth
+
+    depth_kw = depth_options(focal_px, baseline_mm, doffs)
+    options = {"model": str(model)} if model is not None else None
+    with _progress(f"reading {file.name}"):
+        capture = read_input(file, right, layout)
+    with _progress(f"rectifying and matching {file.name} ({capture.width}x{capture.height})"):
+        return compute_depth(
+            capture, matcher=matcher, min_disparity=min_disparity, max_disparity=max_disparity,
+            max_side_px=max_size, matcher_options=options, **depth_kw,
+        )
+
+
+def describe_depth(result: Any) -> str:
+    """One line saying whether depth is metric or relative, and why."""
+    settings = result.settings
+    if result.depth_is_metric:
+        if result.disparity_px is None:
+            return f"depth is METRIC (metres), from the file's {settings.get('depth_source', 'depth map')}"
+        return (
+            f"depth is METRIC (metres): focal {result.camera.focal_px:.1f} px ({settings.get('focal_source')}), "
+            f"baseline {result.baseline_m * 1000:.1f} mm ({settings.get('baseline_source')}), "
+            f"doffs {result.doffs_px:.2f} px"
+        )
+    if result.disparity_px is None:
+        return (
+            f"depth is RELATIVE (no metric scale; median 1, larger = farther), from the file's "
+            f"{settings.get('depth_source', 'depth map')}"
+        )
+    return (
+        "depth is RELATIVE (no metric scale; median 1, larger = farther): "
+        f"{settings.get('depth', '')}; pass --focal-px and --baseline-mm for metres"
+    )
+
+
+def _check_map_path(output: Path) -> None:
+    from parallax.io.atomic import check_writable_dir
+    from parallax.io.maps import MAP_EXTENSIONS
+
+    if output.suffix.lower() not in MAP_EXTENSIONS:
+        raise OutputError(f"cannot write {output}: unknown extension {output.suffix!r}; use .pfm, .png or .npy")
+    check_writable_dir(output)
+
+
+def _prepare_dir(output: Path) -> bool:
+    """Make sure ``output`` is a writable folder; create it (not its parents). Return True if created."""
+    from parallax.io.atomic import check_writable_dir
+
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"cannot write into {output}: it is a file, not a folder; give a folder")
+    if output.is_dir():
+        check_writable_dir(output / "left.png")
+        return False
+    check_writable_dir(output)  # the parent must exist and be writable
+    try:
+        output.mkdir()
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {output}: {exc.strerror}; choose another path") from exc
+    return True
+
+
+def _encode_png(rgb: Any) -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:  # pragma: no cover - only fails on invalid arrays
+        raise OutputError("cannot encode a PNG")
+    return buf.tobytes()
+
+
+def rectify_cmd(
+    file: Path = typer.Argument(..., help="Stereo capture (MPO, HEIC, LIF, side-by-side ...) or the left image."),
+    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for left.png, right.png, rectification.json."),
+    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
+    max_size: Optional[int] = typer.Option(None, "--max-size", help=_MAX_SIZE_HELP),
+) -> None:
+    """Rectify a stereo pair: write the rectified views and the homographies."""
+    from parallax.io.atomic import atomic_output
+    from parallax.stereo.pipeline import rectify_capture
+
+    created = _prepare_dir(output)
+    done = False
+    try:
+        with _progress(f"reading {file.name}"):
+            capture = read_input(file, right, layout)
+        with _progress(f"rectifying {file.name}"):
+            pair, scale = rectify_capture(capture, max_side_px=max_size)
+        rect = pair.rectification.to_dict()
+        rect.update({"source": capture.source, "scale": scale})
+        payloads = {
+            "left.png": _encode_png(pair.left),
+            "right.png": _encode_png(pair.right),
+            "rectification.json": (json.dumps(rect, indent=2) + "\n").encode(),
+        }
+        # all three temporary files are written before any is moved into place
+        with contextlib.ExitStack() as stack:
+            for name, payload in payloads.items():
+                stack.enter_context(atomic_output(output / name)).write_bytes(payload)
+        done = True
+    finally:
+        if created and not done:
+            with contextlib.suppress(OSError):
+                output.rmdir()
+    r = pair.rectification
+
+    def px(v: float | None) -> str:
+        return "unknown" if v is None else f"{v:.2f} px"
+
+    typer.echo(
+        f"rectified ({r.method}): vertical error {px(r.vertical_error_before_px)} -> "
+        f"{px(r.vertical_error_after_px)} over {r.matches} matches; wrote {output}/left.png, right.png, rectification.json"
+    )
+
+
+def disparity_cmd(
+    file: Path = typer.Argument(..., help="Stereo capture or the left image."),
+    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    output: Path = typer.Option(..., "-o", "--output", help="Disparity map: .pfm (+inf = no value), .png (16-bit), .npy."),
+    min_disparity: Optional[float] = typer.Option(None, "--min-disparity", help="Smallest disparity to search, px."),
+    max_disparity: Optional[float] = typer.Option(None, "--max-disparity", help="Largest disparity to search, px."),
+    matcher: str = typer.Option("default", "--matcher", help="Matcher name."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Weights file for a learned matcher."),
+    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
+    max_size: Optional[int] = typer.Option(None, "--max-size", help=_MAX_SIZE_HELP),
+) -> None:
+    """Estimate disparity of the rectified left view (x_right = x_left - d, pixels)."""
+    import numpy as np
+
+    from parallax.io.maps import write_map
+
+    _check_map_path(output)
+    result = run_pipeline(
+        file, right, layout=layout, matcher=matcher, model=model, min_disparity=min_disparity,
+        max_disparity=max_disparity, max_size=max_size,
+    )
+    if result.disparity_px is None:
+        raise OutputError(
+            f"{file} holds one view and a depth map, so it has no disparity; use 'parallax depth' instead"
+        )
+    write_map(output, result.disparity_px, kind="disparity")
+    d = result.disparity_px
+    valid = np.isfinite(d)
+    span = f"{np.nanmin(d):.1f} .. {np.nanmax(d):.1f} px" if valid.any() else "no values"
+    h, w = d.shape
+    typer.echo(f"disparity {w}x{h}, {valid.mean():.1%} with a value, range {span}; wrote {output}")
+
+
+def depth_cmd(
+    file: Path = typer.Argument(..., help="Stereo capture, RGB-D photo, or the left image."),
+    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    output: Path = typer.Option(..., "-o", "--output", help="Depth map: .pfm/.npy (float; metres when metric), .png (16-bit mm)."),
+    focal_px: Optional[float] = typer.Option(None, "--focal-px", help="Focal length in pixels (overrides the file)."),
+    baseline_mm: Optional[float] = typer.Option(None, "--baseline-mm", help="Baseline in millimetres (overrides the file)."),
+    doffs: Optional[float] = typer.Option(None, "--doffs", help="x-difference of the principal points, px (Middlebury doffs)."),
+    min_disparity: Optional[float] = typer.Option(None, "--min-disparity", help="Smallest disparity to search, px."),
+    max_disparity: Optional[float] = typer.Option(None, "--max-disparity", help="Largest disparity to search, px."),
+    matcher: str = typer.Option("default", "--matcher", help="Matcher name."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Weights file for a learned matcher."),
+    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
+    max_size: Optional[int] = typer.Option(None, "--max-size", help=_MAX_SIZE_HELP),
+) -> None:
+    """Compute depth of the rectified left view: metres when focal length and baseline are known."""
+    import numpy as np
+
+    from parallax.io.maps import write_map
+
+    _check_map_path(output)
+    result = run_pipeline(
+        file, right, layout=layout, matcher=matcher, model=model, min_disparity=min_disparity,
+        max_disparity=max_disparity, max_size=max_size, focal_px=focal_px, baseline_mm=baseline_mm, doffs=doffs,
+    )
+    write_map(output, result.depth, kind="depth" if result.depth_is_metric else "relative-depth")
+    valid = np.isfinite(result.depth)
+    h, w = result.depth.shape
+    typer.echo(describe_depth(result))
+    typer.echo(f"depth {w}x{h}, {valid.mean():.1%} with a value; wrote {output}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
+    """Add ``rectify``, ``disparity`` and ``depth`` to ``app``."""
+    app.command("rectify")(rectify_cmd)
+    app.command("disparity")(disparity_cmd)
+    app.command("depth")(depth_cmd)

@@ -1,1 +1,47 @@
-"""TODO"""
+"""Stereo: rectification, disparity, depth -> :class:`~parallax.stereo.types.DepthResult`.
+
+``rectify`` (:mod:`parallax.stereo.rectify`), ``compute_depth``
+(:mod:`parallax.stereo.pipeline`) and ``estimate_disparity``
+(:mod:`parallax.stereo.disparity`) are imported lazily, so importing this
+package does not load the matchers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "RectifiedPair",
+    "rectify",
+    "measure_rectification",
+    "disparity_to_depth",
+    "compute_depth",
+    "estimate_disparity",
+    "match",
+]
+
+_LAZY = {
+    "RectifiedPair": "parallax.stereo.rectify",
+    "rectify": "parallax.stereo.rectify",
+    "measure_rectification": "parallax.stereo.rectify",
+    "disparity_to_depth": "parallax.stereo.depth",
+    "compute_depth": "parallax.stereo.pipeline",
+    "estimate_disparity": "parallax.stereo.disparity",
+    "match": "parallax.stereo.disparity",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from parallax.stereo.depth import disparity_to_depth
+    from parallax.stereo.disparity import estimate_disparity, match
+    from parallax.stereo.pipeline import compute_depth
+    from parallax.stereo.rectify import RectifiedPair, measure_rectification, rectify
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'parallax.stereo' has no attribute {name!r}")

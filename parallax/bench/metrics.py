@@ -1,0 +1,198 @@
+"""Disparity accuracy metrics of the Middlebury, ETH3D and KITTI benchmarks.
+
+Which pixels count: every pixel with ground truth (``all``), and those of them
+the dataset marks non-occluded (``nonocc``) where it gives a mask.
+
+Missing predictions (NaN or inf in the prediction) -- the one rule, applied the
+same way to every matcher:
+
+* **bad-N, D1**: a GT pixel without a prediction counts as wrong (the
+  Middlebury/ETH3D/KITTI protocol).
+* **EPE, RMS**: the prediction is first made dense with :func:`fill_missing`
+  (each hole in a row takes the *smaller* -- background -- of the nearest
+  predicted disparities to its left and right, as MiddEval3 fills sparse
+  results; a row with no prediction at all gets 0), then the error is taken on
+  every GT pixel. So a hole costs what a background guess would.
+* **density**: the share of GT pixels that had a prediction before filling.
+
+All percentages are of the GT pixels of the region, 0..100.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from parallax.errors import ParameterError
+
+__all__ = ["DisparityMetrics", "THRESHOLDS_PX", "D1_ABS_PX", "D1_REL", "fill_missing", "disparity_metrics", "scene_metrics"]
+
+#: The bad-N thresholds, pixels (an error counts when strictly larger).
+THRESHOLDS_PX = (0.5, 1.0, 2.0, 4.0)
+#: KITTI D1: an outlier has an error > 3 px AND > 5 % of the true disparity.
+D1_ABS_PX = 3.0
+D1_REL = 0.05
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisparityMetrics:
+    """Accuracy of one disparity map against ground truth over one region.
+
+    Parameters
+    ----------
+    n_pixels : int
+        GT pixels in the region.
+    density_pct : float
+        Share of them with a prediction, percent.
+    bad_0_5_pct, bad_1_pct, bad_2_pct, bad_4_pct : float
+        Share with ``|d - d_gt| > N`` px or no prediction, percent.
+    d1_pct : float
+        KITTI D1: share with ``|d - d_gt| > 3`` px and ``> 5 %`` of ``d_gt``, or
+        no prediction, percent.
+    epe_px : float
+        Mean ``|d - d_gt|`` (Middlebury "avgerr"), pixels, holes filled (module doc).
+    rms_px : float
+        Root mean square of ``d - d_gt``, pixels, holes filled.
+    """
+
+    n_pixels: int
+    density_pct: float
+    bad_0_5_pct: float
+    bad_1_pct: float
+    bad_2_pct: float
+    bad_4_pct: float
+    d1_pct: float
+    epe_px: float
+    rms_px: float
+
+    def __post_init__(self) -> None:
+        if self.n_pixels < 1:
+            raise ParameterError(f"DisparityMetrics.n_pixels must be >= 1, got {self.n_pixels}")
+        for name, value in asdict(self).items():
+            if not math.isfinite(value):
+                raise ParameterError(f"DisparityMetrics.{name} must be finite, got {value}")
+
+    def to_dict(self, *, digits: int | None = None) -> dict[str, Any]:
+        """Plain dict; floats rounded to ``digits`` decimals when given."""
+        out = asdict(self)
+        if digits is not None:
+            out = {k: (round(v, digits) if isinstance(v, float) else v) for k, v in out.items()}
+        return out
+
+
+def fill_missing(disparity_px: np.ndarray) -> np.ndarray:
+    """Fill holes (non-finite values) along each row with the background neighbour.
+
+    Parameters
+    ----------
+    disparity_px : numpy.ndarray
+        ``HxW`` disparity, NaN/inf = no value.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``HxW`` float32 without holes: each hole takes the minimum of the nearest
+        finite values to its left and right in its row (the one that exists when
+        only one does); rows with no finite value become 0.
+    """
+    d = np.asarray(disparity_px, dtype=np.float32)
+    if d.ndim != 2:
+        raise ParameterError(f"disparity must be a 2-D array, got shape {d.shape}")
+    valid = np.isfinite(d)
+    if valid.all():
+        return d.copy()
+    h, w = d.shape
+    cols = np.broadcast_to(np.arange(w), (h, w))
+    rows = np.arange(h)[:, None]
+    left_idx = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
+    right_idx = np.minimum.accumulate(np.where(valid, cols, w)[:, ::-1], axis=1)[:, ::-1]
+    safe = np.where(valid, d, 0.0)
+    left_val = np.where(left_idx >= 0, safe[rows, np.clip(left_idx, 0, w - 1)], np.inf)
+    right_val = np.where(right_idx < w, safe[rows, np.clip(right_idx, 0, w - 1)], np.inf)
+    fill = np.minimum(left_val, right_val)
+    fill[~np.isfinite(fill)] = 0.0
+    return np.where(valid, d, fill).astype(np.float32)
+
+
+def disparity_metrics(
+    prediction_px: np.ndarray, gt_px: np.ndarray, *, mask: np.ndarray | None = None
+) -> DisparityMetrics:
+    """Score a disparity map against ground truth.
+
+    Parameters
+    ----------
+    prediction_px : numpy.ndarray
+        ``HxW`` predicted disparity, pixels, ``x_right = x_left - d``; NaN/inf =
+        no prediction.
+    gt_px : numpy.ndarray
+        ``HxW`` ground truth, pixels; NaN/inf = no ground truth (not scored).
+    mask : numpy.ndarray, optional
+        ``HxW`` bool: score only GT pixels where True (e.g. non-occluded).
+
+    Returns
+    -------
+    DisparityMetrics
+        See the module doc for how missing predictions count.
+
+    Raises
+    ------
+    ParameterError
+        If shapes differ or the region holds no GT pixel.
+    """
+    pred = np.asarray(prediction_px, dtype=np.float32)
+    gt = np.asarray(gt_px, dtype=np.float32)
+    if pred.shape != gt.shape or pred.ndim != 2:
+        raise ParameterError(
+            f"prediction {pred.shape} and ground truth {gt.shape} must be 2-D maps of one size; "
+            "compute the prediction at the ground truth's resolution"
+        )
+    region = np.isfinite(gt)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != gt.shape or mask.dtype != np.bool_:
+            raise ParameterError(f"mask must be a bool array of shape {gt.shape}, got {mask.dtype} {mask.shape}")
+        region &= mask
+    n = int(region.sum())
+    if n == 0:
+        raise ParameterError("the region holds no ground-truth pixel; nothing to score")
+    g = gt[region].astype(np.float64)
+    p = pred[region].astype(np.float64)
+    has = np.isfinite(p)
+    err = np.abs(np.where(has, p, 0.0) - g)
+
+    def bad(outlier: np.ndarray) -> float:
+        return 100.0 * float(np.count_nonzero(outlier | ~has)) / n
+
+    filled = fill_missing(pred)[region].astype(np.float64)
+    ferr = filled - g
+    return DisparityMetrics(
+        n_pixels=n,
+        density_pct=100.0 * float(np.count_nonzero(has)) / n,
+        bad_0_5_pct=bad(err > THRESHOLDS_PX[0]),
+        bad_1_pct=bad(err > THRESHOLDS_PX[1]),
+        bad_2_pct=bad(err > THRESHOLDS_PX[2]),
+        bad_4_pct=bad(err > THRESHOLDS_PX[3]),
+        d1_pct=bad((err > D1_ABS_PX) & (err > D1_REL * np.abs(g))),
+        epe_px=float(np.mean(np.abs(ferr))),
+        rms_px=float(np.sqrt(np.mean(ferr * ferr))),
+    )
+
+
+def scene_metrics(prediction_px: np.ndarray, scene) -> dict[str, DisparityMetrics | None]:
+    """Metrics of a prediction for a :class:`~parallax.bench.scene.StereoScene`.
+
+    Returns
+    -------
+    dict
+        ``{"all": DisparityMetrics, "nonocc": DisparityMetrics or None}``
+        (``None`` when the scene has no non-occluded mask, or it holds no GT pixel).
+    """
+    result: dict[str, DisparityMetrics | None] = {"all": disparity_metrics(prediction_px, scene.gt_disparity_px)}
+    nonocc = None
+    if scene.nonocc is not None and bool((scene.nonocc & scene.gt_valid).any()):
+        nonocc = disparity_metrics(prediction_px, scene.gt_disparity_px, mask=scene.nonocc)
+    result["nonocc"] = nonocc
+    return result

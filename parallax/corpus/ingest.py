@@ -1,0 +1,305 @@
+"""The per-capture ingest step: find captures, then privacy -> depth -> quality -> dedup keys -> encoded sample.
+
+:func:`process_capture` is a pure function of one :class:`CaptureItem` and the
+:class:`IngestSettings`: it reads the capture, downsizes it to
+``max_side_px``, blurs faces in both views, rectifies and estimates disparity,
+depth and confidence, scores quality, computes the dedup keys and encodes the
+sample's files. It writes nothing; the embedded engine and the Ray engine both
+run it and hand the :class:`Processed` result to
+:meth:`parallax.corpus.store.Corpus.commit`, so both give the same catalog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import cv2
+import numpy as np
+
+from parallax.corpus import dedup
+from parallax.corpus.consent import Consent
+from parallax.corpus.encoding import pixel_sha256
+from parallax.corpus.privacy import anonymise_pair, camera_facts, load_detector
+from parallax.corpus.quality import QualityThresholds, assess_quality
+from parallax.corpus.sample import Sample, encode_sample, manifest_bytes
+from parallax.errors import InputFileError, ParallaxError, ParameterError
+
+__all__ = ["CaptureItem", "IngestSettings", "Processed", "discover", "process_capture", "package_sample",
+           "CAPTURE_EXTENSIONS"]
+
+#: File extensions looked at inside folders (explicit file arguments are always tried).
+CAPTURE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".mpo", ".jps", ".png", ".heic", ".heif", ".lif", ".tif", ".tiff", ".webp", ".bmp"}
+)
+_BOTH = re.compile(r"left[-_.]?right$|right[-_.]?left$", re.IGNORECASE)  # one side-by-side file
+_PAIR = re.compile(r"^(?P<stem>.+?)[-_.](?P<side>left|right|l|r)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureItem:
+    """One capture to ingest: one file, or a left and a right file.
+
+    Parameters
+    ----------
+    paths : tuple of str
+        ``(file,)`` or ``(left, right)``.
+    original_name : str
+        Name(s) kept in ``meta.json``: ``"X.mpo"`` or ``"X-left.jpg + X-right.jpg"``.
+    input_key : str
+        SHA-256 over the bytes of the file(s): rerunning an ingest skips inputs already seen.
+    """
+
+    paths: tuple[str, ...]
+    original_name: str
+    input_key: str
+
+
+def _file_key(paths: tuple[Path, ...]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        try:
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            h.update(f"unreadable:{p.name}".encode())
+        h.update(b"\0|")
+    return h.hexdigest()
+
+
+def discover(inputs: list[str | os.PathLike[str]]) -> tuple[list[CaptureItem], list[str]]:
+    """Turn files and folders into capture items, pairing ``X-left.*`` with ``X-right.*``.
+
+    Folders are walked recursively in sorted order; hidden files and files whose
+    extension is not in :data:`CAPTURE_EXTENSIONS` are skipped (and listed).
+    A ``-left``/``-right`` file (also ``_left``, ``.left``, ``-l``, ``-r``) without its partner is
+    ingested on its own (and will be rejected if it is not a stereo file).
+
+    Returns
+    -------
+    items : list of CaptureItem
+        Sorted by original name.
+    skipped : list of str
+        Files in folders that were not looked at.
+
+    Raises
+    ------
+    InputFileError
+        If an argument does not exist.
+    """
+    files: list[Path] = []
+    skipped: list[str] = []
+    for arg in inputs:
+        p = Path(arg)
+        if p.is_dir():
+            for dirpath, dirnames, names in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(names):
+                    f = Path(dirpath, name)
+                    if name.startswith(".") or f.suffix.lower() not in CAPTURE_EXTENSIONS:
+                        skipped.append(str(f))
+                    else:
+                        files.append(f)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise InputFileError(f"{p} does not exist; give capture files or folders")
+    groups: dict[tuple[str, str], dict[str, Path]] = {}
+    singles: list[Path] = []
+    for f in dict.fromkeys(files):
+        m = None if _BOTH.search(f.stem) else _PAIR.match(f.stem)
+        if m:
+            groups.setdefault((str(f.parent), m["stem"].lower()), {})[m["side"][0].lower()] = f
+        else:
+            singles.append(f)
+    items = [CaptureItem(paths=(str(f),), original_name=f.name, input_key=_file_key((f,))) for f in singles]
+    for sides in groups.values():
+        if "l" in sides and "r" in sides:
+            pair = (sides["l"], sides["r"])
+            items.append(CaptureItem(paths=tuple(map(str, pair)), original_name=f"{pair[0].name} + {pair[1].name}",
+                                     input_key=_file_key(pair)))
+        else:
+            items.extend(CaptureItem(paths=(str(f),), original_name=f.name, input_key=_file_key((f,))) for f in sides.values())
+    items.sort(key=lambda it: (it.original_name, it.paths))
+    return items, skipped
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestSettings:
+    """How captures become samples.
+
+    Parameters
+    ----------
+    max_side_px : int
+        Longest side of the stored views, pixels (captures are downsized, never upsized).
+    matcher : str
+        Matcher name passed to ``compute_depth``.
+    face_detector : str or None
+        ``None`` (MTCNN from ``mtcnn-runtime``), or a local ``.xml``/``.onnx`` path.
+    plate_detector : str or None
+        Local cascade ``.xml`` path for licence plates, or None.
+    thresholds : QualityThresholds
+        Accept/reject limits.
+    near_duplicate_bits : int
+        Hamming distance (of 64 bits) for near-duplicates.
+    """
+
+    max_side_px: int = 1280
+    matcher: str = "default"
+    face_detector: str | None = None
+    plate_detector: str | None = None
+    thresholds: QualityThresholds = field(default_factory=QualityThresholds)
+    near_duplicate_bits: int = dedup.NEAR_DUPLICATE_BITS
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.max_side_px, int) and 64 <= self.max_side_px <= 16384):
+            raise ParameterError(f"max_side_px must be an integer in [64, 16384], got {self.max_side_px!r}")
+        if not (0 <= int(self.near_duplicate_bits) <= 32):
+            raise ParameterError(f"near_duplicate_bits must be in [0, 32], got {self.near_duplicate_bits!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Processed:
+    """What :func:`process_capture` made of one item: an encoded sample, or a rejection reason."""
+
+    item: CaptureItem
+    consent_id: str
+    status: str  # "ok" or "rejected"
+    reason: str | None = None
+    sample_id: str | None = None
+    content_sha256: str | None = None
+    phash: tuple[int, int] | None = None
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    row: Mapping[str, Any] = field(default_factory=dict)
+
+
+_DETECTORS: dict[tuple[str | None, str], Any] = {}
+
+
+def _detector(spec: str | None, kind: str) -> Any:
+    key = (spec, kind)
+    if key not in _DETECTORS:
+        _DETECTORS[key] = load_detector(spec, kind=kind)
+    return _DETECTORS[key]
+
+
+def _reject(item: CaptureItem, consent: Consent, reason: str) -> Processed:
+    return Processed(item=item, consent_id=consent.consent_id, status="rejected", reason=" ".join(reason.split()))
+
+
+def _compute_depth(capture: Any, matcher: str) -> Any:
+    from parallax.stereo.pipeline import compute_depth
+
+    return compute_depth(capture, matcher=matcher)
+
+
+def _downsize(capture: Any, max_side_px: int) -> tuple[Any, float]:
+    from parallax.stereo.pipeline import downscale_capture
+
+    return downscale_capture(capture, max_side_px)
+
+
+def process_capture(item: CaptureItem, consent: Consent, settings: IngestSettings) -> Processed:
+    """Turn one capture into an encoded sample (or a rejection with its reason); writes nothing.
+
+    Broken or unsupported files, single-view captures and captures failing a
+    quality threshold come back as ``status="rejected"`` with the reason; only
+    programming errors propagate.
+    """
+    from parallax import __version__
+    from parallax.capture import read_capture
+
+    try:
+        capture = read_capture(item.paths[0], item.paths[1] if len(item.paths) > 1 else None)
+    except (ParallaxError, OSError, ValueError) as exc:
+        return _reject(item, consent, f"unreadable: {exc}")
+    if capture.right is None:
+        return _reject(item, consent, f"not a stereo pair: {capture.format} capture with one view (RGB-D); the corpus stores stereo pairs")
+    content = pixel_sha256(capture.left, capture.right)
+    original = {"original_width": capture.width, "original_height": capture.height}
+    try:
+        small, scale = _downsize(capture, settings.max_side_px)
+        phash = (dedup.phash64(small.left), dedup.phash64(small.right))
+        left, right, privacy = anonymise_pair(
+            small.left, small.right, _detector(settings.face_detector, "face"),
+            plate_detector=_detector(settings.plate_detector, "plate") if settings.plate_detector else None,
+        )
+        private = dataclasses.replace(small, left=left, right=right)
+        result = _compute_depth(private, settings.matcher)
+    except (ParameterError, InputFileError, cv2.error, np.linalg.LinAlgError) as exc:
+        return _reject(item, consent, f"processing failed: {exc}")
+    if result.disparity_px is None or result.right_image is None:
+        return _reject(item, consent, "no disparity: the capture gave depth from an embedded map only")
+    rect = result.rectification
+    residual = rect.vertical_error_after_px if rect is not None else None
+    matches = rect.matches if rect is not None else 0
+    quality = assess_quality(result.image, result.right_image, result.disparity_px,
+                             rectification_residual_px=residual, feature_matches=matches, thresholds=settings.thresholds)
+    if not quality.accepted:
+        return _reject(item, consent, "quality: " + "; ".join(quality.reasons))
+    facts, dropped = camera_facts(capture.to_dict())
+    camera = result.camera
+    k_note = "from the capture's camera facts"
+    if camera is None:
+        from parallax.capture.types import CameraIntrinsics
+
+        camera = CameraIntrinsics.from_hfov(hfov_deg=60.0, width=result.image.shape[1], height=result.image.shape[0])
+        k_note = "assumed: 60 degree horizontal field of view (the capture states no focal length)"
+    sample = Sample(
+        sample_id="s-" + content[:16],
+        left=result.image,
+        right=result.right_image,
+        disparity_px=result.disparity_px,
+        depth=result.depth,
+        confidence=result.confidence,
+        valid=np.isfinite(result.disparity_px),
+        K=camera.K,
+        baseline_m=result.baseline_m,
+        doffs_px=float(result.doffs_px),
+        depth_is_metric=bool(result.depth_is_metric and result.baseline_m is not None),
+        rectification=rect,
+        source_kind="real",
+        source_format=capture.format,
+        device=" ".join(x for x in (capture.make, capture.model) if x) or None,
+        original_name=item.original_name,
+        license=consent.license,
+        consent_id=consent.consent_id,
+        contributor=consent.contributor,
+        quality=quality.to_dict(),
+        lineage={"parallax_version": __version__, "matcher": dict(result.settings), "matcher_requested": settings.matcher},
+        camera_facts=facts,
+        processing={**original, "max_side_px": settings.max_side_px, "scale": round(scale, 6), "K": k_note},
+        privacy={**privacy.to_dict(), "exif": "stored files carry no metadata; camera facts kept in meta.json",
+                 "metadata_keys_removed": dropped},
+        content_sha256=content,
+    )
+    return package_sample(sample, item=item, phash=phash)
+
+
+def package_sample(sample: Sample, *, item: CaptureItem, phash: tuple[int, int] | None = None) -> Processed:
+    """Encode ``sample`` and build its catalog row: a :class:`Processed` ready for ``Corpus.commit``.
+
+    ``phash`` defaults to the perceptual hashes of the sample's own views;
+    the dedup key is ``sample.content_sha256`` (default: the SHA-256 of its views' pixels).
+    """
+    content = sample.content_sha256 or pixel_sha256(sample.left, sample.right)
+    phash = phash or (dedup.phash64(sample.left), dedup.phash64(sample.right))
+    files, manifest = encode_sample(sample)
+    meta = manifest_bytes(manifest)
+    files = {**files, "meta.json": meta}
+    row = {
+        "sample_id": sample.sample_id, "content_sha256": content, "phash_left": phash[0], "phash_right": phash[1],
+        "contributor": sample.contributor, "consent_id": sample.consent_id, "license": sample.license,
+        "source_kind": sample.source_kind, "source_format": sample.source_format, "device": sample.device,
+        "original_name": sample.original_name, "width": sample.width, "height": sample.height,
+        "manifest_sha256": hashlib.sha256(meta).hexdigest(), "bytes": sum(len(b) for b in files.values()),
+        "quality": dict(sample.quality),
+    }
+    return Processed(item=item, consent_id=sample.consent_id, status="ok", sample_id=sample.sample_id,
+                     content_sha256=content, phash=phash, files=files, row=row)

@@ -1,0 +1,55 @@
+"""The Ray engine: run :func:`~parallax.corpus.ingest.process_capture` as a Ray Data map.
+
+Only the per-capture step runs on Ray; results come back to the driver, which
+commits them to the catalog in input order with the same code as the embedded
+engine, so both engines give the same catalog.
+
+Pointing it at a cluster: start Ray there (``ray start --head`` on one machine,
+``ray start --address=HEAD:6379`` on the others) and set ``RAY_ADDRESS=HEAD:6379``
+(or call ``ray.init(address=...)`` yourself before ``Corpus.add``) on the machine
+that runs ``parallax corpus add --engine ray``. The capture files must then be
+reachable from every node (a shared file system); sample folders and shards can
+live in an object store (``samples_url`` / ``--out`` as ``s3://...``).
+Without a cluster, a local Ray is started with ``workers`` CPUs.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from parallax.corpus.consent import Consent
+from parallax.corpus.ingest import CaptureItem, IngestSettings, Processed, process_capture
+from parallax.errors import ParameterError, require
+
+__all__ = ["process_with_ray", "ensure_ray"]
+
+
+def ensure_ray(workers: int | None = None) -> Any:
+    """Import Ray and start a local instance if none is running (``workers`` CPUs; no dashboard)."""
+    ray = require("ray", "ray", "the Ray engine (--engine ray)")
+    if workers is not None and workers < 1:
+        raise ParameterError(f"ray workers must be >= 1, got {workers}")
+    if not ray.is_initialized():
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return ray
+
+
+def _run(row: dict[str, Any]) -> dict[str, Any]:
+    item, consent, settings = pickle.loads(row["task"])
+    return {"index": row["index"], "result": pickle.dumps(process_capture(item, consent, settings))}
+
+
+def process_with_ray(
+    items: list[CaptureItem], consent: Consent, settings: IngestSettings, *, workers: int | None = None
+) -> list[Processed]:
+    """Process ``items`` on Ray Data (one task per capture, at most ``workers`` at once); results in input order."""
+    if not items:
+        return []
+    ray = ensure_ray(workers)
+    rows = [{"index": i, "task": pickle.dumps((item, consent, settings))} for i, item in enumerate(items)]
+    ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+    concurrency = workers or max(1, int(ray.available_resources().get("CPU", 1)))
+    ds = ds.map(_run, num_cpus=1, concurrency=min(concurrency, len(rows)))
+    out = sorted(ds.take_all(), key=lambda r: r["index"])
+    return [pickle.loads(r["result"]) for r in out]

@@ -1,0 +1,244 @@
+"""The FastAPI application: pages, the capture API, progress events, downloads, corpus endpoints.
+
+Needs the ``web`` extra (FastAPI, uvicorn, python-multipart); import this module
+only through :func:`parallax.server.create_app`, which says which extra is missing.
+
+HTTP status of errors: a malformed or unknown capture id 404; missing owner/admin
+token 403; an upload over the size or pixel limit 413; a file of a format
+Parallax does not read 415; an unreadable or non-stereo file 422; too many
+uploads 429 (with ``Retry-After``); a bad parameter 400; not ready yet 409. The
+body is ``{"detail": "<one-line message>"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import UploadFile
+
+from parallax.errors import (
+    InputFileError,
+    MissingDependencyError,
+    NotStereoError,
+    OutputError,
+    ParallaxError,
+    ParameterError,
+    UnsupportedFormatError,
+)
+from parallax.server import contribution
+from parallax.server.config import ServerConfig
+from parallax.server.security import BodyLimitMiddleware, SecurityHeadersMiddleware
+from parallax.server.service import AccessDeniedError, NotReadyError, ParallaxService
+from parallax.server.store import ASSET_NAMES, CaptureNotFoundError
+from parallax.server.worker import ImageTooLargeError
+
+__all__ = ["build_app", "WEB_DIST", "status_for"]
+
+log = logging.getLogger("parallax.server")
+WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
+_NOT_BUILT = (
+    "<!doctype html><meta charset=utf-8><title>Parallax</title>"
+    "<p>The Parallax web front end is not built. Run <code>npm ci &amp;&amp; npm run build</code> in "
+    "<code>parallax/web</code> (scripts/setup.sh does this).</p>"
+)
+_NOT_FOUND_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>Not found · Parallax</title>"
+    "<p>No such capture: the link is wrong, or its owner deleted it. <a href='/'>Upload a stereo photo</a></p>"
+)
+
+
+def status_for(exc: ParallaxError) -> int:
+    """The HTTP status an error of the Parallax family is answered with."""
+    order: list[tuple[type, int]] = [
+        (CaptureNotFoundError, 404),
+        (AccessDeniedError, 403),
+        (ImageTooLargeError, 413),
+        (UnsupportedFormatError, 415),
+        (NotStereoError, 422),
+        (InputFileError, 422),
+        (NotReadyError, 409),
+        (contribution.CorpusUnavailableError, 501),
+        (MissingDependencyError, 501),
+        (ParameterError, 400),
+        (OutputError, 500),
+    ]
+    for cls, status in order:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def _token(request: Request, header: str = "x-owner-token") -> str | None:
+    value = request.headers.get(header)
+    return value.strip() if value else None
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParameterError("the request body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise ParameterError("the request body must be a JSON object")
+    return body
+
+
+def build_app(config: ServerConfig) -> FastAPI:
+    """The web application for ``config`` (see :func:`parallax.server.create_app`)."""
+    service = ParallaxService(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.loop = asyncio.get_running_loop()
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="Parallax", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.service = service
+
+    @app.exception_handler(ParallaxError)
+    async def _parallax_error(request: Request, exc: ParallaxError) -> JSONResponse:
+        status = status_for(exc)
+        if status >= 500 and status != 501:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=status)
+
+    # -- pages -------------------------------------------------------------------------------
+    def page(name: str) -> Response:
+        path = WEB_DIST / name
+        if not path.is_file():
+            return HTMLResponse(_NOT_BUILT, status_code=503)
+        return FileResponse(path, media_type="text/html", headers={"cache-control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    async def upload_page() -> Response:
+        return page("index.html")
+
+    @app.get("/c/{capture_id}", include_in_schema=False)
+    async def capture_page(capture_id: str) -> Response:
+        try:
+            service.store.dir_for(capture_id)
+        except CaptureNotFoundError:
+            return HTMLResponse(_NOT_FOUND_PAGE, status_code=404)
+        return page("capture.html")
+
+    if (WEB_DIST / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=WEB_DIST / "assets"), name="assets")
+
+    # -- API ---------------------------------------------------------------------------------
+    @app.get("/api/config")
+    async def api_config() -> dict[str, Any]:
+        return {
+            "max_upload_bytes": config.max_upload_bytes,
+            "max_pixels": config.max_pixels,
+            "contribution": config.corpus_dir is not None,
+            "licenses": list(contribution.LICENSES),
+            "formats": service.formats(),
+        }
+
+    @app.post("/api/captures", status_code=201)
+    async def upload(request: Request) -> JSONResponse:
+        client = request.client.host if request.client else "unknown"
+        wait_s = service.upload_limiter.check(client)
+        if wait_s:
+            return JSONResponse(
+                {"detail": f"too many uploads from your address; try again in {wait_s:.0f} s"},
+                status_code=429,
+                headers={"retry-after": f"{wait_s:.0f}"},
+            )
+        async with request.form(max_files=2, max_fields=4) as form:
+            file, right = form.get("file"), form.get("right")
+            if not isinstance(file, UploadFile):
+                raise ParameterError("send the photo as the multipart form field 'file'")
+            if right is not None and not isinstance(right, UploadFile):
+                raise ParameterError("the optional form field 'right' must be a file (the right view of a pair)")
+            done = await service.ingest(file.file, file.filename or "upload", right.file if right else None, right.filename if right else None)
+        return JSONResponse(
+            {"id": done.capture_id, "owner_token": done.owner_token, "url": f"/c/{done.capture_id}", "read": done.read},
+            status_code=201,
+        )
+
+    @app.get("/api/captures/{capture_id}")
+    async def capture_info(capture_id: str) -> dict[str, Any]:
+        meta = service.store.public_meta(capture_id)
+        meta["events"] = service.jobs.history(capture_id)
+        return meta
+
+    @app.get("/api/captures/{capture_id}/events")
+    async def capture_events(capture_id: str) -> StreamingResponse:
+        service.store.dir_for(capture_id)
+
+        async def stream() -> AsyncIterator[bytes]:
+            async for event in service.jobs.events(capture_id):
+                if event is None:
+                    yield b": keep-alive\n\n"
+                else:
+                    yield f"event: {event['event']}\ndata: {json.dumps(event)}\n\n".encode("utf-8")
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
+        )
+
+    @app.get("/api/captures/{capture_id}/files/{stage}/{name}")
+    async def capture_file(capture_id: str, stage: str, name: str) -> FileResponse:
+        path = service.store.asset_path(capture_id, stage, name)
+        return FileResponse(path, media_type=ASSET_NAMES[name], headers={"cache-control": "private, max-age=3600"})
+
+    @app.get("/api/captures/{capture_id}/download/{format_name}")
+    async def download(capture_id: str, format_name: str, stage: str | None = None) -> FileResponse:
+        path, filename = await service.download(capture_id, format_name, stage)
+        media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=media, filename=filename)
+
+    @app.delete("/api/captures/{capture_id}", status_code=204)
+    async def delete(capture_id: str, request: Request) -> Response:
+        await service.delete(capture_id, _token(request))
+        return Response(status_code=204)
+
+    @app.post("/api/captures/{capture_id}/contribution", status_code=201)
+    async def contribute(capture_id: str, request: Request) -> dict[str, Any]:
+        service.require_owner(capture_id, _token(request))
+        body = await _json_body(request)
+        return await service.contribute(
+            capture_id,
+            _token(request),
+            license=str(body.get("license", "")),
+            contributor=str(body.get("contributor", "") or "anonymous"),
+            allow_training=bool(body.get("allow_training", False)),
+            consent=body.get("consent") is True,
+        )
+
+    @app.delete("/api/captures/{capture_id}/contribution")
+    async def withdraw(capture_id: str, request: Request) -> dict[str, Any]:
+        return await service.withdraw(capture_id, _token(request))
+
+    # -- admin -------------------------------------------------------------------------------
+    @app.get("/api/admin/corpus")
+    async def admin_corpus(request: Request) -> dict[str, Any]:
+        return await service.corpus_listing(_bearer(request))
+
+    @app.post("/api/admin/corpus/export")
+    async def admin_export(request: Request) -> dict[str, Any]:
+        return await service.export_corpus(_bearer(request))
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_upload_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # added last = outermost: every response gets the headers
+    return app

@@ -1,0 +1,84 @@
+"""Settings of the Parallax web server, validated once on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from parallax.errors import ParameterError
+
+__all__ = ["ServerConfig"]
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """What the web server may accept and where it keeps its files.
+
+    Parameters
+    ----------
+    data_dir : Path
+        Folder holding one sub-folder per capture (``<data_dir>/captures/<id>/``).
+        Created if missing. Nothing a user sends becomes a path outside it.
+    corpus_dir : Path, optional
+        Corpus that opted-in captures are contributed to (``parallax corpus``'s
+        folder). ``None`` disables contribution (the page says so).
+    max_upload_bytes : int
+        Largest request body accepted, in bytes (default 64 MiB); larger bodies are
+        answered 413 before or while they arrive.
+    max_pixels : int
+        Largest image accepted, in pixels (width x height of the stored image,
+        before splitting into views; default 64 megapixels). Files whose header
+        states more are refused with 413 before any pixel is decoded
+        (decompression bombs).
+    uploads_per_minute : int
+        Per-client (IP address) upload limit in a sliding 60 s window; more are
+        answered 429 with ``Retry-After``.
+    admin_token : str, optional
+        Secret for the corpus export and admin endpoints (header
+        ``Authorization: Bearer <token>``). ``None`` disables those endpoints (403).
+    preview_side_px : int
+        Longest side, in pixels, of the fast first depth (default 512).
+    refine_side_px : int, optional
+        Longest side of the refined depth computed in the background; ``None`` or 0
+        means full resolution. Default 1536 px (2 cores take minutes at 2560 px).
+    refine : bool
+        Whether to compute the refined depth at all.
+    mesh_side_px : int
+        Longest side of the depth grid sent to the viewer (vertices of the mesh).
+    workers : int
+        Worker processes per queue (preview, refine, export); default 1 each.
+    """
+
+    data_dir: Path
+    corpus_dir: Path | None = None
+    max_upload_bytes: int = 64 * MB
+    max_pixels: int = 64_000_000
+    uploads_per_minute: int = 20
+    admin_token: str | None = None
+    preview_side_px: int = 512
+    refine_side_px: int | None = 1536
+    refine: bool = True
+    mesh_side_px: int = 1024
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.corpus_dir is not None:
+            object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
+        for name in ("max_upload_bytes", "max_pixels", "uploads_per_minute", "preview_side_px", "mesh_side_px", "workers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ParameterError(f"server setting {name} must be a positive integer, got {value!r}")
+        if self.refine_side_px is not None and (not isinstance(self.refine_side_px, int) or self.refine_side_px < 0):
+            raise ParameterError(f"server setting refine_side_px must be None or >= 0, got {self.refine_side_px!r}")
+        if self.preview_side_px < 64:
+            raise ParameterError(f"server setting preview_side_px must be >= 64, got {self.preview_side_px}")
+        if self.admin_token is not None and len(self.admin_token) < 16:
+            raise ParameterError("the admin token must be at least 16 characters; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+
+    @property
+    def captures_dir(self) -> Path:
+        """``<data_dir>/captures``: one folder per capture id."""
+        return self.data_dir / "captures"

@@ -1,0 +1,172 @@
+"""Disparity to depth, metric or relative, and depth from embedded maps (RGB-D).
+
+Conventions (``docs/conventions.md``): disparity in pixels of the rectified left
+view, ``x_right = x_left - d``; depth is the distance along the optical axis
+(z, OpenCV axes); NaN = no value.
+
+* **Metric** depth: ``Z = f * B / (d + doffs)`` with ``f`` in pixels, ``B`` in
+  metres and ``doffs`` the x-difference of the principal points in pixels
+  (Middlebury). ``Z`` is in metres; NaN where ``d`` is NaN or ``d + doffs <= 0``.
+* **Relative** depth (focal length or baseline unknown): ``1 / (d + offset)``
+  scaled so that its median over valid pixels is 1; positive, larger = farther.
+  For a parallel rig (the 1st percentile of ``d`` is positive) ``offset = 0``.
+  For converged rigs (negative disparities, e.g. Nintendo 3DS) the true offset
+  is unknown, so one is chosen from the disparity range: the 1st percentile
+  ``d1`` (the far end, since far = small ``d``) is moved to a tenth of the
+  1st-99th percentile span, ``offset = -d1 + 0.1 * (d99 - d1)``. The farthest
+  points then come out about ten times as far as the nearest; the ordering of
+  depths is right, the ratios are a guess. Pixels with ``d + offset <= 0``
+  (below ``d1``) get NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from parallax.capture.types import EmbeddedMap
+from parallax.errors import ParameterError
+
+__all__ = ["disparity_to_depth", "relative_depth", "relative_offset", "depth_from_map", "normalise_median"]
+
+
+def _positive(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value > 0):
+        raise ParameterError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def _as_map(name: str, data: np.ndarray) -> np.ndarray:
+    arr = np.asarray(data)
+    if arr.ndim != 2:
+        raise ParameterError(f"{name} must be a 2-D HxW array, got shape {arr.shape}")
+    return arr.astype(np.float32, copy=False)
+
+
+def disparity_to_depth(
+    disparity_px: np.ndarray, *, focal_px: float, baseline_m: float, doffs_px: float = 0.0
+) -> np.ndarray:
+    """Metric depth from disparity: ``Z = focal_px * baseline_m / (d + doffs_px)``.
+
+    Parameters
+    ----------
+    disparity_px : numpy.ndarray
+        ``HxW`` disparity in pixels (``x_right = x_left - d``); NaN = no value.
+    focal_px : float
+        Focal length of the rectified left view, pixels.
+    baseline_m : float
+        Distance between the camera centres, metres.
+    doffs_px : float
+        x-difference of the principal points (``cx_right - cx_left`` in
+        Middlebury's ``calib.txt``), pixels; 0 when both are equal.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``HxW`` float32 depth in metres; NaN where ``d`` is NaN or ``d + doffs <= 0``
+        (at or beyond infinity).
+    """
+    focal_px = _positive("focal_px", focal_px)
+    baseline_m = _positive("baseline_m", baseline_m)
+    if not math.isfinite(doffs_px):
+        raise ParameterError(f"doffs_px must be finite, got {doffs_px!r}")
+    d = _as_map("disparity_px", disparity_px).astype(np.float64) + float(doffs_px)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = np.where(d > 0, focal_px * baseline_m / d, np.nan)
+    return depth.astype(np.float32)
+
+
+def normalise_median(depth: np.ndarray) -> np.ndarray:
+    """Scale a positive map so that its median over finite values is 1 (NaN kept)."""
+    depth = _as_map("depth", depth)
+    finite = depth[np.isfinite(depth)]
+    if finite.size == 0:
+        return depth.copy()
+    median = float(np.median(finite))
+    if not median > 0:
+        raise ParameterError(f"depth median is {median}, not positive; relative depth must be positive")
+    return (depth / median).astype(np.float32)
+
+
+def relative_offset(disparity_px: np.ndarray) -> float:
+    """The disparity offset :func:`relative_depth` uses (see the module docstring), pixels."""
+    d = _as_map("disparity_px", disparity_px)
+    finite = d[np.isfinite(d)]
+    if finite.size == 0:
+        return 0.0
+    d1, d99 = (float(v) for v in np.percentile(finite, [1.0, 99.0]))
+    if d1 > 0:
+        return 0.0
+    span = max(d99 - d1, 1.0)
+    return -d1 + 0.1 * span
+
+
+def relative_depth(disparity_px: np.ndarray, *, offset_px: float | None = None) -> tuple[np.ndarray, float]:
+    """Relative depth ``1 / (d + offset)``, median 1, larger = farther.
+
+    Parameters
+    ----------
+    disparity_px : numpy.ndarray
+        ``HxW`` disparity in pixels; NaN = no value.
+    offset_px : float, optional
+        Disparity offset; ``None`` chooses one with :func:`relative_offset`.
+
+    Returns
+    -------
+    depth : numpy.ndarray
+        ``HxW`` float32, positive, median 1 over valid pixels; NaN where ``d``
+        is NaN or ``d + offset <= 0``.
+    offset_px : float
+        The offset used, pixels.
+    """
+    d = _as_map("disparity_px", disparity_px)
+    offset = relative_offset(d) if offset_px is None else float(offset_px)
+    if not math.isfinite(offset):
+        raise ParameterError(f"offset_px must be finite, got {offset_px!r}")
+    shifted = d.astype(np.float64) + offset
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(shifted > 0, 1.0 / shifted, np.nan)
+    return normalise_median(inv.astype(np.float32)), offset
+
+
+def depth_from_map(embedded: EmbeddedMap) -> tuple[np.ndarray, bool]:
+    """Depth (in the map's own size) from an embedded depth-like map.
+
+    Parameters
+    ----------
+    embedded : EmbeddedMap
+        Kind ``"depth"``, ``"inverse-depth"``, ``"normalized-disparity"`` or
+        ``"disparity"``.
+
+    Returns
+    -------
+    depth : numpy.ndarray
+        ``HxW`` float32 depth along z; metres when metric, else relative (median
+        1, larger = farther). NaN = no value (including non-positive values).
+    metric : bool
+        True only for ``"depth"`` in ``"m"`` and ``"inverse-depth"`` in ``"1/m"``.
+
+    Notes
+    -----
+    ``"normalized-disparity"`` and ``"disparity"`` maps are treated as
+    proportional to inverse depth (larger = nearer), so relative depth is their
+    reciprocal; a disparity map's zero point is unknown, values <= 0 become NaN.
+    """
+    data = embedded.data.astype(np.float64)
+    units = embedded.units.lower()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if embedded.kind == "depth":
+            depth = np.where(data > 0, data, np.nan)
+            metric = units in ("m", "metre", "meter", "metres", "meters")
+            if units == "mm":
+                depth, metric = depth / 1000.0, True
+        elif embedded.kind in ("inverse-depth", "normalized-disparity", "disparity"):
+            depth = np.where(data > 0, 1.0 / data, np.nan)
+            metric = embedded.kind == "inverse-depth" and units in ("1/m", "m^-1")
+        else:  # pragma: no cover - EmbeddedMap validates kind
+            raise ParameterError(f"embedded map kind {embedded.kind!r} cannot give depth")
+    depth = depth.astype(np.float32)
+    if not metric:
+        depth = normalise_median(depth)
+    return depth, metric

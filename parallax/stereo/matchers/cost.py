@@ -1,0 +1,149 @@
+"""Matching costs for the default matcher: census transform + truncated colour difference.
+
+All kernels are compiled with numba (``cache=True``) and are deterministic.
+Disparity convention: ``x_right = x_left - d``; disparity index ``k`` of a cost
+volume stands for ``d = min_disparity + k`` pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numba as nb
+import numpy as np
+from numba import types
+from numba.extending import intrinsic
+
+from parallax.errors import ParameterError
+
+__all__ = ["census_transform", "cost_volume", "COST_SCALE"]
+
+#: Cost units per census bit (costs are float32; a full census mismatch of 48 bits is 48 * COST_SCALE).
+COST_SCALE = 1.0
+
+
+@intrinsic
+def _popcount64(typingctx, x):
+    """Number of set bits of a uint64 (LLVM ``ctpop``)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _census(padded: np.ndarray, h: int, w: int, rx: int, ry: int) -> np.ndarray:
+    """``padded`` is the image with ``ry``/``rx`` replicated border rows/columns."""
+    out = np.zeros((h, w), dtype=np.uint64)
+    one = np.uint64(1)
+    for y in range(h):
+        row = out[y]
+        for dy in range(0, 2 * ry + 1):
+            for dx in range(0, 2 * rx + 1):
+                if dy == ry and dx == rx:
+                    continue
+                for x in range(w):
+                    bit = one if padded[y + dy, x + dx] < padded[y + ry, x + rx] else np.uint64(0)
+                    row[x] = (row[x] << one) | bit
+    return out
+
+
+def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3) -> np.ndarray:
+    """Census transform of a grey image (window ``(2*radius_x+1) x (2*radius_y+1)``, at most 64 bits).
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        ``HxW`` float32 intensities.
+    radius_x, radius_y : int
+        Half window sizes in pixels; borders replicate the edge pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``HxW`` uint64 bit strings: bit set where the neighbour is darker than the centre.
+    """
+    rx, ry = int(radius_x), int(radius_y)
+    if (2 * rx + 1) * (2 * ry + 1) - 1 > 64:
+        raise ParameterError(f"census window {2 * rx + 1}x{2 * ry + 1} has more than 64 bits; use smaller radii")
+    gray = np.ascontiguousarray(gray, dtype=np.float32)
+    padded = cv2.copyMakeBorder(gray, ry, ry, rx, rx, cv2.BORDER_REPLICATE)
+    return _census(padded, gray.shape[0], gray.shape[1], rx, ry)
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _cost_volume(cl, cr, il, ir, dmin, nd, ndp, w_ad, t_ad, border_cost, pad_cost):
+    """``il`` is channel-first float32 (CxHxW); ``cr``/``ir`` are mirrored left-right
+    (``cr[y, j]`` is pixel ``w - 1 - j``) so the disparity loops read forwards and vectorise."""
+    h, w = cl.shape
+    nch = il.shape[0]
+    out = np.empty((h, w, ndp), dtype=np.float32)
+    inv = np.float32(1.0 / nch)
+    for y in range(h):
+        for x in range(w):
+            # valid k: 0 <= x - dmin - k <= w - 1
+            k0 = max(0, x - dmin - (w - 1))
+            k1 = min(nd, x - dmin + 1)
+            for k in range(0, min(k0, nd)):
+                out[y, x, k] = border_cost
+            for k in range(max(k1, 0), nd):
+                out[y, x, k] = border_cost
+            for k in range(nd, ndp):
+                out[y, x, k] = pad_cost
+            a = cl[y, x]
+            base = w - 1 - x + dmin  # mirrored index of x_right = x - dmin - k is base + k
+            for k in range(k0, k1):
+                out[y, x, k] = np.float32(_popcount64(a ^ cr[y, base + k]))
+            if w_ad > 0:
+                wc = w_ad * inv
+                for c in range(nch):
+                    v = il[c, y, x]
+                    for k in range(k0, k1):
+                        e = abs(v - ir[c, y, base + k])
+                        e = e if e < t_ad else t_ad
+                        out[y, x, k] += wc * e
+    return out
+
+
+def cost_volume(
+    census_left: np.ndarray,
+    census_right: np.ndarray,
+    image_left: np.ndarray,
+    image_right: np.ndarray,
+    min_disparity: int,
+    num_disparities: int,
+    *,
+    ad_weight: float,
+    ad_truncation: float,
+    border_cost: float,
+    pad_to: int = 1,
+    pad_cost: float = 1e4,
+) -> np.ndarray:
+    """Per-pixel matching cost ``C[y, x, k]`` for ``d = min_disparity + k``.
+
+    ``C = hamming(census_L(x), census_R(x - d)) + ad_weight * mean_c min(|I_L - I_R|, ad_truncation)``;
+    where ``x - d`` falls outside the right view the cost is ``border_cost``. With
+    ``pad_to > 1`` the disparity axis is padded up to a multiple of it with
+    ``pad_cost`` (a cost that never wins), as :func:`~parallax.stereo.matchers.sgm.aggregate_sgm` wants.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``HxWxD'`` float32 costs (lower = better match), ``D' >= num_disparities``.
+    """
+    nd = int(num_disparities)
+    ndp = nd if pad_to <= 1 else -(-nd // pad_to) * pad_to
+    return _cost_volume(
+        census_left,
+        np.ascontiguousarray(census_right[:, ::-1]),
+        np.ascontiguousarray(np.moveaxis(image_left, 2, 0), dtype=np.float32),
+        np.ascontiguousarray(np.moveaxis(image_right, 2, 0)[:, :, ::-1], dtype=np.float32),
+        int(min_disparity),
+        nd,
+        ndp,
+        np.float32(ad_weight),
+        np.float32(ad_truncation),
+        np.float32(border_cost),
+        np.float32(pad_cost),
+    )

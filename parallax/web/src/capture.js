@@ -1,0 +1,241 @@
+// Capture page (/c/<id>): follows the server's progress events, shows the first 3D
+// view as soon as the fast preview depth exists, swaps in the refined one, and offers
+// modes, downloads, the share link and (for the owner) delete / contribute / withdraw.
+//
+// For tests and the benchmark the page exposes window.parallax = {viewer, stage,
+// firstFrame: {at, sinceUploadMs, stage} once the first 3D frame is drawn, events}.
+import { api, forgetOwnerToken, ownerToken, setOwnerToken, show } from "./api.js";
+import { Viewer } from "./viewer.js";
+
+const id = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop() || "");
+const base = `/api/captures/${encodeURIComponent(id)}`;
+const $ = (sel) => document.getElementById(sel);
+const status = $("status");
+const bar = $("progress-bar");
+const progressText = $("progress-text");
+const state = { viewer: null, stage: null, firstFrame: null, events: [], done: false };
+// `parallax view FILE` hands the local owner its token in the fragment (never sent to the server).
+const fragment = new URLSearchParams(window.location.hash.slice(1));
+if (fragment.get("owner")) {
+  setOwnerToken(id, fragment.get("owner"));
+  history.replaceState(null, "", window.location.pathname);
+}
+window.parallax = state;
+
+function setProgress(fraction, message) {
+  bar.style.width = `${Math.round(fraction * 100)}%`;
+  progressText.textContent = message;
+  status.textContent = message;
+}
+
+function fail(message) {
+  const el = $("error");
+  el.textContent = message;
+  show(el, true);
+  show($("stage-progress"), false);
+  status.textContent = "Error";
+}
+
+function onFrame(info) {
+  document.body.dataset.frames = String(info.frames);
+  if (!state.firstFrame && state.stage) {
+    const at = Date.now();
+    let started = NaN;
+    try { started = Number(sessionStorage.getItem("parallax.uploadStartedAt")); } catch { /* no timing */ }
+    state.firstFrame = { at, stage: state.stage, sinceUploadMs: started ? at - started : null, frames: info.frames };
+    try { sessionStorage.removeItem("parallax.uploadStartedAt"); } catch { /* ignore */ }
+    document.body.dataset.firstFrame = state.stage;
+  }
+}
+
+const viewer = new Viewer($("view"), { onFrame });
+state.viewer = viewer;
+
+async function showStage(stage, view) {
+  await viewer.load(`${base}/files/${stage}`, view);
+  state.stage = stage;
+  document.body.dataset.stage = stage;
+  updateModes();
+  show($("stage-progress"), stage !== "full" && !state.done);
+  $("download-note").textContent = stage === "full"
+    ? "Made from the refined depth."
+    : "Made from the quick first depth; they use the refined depth once it is ready.";
+}
+
+function updateModes() {
+  const available = viewer.availableModes();
+  for (const b of $("modes").querySelectorAll("button[data-mode]")) {
+    b.disabled = !available.includes(b.dataset.mode);
+    b.title = b.disabled ? "This capture has no right view" : "";
+    b.classList.toggle("active", b.dataset.mode === viewer.mode);
+  }
+}
+
+$("modes").addEventListener("click", async (e) => {
+  const b = e.target.closest("button[data-mode]");
+  if (!b || b.disabled) return;
+  try {
+    await viewer.setMode(b.dataset.mode);
+  } catch (err) {
+    fail(`Could not switch to ${b.textContent}: ${err.message}`);
+  }
+  updateModes();
+  document.body.dataset.mode = viewer.mode;
+});
+
+function follow() {
+  const source = new EventSource(`${base}/events`);
+  const on = (name, handler) => source.addEventListener(name, (e) => {
+    const data = JSON.parse(e.data);
+    state.events.push(data);
+    handler(data);
+  });
+  setProgress(0.15, "Reading the photo…");
+  on("read", (d) => setProgress(0.3, `Computing depth (${d.width}×${d.height} ${d.format})…`));
+  on("preview-ready", (d) => {
+    setProgress(0.6, "3D ready · refining the depth in the background…");
+    showStage("preview", d.view).catch((err) => fail(`Could not show the 3D view: ${err.message}`));
+  });
+  on("refining", () => setProgress(0.7, "3D ready · refining the depth in the background…"));
+  on("full-ready", (d) => {
+    setProgress(1, "Refined depth ready");
+    showStage("full", d.view).catch((err) => fail(`Could not show the refined view: ${err.message}`));
+  });
+  on("done", () => {
+    state.done = true;
+    setProgress(1, state.stage === "full" ? "Refined depth ready" : "3D ready");
+    show($("stage-progress"), false);
+    source.close();
+  });
+  on("error", (d) => {
+    source.close();
+    if (state.stage) status.textContent = `Refinement failed: ${d.message}`;
+    else fail(d.message);
+  });
+  on("deleted", () => { source.close(); fail("This capture was deleted by its owner."); });
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED && !state.done && !state.stage) fail("Lost the connection to the server; reload the page.");
+  };
+}
+
+async function setupDownloads(formats) {
+  const list = $("downloads");
+  list.replaceChildren();
+  for (const f of formats) {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = `${base}/download/${encodeURIComponent(f.name)}`;
+    a.setAttribute("download", "");
+    a.dataset.format = f.name;
+    a.textContent = `${f.name} (${f.extension})`;
+    a.title = f.description;
+    li.append(a, document.createTextNode(` ${f.description}`));
+    list.append(li);
+  }
+}
+
+function setupShare() {
+  const url = `${window.location.origin}/c/${id}`;
+  $("share-url").value = url;
+  $("copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(url);
+      $("copy").textContent = "Copied";
+    } catch {
+      $("share-url").select();
+      $("copy").textContent = "Press Ctrl+C";
+    }
+  });
+}
+
+function setupOwner(config, meta) {
+  const token = ownerToken(id);
+  if (!token) return;
+  show($("owner"), true);
+  const headers = { "x-owner-token": token };
+  const del = $("delete");
+  del.addEventListener("click", async () => {
+    if (del.dataset.confirm !== "1") {
+      del.dataset.confirm = "1";
+      del.textContent = "Really delete? Click again";
+      return;
+    }
+    try {
+      await api(base, { method: "DELETE", headers });
+      forgetOwnerToken(id);
+      window.location.assign("/");
+    } catch (err) {
+      fail(`Could not delete: ${err.message}`);
+    }
+  });
+  if (!config.contribution) {
+    $("contribute-box").replaceChildren(Object.assign(document.createElement("p"), {
+      className: "fine", textContent: "This server does not collect contributions.",
+    }));
+    return;
+  }
+  for (const lic of config.licenses) $("license").append(new Option(lic, lic));
+  const showContribution = (c) => {
+    const contributed = c && c.status === "contributed";
+    show($("contribute"), !contributed);
+    show($("contributed"), contributed);
+    if (contributed) $("contributed-text").textContent = `Contributed under ${c.license} on ${c.date.slice(0, 10)}. Thank you!`;
+    else if (c && c.status === "withdrawn") $("contribute-button").textContent = "Contribute again";
+  };
+  showContribution(meta.contribution);
+  $("contribute").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!$("consent").checked) return;
+    try {
+      const c = await api(`${base}/contribution`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify({
+          consent: true,
+          license: $("license").value,
+          allow_training: $("allow-training").checked,
+          contributor: $("contributor").value,
+        }),
+      });
+      showContribution(c);
+    } catch (err) {
+      fail(`Could not contribute: ${err.message}`);
+    }
+  });
+  $("withdraw").addEventListener("click", async () => {
+    try {
+      showContribution(await api(`${base}/contribution`, { method: "DELETE", headers }));
+    } catch (err) {
+      fail(`Could not withdraw: ${err.message}`);
+    }
+  });
+}
+
+async function setupVR() {
+  if (!navigator.xr) return;
+  try {
+    if (!(await navigator.xr.isSessionSupported("immersive-vr"))) return;
+  } catch { return; }
+  const b = $("vr");
+  show(b, true);
+  b.addEventListener("click", () => viewer.enterVR().catch((err) => fail(`Could not enter VR: ${err.message}`)));
+}
+
+async function main() {
+  setupShare();
+  let config, meta;
+  try {
+    [config, meta] = await Promise.all([api("/api/config"), api(base)]);
+  } catch (err) {
+    fail(err.message);
+    return;
+  }
+  $("name").textContent = meta.original_name || "";
+  document.title = `${meta.original_name || "Capture"} · Parallax`;
+  setupDownloads(config.formats);
+  setupOwner(config, meta);
+  setupVR();
+  follow();
+}
+
+main();

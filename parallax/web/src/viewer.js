@@ -1,0 +1,417 @@
+// The Parallax 3D viewer: a photo displaced by its depth, drawn with three.js.
+//
+// Geometry: one vertex per value of the depth grid (depth.f32, float32, row-major,
+// top row first, depth along the optical axis z; metres or relative). A grid pixel
+// (u, v) unprojects with the pinhole intrinsics of the grid (OpenCV axes: x right,
+// y down, z forward) to X = (u - cx) / fx * Z, Y = (v - cy) / fy * Z; three.js
+// looks down -z with y up, so the vertex is (X, -Y, -Z). Triangles across depth
+// jumps (neighbour depths differ by more than EDGE_RATIO) are dropped so
+// foreground and background do not melt into a rubber sheet.
+//
+// Modes: "3d" (parallax follows pointer, touch and device tilt; drag orbits, wheel
+// and pinch zoom, all within limits), "wiggle" (the viewpoint swings left-right),
+// "anaglyph" (red = left, cyan = right), "sbs" (left | right), "left", "right",
+// "points" (a point cloud), "splat" (Gaussian splats drawn by Spark).
+
+import * as THREE from "three";
+
+const EDGE_RATIO = 1.12;
+const HOVER_YAW = 0.1; // radians of parallax when the pointer is at the edge
+const HOVER_PITCH = 0.07;
+const MAX_YAW = 0.55; // orbit limits (radians)
+const MAX_PITCH = 0.35;
+const ZOOM_MIN = 0.45; // camera distance, as a fraction of the median depth
+const ZOOM_MAX = 1.6;
+export const MODES = ["3d", "wiggle", "anaglyph", "sbs", "left", "right", "points", "splat"];
+const FLAT_MODES = { anaglyph: 0, sbs: 1, left: 2, right: 3 };
+
+const FLAT_VERTEX = `
+varying vec2 vUv;
+void main() { vUv = uv; gl_Position = vec4(position.xy, 0.0, 1.0); }`;
+
+// Letterboxed display of the two views; mode 0 anaglyph, 1 side by side, 2 left, 3 right.
+const FLAT_FRAGMENT = `
+uniform sampler2D leftMap;
+uniform sampler2D rightMap;
+uniform int mode;
+uniform float canvasAspect;
+uniform float imageAspect;
+varying vec2 vUv;
+vec2 fit(vec2 uv, float boxAspect) {
+  vec2 p = uv - 0.5;
+  if (boxAspect > imageAspect) p.x *= boxAspect / imageAspect; else p.y *= imageAspect / boxAspect;
+  return p + 0.5;
+}
+bool inside(vec2 uv) { return uv.x >= 0.0 && uv.x <= 1.0 && uv.y >= 0.0 && uv.y <= 1.0; }
+void main() {
+  vec3 bg = vec3(0.07, 0.08, 0.1);
+  if (mode == 1) {
+    bool rightHalf = vUv.x >= 0.5;
+    vec2 uv = fit(vec2(fract(vUv.x * 2.0), vUv.y), canvasAspect * 0.5);
+    vec3 c = rightHalf ? texture2D(rightMap, uv).rgb : texture2D(leftMap, uv).rgb;
+    gl_FragColor = vec4(inside(uv) ? c : bg, 1.0);
+    return;
+  }
+  vec2 uv = fit(vUv, canvasAspect);
+  if (!inside(uv)) { gl_FragColor = vec4(bg, 1.0); return; }
+  vec3 l = texture2D(leftMap, uv).rgb;
+  vec3 r = texture2D(rightMap, uv).rgb;
+  vec3 c = mode == 0 ? vec3(dot(l, vec3(0.299, 0.587, 0.114)), r.g, r.b) : (mode == 2 ? l : r);
+  gl_FragColor = vec4(c, 1.0);
+}`;
+
+function loadTexture(url) {
+  return new Promise((resolve, reject) => {
+    new THREE.TextureLoader().load(
+      url,
+      (tex) => {
+        tex.colorSpace = THREE.SRGBColorSpace;
+        tex.minFilter = THREE.LinearFilter;
+        tex.generateMipmaps = false;
+        resolve(tex);
+      },
+      undefined,
+      () => reject(new Error(`could not load ${url}`)),
+    );
+  });
+}
+
+/** Vertex positions (three.js axes) and uvs of the depth grid. */
+function unproject(view, depth) {
+  const W = view.grid_width;
+  const H = view.grid_height;
+  const positions = new Float32Array(W * H * 3);
+  const uvs = new Float32Array(W * H * 2);
+  for (let v = 0; v < H; v++) {
+    for (let u = 0; u < W; u++) {
+      const i = v * W + u;
+      const z = depth[i];
+      positions[3 * i] = ((u - view.cx_px) / view.fx_px) * z;
+      positions[3 * i + 1] = -((v - view.cy_px) / view.fy_px) * z;
+      positions[3 * i + 2] = -z;
+      uvs[2 * i] = (u + 0.5) / W;
+      uvs[2 * i + 1] = 1 - (v + 0.5) / H;
+    }
+  }
+  return { positions, uvs };
+}
+
+function triangles(view, depth) {
+  const W = view.grid_width;
+  const H = view.grid_height;
+  const index = new Uint32Array((W - 1) * (H - 1) * 6);
+  let n = 0;
+  const ok = (a, b, c) => {
+    const lo = Math.min(depth[a], depth[b], depth[c]);
+    const hi = Math.max(depth[a], depth[b], depth[c]);
+    return hi <= lo * EDGE_RATIO;
+  };
+  for (let v = 0; v < H - 1; v++) {
+    for (let u = 0; u < W - 1; u++) {
+      const a = v * W + u;
+      const b = a + 1;
+      const c = a + W;
+      const d = c + 1;
+      if (ok(a, c, b)) { index[n++] = a; index[n++] = c; index[n++] = b; }
+      if (ok(b, c, d)) { index[n++] = b; index[n++] = c; index[n++] = d; }
+    }
+  }
+  return index.subarray(0, n);
+}
+
+export class Viewer {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {{onFrame?: (info: object) => void}} options
+   */
+  constructor(canvas, options = {}) {
+    this.canvas = canvas;
+    this.onFrame = options.onFrame || (() => {});
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true, alpha: false });
+    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+    this.renderer.setClearColor(0x111318, 1);
+    this.renderer.xr.enabled = true;
+    this.renderer.xr.setReferenceSpaceType("local");
+    this.scene = new THREE.Scene();
+    this.group = new THREE.Group(); // everything in capture-camera coordinates
+    this.scene.add(this.group);
+    this.camera = new THREE.PerspectiveCamera(50, 1, 0.01, 1000);
+    this.flatScene = new THREE.Scene();
+    this.flatCamera = new THREE.OrthographicCamera(-1, 1, 1, -1, 0, 1);
+    this.flatMaterial = new THREE.ShaderMaterial({
+      vertexShader: FLAT_VERTEX,
+      fragmentShader: FLAT_FRAGMENT,
+      uniforms: {
+        leftMap: { value: null },
+        rightMap: { value: null },
+        mode: { value: 0 },
+        canvasAspect: { value: 1 },
+        imageAspect: { value: 1 },
+      },
+      depthTest: false,
+    });
+    this.flatScene.add(new THREE.Mesh(new THREE.PlaneGeometry(2, 2), this.flatMaterial));
+    this.mode = "3d";
+    this.frames = 0;
+    this.yaw = 0; this.pitch = 0; this.zoom = 1; // current (damped)
+    this.orbitYaw = 0; this.orbitPitch = 0; this.targetZoom = 1; // from dragging / zooming
+    this.hoverYaw = 0; this.hoverPitch = 0; // from pointer position or device tilt
+    this.dirty = true;
+    this.started = performance.now();
+    this._bindInput();
+    this._resize();
+    new ResizeObserver(() => this._resize()).observe(canvas);
+    this.renderer.setAnimationLoop((t) => this._tick(t));
+  }
+
+  /** Show one stage's files (view.json fields, depth grid, textures); replaces what was shown. */
+  async load(baseUrl, view) {
+    const [depthBuf, leftTex, rightTex] = await Promise.all([
+      fetch(`${baseUrl}/depth.f32`).then((r) => {
+        if (!r.ok) throw new Error(`depth not available (${r.status})`);
+        return r.arrayBuffer();
+      }),
+      loadTexture(`${baseUrl}/left.jpg`),
+      view.has_right ? loadTexture(`${baseUrl}/right.jpg`) : Promise.resolve(null),
+    ]);
+    const depth = new Float32Array(depthBuf);
+    if (depth.length !== view.grid_width * view.grid_height) throw new Error("depth grid has the wrong size");
+    const { positions, uvs } = unproject(view, depth);
+    const geometry = new THREE.BufferGeometry();
+    geometry.setAttribute("position", new THREE.BufferAttribute(positions, 3));
+    geometry.setAttribute("uv", new THREE.BufferAttribute(uvs, 2));
+    geometry.setIndex(new THREE.BufferAttribute(triangles(view, depth), 1));
+    geometry.computeBoundingSphere();
+    const mesh = new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ map: leftTex, side: THREE.DoubleSide }));
+    this._dispose();
+    this.view = view;
+    this.depth = depth;
+    this.positions = positions;
+    this.mesh = mesh;
+    this.leftTex = leftTex;
+    this.rightTex = rightTex;
+    this.group.add(mesh);
+    this.flatMaterial.uniforms.leftMap.value = leftTex;
+    this.flatMaterial.uniforms.rightMap.value = rightTex || leftTex;
+    this.flatMaterial.uniforms.imageAspect.value = view.image_width / view.image_height;
+    this.median = view.depth_median;
+    this.fovY = THREE.MathUtils.radToDeg(2 * Math.atan(view.grid_height / 2 / view.fy_px));
+    if (this.mode === "points" || this.mode === "splat") await this.setMode(this.mode, true);
+    this.dirty = true;
+  }
+
+  _dispose() {
+    for (const obj of [this.mesh, this.points]) {
+      if (obj) {
+        this.group.remove(obj);
+        obj.geometry.dispose();
+        obj.material.dispose();
+      }
+    }
+    if (this.splats) { this.group.remove(this.splats); this.splats.dispose?.(); }
+    for (const tex of [this.leftTex, this.rightTex]) tex?.dispose();
+    this.mesh = this.points = this.splats = null;
+  }
+
+  /** Modes this capture supports (no right view: no anaglyph, side by side, right). */
+  availableModes() {
+    const needRight = ["anaglyph", "sbs", "right"];
+    return MODES.filter((m) => !needRight.includes(m) || (this.view && this.view.has_right));
+  }
+
+  async setMode(mode, force = false) {
+    if (!MODES.includes(mode)) throw new Error(`unknown mode ${mode}`);
+    if (mode === this.mode && !force) return;
+    this.mode = mode;
+    if (this.mesh) this.mesh.visible = mode !== "points" && mode !== "splat";
+    if (this.points) this.points.visible = mode === "points";
+    if (this.splats) this.splats.visible = mode === "splat";
+    if (mode === "points" && !this.points && this.mesh) this._makePoints();
+    if (mode === "splat" && !this.splats && this.mesh) await this._makeSplats();
+    if (mode in FLAT_MODES) this.flatMaterial.uniforms.mode.value = FLAT_MODES[mode];
+    this.dirty = true;
+  }
+
+  _colors(step) {
+    // Sample the left image at the grid (every `step`-th value) for point / splat colours.
+    const img = this.leftTex.image;
+    const W = this.view.grid_width;
+    const H = this.view.grid_height;
+    const c = document.createElement("canvas");
+    c.width = W; c.height = H;
+    const ctx = c.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(img, 0, 0, W, H);
+    const rgba = ctx.getImageData(0, 0, W, H).data;
+    const out = [];
+    for (let v = 0; v < H; v += step) for (let u = 0; u < W; u += step) out.push(v * W + u);
+    return { rgba, indices: out };
+  }
+
+  _makePoints() {
+    const step = Math.max(1, Math.round(Math.max(this.view.grid_width, this.view.grid_height) / 384));
+    const { rgba, indices } = this._colors(step);
+    const pos = new Float32Array(indices.length * 3);
+    const col = new Float32Array(indices.length * 3);
+    const color = new THREE.Color();
+    indices.forEach((i, k) => {
+      pos.set(this.positions.subarray(3 * i, 3 * i + 3), 3 * k);
+      color.setRGB(rgba[4 * i] / 255, rgba[4 * i + 1] / 255, rgba[4 * i + 2] / 255, THREE.SRGBColorSpace);
+      col[3 * k] = color.r; col[3 * k + 1] = color.g; col[3 * k + 2] = color.b;
+    });
+    const g = new THREE.BufferGeometry();
+    g.setAttribute("position", new THREE.BufferAttribute(pos, 3));
+    g.setAttribute("color", new THREE.BufferAttribute(col, 3));
+    const size = (step * 1.6 * this.median) / this.view.fx_px;
+    const m = new THREE.PointsMaterial({ size, vertexColors: true, sizeAttenuation: true });
+    this.points = new THREE.Points(g, m);
+    this.group.add(this.points);
+  }
+
+  async _makeSplats() {
+    // Gaussian splats from the depth grid, drawn by Spark (lazy-loaded: 2.8 MB).
+    const { SparkRenderer, SplatMesh } = await import("@sparkjsdev/spark");
+    if (!this.spark) {
+      this.spark = new SparkRenderer({ renderer: this.renderer, onDirty: () => { this.dirty = true; } });
+      this.scene.add(this.spark);
+    }
+    const step = Math.max(1, Math.round(Math.max(this.view.grid_width, this.view.grid_height) / 320));
+    const { rgba, indices } = this._colors(step);
+    const positions = this.positions;
+    const fx = this.view.fx_px;
+    const center = new THREE.Vector3();
+    const scales = new THREE.Vector3();
+    const quat = new THREE.Quaternion();
+    const color = new THREE.Color();
+    const splats = new SplatMesh({
+      constructSplats: (packed) => {
+        for (const i of indices) {
+          const z = -positions[3 * i + 2];
+          const s = (0.7 * step * z) / fx; // footprint of `step` grid pixels at depth z
+          center.set(positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]);
+          scales.set(s, s, s * 0.3);
+          color.setRGB(rgba[4 * i] / 255, rgba[4 * i + 1] / 255, rgba[4 * i + 2] / 255);
+          packed.pushSplat(center, scales, quat, 1.0, color);
+        }
+      },
+    });
+    await splats.initialized;
+    this.splats = splats;
+    this.splats.visible = this.mode === "splat";
+    this.group.add(splats);
+  }
+
+  _bindInput() {
+    const c = this.canvas;
+    const pointers = new Map();
+    let pinch = 0;
+    c.addEventListener("pointermove", (e) => {
+      const r = c.getBoundingClientRect();
+      if (e.pointerType === "mouse" && !pointers.size) {
+        this.hoverYaw = ((e.clientX - r.left) / r.width - 0.5) * 2 * HOVER_YAW;
+        this.hoverPitch = ((e.clientY - r.top) / r.height - 0.5) * 2 * HOVER_PITCH;
+        this.dirty = true;
+      }
+      const p = pointers.get(e.pointerId);
+      if (!p) return;
+      if (pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        p.x = e.clientX; p.y = e.clientY;
+        const dist = Math.hypot(a.x - b.x, a.y - b.y);
+        if (pinch) this.targetZoom = THREE.MathUtils.clamp(this.targetZoom * (pinch / dist), ZOOM_MIN, ZOOM_MAX);
+        pinch = dist;
+      } else {
+        this.orbitYaw = THREE.MathUtils.clamp(this.orbitYaw + ((e.clientX - p.x) / r.width) * 2, -MAX_YAW, MAX_YAW);
+        this.orbitPitch = THREE.MathUtils.clamp(this.orbitPitch + ((e.clientY - p.y) / r.height) * 2, -MAX_PITCH, MAX_PITCH);
+        p.x = e.clientX; p.y = e.clientY;
+      }
+      this.dirty = true;
+    });
+    c.addEventListener("pointerdown", (e) => {
+      c.setPointerCapture(e.pointerId);
+      pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      pinch = 0;
+    });
+    const up = (e) => { pointers.delete(e.pointerId); pinch = 0; };
+    c.addEventListener("pointerup", up);
+    c.addEventListener("pointercancel", up);
+    c.addEventListener("dblclick", () => { this.orbitYaw = this.orbitPitch = 0; this.targetZoom = 1; this.dirty = true; });
+    c.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      this.targetZoom = THREE.MathUtils.clamp(this.targetZoom * Math.exp(e.deltaY * 0.001), ZOOM_MIN, ZOOM_MAX);
+      this.dirty = true;
+    }, { passive: false });
+    window.addEventListener("deviceorientation", (e) => {
+      if (e.gamma == null || e.beta == null) return;
+      this.hoverYaw = THREE.MathUtils.clamp((e.gamma / 30) * HOVER_YAW, -HOVER_YAW, HOVER_YAW);
+      this.hoverPitch = THREE.MathUtils.clamp(((e.beta - 45) / 30) * HOVER_PITCH, -HOVER_PITCH, HOVER_PITCH);
+      this.dirty = true;
+    });
+  }
+
+  _resize() {
+    const w = Math.max(1, this.canvas.clientWidth);
+    const h = Math.max(1, this.canvas.clientHeight);
+    if (this.renderer.xr.isPresenting) return;
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.flatMaterial.uniforms.canvasAspect.value = w / h;
+    this.dirty = true;
+  }
+
+  _placeCamera(time) {
+    let yawGoal = this.orbitYaw + this.hoverYaw;
+    const pitchGoal = this.orbitPitch + this.hoverPitch;
+    if (this.mode === "wiggle") yawGoal += Math.sin(((time - this.started) / 1000) * 2 * Math.PI * 1.5) * 0.05;
+    const k = this.mode === "wiggle" ? 1 : 0.18;
+    this.yaw += (yawGoal - this.yaw) * k;
+    this.pitch += (pitchGoal - this.pitch) * k;
+    this.zoom += (this.targetZoom - this.zoom) * 0.2;
+    const settled = Math.abs(yawGoal - this.yaw) < 1e-4 && Math.abs(pitchGoal - this.pitch) < 1e-4 && Math.abs(this.targetZoom - this.zoom) < 1e-4;
+    const m = this.median;
+    const dist = m * this.zoom;
+    const target = new THREE.Vector3(0, 0, -m);
+    this.camera.position.set(
+      target.x + dist * Math.sin(this.yaw) * Math.cos(this.pitch),
+      target.y + dist * Math.sin(this.pitch),
+      target.z + dist * Math.cos(this.yaw) * Math.cos(this.pitch),
+    );
+    this.camera.lookAt(target);
+    // Fit the photo: its own vertical field of view, widened when the canvas is narrower.
+    const imageAspect = this.view.image_width / this.view.image_height;
+    let fov = this.fovY;
+    if (this.camera.aspect < imageAspect) {
+      const t = Math.tan(THREE.MathUtils.degToRad(fov / 2)) * (imageAspect / this.camera.aspect);
+      fov = THREE.MathUtils.radToDeg(2 * Math.atan(t));
+    }
+    this.camera.fov = Math.min(fov * 1.04, 120);
+    this.camera.near = m * 0.01;
+    this.camera.far = Math.max(this.view.depth_max * 4, m * 10);
+    this.camera.updateProjectionMatrix();
+    return settled && this.mode !== "wiggle";
+  }
+
+  _tick(time) {
+    if (!this.view) return;
+    const xr = this.renderer.xr.isPresenting;
+    if (!xr && !this.dirty && this.mode !== "wiggle") return;
+    if (xr) {
+      this.renderer.render(this.scene, this.camera);
+    } else if (this.mode in FLAT_MODES) {
+      this.renderer.render(this.flatScene, this.flatCamera);
+      this.dirty = false;
+    } else {
+      const settled = this._placeCamera(time);
+      this.renderer.render(this.scene, this.camera);
+      this.dirty = !settled;
+    }
+    this.frames += 1;
+    this.onFrame({ frames: this.frames, mode: this.mode });
+  }
+
+  /** Start an immersive WebXR session (only call when navigator.xr offers immersive-vr). */
+  async enterVR() {
+    const session = await navigator.xr.requestSession("immersive-vr", { optionalFeatures: ["local-floor"] });
+    await this.renderer.xr.setSession(session);
+    session.addEventListener("end", () => { this.dirty = true; this._resize(); });
+  }
+}

@@ -1,0 +1,74 @@
+"""``parallax synthesize`` end to end on a real stereo-gt pair (with its GT disparity written as PFM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from parallax.cli.main import main
+from parallax.io.maps import write_pfm
+from parallax.render.synthesis import synthesize_view
+
+
+@pytest.fixture(scope="module")
+def cones_files(tmp_path_factory, gt_scene, stereo_gt_dir):
+    left, right, disp, spec = gt_scene("middlebury2003-cones")
+    folder = tmp_path_factory.mktemp("cones")
+    write_pfm(folder / "disp.pfm", disp)
+    return stereo_gt_dir / "middlebury2003-cones", spec, folder, left, right, disp
+
+
+def test_synthesize_with_disparity(cones_files, capsys):
+    src, spec, folder, left, right, disp = cones_files
+    out = folder / "mid.png"
+    rc = main([
+        "synthesize", str(src / spec["left"]), str(src / spec["right"]), "--position", "0.5",
+        "--disparity", str(folder / "disp.pfm"), "-o", str(out),
+    ])
+    assert rc == 0
+    assert "wrote" in capsys.readouterr().out
+    got = np.asarray(Image.open(out))
+    np.testing.assert_array_equal(got, synthesize_view(left, disp, 0.5, right_image=right))
+
+
+def test_synthesize_left_only(cones_files):
+    src, spec, folder, left, right, disp = cones_files
+    out = folder / "r.png"
+    rc = main([
+        "synthesize", str(src / spec["left"]), str(src / spec["right"]), "-p", "1", "--source", "left",
+        "--disparity", str(folder / "disp.pfm"), "-o", str(out),
+    ])
+    assert rc == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), synthesize_view(left, disp, 1.0))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--disparity", "missing.pfm"], "missing.pfm"),
+        (["--source", "middle"], "--source must be"),
+        (["-o", "view.xyz"], "unknown image extension"),
+    ],
+)
+def test_synthesize_errors_are_one_line(cones_files, capsys, args, message):
+    src, spec, folder, *_ = cones_files
+    base = {"--disparity": str(folder / "disp.pfm"), "-o": str(folder / "e.png"), "--source": "both"}
+    for k, v in zip(args[::2], args[1::2]):
+        base[k] = v if k != "--disparity" or v.endswith("disp.pfm") else str(folder / v)
+    argv = ["synthesize", str(src / spec["left"]), str(src / spec["right"]), "--position", "1"]
+    for k, v in base.items():
+        argv += [k, v]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (folder / "e.png").exists()
+
+
+def test_synthesize_rejects_a_disparity_of_another_size(cones_files, capsys):
+    src, spec, folder, *_ = cones_files
+    write_pfm(folder / "small.pfm", np.ones((10, 10), np.float32))
+    argv = ["synthesize", str(src / spec["left"]), str(src / spec["right"]), "--position", "1",
+            "--disparity", str(folder / "small.pfm"), "-o", str(folder / "s.png")]
+    assert main(argv) == 2
+    assert "10x10" in capsys.readouterr().err

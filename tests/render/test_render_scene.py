@@ -1,0 +1,173 @@
+"""Meshes (.glb), Gaussian splats (3DGS .ply) and SPZ, read back with trimesh, plyfile and an SPZ reader."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from parallax.capture.types import CameraIntrinsics
+from parallax.errors import InputFileError, ParameterError
+from parallax.outputs.registry import OutputOptions, write_output
+from parallax.scene.mesh import depth_mesh, write_glb
+from parallax.scene.splats import PLY_PROPERTIES, SH_C0, Splats, splats_from_depth
+from parallax.scene.spz import SPZ_MAGIC, read_spz, write_spz
+
+
+def _glb_json(path) -> dict:
+    data = path.read_bytes()
+    magic, version, total = struct.unpack_from("<III", data)
+    assert (magic, version, total) == (0x46546C67, 2, len(data))
+    length, kind = struct.unpack_from("<II", data, 12)
+    assert kind == 0x4E4F534A
+    return json.loads(data[20 : 20 + length])
+
+
+def test_glb_of_a_metric_capture_in_trimesh(tmp_path, motorcycle_result):
+    trimesh = pytest.importorskip("trimesh")
+    out = write_output(motorcycle_result, tmp_path / "moto.glb")
+    scene = trimesh.load(out)
+    (mesh,) = scene.geometry.values()
+    assert len(mesh.faces) > 50_000
+    # photo texture with per-vertex UVs
+    assert mesh.visual.uv.shape == (len(mesh.vertices), 2)
+    tex = mesh.visual.material.baseColorTexture
+    assert tex.size == (motorcycle_result.image.shape[1], motorcycle_result.image.shape[0])
+    # glTF axes: the scene is in front of the camera (-z), metres: Middlebury's motorcycle is 1.5..6 m away
+    z = -mesh.vertices[:, 2]
+    assert z.min() > 1.0 and np.median(z) == pytest.approx(np.nanmedian(motorcycle_result.depth), rel=0.05)
+    # image top (y = 0) is up (+y) in glTF; trimesh turns glTF's v (down) into OpenGL's (up): top = largest v
+    top = mesh.vertices[np.argmax(mesh.visual.uv[:, 1])]
+    bottom = mesh.vertices[np.argmin(mesh.visual.uv[:, 1])]
+    assert top[1] > bottom[1]
+    doc = _glb_json(out)
+    assert doc["asset"]["extras"]["units"] == "m"
+    cam = doc["cameras"][0]["perspective"]
+    h = motorcycle_result.image.shape[0]
+    assert cam["yfov"] == pytest.approx(2 * np.arctan(h / 2 / motorcycle_result.camera.fy_px))
+    cam_node = [n for n in doc["nodes"] if "camera" in n][0]
+    assert cam_node["translation"] == [0.0, 0.0, 0.0] and "rotation" not in cam_node
+    assert scene.camera is not None
+
+
+def test_mesh_drops_triangles_across_depth_edges():
+    depth = np.full((20, 20), 2.0, np.float32)
+    depth[:, 10:] = 1.0  # a step: a skin across x = 9..10 would be stretched
+    depth[0, 0] = np.nan
+    cam = CameraIntrinsics.from_hfov(hfov_deg=60, width=20, height=20)
+    mesh = depth_mesh(depth, cam)
+    z = mesh.vertices[mesh.faces][:, :, 2]
+    assert np.all(z.max(axis=1) / z.min(axis=1) < 1.01)
+    # everything else is kept: 19 x 19 quads minus the step column minus the corner's two triangles... roughly
+    assert len(mesh.faces) == 2 * 19 * 19 - 2 * 19 - 1
+    big = depth_mesh(np.ones((300, 400), np.float32), cam.scaled(20), max_vertices=10_000)
+    assert len(big.vertices) <= 10_000 and big.step == 4
+    with pytest.raises(ParameterError, match="no triangle"):
+        write_glb(depth_mesh(np.full((4, 4), np.nan, np.float32), cam), np.zeros((4, 4, 3), np.uint8), "x.glb")
+
+
+def test_splat_ply_has_exactly_the_3dgs_properties(tmp_path, cones_result):
+    plyfile = pytest.importorskip("plyfile")
+    out = write_output(cones_result, tmp_path / "cones.ply", format="splat")
+    ply = plyfile.PlyData.read(str(out))
+    vertex = ply["vertex"]
+    assert [p.name for p in vertex.properties] == list(PLY_PROPERTIES)
+    assert all(p.val_dtype in ("f4", "float32", "float") for p in vertex.properties)
+    assert len(PLY_PROPERTIES) == 62
+    n = int(np.isfinite(cones_result.depth).sum())
+    assert vertex.count == n
+    assert any(c.startswith("units relative") for c in ply.comments)
+    assert any("camera fx" in c for c in ply.comments)
+    data = vertex.data
+    rgb = 0.5 + SH_C0 * np.stack([data["f_dc_0"], data["f_dc_1"], data["f_dc_2"]], axis=1)
+    first = cones_result.image[np.isfinite(cones_result.depth)][0] / 255.0
+    np.testing.assert_allclose(rgb[0], first, atol=1e-5)
+    q = np.stack([data[f"rot_{i}"] for i in range(4)], axis=1)
+    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-5)
+    assert np.all(data["opacity"] == pytest.approx(np.log(0.95 / 0.05)))
+    assert np.all(data["scale_2"] < data["scale_0"])  # flat along the view ray
+    assert not any(np.any(data[f"f_rest_{i}"]) for i in range(45))
+
+
+def test_splat_geometry_faces_the_camera():
+    cam = CameraIntrinsics.from_hfov(hfov_deg=90, width=8, height=6)
+    depth = np.full((6, 8), 2.0, np.float32)
+    image = np.full((6, 8, 3), 128, np.uint8)
+    s = splats_from_depth(image, depth, cam, sigma_fraction=0.5, thin_fraction=0.05)
+    w, x, y, z = s.rotations.T
+    # third local axis (R e_z) is the view ray
+    axis_z = np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=1)
+    ray = s.positions / np.linalg.norm(s.positions, axis=1, keepdims=True)
+    np.testing.assert_allclose(axis_z, ray, atol=1e-5)
+    # in-plane sigma = half the pixel footprint at depth 2: 0.5 * 2 / f
+    np.testing.assert_allclose(np.exp(s.log_scales[:, 0]), 0.5 * 2.0 / cam.focal_px, rtol=1e-5)
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_spz_round_trip_within_quantisation(tmp_path, cactus_result, version):
+    from parallax.scene.splats import splats_from_result
+
+    splats, _, _ = splats_from_result(cactus_result)
+    path = tmp_path / f"c{version}.spz"
+    write_spz(splats, path, version=version)
+    raw = gzip.decompress(path.read_bytes())
+    magic, ver, n, sh, frac, flags, _ = struct.unpack_from("<IIIBBBB", raw)
+    assert (magic, ver, n, sh, frac, flags) == (SPZ_MAGIC, version, len(splats), 0, 12, 0)
+    assert raw[:4] == b"NGSP"
+    back = read_spz(path)
+    np.testing.assert_allclose(back.positions, splats.positions, atol=0.5 / 4096 + 1e-6)
+    np.testing.assert_allclose(back.log_scales, np.clip(splats.log_scales, -10, 5.9375), atol=1 / 32 + 1e-6)
+    np.testing.assert_allclose(back.f_dc, splats.f_dc, atol=0.5 / (0.15 * 255) + 1e-5)
+    np.testing.assert_allclose(1 / (1 + np.exp(-back.opacity_logits)), 0.95, atol=0.5 / 255 + 1e-6)
+    dots = np.abs(np.sum(back.rotations * splats.rotations, axis=1))
+    assert dots.min() > (0.999 if version == 3 else 0.99)
+
+
+def test_spz_write_via_registry_and_bad_files(tmp_path, cactus_result):
+    out = write_output(cactus_result, tmp_path / "c.spz")
+    assert len(read_spz(out)) == cactus_result.image.shape[0] * cactus_result.image.shape[1]
+    bad = tmp_path / "bad.spz"
+    bad.write_bytes(b"not gzip")
+    with pytest.raises(InputFileError, match="not a gzip"):
+        read_spz(bad)
+    bad.write_bytes(gzip.compress(struct.pack("<IIIBBBB", 0x12345678, 2, 0, 0, 12, 0, 0)))
+    with pytest.raises(InputFileError, match="magic"):
+        read_spz(bad)
+    bad.write_bytes(gzip.compress(struct.pack("<IIIBBBB", SPZ_MAGIC, 2, 10, 0, 12, 0, 0)))
+    with pytest.raises(InputFileError, match="truncated"):
+        read_spz(bad)
+    bad.write_bytes(gzip.compress(struct.pack("<IIIBBBB", SPZ_MAGIC, 9, 0, 0, 12, 0, 0)))
+    with pytest.raises(InputFileError, match="version 9"):
+        read_spz(bad)
+
+
+def test_spz_reduces_fractional_bits_for_far_points(tmp_path):
+    s = Splats(
+        positions=np.array([[0.0, 0.0, 5000.0]]), log_scales=np.zeros((1, 3)), rotations=np.array([[1.0, 0, 0, 0]]),
+        opacity_logits=np.zeros(1), f_dc=np.zeros((1, 3)),
+    )
+    write_spz(s, tmp_path / "far.spz")
+    assert read_spz(tmp_path / "far.spz").positions[0, 2] == pytest.approx(5000.0, abs=0.01)
+    with pytest.raises(ParameterError, match="version"):
+        write_spz(s, tmp_path / "x.spz", version=1)
+
+
+def test_splats_reject_bad_shapes_and_options():
+    with pytest.raises(ParameterError, match="rotations"):
+        Splats(positions=np.zeros((2, 3)), log_scales=np.zeros((2, 3)), rotations=np.zeros((2, 3)),
+               opacity_logits=np.zeros(2), f_dc=np.zeros((2, 3)))
+    cam = CameraIntrinsics.from_hfov(hfov_deg=60, width=4, height=4)
+    with pytest.raises(ParameterError, match="opacity"):
+        splats_from_depth(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), np.float32), cam, opacity=1.0)
+
+
+def test_writers_leave_nothing_on_failure(tmp_path, cones_result):
+    target = tmp_path / "keep.glb"
+    target.write_bytes(b"old")
+    with pytest.raises(ParameterError):
+        write_output(cones_result, target, options=OutputOptions(extra={"max_vertices": "2"}))
+    assert target.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [target]

@@ -1,0 +1,165 @@
+"""Fixtures of the web-app tests: a live server on a free loopback port and a real chromium.
+
+The server runs in-process (uvicorn in a thread) with its worker pools; the browser
+is Debian's chromium (``/usr/bin/chromium``, installed by scripts/setup.sh) driven by
+Playwright, with a fresh profile and software WebGL (SwiftShader).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+MB = 1024 * 1024
+
+
+@dataclass
+class LiveServer:
+    """A running server: its base URL, application and service."""
+
+    url: str
+    app: Any
+    service: Any
+    data_dir: Path
+    corpus_dir: Path
+
+
+def _serve(config: Any) -> Iterator[LiveServer]:
+    import uvicorn
+
+    from parallax.server import create_app
+
+    app = create_app(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="parallax-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(
+            url=f"http://127.0.0.1:{port}",
+            app=app,
+            service=app.state.service,
+            data_dir=config.data_dir,
+            corpus_dir=config.corpus_dir,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the web tests: 4 MB upload limit, a corpus, an admin token, no refinement."""
+    from parallax.server import ServerConfig
+
+    root = tmp_path_factory.mktemp("web")
+    config = ServerConfig(
+        data_dir=root / "data",
+        corpus_dir=root / "corpus",
+        max_upload_bytes=4 * MB,
+        admin_token=ADMIN_TOKEN,
+        uploads_per_minute=1000,
+        refine=False,
+    )
+    yield from _serve(config)
+
+
+@pytest.fixture(scope="session")
+def http(web_server: LiveServer) -> Iterator[Any]:
+    """An httpx client for the server."""
+    import httpx
+
+    with httpx.Client(base_url=web_server.url, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A chromium context with a fresh profile (Playwright, Debian's chromium, software WebGL)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.is_file():
+        raise RuntimeError(f"{CHROMIUM} not found; run scripts/setup.sh (it installs Debian's chromium)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 960, "height": 640},
+            accept_downloads=True,
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="session")
+def upload(http: Any):
+    """``upload(path, name=None, right=None)``: POST a file to /api/captures as the page does."""
+
+    def post(path: Path, *, name: str | None = None, right: Path | None = None, client: Any = None) -> Any:
+        files = {"file": (name or path.name, path.read_bytes(), "application/octet-stream")}
+        if right is not None:
+            files["right"] = (right.name, right.read_bytes(), "application/octet-stream")
+        return (client or http).post("/api/captures", files=files)
+
+    return post
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    """The admin token of :func:`web_server`."""
+    return ADMIN_TOKEN
+
+
+@pytest.fixture(scope="session")
+def wait_for(http: Any):
+    """``wait_for(capture_id, event="done")``: follow the capture's server-sent events until ``event``.
+
+    Returns the list of events seen; fails on an ``error`` event.
+    """
+    import json
+
+    def follow(capture_id: str, event: str = "done", timeout: float = 120.0) -> list[dict]:
+        seen: list[dict] = []
+        with http.stream("GET", f"/api/captures/{capture_id}/events", timeout=timeout) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            for line in r.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                data = json.loads(line[6:])
+                seen.append(data)
+                if data["event"] == "error" and event != "error":
+                    raise AssertionError(f"processing failed: {data['message']}")
+                if data["event"] == event:
+                    return seen
+        raise AssertionError(f"the event stream ended without {event!r}: {[e['event'] for e in seen]}")
+
+    return follow
