@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-APT_PACKAGES=(libusb-1.0-0 chromium fonts-dejavu-core)   # Debian packages the project needs (added by the features that need them)
+APT_PACKAGES=(libusb-1.0-0 chromium fonts-dejavu-core libllvm19)   # Debian packages the project needs (added by the features that need them)
 
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
@@ -24,7 +24,7 @@ python -m pip install -q --upgrade pip >/dev/null
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[dev]"
 
-# The web viewer's front end (three.js, Spark) from npm with its lockfile, bundled by vite into
-# parallax/web/dist (served by `parallax serve`; nothing is fetched from a CDN at run time).
-command -v npm >/dev/null 2>&1 || { echo "setup: npm not found; install Node.js >= 20.19 (the web viewer is built with vite 7)" >&2; exit 1; }
-(cd parallax/web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build >/dev/null)
+# The web viewer's front end (three.js, Spark) from npm with its lockfile into parallax/web/node_modules;
+# `parallax serve` serves it from there through an import map (no CDN, works offline).
+command -v npm >/dev/null 2>&1 || { echo "setup: npm not found; install Node.js and npm (for the web viewer's three.js)" >&2; exit 1; }
+(cd parallax/web && npm ci --no-audit --no-fund --loglevel=error)

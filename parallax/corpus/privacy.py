@@ -9,8 +9,10 @@ in by local path: an OpenCV cascade (``.xml``) or a YuNet ONNX model (``.onnx``,
 run by ``cv2.FaceDetectorYN``).
 
 Licence plates: OpenCV 5 wheels no longer ship the Russian-plate Haar cascades
-and no registry package with a plate detector was found, so plates are blurred
-only when a cascade is given by path (``plate_detector=``).
+(nor the cascade classifier itself), and no registry package with a plate
+detector was found, so plates are blurred only when a cascade is given by path
+(``plate_detector=``) and the installed OpenCV still has ``CascadeClassifier``
+(4.x).
 
 Consistency across the views: faces are detected in the left view and found
 again in the right view by normalised cross-correlation along the same rows
@@ -113,6 +115,11 @@ class CascadeDetector:
         path = Path(path)
         if not path.is_file():
             raise InputFileError(f"detector file {path} does not exist; give the path of an OpenCV cascade .xml")
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise ParameterError(
+                f"cannot load {path}: this OpenCV ({cv2.__version__}) has no cascade classifier (OpenCV 5 removed it); "
+                "use a YuNet .onnx face detector, or OpenCV 4.x for cascades"
+            )
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise InputFileError(f"{path} is not an OpenCV cascade classifier; give a Haar or LBP cascade .xml")

@@ -21,6 +21,7 @@ from PIL import Image
 
 from parallax.errors import ParameterError, require
 from parallax.outputs.registry import OutputOptions
+from parallax.render.options import option_float, option_int
 from parallax.stereo.types import DepthResult
 
 __all__ = ["render_sweep", "write_gif", "write_mp4", "write_gif_output", "write_mp4_output"]
@@ -133,11 +134,11 @@ def write_gif_output(result: DepthResult, path: Path, options: OutputOptions) ->
     """Registry writer: looping wiggle GIF (``options.extra``: ``frames`` (30), ``max_size`` (720), ``fps`` (25))."""
     frames = render_sweep(
         result,
-        frames=int(options.extra.get("frames") or 30),
-        max_size=int(options.extra.get("max_size") or 720),
+        frames=option_int(options.extra, "frames", 30, minimum=2),
+        max_size=option_int(options.extra, "max_size", 720, minimum=2),
         source=options.extra.get("source", "both"),
     )
-    write_gif(frames, path, fps=float(options.extra.get("fps") or 25.0))
+    write_gif(frames, path, fps=option_float(options.extra, "fps", 25.0))
 
 
 def write_mp4_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
@@ -145,9 +146,9 @@ def write_mp4_output(result: DepthResult, path: Path, options: OutputOptions) ->
     require("av", "video", "MP4 output")
     frames = render_sweep(
         result,
-        frames=int(options.extra.get("frames") or 60),
-        max_size=int(options.extra.get("max_size") or 1280),
+        frames=option_int(options.extra, "frames", 60, minimum=2),
+        max_size=option_int(options.extra, "max_size", 1280, minimum=2),
         even=True,
         source=options.extra.get("source", "both"),
     )
-    write_mp4(frames, path, fps=int(options.extra.get("fps") or 30), loops=int(options.extra.get("loops") or 2))
+    write_mp4(frames, path, fps=option_int(options.extra, "fps", 30), loops=option_int(options.extra, "loops", 2))

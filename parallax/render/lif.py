@@ -38,6 +38,7 @@ from PIL import Image
 from parallax.capture.lif import LifField, pack_lif
 from parallax.errors import ParameterError
 from parallax.outputs.registry import OutputOptions
+from parallax.render.options import option_int
 from parallax.render.synthesis import fill_disparity, right_view_disparity
 from parallax.stereo.types import DepthResult
 
@@ -160,5 +161,5 @@ def write_lif_output(result: DepthResult, path: Path, options: OutputOptions) ->
         from parallax.render.synthesis import synthesize_view
 
         right = synthesize_view(np.asarray(result.image), disparity, 1.0)
-    data = encode_lif(np.asarray(result.image), right, disparity, quality=int(options.extra.get("quality") or 92))
+    data = encode_lif(np.asarray(result.image), right, disparity, quality=option_int(options.extra, "quality", 92))
     Path(path).write_bytes(data)

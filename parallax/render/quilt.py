@@ -44,6 +44,7 @@ from PIL import Image
 
 from parallax.errors import OutputError, ParameterError
 from parallax.outputs.registry import OutputOptions
+from parallax.render.options import option_float
 from parallax.stereo.types import DepthResult
 
 __all__ = [
@@ -219,7 +220,7 @@ def write_quilt_output(result: DepthResult, path: Path, options: OutputOptions) 
     ``"left"``). The caller names the file with :func:`quilt_path`.
     """
     preset = get_preset(options.extra.get("preset") or "portrait")
-    start = float(options.extra.get("start", -0.25))
-    stop = float(options.extra.get("stop", 1.25))
+    start = option_float(options.extra, "start", -0.25)
+    stop = option_float(options.extra, "stop", 1.25)
     quilt = render_quilt(result, preset, start=start, stop=stop, source=options.extra.get("source", "both"))
     Image.fromarray(quilt).save(path, format="PNG", compress_level=1)

@@ -29,6 +29,7 @@ from PIL import Image
 from parallax.capture.types import check_image
 from parallax.errors import ParameterError
 from parallax.outputs.registry import OutputOptions
+from parallax.render.options import option_int
 from parallax.stereo.types import DepthResult
 
 __all__ = [
@@ -103,12 +104,19 @@ def anaglyph(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def stereo_pair(result: DepthResult) -> tuple[np.ndarray, np.ndarray]:
-    """The (rectified) left and right views of ``result``; a synthesised right view for RGB-D results."""
+    """The (rectified) left and right views of ``result``; a synthesised right view for RGB-D results.
+
+    The synthesised view is the camera at position 1 (see :func:`parallax.render.views.result_disparity`):
+    a plain translation for metric results, re-converged on the median disparity otherwise.
+    """
     if result.right_image is not None:
         return np.asarray(result.image), np.asarray(result.right_image)
     from parallax.render.views import render_result_views
 
-    right = render_result_views(result, [1.0], source="left", focus="median")[0]
+    # A metric result gives the real right camera's disparity: translate plainly. A nominal
+    # disparity (relative depth) is re-converged on the median so the pair is comfortable.
+    metric = result.depth_is_metric and result.camera is not None and result.baseline_m is not None
+    right = render_result_views(result, [1.0], source="left", focus="infinity" if metric else "median")[0]
     return np.asarray(result.image), right
 
 
@@ -116,7 +124,7 @@ def _save(image: np.ndarray, path: Path, options: OutputOptions, *, jpeg: bool |
     suffix = path.suffix.lower()
     if jpeg is None:
         jpeg = suffix in (".jpg", ".jpeg", ".jps")
-    quality = int(options.extra.get("quality", 92))
+    quality = option_int(options.extra, "quality", 92)
     if not 1 <= quality <= 100:
         raise ParameterError(f"quality must be in 1..100, got {quality}")
     pil = Image.fromarray(image)

@@ -169,9 +169,9 @@ def prepare_views(
     right_disp = None
     if source == "both" and result.right_image is not None:
         right = crop_resize(np.asarray(result.right_image), interp)
-        # Right disparity from the full-width map (pixels shifted out of the crop still land inside).
-        right_full = right_view_disparity(disparity)
-        right_disp = crop_resize(right_full, cv2.INTER_NEAREST) * np.float32(scale)
+        # Right disparity warped at the output size (cheap); at a crop edge, pixels that would
+        # enter from outside the crop are filled from the background side instead.
+        right_disp = right_view_disparity(disp)
     return ViewSource(
         left=left,
         disparity_px=disp,

@@ -38,6 +38,7 @@ from PIL import Image
 from parallax.capture.types import CameraIntrinsics
 from parallax.errors import ParameterError
 from parallax.outputs.registry import OutputOptions
+from parallax.render.options import option_int
 from parallax.stereo.types import DepthResult
 
 __all__ = ["DepthMesh", "depth_mesh", "result_camera", "write_glb", "write_mesh_output"]
@@ -276,7 +277,7 @@ def write_mesh_output(result: DepthResult, path: Path, options: OutputOptions) -
     mesh = depth_mesh(
         result.depth,
         camera,
-        max_vertices=int(options.extra.get("max_vertices") or 500_000),
+        max_vertices=option_int(options.extra, "max_vertices", 500_000, minimum=4),
         units=result.depth_units,
     )
     extras = {

@@ -32,6 +32,7 @@ import numpy as np
 from parallax.capture.types import CameraIntrinsics
 from parallax.errors import ParameterError
 from parallax.outputs.registry import OutputOptions
+from parallax.render.options import option_int
 from parallax.stereo.types import DepthResult
 
 __all__ = [
@@ -250,5 +251,5 @@ def camera_comments(camera: CameraIntrinsics, units: str, assumed: bool, source:
 
 def write_splat_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: 3DGS PLY (``--format splat``; ``options.extra``: ``max_splats``, default 1 000 000)."""
-    splats, camera, assumed = splats_from_result(result, max_splats=int(options.extra.get("max_splats") or 1_000_000))
+    splats, camera, assumed = splats_from_result(result, max_splats=option_int(options.extra, "max_splats", 1_000_000))
     write_splat_ply(splats, path, comments=camera_comments(camera, result.depth_units, assumed, result.source))

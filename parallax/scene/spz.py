@@ -34,6 +34,7 @@ import numpy as np
 
 from parallax.errors import InputFileError, ParameterError
 from parallax.outputs.registry import OutputOptions
+from parallax.render.options import option_int
 from parallax.scene.splats import Splats
 from parallax.stereo.types import DepthResult
 
@@ -170,5 +171,5 @@ def write_spz_output(result: DepthResult, path: Path, options: OutputOptions) ->
     """Registry writer: ``.spz`` (``options.extra``: ``max_splats`` (1 000 000), ``spz_version`` (3))."""
     from parallax.scene.splats import splats_from_result
 
-    splats, _, _ = splats_from_result(result, max_splats=int(options.extra.get("max_splats") or 1_000_000))
-    write_spz(splats, path, version=int(options.extra.get("spz_version") or 3))
+    splats, _, _ = splats_from_result(result, max_splats=option_int(options.extra, "max_splats", 1_000_000))
+    write_spz(splats, path, version=option_int(options.extra, "spz_version", 3))

@@ -13,10 +13,13 @@ body is ``{"detail": "<one-line message>"}``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import logging
 import mimetypes
+import re
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -41,19 +44,39 @@ from parallax.server.service import AccessDeniedError, NotReadyError, ParallaxSe
 from parallax.server.store import ASSET_NAMES, CaptureNotFoundError
 from parallax.server.worker import ImageTooLargeError
 
-__all__ = ["build_app", "WEB_DIST", "status_for"]
+__all__ = ["build_app", "WEB_ROOT", "VENDOR", "status_for", "page_script_hashes"]
 
 log = logging.getLogger("parallax.server")
-WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
+WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
+_MODULES = WEB_ROOT / "node_modules"
+#: URL prefix -> folder of the npm packages the pages' import maps point into.
+VENDOR = {
+    "/vendor/three/build": _MODULES / "three" / "build",
+    "/vendor/three/examples/jsm": _MODULES / "three" / "examples" / "jsm",
+    "/vendor/spark": _MODULES / "@sparkjsdev" / "spark" / "dist",
+}
+PAGES = ("index.html", "capture.html")
+_IMPORTMAP = re.compile(r'<script type="importmap">(.*?)</script>', re.S)
 _NOT_BUILT = (
     "<!doctype html><meta charset=utf-8><title>Parallax</title>"
-    "<p>The Parallax web front end is not built. Run <code>npm ci &amp;&amp; npm run build</code> in "
+    "<p>The Parallax web viewer's npm packages are not installed. Run <code>npm ci</code> in "
     "<code>parallax/web</code> (scripts/setup.sh does this).</p>"
 )
 _NOT_FOUND_PAGE = (
     "<!doctype html><meta charset=utf-8><title>Not found · Parallax</title>"
     "<p>No such capture: the link is wrong, or its owner deleted it. <a href='/'>Upload a stereo photo</a></p>"
 )
+
+
+def page_script_hashes() -> tuple[str, ...]:
+    """Base64 SHA-256 of each page's inline import map (the only inline scripts the CSP allows)."""
+    hashes = []
+    for name in PAGES:
+        path = WEB_ROOT / name
+        if path.is_file():
+            for body in _IMPORTMAP.findall(path.read_text(encoding="utf-8")):
+                hashes.append(base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii"))
+    return tuple(dict.fromkeys(hashes))
 
 
 def status_for(exc: ParallaxError) -> int:
@@ -123,10 +146,9 @@ def build_app(config: ServerConfig) -> FastAPI:
 
     # -- pages -------------------------------------------------------------------------------
     def page(name: str) -> Response:
-        path = WEB_DIST / name
-        if not path.is_file():
+        if not all(folder.is_dir() for folder in VENDOR.values()):
             return HTMLResponse(_NOT_BUILT, status_code=503)
-        return FileResponse(path, media_type="text/html", headers={"cache-control": "no-cache"})
+        return FileResponse(WEB_ROOT / name, media_type="text/html", headers={"cache-control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     async def upload_page() -> Response:
@@ -140,8 +162,10 @@ def build_app(config: ServerConfig) -> FastAPI:
             return HTMLResponse(_NOT_FOUND_PAGE, status_code=404)
         return page("capture.html")
 
-    if (WEB_DIST / "assets").is_dir():
-        app.mount("/assets", StaticFiles(directory=WEB_DIST / "assets"), name="assets")
+    app.mount("/src", StaticFiles(directory=WEB_ROOT / "src"), name="src")
+    for prefix, folder in VENDOR.items():
+        if folder.is_dir():
+            app.mount(prefix, StaticFiles(directory=folder), name=prefix)
 
     # -- API ---------------------------------------------------------------------------------
     @app.get("/api/config")
@@ -240,5 +264,5 @@ def build_app(config: ServerConfig) -> FastAPI:
         return await service.export_corpus(_bearer(request))
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_upload_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)  # added last = outermost: every response gets the headers
+    app.add_middleware(SecurityHeadersMiddleware, script_hashes=page_script_hashes())  # added last = outermost: every response gets the headers
     return app

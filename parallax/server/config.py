@@ -40,6 +40,11 @@ class ServerConfig:
         ``Authorization: Bearer <token>``). ``None`` disables those endpoints (403).
     preview_side_px : int
         Longest side, in pixels, of the fast first depth (default 512).
+    preview_matcher : str
+        Matcher of the first depth (default ``"sgbm"``: OpenCV's semi-global block
+        matching, about twice as fast as the default matcher at 512 px).
+    refine_matcher : str
+        Matcher of the refined depth (default ``"default"``).
     refine_side_px : int, optional
         Longest side of the refined depth computed in the background; ``None`` or 0
         means full resolution. Default 1536 px (2 cores take minutes at 2560 px).
@@ -58,6 +63,8 @@ class ServerConfig:
     uploads_per_minute: int = 20
     admin_token: str | None = None
     preview_side_px: int = 512
+    preview_matcher: str = "sgbm"
+    refine_matcher: str = "default"
     refine_side_px: int | None = 1536
     refine: bool = True
     mesh_side_px: int = 1024

@@ -193,7 +193,7 @@ class JobManager:
             stage=stage,
             max_side_px=side,
             mesh_side_px=min(self.config.mesh_side_px, self.config.preview_side_px) if stage == "preview" else self.config.mesh_side_px,
-            matcher="default",
+            matcher=self.config.preview_matcher if stage == "preview" else self.config.refine_matcher,
         )
 
     async def submit(self, capture_id: str, folder: Path, source: Path, right_source: Path | None, display_name: str) -> dict[str, Any]:

@@ -12,30 +12,41 @@ import math
 import time
 from typing import Any, Awaitable, Callable
 
-__all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "BodyLimitMiddleware", "SecurityHeadersMiddleware", "RateLimiter"]
+__all__ = ["content_security_policy", "CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "BodyLimitMiddleware", "SecurityHeadersMiddleware", "RateLimiter"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Scripts and styles only from this server (the bundled three.js viewer): no inline
-# script, no CDN. WebAssembly (the splat renderer) may compile; its workers start
-# from blob: URLs and it loads its module from data: URLs.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'wasm-unsafe-eval'",
-        "style-src 'self'",
-        "img-src 'self' blob: data:",
-        "connect-src 'self' data: blob:",
-        "worker-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+
+def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
+    """The Content-Security-Policy of every response.
+
+    Scripts and styles come only from this server (the viewer and its three.js,
+    served from ``node_modules``): no inline script except the pages' import maps,
+    allowed by their SHA-256 (``script_hashes``, base64), no CDN. WebAssembly (the
+    splat renderer) may compile; its workers start from ``blob:`` URLs.
+    """
+    scripts = " ".join(["'self'", *(f"'sha256-{h}'" for h in script_hashes), "'wasm-unsafe-eval'"])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src {scripts}",
+            "style-src 'self'",
+            "img-src 'self' blob: data:",
+            "connect-src 'self' data: blob:",
+            "worker-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
@@ -114,10 +125,15 @@ class BodyLimitMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Add :data:`SECURITY_HEADERS` (CSP, nosniff, ...) to every HTTP response."""
+    """Add :data:`SECURITY_HEADERS` (CSP, nosniff, ...) to every HTTP response.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``script_hashes`` are SHA-256 digests (base64) of inline scripts the pages may run
+    (their import maps); see :func:`content_security_policy`.
+    """
+
+    def __init__(self, app: ASGIApp, script_hashes: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.headers = {**SECURITY_HEADERS, "content-security-policy": content_security_policy(tuple(script_hashes))}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,8 +142,8 @@ class SecurityHeadersMiddleware:
 
         async def with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in SECURITY_HEADERS]
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in self.headers]
+                headers += [(k.encode(), v.encode()) for k, v in self.headers.items()]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -1,10 +1,12 @@
 """Render a :class:`~parallax.synth.scene.ScenePlan` with Mitsuba 3, and cast ground-truth rays.
 
-Mitsuba (``pip install 'parallax[synth]'``) is imported lazily. The CPU variant
-``scalar_rgb`` is used: it runs everywhere Mitsuba's wheel does and renders
-deterministically with a box pixel filter and a fixed seed (its LLVM variants
-need Debian's libLLVM and failed to compile kernels with the libLLVM 14/15 of
-Debian 12, so they are not used).
+Mitsuba (``pip install 'parallax[synth]'``) is imported lazily. The variant is
+``llvm_ad_rgb`` (vectorised, multi-threaded) when Dr.Jit finds libLLVM 17 or
+newer (Debian package ``libllvm19``, see ``scripts/setup.sh``), else the plain CPU
+variant ``scalar_rgb``. (Dr.Jit's kernels failed to compile with Debian 12's
+libLLVM 14 and 15 here, and a failed compile aborts the process, so older
+versions are not tried.) Both render deterministically for a fixed seed with the
+box pixel filter used here.
 
 Colour renders come from Mitsuba's path tracer through perspective sensors
 whose pose and field of view match the rig (:func:`sensor_dict`). Ground truth
@@ -25,28 +27,50 @@ from parallax.synth.materials import MATERIAL_KINDS, Material
 from parallax.synth.rig import StereoRig, View, pixel_rays
 from parallax.synth.scene import ScenePlan, ShapeSpec
 
-__all__ = ["MITSUBA_VARIANT", "mitsuba", "BuiltScene", "build_scene", "sensor_dict", "render_view", "render_depth_aov",
-           "cast_rays", "RayHits", "renderer_name"]
+__all__ = ["mitsuba", "mitsuba_variant", "BuiltScene", "build_scene", "sensor_dict", "render_view", "render_depth_aov",
+           "cast_rays", "RayHits", "renderer_name", "NEAR_CLIP_M"]
 
-MITSUBA_VARIANT = "scalar_rgb"
+LLVM_VARIANT = "llvm_ad_rgb"
+SCALAR_VARIANT = "scalar_rgb"
+MIN_LLVM_MAJOR = 17
+NEAR_CLIP_M = 0.01
+"""Near clipping distance of the sensors (metres). Mitsuba measures its depth AOV from this plane."""
 _LOCK = threading.Lock()
 # Mitsuba's camera frame is x left, y up, z forward; OpenCV's is x right, y down, z forward.
 _CV_TO_MI = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
+def _pick_variant(mi: Any) -> str:
+    if LLVM_VARIANT in mi.variants():
+        import drjit
+
+        try:
+            major = int(drjit.detail.llvm_version()[0])
+        except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
+            major = 0
+        if major >= MIN_LLVM_MAJOR:
+            return LLVM_VARIANT
+    return SCALAR_VARIANT
+
+
 def mitsuba() -> Any:
-    """The ``mitsuba`` module with the :data:`MITSUBA_VARIANT` variant set (raises MissingDependencyError)."""
+    """The ``mitsuba`` module with its variant set (see the module docstring); raises MissingDependencyError."""
     mi = require("mitsuba", "synth", "synthetic scene rendering (parallax synth)")
     with _LOCK:
-        if mi.variant() != MITSUBA_VARIANT:
-            mi.set_variant(MITSUBA_VARIANT)
+        if mi.variant() not in (LLVM_VARIANT, SCALAR_VARIANT):
+            mi.set_variant(_pick_variant(mi))
     return mi
+
+
+def mitsuba_variant() -> str:
+    """The Mitsuba variant in use (``"llvm_ad_rgb"`` or ``"scalar_rgb"``)."""
+    return str(mitsuba().variant())
 
 
 def renderer_name() -> str:
     """``"mitsuba <version> <variant>"`` for meta.json."""
     mi = mitsuba()
-    return f"mitsuba {mi.__version__} {MITSUBA_VARIANT}"
+    return f"mitsuba {mi.__version__} {mi.variant()}"
 
 
 @dataclass(frozen=True)
@@ -57,6 +81,8 @@ class BuiltScene:
     """The ``mitsuba.Scene``; sensor 0 is the left view, sensor 1 the delivered right view."""
     kind_of_bsdf: dict[str, int]
     """BSDF id -> index into :data:`~parallax.synth.materials.MATERIAL_KINDS`."""
+    kind_of_bsdf_ptr: dict[int, int]
+    """Dr.Jit instance id of each BSDF -> index into MATERIAL_KINDS (vectorised variants)."""
 
 
 def _transform(mi: Any, matrix: np.ndarray) -> Any:
@@ -70,7 +96,7 @@ def sensor_dict(rig: StereoRig, view: View, *, spp: int) -> dict[str, Any]:
         "type": "perspective",
         "fov": rig.hfov_deg,
         "fov_axis": "x",
-        "near_clip": 0.01,
+        "near_clip": NEAR_CLIP_M,
         "far_clip": 10000.0,
         "to_world": _transform(mi, rig.pose(view) @ _CV_TO_MI),
         "film": {"type": "hdrfilm", "width": int(rig.width), "height": int(rig.height), "rfilter": {"type": "box"},
@@ -158,7 +184,13 @@ def build_scene(plan: ScenePlan, *, spp: int, max_bounces: int) -> BuiltScene:
     for name, b in bsdfs.items():
         b.set_id(name)
     kinds = {name: MATERIAL_KINDS.index(m.kind) for name, m in plan.materials.items()}
-    return BuiltScene(scene=scene, kind_of_bsdf=kinds)
+    ptr_kinds: dict[int, int] = {}
+    if mi.variant() != SCALAR_VARIANT:
+        import drjit as dr
+
+        for name, b in bsdfs.items():
+            ptr_kinds[int(dr.reinterpret_array(mi.UInt32, mi.BSDFPtr(b))[0])] = kinds[name]
+    return BuiltScene(scene=scene, kind_of_bsdf=kinds, kind_of_bsdf_ptr=ptr_kinds)
 
 
 def render_view(built: BuiltScene, view: int, *, spp: int, seed: int) -> np.ndarray:
@@ -169,9 +201,13 @@ def render_view(built: BuiltScene, view: int, *, spp: int, seed: int) -> np.ndar
 
 
 def render_depth_aov(built: BuiltScene, view: int, *, spp: int, seed: int) -> np.ndarray:
-    """Mitsuba's own ``aov`` depth through sensor ``view``: ``HxW`` float32 distance from the pinhole, 0 = no hit.
+    """Mitsuba's own ``aov`` depth output through sensor ``view``: ``HxW`` float32 ray length, 0 = no hit.
 
-    Each pixel averages ``spp`` rays jittered over the pixel footprint (box filter).
+    Each pixel averages ``spp`` rays jittered over the pixel footprint (box
+    filter). Mitsuba's perspective sensor starts its rays on the near clipping
+    plane, so the value is the distance from that plane along the ray, not from
+    the pinhole: ``Z = value * dir_z + NEAR_CLIP_M`` for a unit ray direction
+    with camera-frame z component ``dir_z``.
     """
     mi = mitsuba()
     integ = mi.load_dict({"type": "aov", "aovs": "dd:depth"})
@@ -206,19 +242,45 @@ def cast_rays(built: BuiltScene, rig: StereoRig, view: View) -> RayHits:
     mi = mitsuba()
     origin, dirs_w, dirs_c = pixel_rays(rig, view)
     h, w = rig.height, rig.width
+    if mi.variant() == SCALAR_VARIANT:
+        t, nrm, kind = _cast_scalar(mi, built, origin, dirs_w.reshape(-1, 3))
+    else:
+        t, nrm, kind = _cast_vectorised(mi, built, origin, dirs_w.reshape(-1, 3))
+    return RayHits(distance_m=t.reshape(h, w), normal_world=nrm.reshape(h, w, 3), kind=kind.reshape(h, w), dirs_cam=dirs_c)
+
+
+def _cast_vectorised(mi: Any, built: BuiltScene, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:
+    import drjit as dr
+
+    d = np.ascontiguousarray(dirs, dtype=np.float32)
+    ray = mi.Ray3f(mi.Point3f(*(float(c) for c in origin)), mi.Vector3f(d[:, 0], d[:, 1], d[:, 2]))
+    si = built.scene.ray_intersect(ray)
+    valid = np.array(si.is_valid(), dtype=bool)
+    t = np.where(valid, np.array(si.t, dtype=np.float64), np.nan)
+    nrm = np.array(si.sh_frame.n, dtype=np.float64).T.reshape(-1, 3)
+    nrm[~valid] = np.nan
+    ptr = np.array(dr.reinterpret_array(mi.UInt32, si.bsdf()), dtype=np.int64)
+    lut = np.full(max(built.kind_of_bsdf_ptr, default=0) + 2, 0, dtype=np.int8)
+    for p, k in built.kind_of_bsdf_ptr.items():
+        lut[p] = k
+    kind = np.where(valid, lut[np.clip(ptr, 0, len(lut) - 1)], -1).astype(np.int8)
+    return t, nrm, kind
+
+
+def _cast_scalar(mi: Any, built: BuiltScene, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:
     o = mi.Point3f(*(float(c) for c in origin))
     intersect = built.scene.ray_intersect
     Ray, Vec = mi.Ray3f, mi.Vector3f
     kinds = built.kind_of_bsdf
-    n = h * w
+    n = len(dirs)
     t = np.full(n, np.nan)
     nrm = np.full((n, 3), np.nan)
     kind = np.full(n, -1, dtype=np.int8)
-    for i, (x, y, z) in enumerate(dirs_w.reshape(-1, 3).tolist()):
+    for i, (x, y, z) in enumerate(dirs.tolist()):
         si = intersect(Ray(o, Vec(x, y, z)))
         if si.is_valid():
             t[i] = si.t
             sn = si.sh_frame.n
             nrm[i] = (sn[0], sn[1], sn[2])
             kind[i] = kinds.get(si.bsdf().id(), 0)
-    return RayHits(distance_m=t.reshape(h, w), normal_world=nrm.reshape(h, w, 3), kind=kind.reshape(h, w), dirs_cam=dirs_c)
+    return t, nrm, kind

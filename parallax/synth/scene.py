@@ -212,7 +212,7 @@ def sky_envmap(rng: np.random.Generator, *, width: int = 256) -> tuple[np.ndarra
     sun_elev = rng.uniform(math.radians(15), math.radians(65))
     sun_az = rng.uniform(0, 2 * np.pi)
     sun = np.array([math.cos(sun_elev) * math.cos(sun_az), math.sin(sun_elev), math.cos(sun_elev) * math.sin(sun_az)])
-    dirs = np.stack([np.sin(tt) * np.cos(pp), np.cos(tt), np.sin(tt) * np.sin(pp)], axis=-1)
+    dirs = np.stack([np.sin(tt) * np.sin(pp), np.cos(tt), -np.sin(tt) * np.cos(pp)], axis=-1)  # Mitsuba: u = atan2(x, -z) / 2pi
     ang = np.arccos(np.clip(dirs @ sun, -1, 1))
     sky += np.exp(-((ang / math.radians(12)) ** 2))[..., None] * 2.0 * np.array([1.0, 0.9, 0.7])
     sun_light = LightSpec(kind="directional", vector=tuple(float(c) for c in -sun),

@@ -192,3 +192,25 @@ def test_lif_reads_back_through_parallax(tmp_path, cactus_result):
     # Leia's convention holds: larger value = nearer
     assert np.corrcoef(maps["left"].data.ravel(), cactus_result.disparity_px.ravel())[0, 1] > 0.99
     assert decode_lif_disparity(maps["left"].data, {}) is None
+
+
+@pytest.mark.parametrize(
+    "name, extra, match",
+    [
+        ("w.gif", {"frames": "many"}, "frames='many' is not an integer"),
+        ("w.gif", {"frames": "1"}, "frames=1 must be >= 2"),
+        ("w.gif", {"source": "right"}, "source must be"),
+        ("x.lif.jpg", {"quality": "0"}, "quality=0"),
+        ("x.sbs.jpg", {"quality": "101"}, "quality must be in 1..100"),
+        ("x.glb", {"max_vertices": "lots"}, "max_vertices"),
+    ],
+)
+def test_bad_format_options_are_parameter_errors(tmp_path, cactus_result, name, extra, match):
+    with pytest.raises(ParameterError, match=match):
+        write_output(cactus_result, tmp_path / name, options=OutputOptions(extra=extra))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quilt_option_errors(tmp_path, cactus_result):
+    with pytest.raises(ParameterError, match="start='left'"):
+        write_output(cactus_result, tmp_path / "q.png", format="quilt", options=OutputOptions(extra={"start": "left"}))

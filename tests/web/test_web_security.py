@@ -173,7 +173,7 @@ def test_web_only_whitelisted_files_are_served(http, upload, wait_for, captures_
 # -- headers -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/api/config", "/api/captures/nope", "/assets/none.js"])
+@pytest.mark.parametrize("path", ["/", "/api/config", "/api/captures/nope", "/src/none.js"])
 def test_web_security_headers_on_every_response(http, path):
     r = http.get(path)
     csp = r.headers.get("content-security-policy", "")

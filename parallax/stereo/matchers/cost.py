@@ -15,10 +15,7 @@ from numba.extending import intrinsic
 
 from parallax.errors import ParameterError
 
-__all__ = ["census_transform", "cost_volume", "COST_SCALE"]
-
-#: Cost units per census bit (costs are float32; a full census mismatch of 48 bits is 48 * COST_SCALE).
-COST_SCALE = 1.0
+__all__ = ["census_transform", "cost_volume"]
 
 
 @intrinsic
@@ -73,37 +70,40 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3) -> 
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def _cost_volume(cl, cr, il, ir, dmin, nd, ndp, w_ad, t_ad, border_cost, pad_cost):
+def _cost_volume(cl, cr, il, ir, dmin, nd, w_census, w_ad, t_ad, border_cost, pad_cost, out):
     """``il`` is channel-first float32 (CxHxW); ``cr``/``ir`` are mirrored left-right
     (``cr[y, j]`` is pixel ``w - 1 - j``) so the disparity loops read forwards and vectorise."""
     h, w = cl.shape
+    ndp = out.shape[2]
     nch = il.shape[0]
-    out = np.empty((h, w, ndp), dtype=np.float32)
-    inv = np.float32(1.0 / nch)
+    wc = w_ad / nch
+    tmp = np.empty(ndp, dtype=np.float32)
     for y in range(h):
         for x in range(w):
             # valid k: 0 <= x - dmin - k <= w - 1
-            k0 = max(0, x - dmin - (w - 1))
-            k1 = min(nd, x - dmin + 1)
-            for k in range(0, min(k0, nd)):
-                out[y, x, k] = border_cost
-            for k in range(max(k1, 0), nd):
-                out[y, x, k] = border_cost
-            for k in range(nd, ndp):
-                out[y, x, k] = pad_cost
+            k0 = min(max(0, x - dmin - (w - 1)), nd)
+            k1 = max(min(nd, x - dmin + 1), k0)
             a = cl[y, x]
             base = w - 1 - x + dmin  # mirrored index of x_right = x - dmin - k is base + k
             for k in range(k0, k1):
-                out[y, x, k] = np.float32(_popcount64(a ^ cr[y, base + k]))
+                tmp[k] = w_census * np.float32(_popcount64(a ^ cr[y, base + k])) + np.float32(0.5)
             if w_ad > 0:
-                wc = w_ad * inv
                 for c in range(nch):
                     v = il[c, y, x]
                     for k in range(k0, k1):
                         e = abs(v - ir[c, y, base + k])
                         e = e if e < t_ad else t_ad
-                        out[y, x, k] += wc * e
-    return out
+                        tmp[k] += wc * e
+            for k in range(k0, k1):
+                t = tmp[k]
+                t = t if t < np.float32(255.0) else np.float32(255.0)
+                out[y, x, k] = np.uint8(t)
+            for k in range(0, k0):
+                out[y, x, k] = border_cost
+            for k in range(k1, nd):
+                out[y, x, k] = border_cost
+            for k in range(nd, ndp):
+                out[y, x, k] = pad_cost
 
 
 def cost_volume(
@@ -114,36 +114,56 @@ def cost_volume(
     min_disparity: int,
     num_disparities: int,
     *,
-    ad_weight: float,
-    ad_truncation: float,
-    border_cost: float,
-    pad_to: int = 1,
-    pad_cost: float = 1e4,
+    census_weight: float = 1.0,
+    ad_weight: float = 0.0,
+    ad_truncation: float = 20.0,
+    border_cost: int = 64,
+    pad_to: int = 16,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-pixel matching cost ``C[y, x, k]`` for ``d = min_disparity + k``.
+    """Per-pixel matching cost ``C[y, x, k]`` for ``d = min_disparity + k``, as uint8.
 
-    ``C = hamming(census_L(x), census_R(x - d)) + ad_weight * mean_c min(|I_L - I_R|, ad_truncation)``;
-    where ``x - d`` falls outside the right view the cost is ``border_cost``. With
-    ``pad_to > 1`` the disparity axis is padded up to a multiple of it with
-    ``pad_cost`` (a cost that never wins), as :func:`~parallax.stereo.matchers.sgm.aggregate_sgm` wants.
+    ``C = round(census_weight * hamming(census_L(x), census_R(x - d))
+    + ad_weight * mean_c min(|I_L - I_R|, ad_truncation))``, saturated at 255;
+    where ``x - d`` falls outside the right view the cost is ``border_cost``. The
+    disparity axis is padded up to a multiple of ``pad_to`` with cost 255 (a cost
+    that never wins), as :func:`~parallax.stereo.matchers.sgm.aggregate_sgm` wants.
+
+    Parameters
+    ----------
+    census_left, census_right : numpy.ndarray
+        ``HxW`` uint64 census strings (:func:`census_transform`).
+    image_left, image_right : numpy.ndarray
+        ``HxWxC`` images (0..255 levels) for the colour term.
+    out : numpy.ndarray, optional
+        uint8 ``HxWxD'`` array to write into.
 
     Returns
     -------
     numpy.ndarray
-        ``HxWxD'`` float32 costs (lower = better match), ``D' >= num_disparities``.
+        ``HxWxD'`` uint8 costs (lower = better match), ``D' >= num_disparities``.
     """
     nd = int(num_disparities)
+    if nd < 1:
+        raise ParameterError(f"num_disparities must be >= 1, got {num_disparities!r}")
+    if not 0 <= int(border_cost) <= 255:
+        raise ParameterError(f"border_cost must be in 0..255, got {border_cost!r}")
     ndp = nd if pad_to <= 1 else -(-nd // pad_to) * pad_to
-    return _cost_volume(
+    h, w = census_left.shape
+    if out is None or out.shape != (h, w, ndp) or out.dtype != np.uint8:
+        out = np.empty((h, w, ndp), dtype=np.uint8)
+    _cost_volume(
         census_left,
         np.ascontiguousarray(census_right[:, ::-1]),
         np.ascontiguousarray(np.moveaxis(image_left, 2, 0), dtype=np.float32),
         np.ascontiguousarray(np.moveaxis(image_right, 2, 0)[:, :, ::-1], dtype=np.float32),
         int(min_disparity),
         nd,
-        ndp,
+        np.float32(census_weight),
         np.float32(ad_weight),
         np.float32(ad_truncation),
-        np.float32(border_cost),
-        np.float32(pad_cost),
+        np.uint8(border_cost),
+        np.uint8(255),
+        out,
     )
+    return out

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from parallax.errors import ParameterError
+
 __all__ = [
     "VALID",
     "OCCLUDED",
@@ -26,53 +28,75 @@ __all__ = [
 VALID, OCCLUDED, MISMATCH, OUTSIDE = 0, 1, 2, 3
 
 
+_L = 16
+
+
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def _wta(agg, nd, dmin, lr_tol, uniq):
     h, w = agg.shape[:2]
-    disp = np.full((h, w), np.nan, dtype=np.float32)
+    big = np.float32(1e30)
+    disp = np.empty((h, w), dtype=np.float32)
     state = np.zeros((h, w), dtype=np.uint8)
     unique = np.zeros((h, w), dtype=np.float32)
-    curv = np.zeros((h, w), dtype=np.float32)
-    best_r = np.empty(w, dtype=np.int64)
-    cost_r = np.empty(w, dtype=np.float32)
     best_l = np.empty(w, dtype=np.int64)
+    # right-view winners, mirrored: index j = w - 1 - x_right
+    cost_r = np.empty(w, dtype=np.float32)
+    best_r = np.empty(w, dtype=np.int64)
+    lv = np.empty(_L, dtype=np.float32)
+    li = np.empty(_L, dtype=np.int64)
+    ndl = -(-nd // _L) * _L
     for y in range(h):
-        # right-view winners from the same volume: S_R(xr, k) = S(xr + dmin + k, k)
-        for xr in range(w):
-            cost_r[xr] = np.float32(1e30)
-            best_r[xr] = -1
+        for j in range(w):
+            cost_r[j] = big
+            best_r[j] = -1
         for x in range(w):
-            s = agg[y, x]
-            bk = 0
-            bv = s[0]
-            for k in range(1, nd):
-                if s[k] < bv:
-                    bv = s[k]
-                    bk = k
+            for j in range(_L):
+                lv[j] = big
+                li[j] = 0
+            for k0 in range(0, ndl, _L):
+                for j in range(_L):
+                    k = k0 + j
+                    v = np.float32(agg[y, x, k]) if k < nd else big
+                    if v < lv[j]:
+                        lv[j] = v
+                        li[j] = k
+            bv = lv[0]
+            bk = li[0]
+            for j in range(1, _L):
+                if lv[j] < bv or (lv[j] == bv and li[j] < bk):
+                    bv = lv[j]
+                    bk = li[j]
             best_l[x] = bk
-            # second best away from the minimum's neighbours
-            sv = np.float32(1e30)
-            for k in range(nd):
-                if (k < bk - 1 or k > bk + 1) and s[k] < sv:
-                    sv = s[k]
-            if sv < np.float32(1e30) and sv > 0:
-                unique[y, x] = (sv - bv) / sv
-            else:
-                unique[y, x] = 1.0
-            for k in range(nd):
-                xr = x - dmin - k
-                if 0 <= xr < w and s[k] < cost_r[xr]:
-                    cost_r[xr] = s[k]
-                    best_r[xr] = k
+            # best cost away from the winner's neighbours (uniqueness)
+            for j in range(_L):
+                lv[j] = big
+            for k0 in range(0, ndl, _L):
+                for j in range(_L):
+                    k = k0 + j
+                    v = np.float32(agg[y, x, k]) if (k < nd and (k < bk - 1 or k > bk + 1)) else big
+                    lv[j] = v if v < lv[j] else lv[j]
+            sv = lv[0]
+            for j in range(1, _L):
+                sv = lv[j] if lv[j] < sv else sv
+            unique[y, x] = (sv - bv) / sv if (sv < big and sv > 0) else np.float32(1.0)
+            # right-view winners: S_R(x_r, k) = S(x_r + dmin + k, k)
+            k0 = min(max(0, x - dmin - (w - 1)), nd)
+            k1 = max(min(nd, x - dmin + 1), k0)
+            base = w - 1 - x + dmin
+            for k in range(k0, k1):
+                v = np.float32(agg[y, x, k])
+                j = base + k
+                if v < cost_r[j]:
+                    cost_r[j] = v
+                    best_r[j] = k
             # sub-pixel parabola
-            off = 0.0
+            off = np.float32(0.0)
             if 0 < bk < nd - 1:
-                a = s[bk - 1]
-                c = s[bk + 1]
-                den = a + c - 2.0 * bv
+                a = np.float32(agg[y, x, bk - 1])
+                c = np.float32(agg[y, x, bk + 1])
+                den = a + c - 2 * bv
                 if den > 0:
-                    off = 0.5 * (a - c) / den
-                    curv[y, x] = den
+                    off = np.float32(0.5) * (a - c) / den
             disp[y, x] = dmin + bk + off
         for x in range(w):
             bk = best_l[x]
@@ -83,10 +107,10 @@ def _wta(agg, nd, dmin, lr_tol, uniq):
             if uniq > 0 and unique[y, x] < uniq:
                 state[y, x] = 2
                 continue
-            kr = best_r[xr]
+            kr = best_r[w - 1 - xr]
             if abs(kr - bk) > lr_tol:
                 state[y, x] = 1 if kr > bk else 2
-    return disp, state, unique, curv
+    return disp, state, unique
 
 
 def winner_take_all(
@@ -99,7 +123,7 @@ def winner_take_all(
     Parameters
     ----------
     agg : numpy.ndarray
-        ``HxWxD'`` float32 aggregated costs, ``d = min_disparity + k``.
+        ``HxWxD'`` aggregated costs (uint16 or float32), ``d = min_disparity + k``.
     num_disparities : int, optional
         Disparities to consider (the first ``D <= D'`` entries; default all).
     min_disparity : int
@@ -118,13 +142,13 @@ def winner_take_all(
         ``HxW`` uint8 pixel states (:data:`VALID`, :data:`OCCLUDED`, :data:`MISMATCH`, :data:`OUTSIDE`).
     uniqueness : numpy.ndarray
         ``HxW`` float32 ``(S_2 - S_1) / S_2`` in [0, 1].
-    curvature : numpy.ndarray
-        ``HxW`` float32 second difference of ``S`` at the winner (0 at range ends).
     """
     nd = agg.shape[2] if num_disparities is None else int(num_disparities)
-    if agg.base is not None and agg.ndim == 3 and not agg.flags.c_contiguous and agg.base.ndim == 3:
-        agg = agg.base  # a [:, :, :nd] view of a padded volume: read the first nd entries in place
-    return _wta(np.ascontiguousarray(agg, dtype=np.float32), nd, int(min_disparity), int(lr_tolerance), float(uniqueness))
+    if not 1 <= nd <= agg.shape[2]:
+        raise ParameterError(f"num_disparities must be in 1..{agg.shape[2]}, got {num_disparities!r}")
+    if not agg.flags.c_contiguous:
+        agg = np.ascontiguousarray(agg)
+    return _wta(agg, nd, int(min_disparity), int(lr_tolerance), np.float32(uniqueness))
 
 
 _DIRS = np.array(
@@ -134,7 +158,7 @@ _DIRS = np.array(
 )
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True)
+@nb.njit(cache=True, nogil=True)
 def _fill(disp, state, dirs, max_steps, outside_mode):
     h, w = disp.shape
     out = disp.copy()
@@ -198,7 +222,7 @@ def fill_occlusion_aware(
     return _fill(np.ascontiguousarray(disparity, dtype=np.float32), np.ascontiguousarray(state, dtype=np.uint8), _DIRS, int(max_steps), int(outside_mode))
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True)
+@nb.njit(cache=True, nogil=True)
 def _scanfill(disp):
     h, w = disp.shape
     out = disp.copy()

@@ -4,7 +4,7 @@
 ``L_r(p, d) = C(p, d) + min(L_r(p-r, d), L_r(p-r, d +- 1) + P1, min_k L_r(p-r, k) + P2) - min_k L_r(p-r, k)``.
 ``P2`` is edge-aware: it is divided by ``1 + |g(p) - g(p-r)| / p2_gamma`` (``g`` the
 guide intensity, 0..255) and never drops below ``P1``. Compiled with numba
-(``cache=True``), single-threaded and deterministic.
+(``cache=True``) and deterministic. Costs are uint8, sums uint16 (exact integers).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numba as nb
 import numpy as np
 
-__all__ = ["aggregate_sgm", "box_aggregate"]
+from parallax.errors import ParameterError
+
+__all__ = ["aggregate_sgm"]
 
 _BIG = np.float32(1e30)
 
@@ -36,14 +38,16 @@ def _upd(a, b, e, base, p1):
 def _p2(g0, g1, p1, p2, gamma):
     if gamma <= 0:
         return p2
-    q = p2 / (np.float32(1.0) + abs(g0 - g1) / gamma)
+    q = np.float32(np.floor(p2 / (np.float32(1.0) + abs(g0 - g1) / gamma)))
     return q if q > p1 else p1
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def _pass(cost, guide, p1, p2, gamma, acc, forward):
-    """Add four paths to ``acc``: from the left, top-left, top and top-right when
-    ``forward``; from the right, bottom-right, bottom and bottom-left otherwise.
+def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
+    """Sum of four paths into ``acc`` (uint16; added to it when ``accumulate``, else
+    written): from the left, top-left, top and top-right when ``forward``; from the
+    right, bottom-right, bottom and bottom-left otherwise. ``cost`` is uint8 and the
+    penalties are integers, so every path value is an exact integer in float32.
 
     Path vectors of the previous/current image row live in ``prev``/``cur`` with one
     padding column each side (x index + 1) and one padding disparity each side (+BIG).
@@ -102,7 +106,7 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward):
                 mh = hz_min[hp]
                 bh = mh + _p2(g, guide[y, x - st], p1, p2, gamma)
             for k in range(nd):
-                c = cost[y, x, k]
+                c = np.float32(cost[y, x, k])
                 v0 = c + _upd(prev[0, xa, k + 1], prev[0, xa, k], prev[0, xa, k + 2], b0, p1) - m0
                 v1 = c + _upd(prev[1, xb, k + 1], prev[1, xb, k], prev[1, xb, k + 2], b1, p1) - m1
                 v2 = c + _upd(prev[2, xc, k + 1], prev[2, xc, k], prev[2, xc, k + 2], b2, p1) - m2
@@ -111,7 +115,10 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward):
                 cur[1, xb, k + 1] = v1
                 cur[2, xb, k + 1] = v2
                 hz[hc, k + 1] = vh
-                acc[y, x, k] += v0 + v1 + v2 + vh
+                tot = v0 + v1 + v2 + vh
+                if accumulate:
+                    tot += np.float32(acc[y, x, k])
+                acc[y, x, k] = np.uint16(tot)
             for j in range(_LANES):
                 lanes[0, j] = big
                 lanes[1, j] = big
@@ -145,87 +152,70 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward):
 
 
 def aggregate_sgm(
-    cost: np.ndarray, guide: np.ndarray, *, p1: float, p2: float, p2_gamma: float = 0.0, threads: int = 1
+    cost: np.ndarray,
+    guide: np.ndarray,
+    *,
+    p1: int,
+    p2: int,
+    p2_gamma: float = 0.0,
+    threads: int = 1,
+    out: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Aggregate an ``HxWxD`` cost volume along 8 paths.
+    """Aggregate an ``HxWxD`` uint8 cost volume along 8 paths.
 
     Parameters
     ----------
     cost : numpy.ndarray
-        ``HxWxD`` float32 matching costs (lower = better).
+        ``HxWxD`` uint8 matching costs (lower = better); ``D`` is padded internally
+        to a multiple of 16 with cost 255 (pass a padded volume to avoid the copy).
     guide : numpy.ndarray
-        ``HxW`` float32 grey image (0..255) steering the edge-aware ``P2``.
-    p1, p2 : float
-        Penalties for disparity changes of 1 pixel and of more than 1 pixel (cost units).
+        ``HxW`` grey image (0..255) steering the edge-aware ``P2``.
+    p1, p2 : int
+        Penalties for disparity changes of 1 pixel and of more than 1 pixel (cost
+        units; integers, so sums are exact).
     p2_gamma : float
-        Intensity scale of the edge-aware ``P2`` (0 = constant ``P2``).
+        Intensity scale of the edge-aware ``P2`` (0 = constant ``P2``); the
+        effective ``P2`` is rounded down to an integer and never below ``P1``.
     threads : int
         1, or 2 to run the forward and backward passes concurrently (same result).
+    out, scratch : numpy.ndarray, optional
+        uint16 arrays of the padded volume's shape to write into (``scratch`` is
+        used by the second thread); fresh ones when not given.
 
     Returns
     -------
     numpy.ndarray
-        ``HxWxD`` float32 aggregated costs ``S`` (a view when ``D`` was padded to a
-        multiple of 16 internally; pass a volume with padding costs already in
-        place to avoid the copy).
+        ``HxWxD`` uint16 aggregated costs ``S`` (exact sums; a view of the padded
+        result when ``D`` was padded). Values stay below ``8 * (255 + P2)``.
+
+    Raises
+    ------
+    ParameterError
+        If the penalties could overflow uint16 sums or are not ``0 <= p1 <= p2``.
     """
-    cost = np.ascontiguousarray(cost, dtype=np.float32)
-    nd = cost.shape[2]
+    if not (0 <= p1 <= p2 and 8 * (255 + p2) < 65536):
+        raise ParameterError(f"SGM penalties must satisfy 0 <= p1 <= p2 <= 7936, got p1={p1!r}, p2={p2!r}")
+    cost = np.ascontiguousarray(cost, dtype=np.uint8)
+    h, w, nd = cost.shape
     if nd % _LANES:
-        # pad with a cost that never wins (the kernel wants whole lanes of 16)
-        padded = np.full(cost.shape[:2] + (nd + _LANES - nd % _LANES,), float(cost.max()) + 2 * p2 + 1, np.float32)
+        padded = np.full((h, w, nd + _LANES - nd % _LANES), 255, np.uint8)
         padded[:, :, :nd] = cost
         cost = padded
-    args = (np.ascontiguousarray(guide, dtype=np.float32), np.float32(p1), np.float32(p2), np.float32(p2_gamma))
-    fwd = np.zeros(cost.shape, dtype=np.float32)
+    shape = cost.shape
+    if out is None or out.shape != shape or out.dtype != np.uint16:
+        out = np.empty(shape, dtype=np.uint16)
+    args = (np.ascontiguousarray(guide, dtype=np.float32), np.float32(int(p1)), np.float32(int(p2)), np.float32(p2_gamma))
     if threads > 1:
-        # the two passes are independent: run them on two threads (kernels release the GIL)
-        bwd = np.zeros(cost.shape, dtype=np.float32)
+        # the two passes are independent: run them on two threads (the kernels release the GIL)
+        if scratch is None or scratch.shape != shape or scratch.dtype != np.uint16:
+            scratch = np.empty(shape, dtype=np.uint16)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            jobs = [pool.submit(_pass, cost, *args, fwd, True), pool.submit(_pass, cost, *args, bwd, False)]
+            jobs = [pool.submit(_pass, cost, *args, out, True, False), pool.submit(_pass, cost, *args, scratch, False, False)]
             for job in jobs:
                 job.result()
-        np.add(fwd, bwd, out=fwd)
+        np.add(out, scratch, out=out)
     else:
-        _pass(cost, *args, fwd, True)
-        _pass(cost, *args, fwd, False)
-    return fwd if fwd.shape[2] == nd else fwd[:, :, :nd]
-
-
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def _box(cost, h, w, ry, rx):
-    nd = cost.shape[1]
-    tmp = np.zeros_like(cost)
-    for y in range(h):
-        y0 = max(0, y - ry)
-        y1 = min(h - 1, y + ry)
-        inv = np.float32(1.0 / (y1 - y0 + 1))
-        for x in range(w):
-            o = y * w + x
-            for yy in range(y0, y1 + 1):
-                i = yy * w + x
-                for k in range(nd):
-                    tmp[o, k] += cost[i, k]
-            for k in range(nd):
-                tmp[o, k] *= inv
-    out = np.zeros_like(cost)
-    for y in range(h):
-        for x in range(w):
-            x0 = max(0, x - rx)
-            x1 = min(w - 1, x + rx)
-            inv = np.float32(1.0 / (x1 - x0 + 1))
-            o = y * w + x
-            for xx in range(x0, x1 + 1):
-                i = y * w + xx
-                for k in range(nd):
-                    out[o, k] += tmp[i, k]
-            for k in range(nd):
-                out[o, k] *= inv
-    return out
-
-
-def box_aggregate(cost: np.ndarray, radius_y: int, radius_x: int) -> np.ndarray:
-    """Mean of the cost over a ``(2*radius_y+1) x (2*radius_x+1)`` window (borders shrink the window)."""
-    cost = np.ascontiguousarray(cost, dtype=np.float32)
-    h, w, nd = cost.shape
-    return _box(cost.reshape(h * w, nd), h, w, int(radius_y), int(radius_x)).reshape(h, w, nd)
+        _pass(cost, *args, out, True, False)
+        _pass(cost, *args, out, False, True)
+    return out if shape[2] == nd else out[:, :, :nd]

@@ -1,0 +1,293 @@
+"""The default matcher (``"default"``, alias ``"parallax"``): census + colour costs,
+8-path semi-global matching, left-right check, occlusion-aware fill.
+
+Pipeline (all CPU, numba kernels compiled once and cached on disk):
+
+1. **Range.** Unless given, the search range is found by running the same
+   matcher on a coarse copy of the pair (longer side about 128 px) over
+   ``+-range_frac * W`` and taking robust percentiles of its left-right
+   consistent disparities, widened by a margin (multi-scale range narrowing).
+2. **Cost.** 9x7 census Hamming distance plus ``ad_weight`` times the truncated
+   mean absolute colour difference; out-of-view matches cost ``border_cost``.
+3. **Aggregation.** Semi-global matching along 8 paths with ``P1`` and an
+   edge-aware ``P2`` (smaller across intensity edges).
+4. **Disparity.** Winner-take-all with parabola sub-pixel refinement; the right
+   view's winners come from the same volume for the left-right check.
+5. **Fill.** Pixels failing the check are filled from the nearest consistent
+   pixels in 16 directions: occlusions take the background (second-lowest),
+   mismatches the median; pixels whose match lies outside the right view keep
+   the aggregation's extrapolation. A 3x3 median smooths the result.
+
+Confidence is ``uniqueness`` (relative margin of the best aggregated cost over
+the best non-neighbouring one, scaled to [0, 1]) for consistent pixels and a
+small constant for filled ones; 0 where there is no value (none with default
+settings: every pixel gets a value).
+
+Large pairs are matched at a reduced resolution so the cost volume stays under
+``max_voxels`` (disparities are scaled back to full-resolution pixels).
+
+Conventions: images ``HxWx3`` uint8 RGB; disparity in pixels of the left view,
+``x_right = x_left - d`` (negative values are valid); NaN = no value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from parallax.capture.types import check_image
+from parallax.errors import ParameterError
+from parallax.stereo.matchers.base import MatchResult
+from parallax.stereo.matchers.cost import census_transform, cost_volume
+from parallax.stereo.matchers.refine import VALID, fill_occlusion_aware, winner_take_all
+from parallax.stereo.matchers.sgm import aggregate_sgm
+from parallax.stereo.matchers.workspace import scratch
+
+__all__ = ["ParallaxSettings", "ParallaxMatcher"]
+
+#: Longer side (pixels) of the coarse copy used to find the search range.
+_COARSE_SIDE_PX = 128.0
+
+#: Confidence of pixels whose value comes from the hole fill.
+FILLED_CONFIDENCE = 0.05
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParallaxSettings:
+    """Parameters of the default matcher (costs in uint8 cost units: ``census_weight`` per census bit).
+
+    Parameters
+    ----------
+    census_radius_x, census_radius_y : int
+        Census half-window in pixels (9x7 window by default; at most 64 bits).
+    census_weight : float
+        Cost per differing census bit.
+    ad_weight, ad_truncation : float
+        Weight of the mean truncated absolute colour difference (0..255 levels) and its truncation.
+    border_cost : int
+        Cost (0..255) of a disparity whose match falls outside the right view.
+    p1, p2 : int
+        SGM penalties for disparity steps of 1 px and of more than 1 px (``p2 <= 7936``).
+    p2_gamma : float
+        Intensity difference (0..255) that halves ``p2`` across an edge (0 = constant).
+    lr_tolerance : int
+        Largest left-right disagreement (px) of a consistent pixel.
+    median_size : int
+        Final median filter size (0, 3 or 5); applied to filled (hole-free) maps only.
+    fill : bool
+        Fill pixels failing the left-right check (else they are NaN).
+    range_frac : float
+        Half-width of the coarse range search as a fraction of the image width.
+    range_margin_px, range_margin_frac : float
+        Margin added on each side of the coarse range (pixels, fraction of span).
+    max_voxels : int
+        Largest cost volume (pixels x disparities); larger pairs are matched downscaled.
+    threads : int
+        1 or 2 threads for the aggregation (results are identical).
+    """
+
+    census_radius_x: int = 4
+    census_radius_y: int = 3
+    census_weight: float = 2.0
+    ad_weight: float = 1.0
+    ad_truncation: float = 20.0
+    border_cost: int = 36
+    p1: int = 20
+    p2: int = 320
+    p2_gamma: float = 20.0
+    lr_tolerance: int = 1
+    median_size: int = 3
+    fill: bool = True
+    range_frac: float = 0.25
+    range_margin_px: float = 2.0
+    range_margin_frac: float = 0.05
+    max_voxels: int = 60_000_000
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        rx, ry = self.census_radius_x, self.census_radius_y
+        if not (isinstance(rx, int) and isinstance(ry, int) and rx >= 1 and ry >= 1 and (2 * rx + 1) * (2 * ry + 1) - 1 <= 64):
+            raise ParameterError(f"census radii must be integers >= 1 with at most 64 window bits, got {rx!r}, {ry!r}")
+        for name in ("census_weight", "ad_weight", "ad_truncation", "p2_gamma", "range_margin_px", "range_margin_frac"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}")
+        for name, top in (("border_cost", 255), ("p1", 7936), ("p2", 7936)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and 0 <= value <= top):
+                raise ParameterError(f"{name} must be an integer in 0..{top}, got {value!r}")
+        if self.p2 < self.p1:
+            raise ParameterError(f"p2 ({self.p2}) must be at least p1 ({self.p1})")
+        if not (isinstance(self.range_frac, (int, float)) and 0 < self.range_frac <= 1):
+            raise ParameterError(f"range_frac must be in (0, 1], got {self.range_frac!r}")
+        if self.median_size not in (0, 3, 5):
+            raise ParameterError(f"median_size must be 0, 3 or 5, got {self.median_size!r}")
+        if not (isinstance(self.lr_tolerance, int) and self.lr_tolerance >= 0):
+            raise ParameterError(f"lr_tolerance must be an integer >= 0, got {self.lr_tolerance!r}")
+        if not (isinstance(self.max_voxels, int) and self.max_voxels >= 100_000):
+            raise ParameterError(f"max_voxels must be an integer >= 100000, got {self.max_voxels!r}")
+        if self.threads not in (1, 2):
+            raise ParameterError(f"threads must be 1 or 2, got {self.threads!r}")
+        if not isinstance(self.fill, bool):
+            raise ParameterError(f"fill must be True or False, got {self.fill!r}")
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _match_level(left: np.ndarray, right: np.ndarray, dmin: int, dmax: int, s: ParallaxSettings):
+    """Match at the given resolution over integer disparities ``dmin..dmax``.
+
+    Returns (disparity with every pixel's winner, state, uniqueness).
+    """
+    gl, gr = _gray(left), _gray(right)
+    cl = census_transform(gl, s.census_radius_x, s.census_radius_y)
+    cr = census_transform(gr, s.census_radius_x, s.census_radius_y)
+    nd = dmax - dmin + 1
+    h, w = gl.shape
+    shape = (h, w, -(-nd // 16) * 16)
+    cost = cost_volume(
+        cl, cr, left, right, dmin, nd,
+        census_weight=s.census_weight, ad_weight=s.ad_weight, ad_truncation=s.ad_truncation,
+        border_cost=s.border_cost, pad_to=16, out=scratch("cost", shape, np.uint8),
+    )
+    agg = aggregate_sgm(
+        cost, gl, p1=s.p1, p2=s.p2, p2_gamma=s.p2_gamma, threads=s.threads,
+        out=scratch("agg", shape, np.uint16), scratch=scratch("agg2", shape, np.uint16),
+    )
+    return winner_take_all(agg, dmin, num_disparities=nd, lr_tolerance=s.lr_tolerance)
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+class ParallaxMatcher:
+    """The default matcher; see the module docstring for the algorithm.
+
+    Parameters
+    ----------
+    **options
+        Fields of :class:`ParallaxSettings`.
+    """
+
+    name = "parallax"
+
+    def __init__(self, **options: object) -> None:
+        unknown = sorted(set(options) - set(ParallaxSettings.__dataclass_fields__))
+        if unknown:
+            raise ParameterError(
+                f"default matcher does not take options {unknown}; known: {sorted(ParallaxSettings.__dataclass_fields__)}"
+            )
+        self.settings = ParallaxSettings(**options)  # type: ignore[arg-type]
+
+    # -- range ---------------------------------------------------------------------------
+    def find_range(self, left: np.ndarray, right: np.ndarray) -> tuple[float, float]:
+        """Search range ``(min_d, max_d)`` in full-resolution pixels, from a coarse dense match.
+
+        Falls back to ``+-range_frac * W`` when the coarse match has too few
+        consistent pixels (textureless pairs).
+        """
+        s = self.settings
+        h, w = left.shape[:2]
+        scale = min(1.0, _COARSE_SIDE_PX / max(h, w))
+        lc, rc = (left, right) if scale == 1.0 else (_resize(left, scale), _resize(right, scale))
+        sx = lc.shape[1] / w
+        half = max(2, int(math.ceil(s.range_frac * lc.shape[1])))
+        disp, state, uniq = _match_level(lc, rc, -half, half, s)
+        good = (state == VALID) & (uniq > 0.05)
+        full = (-s.range_frac * w, s.range_frac * w)
+        if good.sum() < max(20, 0.05 * good.size):
+            return float(full[0]), float(full[1])
+        lo, hi = np.percentile(disp[good], [0.5, 99.5]) / sx
+        margin = s.range_margin_px + 1.5 / sx + s.range_margin_frac * (hi - lo)
+        lo, hi = max(lo - margin, full[0] - 1), min(hi + margin, full[1] + 1)
+        # the cost volume is padded to whole lanes of 16 disparities anyway: use them
+        span = math.floor(hi) - math.floor(lo) + 1
+        extra = (-span) % 16
+        return float(lo - extra // 2), float(hi + extra - extra // 2)
+
+    # -- matching ------------------------------------------------------------------------
+    def match(
+        self,
+        left: np.ndarray,
+        right: np.ndarray,
+        *,
+        min_disparity: float | None = None,
+        max_disparity: float | None = None,
+    ) -> MatchResult:
+        """Disparity and confidence of ``left`` against ``right``.
+
+        Parameters
+        ----------
+        left, right : numpy.ndarray
+            Rectified ``HxWx3`` uint8 RGB views of the same size.
+        min_disparity, max_disparity : float, optional
+            Search range in pixels (``x_right = x_left - d``); ``None`` = found from a
+            coarse match.
+
+        Returns
+        -------
+        MatchResult
+            ``disparity_px`` (float32, NaN = no value) and ``confidence`` in [0, 1].
+
+        Raises
+        ------
+        ParameterError
+            For views that are not ``HxWx3`` uint8 of one size, or a bad range.
+        """
+        s = self.settings
+        left = check_image("left", left)
+        right = check_image("right", right)
+        if left.shape != right.shape:
+            raise ParameterError(
+                f"left {left.shape[:2]} and right {right.shape[:2]} views must have the same size; rectify the pair first"
+            )
+        for name, value in (("min_disparity", min_disparity), ("max_disparity", max_disparity)):
+            if value is not None and not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)):
+                raise ParameterError(f"{name} must be a finite number of pixels or None, got {value!r}")
+        if min_disparity is None or max_disparity is None:
+            lo, hi = self.find_range(left, right)
+            min_disparity = lo if min_disparity is None else min_disparity
+            max_disparity = hi if max_disparity is None else max_disparity
+            if min_disparity >= max_disparity:  # one bound given and outside the found range
+                min_disparity, max_disparity = min(min_disparity, max_disparity - 16), max(max_disparity, min_disparity + 16)
+        if not min_disparity < max_disparity:
+            raise ParameterError(
+                f"min_disparity ({min_disparity}) must be smaller than max_disparity ({max_disparity}); swap or widen them"
+            )
+        h, w = left.shape[:2]
+        span = max_disparity - min_disparity + 1
+        scale = min(1.0, (s.max_voxels / (h * w * span)) ** (1.0 / 3.0))
+        lw, rw = (left, right) if scale == 1.0 else (_resize(left, scale), _resize(right, scale))
+        sx = lw.shape[1] / w
+        dmin = int(math.floor(min_disparity * sx))
+        dmax = max(int(math.ceil(max_disparity * sx)), dmin + 1)
+        disp, state, uniq = _match_level(lw, rw, dmin, dmax, s)
+        valid = state == VALID
+        if s.fill:
+            out = fill_occlusion_aware(disp, state, outside_mode=2)
+            conf = np.where(valid, np.clip(uniq / 0.25, 0.1, 1.0), FILLED_CONFIDENCE)
+        else:
+            out = np.where(valid, disp, np.nan).astype(np.float32)
+            conf = np.where(valid, np.clip(uniq / 0.25, 0.1, 1.0), 0.0)
+        if s.median_size and s.fill and np.isfinite(out).all():
+            out = cv2.medianBlur(out.astype(np.float32), s.median_size)
+        if scale != 1.0:
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_NEAREST) / sx
+            conf = cv2.resize(conf.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
+        conf = np.where(np.isfinite(out), conf, 0.0).astype(np.float32)
+        settings = {"matcher": self.name, **asdict(s), "working_scale": float(sx)}
+        return MatchResult(
+            disparity_px=out.astype(np.float32),
+            confidence=conf,
+            min_disparity=float(min_disparity),
+            max_disparity=float(max_disparity),
+            settings=settings,
+        )
