@@ -46,8 +46,8 @@ def register(app: typer.Typer) -> None:
     def eval_cmd(
         dataset: Optional[Path] = typer.Option(
             None, "--dataset", "-d",
-            help="Dataset folder (Middlebury, ETH3D, KITTI layouts) or scenes.json "
-            "[default: ../shared/data/stereo-gt/scenes.json when present].",
+            help="Dataset folder (Middlebury, ETH3D, KITTI layouts) or scenes.json; "
+            "default: ../shared/data/stereo-gt/scenes.json when it exists.",
         ),
         scene: Optional[List[str]] = typer.Option(
             None, "--scene", "-s", help="Scene to evaluate (repeat or comma-separate); default: all."

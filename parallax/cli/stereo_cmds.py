@@ -98,10 +98,8 @@ def describe_depth(result: Any) -> str:
             f"depth is RELATIVE (no metric scale; median 1, larger = farther), from the file's "
             f"{settings.get('depth_source', 'depth map')}"
         )
-    return (
-        "depth is RELATIVE (no metric scale; median 1, larger = farther): "
-        f"{settings.get('depth', '')}; pass --focal-px and --baseline-mm for metres"
-    )
+    hint = "" if "metric_refused" in settings else "; pass --focal-px and --baseline-mm for metres"
+    return f"depth is RELATIVE (no metric scale; median 1, larger = farther): {settings.get('depth_reason', '')}{hint}"
 
 
 def _check_map_path(output: Path) -> None:

@@ -148,6 +148,8 @@ class IngestSettings:
         Accept/reject limits.
     near_duplicate_bits : int
         Hamming distance (of 64 bits) for near-duplicates.
+    min_confidence : float
+        Disparities with a lower matcher confidence are not ``valid`` in the stored mask.
     """
 
     max_side_px: int = 1280
@@ -156,8 +158,11 @@ class IngestSettings:
     plate_detector: str | None = None
     thresholds: QualityThresholds = field(default_factory=QualityThresholds)
     near_duplicate_bits: int = dedup.NEAR_DUPLICATE_BITS
+    min_confidence: float = 0.5
 
     def __post_init__(self) -> None:
+        if not (0.0 <= float(self.min_confidence) <= 1.0):
+            raise ParameterError(f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
         if not (isinstance(self.max_side_px, int) and 64 <= self.max_side_px <= 16384):
             raise ParameterError(f"max_side_px must be an integer in [64, 16384], got {self.max_side_px!r}")
         if not (0 <= int(self.near_duplicate_bits) <= 32):
@@ -239,7 +244,8 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
     rect = result.rectification
     residual = rect.vertical_error_after_px if rect is not None else None
     matches = rect.matches if rect is not None else 0
-    quality = assess_quality(result.image, result.right_image, result.disparity_px,
+    valid = np.isfinite(result.disparity_px) & (result.confidence >= settings.min_confidence)
+    quality = assess_quality(result.image, result.right_image, result.disparity_px, valid=valid,
                              rectification_residual_px=residual, feature_matches=matches, thresholds=settings.thresholds)
     if not quality.accepted:
         return _reject(item, consent, "quality: " + "; ".join(quality.reasons))
@@ -258,7 +264,7 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
         disparity_px=result.disparity_px,
         depth=result.depth,
         confidence=result.confidence,
-        valid=np.isfinite(result.disparity_px),
+        valid=valid,
         K=camera.K,
         baseline_m=result.baseline_m,
         doffs_px=float(result.doffs_px),
@@ -274,7 +280,8 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
         quality=quality.to_dict(),
         lineage={"parallax_version": __version__, "matcher": dict(result.settings), "matcher_requested": settings.matcher},
         camera_facts=facts,
-        processing={**original, "max_side_px": settings.max_side_px, "scale": round(scale, 6), "K": k_note},
+        processing={**original, "max_side_px": settings.max_side_px, "scale": round(scale, 6), "K": k_note,
+                    "valid": f"finite disparity with matcher confidence >= {settings.min_confidence}"},
         privacy={**privacy.to_dict(), "exif": "stored files carry no metadata; camera facts kept in meta.json",
                  "metadata_keys_removed": dropped},
         content_sha256=content,

@@ -7,7 +7,8 @@ Scores (all measured on the stored, rectified views):
 * ``sharpness`` -- variance of the Laplacian of the grey left view (grey levels^2).
 * ``exposure_mean`` -- mean grey level (0..255); ``clipped_fraction`` -- share of
   pixels at <= 2 or >= 253 in either view.
-* ``disparity_density`` -- share of left-view pixels with a disparity value.
+* ``disparity_density`` -- share of left-view pixels with a trusted disparity
+  (finite, confidence at least ``IngestSettings.min_confidence``).
 * ``disparity_p2_px``, ``disparity_p98_px``, ``disparity_span_px`` -- the robust
   disparity range (pixels, ``x_right = x_left - d``).
 * ``lr_photometric_error`` -- median absolute grey-level difference between the
@@ -79,9 +80,14 @@ def assess_quality(
     *,
     rectification_residual_px: float | None,
     feature_matches: int,
+    valid: np.ndarray | None = None,
     thresholds: QualityThresholds = QualityThresholds(),
 ) -> QualityReport:
-    """Score a rectified pair and its left-view disparity (NaN = no value) against ``thresholds``."""
+    """Score a rectified pair and its left-view disparity (NaN = no value) against ``thresholds``.
+
+    ``valid`` (``HxW`` bool) marks the trusted disparities (default: the finite ones);
+    density, range and the photometric check use only those.
+    """
     t = thresholds
     grey_l = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY)
     grey_r = cv2.cvtColor(right, cv2.COLOR_RGB2GRAY)
@@ -89,7 +95,7 @@ def assess_quality(
     sharpness = float(cv2.Laplacian(grey_l, cv2.CV_64F).var())
     exposure = float(grey_l.mean())
     clipped = float(max(np.mean((grey_l <= 2) | (grey_l >= 253)), np.mean((grey_r <= 2) | (grey_r >= 253))))
-    valid = np.isfinite(disparity_px)
+    valid = np.isfinite(disparity_px) if valid is None else (valid & np.isfinite(disparity_px))
     density = float(valid.mean())
     d = disparity_px[valid]
     p2, p98 = (float(np.percentile(d, 2)), float(np.percentile(d, 98))) if d.size else (math.nan, math.nan)

@@ -295,6 +295,7 @@ def compute_depth(
         missing = " and ".join(n for n, v in (("focal length", focal), ("baseline", baseline)) if v is None)
         why = settings.get("metric_refused") or f"{missing} unknown"
         settings["depth"] = f"relative (median 1, larger = farther): {why}; disparity offset {doffs:.3f} px"
+        settings["depth_reason"] = f"{why}; disparity offset {doffs:.3f} px"
     return DepthResult(
         image=pair.left, right_image=pair.right, disparity_px=disparity, confidence=confidence, depth=depth,
         depth_is_metric=metric, camera=camera, baseline_m=baseline, doffs_px=float(doffs),

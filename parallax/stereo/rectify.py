@@ -148,9 +148,7 @@ def _pinhole(focal: float, width: int, height: int) -> np.ndarray:
     return np.array([[focal, 0.0, (width - 1) / 2.0], [0.0, focal, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
 
 
-def _keep_disparity(
-    matches: FeatureMatches, h_left: np.ndarray, h_right: np.ndarray
-) -> np.ndarray:
+def _keep_disparity(matches: FeatureMatches, h_left: np.ndarray, h_right: np.ndarray) -> np.ndarray:
     """Shift ``h_right`` horizontally so the matches' median disparity is unchanged."""
     after = _transformed(matches, h_left, h_right)
     shift = float(np.median(after.disparity_px) - np.median(matches.disparity_px))
@@ -163,11 +161,15 @@ def _uncalibrated(
     """Quasi-Euclidean rectification homographies fitted to ``matches``."""
     from scipy.optimize import least_squares
 
+    # focal length of the shared pinhole: the file's, else a ~45 degree field of view;
+    # it is refined (log-scale parameter p[0]) with a weak pull towards f0
     f0 = float(focal_px) if focal_px else float(max(width, height)) * 1.2
-    # normalise coordinates so the optimiser sees numbers of order one
     pl = matches.left_xy
     pr = matches.right_xy
-    reg_weight = 0.05  # pixels of penalty per pixel of left-view motion at the image edge
+    root_n = np.sqrt(len(pl))
+    # penalty on the left view's rotation: 0.05 px per px of motion at distance f0, per match,
+    # so the left view moves only when that clearly lowers the vertical error
+    reg_weight = 0.05
 
     def homographies(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = _pinhole(f0 * np.exp(p[0]), width, height)
@@ -180,15 +182,15 @@ def _uncalibrated(
         h_l, h_r = homographies(p)
         yl = _apply(h_l, pl)[:, 1]
         yr = _apply(h_r, pr)[:, 1]
-        reg = reg_weight * f0 * np.array([p[1], p[2]]) * np.sqrt(len(pl))
-        return np.concatenate([yl - yr, reg, [np.sqrt(len(pl)) * 0.5 * p[0] * max(width, height) * 0.01]])
+        reg = reg_weight * f0 * np.array([p[1], p[2]]) * root_n
+        focal_pull = 0.005 * max(width, height) * p[0] * root_n
+        return np.concatenate([yl - yr, reg, [focal_pull]])
 
     bound = np.radians(20.0)
     lower = np.array([-1.0, -bound, -bound, -bound, -bound, -bound])
     upper = -lower
     fit = least_squares(residuals, np.zeros(6), bounds=(lower, upper), loss="soft_l1", f_scale=1.0, x_scale="jac")
-    h_l, h_r = homographies(fit.x)
-    return h_l, h_r
+    return homographies(fit.x)
 
 
 def _calibrated(capture: Capture, transpose: bool) -> tuple[np.ndarray, np.ndarray] | None:

@@ -26,10 +26,7 @@ def _check_range(name: str, value: Any, *, low: float, high: float, unit: str) -
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"{name} must be a pair (low, high) of numbers in {unit}, got {value!r}") from exc
     if not (math.isfinite(a) and math.isfinite(b) and low <= a <= b <= high):
-        raise ParameterError(
-            f"{name} must satisfy {low:g} <= low <= high <= {high:g} ({unit}), got ({a:g}, {b:g}); give e.g. "
-            f"{low if low > 0 else 0.01:g},{high if math.isfinite(high) else 1:g}"
-        )
+        raise ParameterError(f"{name} must be LOW,HIGH with {low:g} <= LOW <= HIGH <= {high:g} ({unit}), got ({a:g}, {b:g})")
     return a, b
 
 

@@ -83,18 +83,20 @@ def test_evaluate_scores_matcher_objects_and_ratios(stereo_gt_dir: Path) -> None
 
 
 # --------------------------------------------------- SGBM, computed independently
-# OpenCV SGBM 3-way as parallax.stereo.disparity's "sgbm" matcher documents it.
+# OpenCV SGBM as issue 3's recipe (and parallax.stereo.matchers.sgbm) states it: 3-way
+# mode, block 5, P1 = 8*3*25, P2 = 32*3*25, uniqueness 10, speckle 100/2,
+# disp12MaxDiff 1, numDisparities = (span + 1) rounded up to a multiple of 16.
 SGBM_BLOCK = 5
 
 
 def _independent_sgbm(left_rgb: np.ndarray, right_rgb: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    nd = int(math.ceil((hi - lo) / 16.0)) * 16
+    nd = int(math.ceil((hi - lo + 1) / 16.0)) * 16
     sgbm = cv2.StereoSGBM_create(
         minDisparity=lo, numDisparities=nd, blockSize=SGBM_BLOCK, P1=8 * 3 * SGBM_BLOCK**2, P2=32 * 3 * SGBM_BLOCK**2,
-        disp12MaxDiff=1, uniquenessRatio=10, speckleWindowSize=100, speckleRange=2, preFilterCap=63,
+        disp12MaxDiff=1, uniquenessRatio=10, speckleWindowSize=100, speckleRange=2,
         mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY,
     )
-    raw = sgbm.compute(left_rgb[..., ::-1].copy(), right_rgb[..., ::-1].copy()).astype(np.float64) / 16.0
+    raw = sgbm.compute(left_rgb, right_rgb).astype(np.float64) / 16.0
     d = np.where(raw < lo, np.nan, raw)
     out = d.copy()
     for y in range(d.shape[0]):  # background-favouring fill, one row at a time
@@ -190,3 +192,14 @@ def test_eval_cli_errors(args: list[str], message: str, stereo_gt_dir: Path, cap
     assert main(["eval", "-d", str(stereo_gt_dir / "scenes.json"), *args]) == 2
     err = capsys.readouterr().err
     assert message in " ".join(err.split()) and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_eval_cli_auto_range_lets_the_matcher_find_it(stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["eval", "-d", str(stereo_gt_dir / "scenes.json"), "-s", TSUKUBA, "-m", "sgbm", "--json", "--no-timing"]
+    assert main([*base, "--auto-range"]) == 0
+    auto = json.loads(capsys.readouterr().out)
+    assert main(base) == 0
+    scene = json.loads(capsys.readouterr().out)
+    assert (auto["search_range"], scene["search_range"]) == ("auto", "scene")
+    assert auto["results"][0]["all"]["n_pixels"] == scene["results"][0]["all"]["n_pixels"]
+    assert 0 < auto["results"][0]["all"]["bad_2_pct"] < 50

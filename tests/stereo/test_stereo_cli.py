@@ -63,17 +63,23 @@ def test_rectify_at_reduced_size_maps_original_pixels(tmp_path, captures_dir):
     assert corner[:2] / corner[2] == pytest.approx([479.5, 269.5], abs=3.0)
 
 
-def test_disparity_has_the_size_of_the_rectified_left_view(tmp_path, moto, pipeline_matcher, capsys):
-    for name in ("d.pfm", "d.npy", "d.png"):
-        out = tmp_path / name
-        assert main(["disparity", *moto, "-o", str(out), "--min-disparity", "0", "--max-disparity", "96"]) == 0
-        d = read_map(out)
-        assert d.shape == (500, 741)
-        assert np.isfinite(d).mean() > 0.9 and 0 <= np.nanmedian(d) <= 96
+def test_disparity_has_the_size_of_the_rectified_left_view(tmp_path, moto, capsys):
+    out = tmp_path / "d.pfm"
+    assert main(["disparity", *moto, "-o", str(out), "--min-disparity", "0", "--max-disparity", "96"]) == 0
+    d = read_map(out)
+    assert d.shape == (500, 741)
+    assert np.isfinite(d).mean() > 0.9 and 0 <= np.nanmedian(d) <= 96
     assert "wrote" in capsys.readouterr().out
+    # at a reduced size the disparity shrinks with the views (range given in original pixels)
+    small = tmp_path / "d.png"
+    argv = ["disparity", *moto, "-o", str(small), "--min-disparity", "0", "--max-disparity", "96", "--max-size", "370"]
+    assert main(argv) == 0
+    ds = read_map(small)
+    assert ds.shape == (250, 370)
+    assert np.nanmedian(ds) == pytest.approx(np.nanmedian(d) / 2, rel=0.1)
 
 
-def test_depth_says_relative_without_calibration(tmp_path, captures_dir, pipeline_matcher, capsys):
+def test_depth_says_relative_without_calibration(tmp_path, captures_dir, capsys):
     out = tmp_path / "z.npy"
     assert main(["depth", str(captures_dir / "sbs/02-super-mario.jps"), "-o", str(out), "--max-size", "400"]) == 0
     assert "depth is RELATIVE" in capsys.readouterr().out
@@ -81,7 +87,7 @@ def test_depth_says_relative_without_calibration(tmp_path, captures_dir, pipelin
     assert max(z.shape) == 400 and np.nanmedian(z) == pytest.approx(1.0, rel=1e-3)
 
 
-def test_depth_png_is_millimetres_when_metric(tmp_path, moto, scenes, pipeline_matcher, capsys):
+def test_depth_png_is_millimetres_when_metric(tmp_path, moto, scenes, capsys):
     calib = scenes[MOTO]["calib"]
     out = tmp_path / "z.png"
     args = ["--focal-px", str(calib["f"]), "--baseline-mm", str(calib["baseline_mm"]), "--doffs", str(calib["doffs"])]
@@ -126,7 +132,7 @@ def test_convert_error_paths(tmp_path, captures_dir, capsys, argv_tail, message)
 
 
 @pytest.mark.parametrize("command", ["disparity", "depth", "convert"])
-def test_unwritable_output_folders(tmp_path, captures_dir, readonly_dir, pipeline_matcher, capsys, command):
+def test_unwritable_output_folders(tmp_path, captures_dir, readonly_dir, capsys, command):
     mpo = str(captures_dir / "mpo/sugarshack.mpo")
     for target in (tmp_path / "missing" / "out.pfm", readonly_dir / "out.pfm"):
         assert main([command, mpo, "-o", str(target), "--max-size", "160"]) == 2

@@ -27,7 +27,7 @@ MAX_SIDE_PX = 640
 
 
 @pytest.mark.parametrize("name,right", STEREO_CAPTURES, ids=[n for n, _ in STEREO_CAPTURES])
-def test_disparity_explains_rectified_pair(captures_dir, pipeline_matcher, photometric, name, right):
+def test_disparity_explains_rectified_pair(captures_dir, photometric, name, right):
     capture = read_capture(captures_dir / name, None if right is None else captures_dir / right)
     result = compute_depth(capture, max_side_px=MAX_SIDE_PX)
     assert max(result.image.shape[:2]) == min(MAX_SIDE_PX, max(capture.left.shape[:2]))
@@ -57,7 +57,7 @@ def _gt_disparity(stereo_gt_dir, scene, info):
 
 
 @pytest.mark.parametrize("scene", ["middlebury2014-motorcycle-q", "eth3d-playground_1l"])
-def test_metric_depth_from_cli_calibration(tmp_path, stereo_gt_dir, scenes, pipeline_matcher, scene):
+def test_metric_depth_from_cli_calibration(tmp_path, stereo_gt_dir, scenes, scene):
     from parallax.cli.main import main
     from parallax.io.maps import read_map
 

@@ -45,6 +45,7 @@ __all__ = ["LAYOUTS", "SceneSource", "find_scenes", "select_scenes", "load_scene
 #: layout that claims a folder reads it, and its sub-folders are not searched.
 LAYOUTS: dict[str, str] = {
     "scenes-json": "parallax.bench.datasets.manifest",
+    "synth": "parallax.bench.datasets.synth",  # parallax synth sample folders (added by the synth engineer)
     "kitti": "parallax.bench.datasets.kitti",
     "eth3d": "parallax.bench.datasets.eth3d",
     "middlebury2014": "parallax.bench.datasets.middlebury2014",

@@ -71,13 +71,13 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3) -> 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def _cost_volume(cl, cr, il, ir, dmin, nd, w_census, w_ad, t_ad, border_cost, pad_cost, out):
-    """``il`` is channel-first float32 (CxHxW); ``cr``/``ir`` are mirrored left-right
-    (``cr[y, j]`` is pixel ``w - 1 - j``) so the disparity loops read forwards and vectorise."""
+    """``il`` is channel-first float32 (3xHxW); ``cr``/``ir`` are mirrored left-right
+    (``cr[y, j]`` is pixel ``w - 1 - j``) so the disparity loop reads forwards and vectorises."""
     h, w = cl.shape
     ndp = out.shape[2]
-    nch = il.shape[0]
-    wc = w_ad / nch
-    tmp = np.empty(ndp, dtype=np.float32)
+    wc = w_ad / np.float32(3.0)
+    half = np.float32(0.5)
+    top = np.float32(255.0)
     for y in range(h):
         for x in range(w):
             # valid k: 0 <= x - dmin - k <= w - 1
@@ -85,18 +85,19 @@ def _cost_volume(cl, cr, il, ir, dmin, nd, w_census, w_ad, t_ad, border_cost, pa
             k1 = max(min(nd, x - dmin + 1), k0)
             a = cl[y, x]
             base = w - 1 - x + dmin  # mirrored index of x_right = x - dmin - k is base + k
+            v0 = il[0, y, x]
+            v1 = il[1, y, x]
+            v2 = il[2, y, x]
             for k in range(k0, k1):
-                tmp[k] = w_census * np.float32(_popcount64(a ^ cr[y, base + k])) + np.float32(0.5)
-            if w_ad > 0:
-                for c in range(nch):
-                    v = il[c, y, x]
-                    for k in range(k0, k1):
-                        e = abs(v - ir[c, y, base + k])
-                        e = e if e < t_ad else t_ad
-                        tmp[k] += wc * e
-            for k in range(k0, k1):
-                t = tmp[k]
-                t = t if t < np.float32(255.0) else np.float32(255.0)
+                j = base + k
+                e0 = abs(v0 - ir[0, y, j])
+                e0 = e0 if e0 < t_ad else t_ad
+                e1 = abs(v1 - ir[1, y, j])
+                e1 = e1 if e1 < t_ad else t_ad
+                e2 = abs(v2 - ir[2, y, j])
+                e2 = e2 if e2 < t_ad else t_ad
+                t = w_census * np.float32(_popcount64(a ^ cr[y, j])) + wc * (e0 + e1 + e2) + half
+                t = t if t < top else top
                 out[y, x, k] = np.uint8(t)
             for k in range(0, k0):
                 out[y, x, k] = border_cost
@@ -134,7 +135,7 @@ def cost_volume(
     census_left, census_right : numpy.ndarray
         ``HxW`` uint64 census strings (:func:`census_transform`).
     image_left, image_right : numpy.ndarray
-        ``HxWxC`` images (0..255 levels) for the colour term.
+        ``HxWx3`` images (0..255 levels) for the colour term.
     out : numpy.ndarray, optional
         uint8 ``HxWxD'`` array to write into.
 
@@ -150,6 +151,8 @@ def cost_volume(
         raise ParameterError(f"border_cost must be in 0..255, got {border_cost!r}")
     ndp = nd if pad_to <= 1 else -(-nd // pad_to) * pad_to
     h, w = census_left.shape
+    if image_left.shape != (h, w, 3) or image_right.shape != (h, w, 3):
+        raise ParameterError(f"cost_volume needs HxWx3 images of the census size {(h, w)}, got {image_left.shape}, {image_right.shape}")
     if out is None or out.shape != (h, w, ndp) or out.dtype != np.uint8:
         out = np.empty((h, w, ndp), dtype=np.uint8)
     _cost_volume(

@@ -21,7 +21,26 @@ __all__ = ["aggregate_sgm"]
 _BIG = np.float32(1e30)
 
 
-_LANES = 16
+_LANES = 8
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _row_min(buf, i, j, lanes):
+    """Minimum of ``buf[i, j, 1:-1]`` (its length a multiple of the lane count): lane-wise
+    minima vectorise where a running scalar minimum would not."""
+    nd = buf.shape[2] - 2
+    big = _BIG
+    for q in range(_LANES):
+        lanes[q] = big
+    for k0 in range(0, nd, _LANES):
+        for q in range(_LANES):
+            v = buf[i, j, k0 + q + 1]
+            m = lanes[q]
+            lanes[q] = m if m < v else v
+    m = lanes[0]
+    for q in range(1, _LANES):
+        m = m if m < lanes[q] else lanes[q]
+    return m
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -60,9 +79,10 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
     cur = np.full((3, w + 2, nd + 2), big, dtype=np.float32)
     prev_min = np.zeros((3, w + 2), dtype=np.float32)
     cur_min = np.zeros((3, w + 2), dtype=np.float32)
-    hz = np.full((2, nd + 2), big, dtype=np.float32)
+    hz3 = np.full((1, 2, nd + 2), big, dtype=np.float32)
+    hz = hz3[0]
     hz_min = np.zeros(2, dtype=np.float32)
-    lanes = np.empty((4, _LANES), dtype=np.float32)
+    lanes = np.empty(_LANES, dtype=np.float32)
     st = 1 if forward else -1
     zero = np.float32(0.0)
     for yi in range(h):
@@ -119,34 +139,10 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
                 if accumulate:
                     tot += np.float32(acc[y, x, k])
                 acc[y, x, k] = np.uint16(tot)
-            for j in range(_LANES):
-                lanes[0, j] = big
-                lanes[1, j] = big
-                lanes[2, j] = big
-                lanes[3, j] = big
-            for k0 in range(0, nd, _LANES):
-                for j in range(_LANES):
-                    kk = k0 + j + 1
-                    v = cur[0, xb, kk]
-                    q = lanes[0, j]
-                    lanes[0, j] = q if q < v else v
-                    v = cur[1, xb, kk]
-                    q = lanes[1, j]
-                    lanes[1, j] = q if q < v else v
-                    v = cur[2, xb, kk]
-                    q = lanes[2, j]
-                    lanes[2, j] = q if q < v else v
-                    v = hz[hc, kk]
-                    q = lanes[3, j]
-                    lanes[3, j] = q if q < v else v
-            for i in range(4):
-                q = lanes[i, 0]
-                for j in range(1, _LANES):
-                    q = q if q < lanes[i, j] else lanes[i, j]
-                if i < 3:
-                    cur_min[i, xb] = q
-                else:
-                    hz_min[hc] = q
+            cur_min[0, xb] = _row_min(cur, 0, xb, lanes)
+            cur_min[1, xb] = _row_min(cur, 1, xb, lanes)
+            cur_min[2, xb] = _row_min(cur, 2, xb, lanes)
+            hz_min[hc] = _row_min(hz3, 0, hc, lanes)
         prev, cur = cur, prev
         prev_min, cur_min = cur_min, prev_min
 
