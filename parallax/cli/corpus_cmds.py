@@ -11,7 +11,15 @@ from typing import List, Optional
 
 import typer
 
-__all__ = ["register", "corpus_app"]
+from parallax.errors import ParallaxError
+
+__all__ = ["register", "corpus_app", "VerifyFailed"]
+
+
+class VerifyFailed(ParallaxError):
+    """``parallax corpus verify`` found problems (exit status 1)."""
+
+    exit_code = 1
 
 corpus_app = typer.Typer(
     name="corpus", help="A consented, private, deduplicated corpus of real 3D training data.", no_args_is_help=True
@@ -150,7 +158,7 @@ def verify_cmd(corpus: Path = _CORPUS, as_json: bool = typer.Option(False, "--js
         out.print(f"{'OK' if report.ok else 'FAILED'}: {report.samples_checked} samples, {report.files_checked} files, "
                   f"{report.exports_checked} exports checked; {len(report.problems)} problem(s)")
     if not report.ok:
-        raise typer.Exit(1)
+        raise VerifyFailed(f"corpus verify found {len(report.problems)} problem(s) in {corpus} (listed above)")
 
 
 @corpus_app.command("export")

@@ -245,7 +245,7 @@ def build_app(config: ServerConfig) -> FastAPI:
             capture_id,
             _token(request),
             license=str(body.get("license", "")),
-            contributor=str(body.get("contributor", "") or "anonymous"),
+            contributor=str(body.get("contributor") or ""),
             allow_training=bool(body.get("allow_training", False)),
             consent=body.get("consent") is True,
         )

@@ -14,9 +14,9 @@ Files a stage writes (``<capture>/<stage>/``, ``stage`` in ``preview``, ``full``
     Viewer depth: little-endian float32, row-major, top row first, ``grid_width x
     grid_height`` values, along the optical axis (z), the same units as the
     DepthResult (metres when metric, else relative with median 1). Holes (NaN)
-    are filled with the nearest value and the range is clipped to the 1st-99th
-    percentile of inverse depth, so the mesh has no spikes; the raw maps are in
-    ``result.npz``.
+    are filled with the nearest value, the range is clipped to the 1st-99th
+    percentile of inverse depth and a 5x5 median is applied, so the mesh has no
+    spikes; the raw maps are in ``result.npz``.
 ``view.json``
     Sizes, intrinsics of the grid (pixels; a 60 degree horizontal field of view
     when the capture has none, with ``camera_assumed: true``), depth range, timings.
@@ -217,8 +217,8 @@ def _read(job: StageJob):
 def run_stage(job: StageJob) -> dict[str, Any]:
     """Read the capture, compute its depth at the job's size and write the stage's files.
 
-    Emits ``read`` (after the file was read), then ``<stage>-ready`` with the
-    contents of ``view.json``. Returns that dict.
+    Emits ``read`` (after the file was read) and returns the contents of
+    ``view.json``; the server announces ``<stage>-ready`` from that result.
 
     Raises
     ------
@@ -258,7 +258,6 @@ def run_stage(job: StageJob) -> dict[str, Any]:
     )
     with atomic_output(out / "view.json") as tmp:
         tmp.write_text(json.dumps(view), encoding="utf-8")
-    _emit(job.capture_id, f"{job.stage}-ready", view=view)
     return view
 
 
@@ -311,6 +310,9 @@ def viewer_files(result: Any, out: Path, *, mesh_side_px: int) -> dict[str, Any]
     grid_w, grid_h = max(2, round(width * scale)), max(2, round(height * scale))
     if (grid_w, grid_h) != (width, height):
         depth = cv2.resize(depth, (grid_w, grid_h), interpolation=cv2.INTER_AREA)
+    # A 5x5 median removes the matcher's isolated outliers and streaks, which would
+    # otherwise tear the mesh, and keeps real depth edges.
+    depth = cv2.medianBlur(np.ascontiguousarray(depth, dtype=np.float32), 5)
     camera = result.camera
     assumed = camera is None
     if camera is None:

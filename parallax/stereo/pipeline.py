@@ -107,6 +107,16 @@ def rectify_capture(capture: Capture, *, max_side_px: int | None = None) -> tupl
     return dataclasses.replace(pair, rectification=rect), scale
 
 
+def _covered(h_left: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Boolean HxW mask of rectified pixels whose source lies inside the original view."""
+    if np.allclose(h_left, np.eye(3)):
+        return np.ones((height, width), dtype=bool)
+    ones = np.full((height, width), 255, dtype=np.uint8)
+    warped = cv2.warpPerspective(ones, h_left, (width, height), flags=cv2.INTER_NEAREST,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return warped > 0
+
+
 def run_matcher(
     left: np.ndarray,
     right: np.ndarray,
@@ -258,6 +268,8 @@ def compute_depth(
         pair.left, pair.right, matcher=matcher, min_disparity=lo, max_disparity=hi, options=matcher_options
     )
     disparity = np.array(result.disparity_px, dtype=np.float32)
+    # pixels of the rectified left view with no source pixel (black border) have no value
+    disparity[~_covered(pair.rectification.H_left, small.width, small.height)] = np.nan
     confidence = np.where(np.isfinite(disparity), result.confidence, 0.0).astype(np.float32)
 
     focal = focal_px * scale if focal_px is not None else None
@@ -283,7 +295,7 @@ def compute_depth(
             metric = False
             settings["metric_refused"] = (
                 f"{behind:.0%} of disparities are <= 0, so the zero-disparity offset is unknown; "
-                "pass --doffs (with --focal-px/--baseline-mm) for metric depth"
+                "pass --doffs (the x-difference of the principal points) for metric depth"
             )
     if metric:
         doffs = (doffs_px or 0.0) * scale

@@ -13,7 +13,8 @@ Three ways, tried in this order by :func:`rectify`:
    length of ``K``) are fitted to make the matched rows equal. Because every
    homography is a camera rotation there is no projective shear to correct and
    the homographies cannot run wild; the left view is kept as close to
-   unchanged as possible (its rotation is penalised), the image size is kept,
+   unchanged as possible (its rotation is penalised, and a translation common
+   to both views keeps its centre in place), the image size is kept,
    and a final horizontal shift of the right view keeps the median disparity
    of the matches what it was, so converged rigs (Nintendo 3DS: negative
    disparities) keep their sign.
@@ -153,6 +154,17 @@ def _keep_disparity(matches: FeatureMatches, h_left: np.ndarray, h_right: np.nda
     after = _transformed(matches, h_left, h_right)
     shift = float(np.median(after.disparity_px) - np.median(matches.disparity_px))
     return np.array([[1.0, 0.0, shift], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ h_right
+
+
+def _recentre(h_left: np.ndarray, h_right: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Translate both views alike so the left view's centre stays put (less black border).
+
+    A common translation changes neither the vertical alignment nor the disparity.
+    """
+    centre = np.array([[(width - 1) / 2.0, (height - 1) / 2.0]])
+    tx, ty = (centre - _apply(h_left, centre))[0]
+    t = np.array([[1.0, 0.0, tx], [0.0, 1.0, ty], [0.0, 0.0, 1.0]])
+    return t @ h_left, t @ h_right
 
 
 def _uncalibrated(
@@ -304,7 +316,7 @@ def rectify(
         focal = None
         if capture is not None and capture.left_camera is not None:
             focal = capture.left_camera.focal_px * width / capture.left_camera.width
-        h_l, h_r = _uncalibrated(matches, width, height, focal)
+        h_l, h_r = _recentre(*_uncalibrated(matches, width, height, focal), width, height)
         candidates.append(("uncalibrated", h_l, _keep_disparity(matches, h_l, h_r)))
     if not candidates:
         raise ParameterError(

@@ -8,6 +8,8 @@ Layout: the corpus sample folder (``docs/corpus.md``) with source kind
 ``reflection_mask``         bool PNG: left pixels whose first hit is mirror, metal or glass
 ``normals``                 float32 NPY HxWx3, left camera frame (OpenCV), NaN = sky
 ``material_kind``           uint8 PNG: index into ``MATERIAL_KINDS``, 255 = sky
+``mixed_pixels``            bool PNG: pixels whose footprint holds more than one surface
+                            (anti-aliased colour; sub-pixel wires may be missing from the GT)
 ``disparity_exact``         float32 NPY: left disparity (px) before PNG quantisation, NaN = sky
 ``depth_exact``             float32 NPY: left z-depth (m) before PNG quantisation, NaN = sky
 ``right_disparity``         float32 NPY: rectified right view's disparity, ``x_left = x_right + d``
@@ -15,6 +17,7 @@ Layout: the corpus sample folder (``docs/corpus.md``) with source kind
 ``right_occlusion``         bool PNG: right pixels the left view does not see
 ``right_reflection_mask``   bool PNG
 ``right_normals``           float32 NPY HxWx3, right camera frame
+``right_mixed_pixels``      bool PNG
 ==========================  ===========================================================
 
 ``meta.json`` ``lineage`` holds the generator settings, the seed and index, the
@@ -58,6 +61,7 @@ def pair_to_sample(pair: SynthPair, config: SynthConfig) -> Any:
         "reflection_mask": lt.reflection_mask,
         "normals": lt.normals,
         "material_kind": _kind_png(lt.material_kind),
+        "mixed_pixels": lt.mixed_mask,
         "disparity_exact": lt.disparity_px,
         "depth_exact": lt.depth_m,
         "right_disparity": rt.disparity_px,
@@ -65,6 +69,7 @@ def pair_to_sample(pair: SynthPair, config: SynthConfig) -> Any:
         "right_occlusion": pair.occlusion_right,
         "right_reflection_mask": rt.reflection_mask,
         "right_normals": rt.normals,
+        "right_mixed_pixels": rt.mixed_mask,
     }
     lineage = {
         "parallax_version": __version__,

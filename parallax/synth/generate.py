@@ -19,11 +19,14 @@ import numpy as np
 from parallax.errors import ParameterError
 from parallax.synth.config import SynthConfig
 from parallax.synth.effects import NO_EFFECTS, PhoneEffects, auto_exposure, develop, sample_effects
-from parallax.synth.groundtruth import ViewTruth, occlusion_mask, view_truth
+from parallax.synth.groundtruth import ViewTruth, mixed_pixels, occlusion_mask, view_truth
 from parallax.synth.scene import ScenePlan, plan_scene
 from parallax.synth.textures import list_texture_images
 
-__all__ = ["SynthPair", "scene_seeds", "sample_id_for", "render_pair", "render_scene"]
+__all__ = ["SynthPair", "scene_seeds", "sample_id_for", "render_pair", "render_scene", "SUBPIXEL_OFFSETS"]
+
+SUBPIXEL_OFFSETS = ((-0.35, -0.35), (0.35, -0.35), (-0.35, 0.35), (0.35, 0.35))
+"""Where inside each pixel (px from its centre) extra rays look for a second surface (the mixed-pixel mask)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,8 +125,13 @@ def render_scene(plan: ScenePlan, config: SynthConfig, *, render_seeds: tuple[in
     truths = {}
     for view in ("left", "right"):
         hits = render.cast_rays(built, rig, view)
+        subs = []
+        for offset in SUBPIXEL_OFFSETS:
+            sub = render.cast_rays(built, rig, view, offset_px=offset)
+            subs.append(sub.distance_m * sub.dirs_cam[..., 2])
+        mixed = mixed_pixels(hits.distance_m * hits.dirs_cam[..., 2], subs)
         truths[view] = view_truth(hits.distance_m, hits.dirs_cam, hits.normal_world, hits.kind, rig.pose(view),
-                                  focal_px=rig.focal_px, baseline_m=rig.baseline_m)
+                                  focal_px=rig.focal_px, baseline_m=rig.baseline_m, mixed=mixed)
     return {"left_linear": left_linear, "right_linear": right_linear, "left_truth": truths["left"],
             "right_truth": truths["right"], "renderer": render.renderer_name()}
 

@@ -170,7 +170,7 @@ def torus(*, major_radius: float = 1.0, minor_radius: float = 0.3, nu: int = 48,
     z = (major_radius + minor_radius * np.cos(ww)) * np.sin(uu)
     y = minor_radius * np.sin(ww)
     v = np.stack([x, y, z], axis=-1).reshape(-1, 3)
-    f = _grid_faces(nu, nv + 1, wrap_u=True)[:, ::-1]
+    f = _grid_faces(nu, nv + 1, wrap_u=True)
     uv = np.stack([uu / (2 * np.pi), ww / (2 * np.pi)], axis=-1).reshape(-1, 2) * np.array([4.0, 1.0])
     return TriMesh(vertices=v, faces=f, uv=uv, normals=vertex_normals(v, f))
 
@@ -185,7 +185,7 @@ def vase(rng: np.random.Generator, *, nu: int = 40, nv: int = 24) -> TriMesh:
     uu, tt = np.meshgrid(u, t)
     r = profile[:, None]
     v = np.stack([r * np.cos(uu), tt, r * np.sin(uu)], axis=-1).reshape(-1, 3)
-    f = _grid_faces(nu, nv, wrap_u=True)[:, ::-1]
+    f = _grid_faces(nu, nv, wrap_u=True)
     uv = np.stack([uu / (2 * np.pi) * 3.0, tt], axis=-1).reshape(-1, 2)
     return TriMesh(vertices=v, faces=f, uv=uv, normals=vertex_normals(v, f))
 
@@ -204,7 +204,7 @@ def superellipsoid(rng: np.random.Generator, *, nu: int = 40, nv: int = 24) -> T
     y = spow(np.sin(aa), e1)
     z = spow(np.cos(aa), e1) * spow(np.sin(ll), e2)
     v = np.stack([x, y, z], axis=-1).reshape(-1, 3)
-    f = _grid_faces(nu, nv, wrap_u=True)[:, ::-1]
+    f = _grid_faces(nu, nv, wrap_u=True)
     uv = np.stack([(ll + np.pi) / (2 * np.pi) * 2, (aa + np.pi / 2) / np.pi], axis=-1).reshape(-1, 2)
     return TriMesh(vertices=v, faces=f, uv=uv, normals=vertex_normals(v, f))
 

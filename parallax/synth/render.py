@@ -59,6 +59,7 @@ def mitsuba() -> Any:
     with _LOCK:
         if mi.variant() not in (LLVM_VARIANT, SCALAR_VARIANT):
             mi.set_variant(_pick_variant(mi))
+            mi.set_log_level(mi.LogLevel.Error)  # no per-shape warnings on the console
     return mi
 
 
@@ -237,10 +238,10 @@ class RayHits:
     dirs_cam: np.ndarray
 
 
-def cast_rays(built: BuiltScene, rig: StereoRig, view: View) -> RayHits:
-    """Intersect one ray through each pixel centre of ``view`` with the scene (exact, no sampling)."""
+def cast_rays(built: BuiltScene, rig: StereoRig, view: View, *, offset_px: tuple[float, float] = (0.0, 0.0)) -> RayHits:
+    """Intersect one ray through each pixel centre of ``view`` (shifted by ``offset_px``) with the scene (exact)."""
     mi = mitsuba()
-    origin, dirs_w, dirs_c = pixel_rays(rig, view)
+    origin, dirs_w, dirs_c = pixel_rays(rig, view, offset_px=offset_px)
     h, w = rig.height, rig.width
     if mi.variant() == SCALAR_VARIANT:
         t, nrm, kind = _cast_scalar(mi, built, origin, dirs_w.reshape(-1, 3))

@@ -179,8 +179,8 @@ class StereoRig:
         }
 
 
-def pixel_rays(rig: StereoRig, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rays through the pixel centres of ``view``.
+def pixel_rays(rig: StereoRig, view: View, *, offset_px: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rays through the pixel centres of ``view`` (shifted by ``offset_px = (dx, dy)`` pixels, to sample inside pixels).
 
     Returns
     -------
@@ -194,6 +194,8 @@ def pixel_rays(rig: StereoRig, view: View) -> tuple[np.ndarray, np.ndarray, np.n
     """
     pose = rig.pose(view)
     ys, xs = np.mgrid[0 : rig.height, 0 : rig.width].astype(np.float64)
+    xs += float(offset_px[0])
+    ys += float(offset_px[1])
     d = np.stack([(xs - rig.cx_px) / rig.focal_px, (ys - rig.cy_px) / rig.focal_px, np.ones_like(xs)], axis=-1)
     d /= np.linalg.norm(d, axis=-1, keepdims=True)
     return pose[:3, 3].copy(), d @ pose[:3, :3].T, d

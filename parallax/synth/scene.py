@@ -242,6 +242,11 @@ class _Builder:
         v = self.rng.uniform(-spread, spread) * self.tan_y * z
         return self.cam + self.R @ np.array([u, v, z])
 
+    def fit_size(self, p: np.ndarray, size: float, *, max_angle: float = 0.15) -> float:
+        """``size`` capped so that the object spans at most ``max_angle`` (radians, half-size) from the camera."""
+        depth = float((p - self.cam) @ self.R[:, 2])
+        return float(min(size, max(0.02, max_angle * depth)))
+
     def scatter_object(self, p: np.ndarray, size: float, *, upright: bool, glass_ok: bool) -> None:
         rng = self.rng
         material = self.mat.for_object(glass_allowed=glass_ok).name
@@ -280,7 +285,7 @@ class _Builder:
     def mirror_panel(self, z_range: tuple[float, float], floor_y: float) -> None:
         """A mirror facing back toward the camera, turned 15-40 degrees so it shows the scene, not the lens."""
         p = self.in_view(z_range, spread=0.5)
-        hw, hh = self.rng.uniform(0.3, 0.8), self.rng.uniform(0.4, 1.0)
+        hw, hh = self.fit_size(p, self.rng.uniform(0.3, 0.8), max_angle=0.2), self.fit_size(p, self.rng.uniform(0.4, 1.0), max_angle=0.2)
         p[1] = max(p[1], floor_y + hh + 0.05)
         to_cam = self.cam - p
         to_cam[1] = 0.0
@@ -339,8 +344,9 @@ def _room(rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory) 
     lo = np.array([-W / 2, 0.0, 0.0])
     hi = np.array([W / 2, H, D])
     for _ in range(int(rng.integers(cfg.object_count_range[0], cfg.object_count_range[1] + 1))):
-        size = float(rng.uniform(0.08, 0.45))
-        p = np.clip(b.in_view((0.8, max(1.0, 0.9 * D))), lo + size, hi - size)
+        p = b.in_view((0.8, max(1.0, 0.9 * D)))
+        size = b.fit_size(p, float(rng.uniform(0.08, 0.45)))
+        p = np.clip(p, lo + size, hi - size)
         if rng.random() < 0.6:
             p[1] = size  # resting on the floor
         b.scatter_object(p, size, upright=rng.random() < 0.6, glass_ok=rng.random() < cfg.glass_probability)
@@ -356,7 +362,7 @@ def _room(rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory) 
         else:
             b.rod(np.array([-W / 2, p[1], p[2]]), np.array([W / 2, p[1] + rng.uniform(-0.3, 0.3), p[2]]), radius, b.thin_material())
     if rng.random() < cfg.mirror_probability:
-        b.mirror_panel((1.2, max(1.5, 0.7 * D)), floor_y=0.0)
+        b.mirror_panel((1.5, max(2.0, 0.8 * D)), floor_y=0.0)
     return rig, b, {"room_size_m": [round(W, 4), round(D, 4), round(H, 4)]}
 
 
@@ -396,8 +402,8 @@ def _outdoor(rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactor
         b.add(primitive="mesh", mesh=meshes.blob(rng, roughness=0.35), to_world=_trs(p + [0, h + 0.6 * crown, 0], np.eye(3), [crown] * 3),
               material=factory.textured(repeat=3.0).name, role="tree")
     for _ in range(int(rng.integers(cfg.object_count_range[0], cfg.object_count_range[1] + 1))):
-        size = float(rng.uniform(0.15, 1.2))
         p = on_ground((1.5, 15.0))
+        size = b.fit_size(p, float(rng.uniform(0.15, 1.2)))
         p[1] += size if rng.random() < 0.8 else size + rng.uniform(0.5, 2.0)
         b.scatter_object(p, size, upright=rng.random() < 0.6, glass_ok=rng.random() < cfg.glass_probability)
     for _ in range(int(rng.integers(cfg.thin_count_range[0], cfg.thin_count_range[1] + 1))):

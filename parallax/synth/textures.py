@@ -152,7 +152,7 @@ def _dots(rng: np.random.Generator, size: int) -> np.ndarray:
     y, x = np.mgrid[0:size, 0:size]
     for _ in range(int(rng.integers(40, 160))):
         cx, cy = rng.integers(0, size, 2)
-        r = rng.uniform(1.5, size / 24)
+        r = rng.uniform(1.5, max(2.0, size / 24))
         mask = (x - cx) ** 2 + (y - cy) ** 2 <= r * r
         out[mask] = b if rng.random() < 0.5 else c
     return out

@@ -57,10 +57,7 @@ def consent_file(tmp_path) -> Path:
 def _check_store(root: Path, reference: dict) -> None:
     corpus = Corpus.open(root)
     try:
-        snap = corpus.catalog.snapshot()
-        if snap != reference:
-            sys.path.insert(0, "/tmp"); import difftest; difftest.diff(snap, reference)
-        assert snap == reference
+        assert corpus.catalog.snapshot() == reference
         folders = sorted(p.name for p in (root / "samples").iterdir())
         assert folders == sorted(s["sample_id"] for s in reference["samples"])  # no partial, no orphan, no duplicate
         report = verify(corpus)

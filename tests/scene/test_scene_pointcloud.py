@@ -82,6 +82,13 @@ def test_pug_convert_to_point_cloud(tmp_path, captures_dir):
     assert ("comment units: metres" in comments) == expected.depth_is_metric
     # a person-and-dog portrait: depths of a metre or two, in front of the camera
     assert 0.2 < np.median(points[:, 2]) < 10.0
+    thin = tmp_path / "thin.ply"
+    argv = ["convert", str(captures_dir / "heic/pug.heic"), "-o", str(thin), "--max-size", "256", "--option", "stride=4"]
+    assert main(argv) == 0
+    assert len(read_ply(thin)[0]) == int(valid[::4, ::4].sum())
+    bad = ["convert", str(captures_dir / "heic/pug.heic"), "-o", str(tmp_path / "bad.ply"), "--option", "stride=x"]
+    assert main(bad) == 2
+    assert not (tmp_path / "bad.ply").exists()
 
 
 def test_read_ply_error_paths(tmp_path):

@@ -34,6 +34,7 @@ def test_disparity_explains_rectified_pair(captures_dir, photometric, name, righ
     assert result.disparity_px.shape == result.image.shape[:2] == result.right_image.shape[:2]
     check = photometric(result.image, result.right_image, result.disparity_px)
     assert check["coverage"] >= 0.90, check
+    assert check["compared"] >= 0.80, check  # most matches land inside the right view
     # at least 20 % lower error than the best single global horizontal shift
     assert check["error"] <= 0.8 * check["shift_error"], check
     valid = np.isfinite(result.disparity_px)

@@ -88,6 +88,16 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
     yield from _serve(config)
 
 
+@pytest.fixture(scope="module")
+def refining_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server that refines in the background: a 128 px first look, then a 320 px refined depth."""
+    from parallax.server import ServerConfig
+
+    root = tmp_path_factory.mktemp("web-refine")
+    config = ServerConfig(data_dir=root / "data", preview_side_px=128, refine_side_px=320, refine=True)
+    yield from _serve(config)
+
+
 @pytest.fixture(scope="session")
 def http(web_server: LiveServer) -> Iterator[Any]:
     """An httpx client for the server."""

@@ -4,19 +4,22 @@
 Pipeline (all CPU, numba kernels compiled once and cached on disk):
 
 1. **Range.** Unless given, the search range is found by running the same
-   matcher on a coarse copy of the pair (longer side about 128 px) over
-   ``+-range_frac * W`` and taking robust percentiles of its left-right
+   matcher on a coarse copy of the pair (longer side about 256 px) over
+   ``+-range_frac * W`` and taking the 1st/99th percentiles of its left-right
    consistent disparities, widened by a margin (multi-scale range narrowing).
-2. **Cost.** 9x7 census Hamming distance plus ``ad_weight`` times the truncated
-   mean absolute colour difference; out-of-view matches cost ``border_cost``.
+2. **Cost.** 9x7 census Hamming distance (robust to exposure differences
+   between the cameras) plus a small weight of the truncated mean absolute
+   colour difference, stored as uint8; out-of-view matches cost ``border_cost``.
 3. **Aggregation.** Semi-global matching along 8 paths with ``P1`` and an
-   edge-aware ``P2`` (smaller across intensity edges).
+   edge-aware ``P2`` (smaller across intensity edges); exact uint16 sums.
 4. **Disparity.** Winner-take-all with parabola sub-pixel refinement; the right
-   view's winners come from the same volume for the left-right check.
+   view's winners come from the same volume for the left-right check; small
+   isolated regions (speckles) are rejected.
 5. **Fill.** Pixels failing the check are filled from the nearest consistent
    pixels in 16 directions: occlusions take the background (second-lowest),
-   mismatches the median; pixels whose match lies outside the right view keep
-   the aggregation's extrapolation. A 3x3 median smooths the result.
+   mismatches the median; pixels whose match lies outside the right view
+   continue the nearest consistent pixel inward on their row. A 3x3 median
+   smooths the result.
 
 Confidence is ``uniqueness`` (relative margin of the best aggregated cost over
 the best non-neighbouring one, scaled to [0, 1]) for consistent pixels and a
@@ -42,14 +45,17 @@ from parallax.capture.types import check_image
 from parallax.errors import ParameterError
 from parallax.stereo.matchers.base import MatchResult
 from parallax.stereo.matchers.cost import census_transform, cost_volume
-from parallax.stereo.matchers.refine import VALID, fill_occlusion_aware, winner_take_all
+from parallax.stereo.matchers.refine import MISMATCH, VALID, fill_occlusion_aware, winner_take_all
 from parallax.stereo.matchers.sgm import aggregate_sgm
 from parallax.stereo.matchers.workspace import scratch
 
 __all__ = ["ParallaxSettings", "ParallaxMatcher"]
 
 #: Longer side (pixels) of the coarse copy used to find the search range.
-_COARSE_SIDE_PX = 128.0
+_COARSE_SIDE_PX = 256.0
+
+#: ``outside_fill`` names -> :func:`fill_occlusion_aware` modes.
+_OUTSIDE_MODES = {"background": 0, "inward": 1, "extrapolate": 2}
 
 #: Confidence of pixels whose value comes from the hole fill.
 FILLED_CONFIDENCE = 0.05
@@ -75,6 +81,13 @@ class ParallaxSettings:
         Intensity difference (0..255) that halves ``p2`` across an edge (0 = constant).
     lr_tolerance : int
         Largest left-right disagreement (px) of a consistent pixel.
+    speckle_size, speckle_range_px : int, float
+        Consistent regions smaller than ``speckle_size`` pixels (neighbours within
+        ``speckle_range_px``) are treated as mismatches (0 = off).
+    outside_fill : {"inward", "extrapolate", "background"}
+        Pixels whose match falls outside the right view: continue the nearest
+        consistent pixel inward on the row (default), keep the aggregation's
+        winner, or treat them as occlusions.
     median_size : int
         Final median filter size (0, 3 or 5); applied to filled (hole-free) maps only.
     fill : bool
@@ -92,18 +105,21 @@ class ParallaxSettings:
     census_radius_x: int = 4
     census_radius_y: int = 3
     census_weight: float = 2.0
-    ad_weight: float = 1.0
+    ad_weight: float = 0.5
     ad_truncation: float = 20.0
     border_cost: int = 36
-    p1: int = 20
-    p2: int = 320
-    p2_gamma: float = 20.0
+    p1: int = 40
+    p2: int = 480
+    p2_gamma: float = 10.0
     lr_tolerance: int = 1
     median_size: int = 3
+    speckle_size: int = 50
+    speckle_range_px: float = 1.0
+    outside_fill: str = "inward"
     fill: bool = True
     range_frac: float = 0.25
     range_margin_px: float = 2.0
-    range_margin_frac: float = 0.05
+    range_margin_frac: float = 0.1
     max_voxels: int = 60_000_000
     threads: int = 2
 
@@ -131,6 +147,12 @@ class ParallaxSettings:
             raise ParameterError(f"max_voxels must be an integer >= 100000, got {self.max_voxels!r}")
         if self.threads not in (1, 2):
             raise ParameterError(f"threads must be 1 or 2, got {self.threads!r}")
+        if self.outside_fill not in _OUTSIDE_MODES:
+            raise ParameterError(f"outside_fill must be one of {sorted(_OUTSIDE_MODES)}, got {self.outside_fill!r}")
+        if not (isinstance(self.speckle_size, int) and self.speckle_size >= 0):
+            raise ParameterError(f"speckle_size must be an integer >= 0, got {self.speckle_size!r}")
+        if not (isinstance(self.speckle_range_px, (int, float)) and 0 < self.speckle_range_px < 100):
+            raise ParameterError(f"speckle_range_px must be in (0, 100), got {self.speckle_range_px!r}")
         if not isinstance(self.fill, bool):
             raise ParameterError(f"fill must be True or False, got {self.fill!r}")
 
@@ -160,6 +182,17 @@ def _match_level(left: np.ndarray, right: np.ndarray, dmin: int, dmax: int, s: P
         out=scratch("agg", shape, np.uint16), scratch=scratch("agg2", shape, np.uint16),
     )
     return winner_take_all(agg, dmin, num_disparities=nd, lr_tolerance=s.lr_tolerance)
+
+
+def _remove_speckles(disp: np.ndarray, state: np.ndarray, size: int, range_px: float) -> np.ndarray:
+    """Mark small connected regions of consistent pixels (``< size`` pixels whose
+    neighbours differ by at most ``range_px``) as mismatches; returns the new state."""
+    invalid = np.int16(-32768)
+    d16 = np.where(state == VALID, np.clip(np.round(disp * 16.0), -32000, 32000), invalid).astype(np.int16)
+    cv2.filterSpeckles(d16, int(invalid), int(size), int(round(range_px * 16)))
+    out = state.copy()
+    out[(d16 == invalid) & (state == VALID)] = MISMATCH
+    return out
 
 
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:
@@ -201,17 +234,16 @@ class ParallaxMatcher:
         sx = lc.shape[1] / w
         half = max(2, int(math.ceil(s.range_frac * lc.shape[1])))
         disp, state, uniq = _match_level(lc, rc, -half, half, s)
-        good = (state == VALID) & (uniq > 0.05)
+        gray = _gray(lc)
+        local_var = cv2.blur(gray * gray, (5, 5)) - cv2.blur(gray, (5, 5)) ** 2
+        good = (state == VALID) & (uniq > 0.05) & (local_var > 1.0)  # textured, unambiguous, consistent
         full = (-s.range_frac * w, s.range_frac * w)
         if good.sum() < max(20, 0.05 * good.size):
             return float(full[0]), float(full[1])
-        lo, hi = np.percentile(disp[good], [0.5, 99.5]) / sx
-        margin = s.range_margin_px + 1.5 / sx + s.range_margin_frac * (hi - lo)
+        lo, hi = np.percentile(disp[good], [1.0, 99.0]) / sx
+        margin = s.range_margin_px + 1.0 / sx + s.range_margin_frac * (hi - lo)
         lo, hi = max(lo - margin, full[0] - 1), min(hi + margin, full[1] + 1)
-        # the cost volume is padded to whole lanes of 16 disparities anyway: use them
-        span = math.floor(hi) - math.floor(lo) + 1
-        extra = (-span) % 16
-        return float(lo - extra // 2), float(hi + extra - extra // 2)
+        return float(lo), float(hi)
 
     # -- matching ------------------------------------------------------------------------
     def match(
@@ -270,9 +302,11 @@ class ParallaxMatcher:
         dmin = int(math.floor(min_disparity * sx))
         dmax = max(int(math.ceil(max_disparity * sx)), dmin + 1)
         disp, state, uniq = _match_level(lw, rw, dmin, dmax, s)
+        if s.speckle_size > 0:
+            state = _remove_speckles(disp, state, s.speckle_size, s.speckle_range_px)
         valid = state == VALID
         if s.fill:
-            out = fill_occlusion_aware(disp, state, outside_mode=2)
+            out = fill_occlusion_aware(disp, state, outside_mode=_OUTSIDE_MODES[s.outside_fill])
             conf = np.where(valid, np.clip(uniq / 0.25, 0.1, 1.0), FILLED_CONFIDENCE)
         else:
             out = np.where(valid, disp, np.nan).astype(np.float32)

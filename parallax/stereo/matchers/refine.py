@@ -28,73 +28,54 @@ __all__ = [
 VALID, OCCLUDED, MISMATCH, OUTSIDE = 0, 1, 2, 3
 
 
-_L = 16
-
-
-@nb.njit(cache=True, nogil=True, fastmath=True)
+@nb.njit(cache=True, nogil=True)
 def _wta(agg, nd, dmin, lr_tol, uniq):
+    """Integer costs: winner and right-view winners are found as minima of the keys
+    ``cost << shift | k`` (integer minima vectorise; ties go to the smaller k)."""
     h, w = agg.shape[:2]
-    big = np.float32(1e30)
+    shift = 1
+    while (1 << shift) < nd:
+        shift += 1
+    mask = (1 << shift) - 1
+    big = np.int64(1) << 62
     disp = np.empty((h, w), dtype=np.float32)
     state = np.zeros((h, w), dtype=np.uint8)
     unique = np.zeros((h, w), dtype=np.float32)
     best_l = np.empty(w, dtype=np.int64)
-    # right-view winners, mirrored: index j = w - 1 - x_right
-    cost_r = np.empty(w, dtype=np.float32)
-    best_r = np.empty(w, dtype=np.int64)
-    lv = np.empty(_L, dtype=np.float32)
-    li = np.empty(_L, dtype=np.int64)
-    ndl = -(-nd // _L) * _L
+    key_r = np.empty(w, dtype=np.int64)  # mirrored: index j = w - 1 - x_right
     for y in range(h):
         for j in range(w):
-            cost_r[j] = big
-            best_r[j] = -1
+            key_r[j] = big
         for x in range(w):
-            for j in range(_L):
-                lv[j] = big
-                li[j] = 0
-            for k0 in range(0, ndl, _L):
-                for j in range(_L):
-                    k = k0 + j
-                    v = np.float32(agg[y, x, k]) if k < nd else big
-                    if v < lv[j]:
-                        lv[j] = v
-                        li[j] = k
-            bv = lv[0]
-            bk = li[0]
-            for j in range(1, _L):
-                if lv[j] < bv or (lv[j] == bv and li[j] < bk):
-                    bv = lv[j]
-                    bk = li[j]
+            kmin = big
+            for k in range(nd):
+                key = (np.int64(agg[y, x, k]) << shift) | k
+                kmin = key if key < kmin else kmin
+            bk = kmin & mask
+            bv = kmin >> shift
             best_l[x] = bk
             # best cost away from the winner's neighbours (uniqueness)
-            for j in range(_L):
-                lv[j] = big
-            for k0 in range(0, ndl, _L):
-                for j in range(_L):
-                    k = k0 + j
-                    v = np.float32(agg[y, x, k]) if (k < nd and (k < bk - 1 or k > bk + 1)) else big
-                    lv[j] = v if v < lv[j] else lv[j]
-            sv = lv[0]
-            for j in range(1, _L):
-                sv = lv[j] if lv[j] < sv else sv
-            unique[y, x] = (sv - bv) / sv if (sv < big and sv > 0) else np.float32(1.0)
+            sv = big
+            for k in range(nd):
+                v = np.int64(agg[y, x, k])
+                v = v if (k < bk - 1 or k > bk + 1) else big
+                sv = v if v < sv else sv
+            unique[y, x] = np.float32(sv - bv) / np.float32(sv) if (sv < big and sv > 0) else np.float32(1.0)
             # right-view winners: S_R(x_r, k) = S(x_r + dmin + k, k)
             k0 = min(max(0, x - dmin - (w - 1)), nd)
             k1 = max(min(nd, x - dmin + 1), k0)
             base = w - 1 - x + dmin
             for k in range(k0, k1):
-                v = np.float32(agg[y, x, k])
+                key = (np.int64(agg[y, x, k]) << shift) | k
                 j = base + k
-                if v < cost_r[j]:
-                    cost_r[j] = v
-                    best_r[j] = k
+                old = key_r[j]
+                key_r[j] = key if key < old else old
             # sub-pixel parabola
             off = np.float32(0.0)
             if 0 < bk < nd - 1:
                 a = np.float32(agg[y, x, bk - 1])
                 c = np.float32(agg[y, x, bk + 1])
-                den = a + c - 2 * bv
+                den = a + c - np.float32(2.0) * np.float32(bv)
                 if den > 0:
                     off = np.float32(0.5) * (a - c) / den
             disp[y, x] = dmin + bk + off
@@ -107,7 +88,7 @@ def _wta(agg, nd, dmin, lr_tol, uniq):
             if uniq > 0 and unique[y, x] < uniq:
                 state[y, x] = 2
                 continue
-            kr = best_r[w - 1 - xr]
+            kr = key_r[w - 1 - xr] & mask
             if abs(kr - bk) > lr_tol:
                 state[y, x] = 1 if kr > bk else 2
     return disp, state, unique
@@ -123,7 +104,7 @@ def winner_take_all(
     Parameters
     ----------
     agg : numpy.ndarray
-        ``HxWxD'`` aggregated costs (uint16 or float32), ``d = min_disparity + k``.
+        ``HxWxD'`` uint16 aggregated costs, ``d = min_disparity + k``.
     num_disparities : int, optional
         Disparities to consider (the first ``D <= D'`` entries; default all).
     min_disparity : int
@@ -146,6 +127,8 @@ def winner_take_all(
     nd = agg.shape[2] if num_disparities is None else int(num_disparities)
     if not 1 <= nd <= agg.shape[2]:
         raise ParameterError(f"num_disparities must be in 1..{agg.shape[2]}, got {num_disparities!r}")
+    if agg.dtype != np.uint16 or agg.ndim != 3:
+        raise ParameterError(f"winner_take_all needs an HxWxD uint16 cost volume, got {agg.dtype} of shape {agg.shape}")
     if not agg.flags.c_contiguous:
         agg = np.ascontiguousarray(agg)
     return _wta(agg, nd, int(min_disparity), int(lr_tolerance), np.float32(uniqueness))

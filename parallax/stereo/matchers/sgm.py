@@ -53,6 +53,19 @@ def _upd(a, b, e, base, p1):
     return a if a < base else base
 
 
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _path(cost, y, x, prev, pi, pj, m, base, p1, cur, ci, cj, tmp, first):
+    """One path step at pixel (y, x): ``cur[ci, cj]`` from ``prev[pi, pj]``; adds to ``tmp``."""
+    nd = cost.shape[2]
+    for k in range(nd):
+        v = np.float32(cost[y, x, k]) + _upd(prev[pi, pj, k + 1], prev[pi, pj, k], prev[pi, pj, k + 2], base, p1) - m
+        cur[ci, cj, k + 1] = v
+        if first:
+            tmp[k] = v
+        else:
+            tmp[k] += v
+
+
 @nb.njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _p2(g0, g1, p1, p2, gamma):
     if gamma <= 0:
@@ -83,6 +96,7 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
     hz = hz3[0]
     hz_min = np.zeros(2, dtype=np.float32)
     lanes = np.empty(_LANES, dtype=np.float32)
+    tmp = np.empty(nd, dtype=np.float32)
     st = 1 if forward else -1
     zero = np.float32(0.0)
     for yi in range(h):
@@ -125,20 +139,16 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
             else:
                 mh = hz_min[hp]
                 bh = mh + _p2(g, guide[y, x - st], p1, p2, gamma)
-            for k in range(nd):
-                c = np.float32(cost[y, x, k])
-                v0 = c + _upd(prev[0, xa, k + 1], prev[0, xa, k], prev[0, xa, k + 2], b0, p1) - m0
-                v1 = c + _upd(prev[1, xb, k + 1], prev[1, xb, k], prev[1, xb, k + 2], b1, p1) - m1
-                v2 = c + _upd(prev[2, xc, k + 1], prev[2, xc, k], prev[2, xc, k + 2], b2, p1) - m2
-                vh = c + _upd(hz[hp, k + 1], hz[hp, k], hz[hp, k + 2], bh, p1) - mh
-                cur[0, xb, k + 1] = v0
-                cur[1, xb, k + 1] = v1
-                cur[2, xb, k + 1] = v2
-                hz[hc, k + 1] = vh
-                tot = v0 + v1 + v2 + vh
-                if accumulate:
-                    tot += np.float32(acc[y, x, k])
-                acc[y, x, k] = np.uint16(tot)
+            _path(cost, y, x, prev, 0, xa, m0, b0, p1, cur, 0, xb, tmp, True)
+            _path(cost, y, x, prev, 1, xb, m1, b1, p1, cur, 1, xb, tmp, False)
+            _path(cost, y, x, prev, 2, xc, m2, b2, p1, cur, 2, xb, tmp, False)
+            _path(cost, y, x, hz3, 0, hp, mh, bh, p1, hz3, 0, hc, tmp, False)
+            if accumulate:
+                for k in range(nd):
+                    acc[y, x, k] = np.uint16(tmp[k] + np.float32(acc[y, x, k]))
+            else:
+                for k in range(nd):
+                    acc[y, x, k] = np.uint16(tmp[k])
             cur_min[0, xb] = _row_min(cur, 0, xb, lanes)
             cur_min[1, xb] = _row_min(cur, 1, xb, lanes)
             cur_min[2, xb] = _row_min(cur, 2, xb, lanes)

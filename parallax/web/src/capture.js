@@ -3,7 +3,8 @@
 // modes, downloads, the share link and (for the owner) delete / contribute / withdraw.
 //
 // For tests and the benchmark the page exposes window.parallax = {viewer, stage,
-// firstFrame: {at, sinceUploadMs, stage} once the first 3D frame is drawn, events}.
+// firstFrame: {at, sinceUploadMs, stage} once the first 3D frame is drawn, shown: {stage: time
+// its files were loaded (ms since the epoch)}, uploadStartedAt, events}.
 import { api, forgetOwnerToken, ownerToken, setOwnerToken, show } from "./api.js";
 import { Viewer } from "./viewer.js";
 
@@ -42,6 +43,7 @@ function onFrame(info) {
     const at = Date.now();
     let started = NaN;
     try { started = Number(sessionStorage.getItem("parallax.uploadStartedAt")); } catch { /* no timing */ }
+    state.uploadStartedAt = started || null;
     state.firstFrame = { at, stage: state.stage, sinceUploadMs: started ? at - started : null, frames: info.frames };
     try { sessionStorage.removeItem("parallax.uploadStartedAt"); } catch { /* ignore */ }
     document.body.dataset.firstFrame = state.stage;
@@ -54,6 +56,7 @@ state.viewer = viewer;
 async function showStage(stage, view) {
   await viewer.load(`${base}/files/${stage}`, view);
   state.stage = stage;
+  state.shown = { ...(state.shown || {}), [stage]: Date.now() };
   document.body.dataset.stage = stage;
   updateModes();
   show($("stage-progress"), stage !== "full" && !state.done);

@@ -15,7 +15,7 @@
 
 import * as THREE from "three";
 
-const EDGE_RATIO = 1.12;
+const EDGE_RATIO = 1.2;
 const HOVER_YAW = 0.1; // radians of parallax when the pointer is at the edge
 const HOVER_PITCH = 0.07;
 const MAX_YAW = 0.55; // orbit limits (radians)

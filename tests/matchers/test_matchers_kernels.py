@@ -1,0 +1,140 @@
+"""The numba kernels against plain reference implementations on tiny inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from parallax.errors import ParameterError
+from parallax.stereo.matchers.cost import census_transform, cost_volume
+from parallax.stereo.matchers.refine import MISMATCH, OCCLUDED, OUTSIDE, VALID, fill_occlusion_aware, winner_take_all
+from parallax.stereo.matchers.sgm import aggregate_sgm
+
+
+def _census_ref(gray, rx, ry):
+    h, w = gray.shape
+    out = np.zeros((h, w), np.uint64)
+    for y in range(h):
+        for x in range(w):
+            bits = 0
+            for dy in range(-ry, ry + 1):
+                for dx in range(-rx, rx + 1):
+                    if dx == 0 and dy == 0:
+                        continue
+                    v = gray[min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)]
+                    bits = (bits << 1) | int(v < gray[y, x])
+            out[y, x] = bits
+    return out
+
+
+def test_census_matches_reference():
+    gray = np.random.default_rng(0).integers(0, 255, (9, 11)).astype(np.float32)
+    np.testing.assert_array_equal(census_transform(gray, 4, 3), _census_ref(gray, 4, 3))
+    np.testing.assert_array_equal(census_transform(gray, 1, 2), _census_ref(gray, 1, 2))
+    with pytest.raises(ParameterError, match="64 bits"):
+        census_transform(gray, 5, 4)
+
+
+def test_cost_volume_matches_reference():
+    rng = np.random.default_rng(1)
+    left = rng.integers(0, 255, (6, 20, 3)).astype(np.uint8)
+    right = rng.integers(0, 255, (6, 20, 3)).astype(np.uint8)
+    cl = census_transform(left.mean(axis=2).astype(np.float32))
+    cr = census_transform(right.mean(axis=2).astype(np.float32))
+    dmin, nd = -3, 9
+    cost = cost_volume(cl, cr, left, right, dmin, nd, census_weight=2.0, ad_weight=0.5, ad_truncation=20.0, border_cost=40)
+    assert cost.shape == (6, 20, 16) and cost.dtype == np.uint8
+    assert np.all(cost[:, :, nd:] == 255)
+    for y, x, k in [(0, 0, 0), (3, 10, 4), (5, 19, 8), (2, 1, 6), (4, 18, 0)]:
+        xr = x - dmin - k
+        if not 0 <= xr < 20:
+            assert cost[y, x, k] == 40
+            continue
+        ham = bin(int(cl[y, x]) ^ int(cr[y, xr])).count("1")
+        ad = np.minimum(np.abs(left[y, x].astype(float) - right[y, xr]), 20.0).mean()
+        assert cost[y, x, k] == min(255, math.floor(2.0 * ham + 0.5 * ad + 0.5))
+
+
+def _sgm_ref(cost, guide, p1, p2, gamma):
+    """Plain 8-path SGM, one path at a time, straight from the recurrence."""
+    h, w, nd = cost.shape
+    c = cost.astype(np.float64)
+    total = np.zeros((h, w, nd))
+    for dy, dx in [(0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1)]:
+        lr = np.zeros((h, w, nd))
+        ys = range(h) if dy >= 0 else range(h - 1, -1, -1)
+        xs = list(range(w)) if dx >= 0 else list(range(w - 1, -1, -1))
+        for y in ys:
+            for x in xs:
+                py, px = y - dy, x - dx
+                if not (0 <= py < h and 0 <= px < w):
+                    lr[y, x] = c[y, x]
+                    continue
+                prev = lr[py, px]
+                pen2 = p2 if gamma <= 0 else max(p1, math.floor(p2 / (1 + abs(guide[y, x] - guide[py, px]) / gamma)))
+                m = prev.min()
+                for k in range(nd):
+                    best = min(prev[k], m + pen2)
+                    if k > 0:
+                        best = min(best, prev[k - 1] + p1)
+                    if k < nd - 1:
+                        best = min(best, prev[k + 1] + p1)
+                    lr[y, x, k] = c[y, x, k] + best - m
+        total += lr
+    return total
+
+
+@pytest.mark.parametrize("gamma", [0.0, 10.0])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sgm_matches_the_recurrence(gamma, threads):
+    rng = np.random.default_rng(2)
+    cost = rng.integers(0, 60, (5, 7, 16)).astype(np.uint8)
+    guide = rng.integers(0, 255, (5, 7)).astype(np.float32)
+    got = aggregate_sgm(cost, guide, p1=8, p2=40, p2_gamma=gamma, threads=threads)
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, _sgm_ref(cost, guide, 8, 40, gamma))
+
+
+def test_sgm_pads_odd_disparity_counts_and_checks_penalties():
+    rng = np.random.default_rng(3)
+    cost = rng.integers(0, 60, (4, 5, 11)).astype(np.uint8)
+    guide = np.zeros((4, 5), np.float32)
+    got = aggregate_sgm(cost, guide, p1=5, p2=30)
+    assert got.shape == (4, 5, 11)
+    np.testing.assert_array_equal(got, _sgm_ref(cost, guide, 5, 30, 0.0))
+    with pytest.raises(ParameterError, match="penalties"):
+        aggregate_sgm(cost, guide, p1=30, p2=5)
+    with pytest.raises(ParameterError, match="penalties"):
+        aggregate_sgm(cost, guide, p1=5, p2=9000)
+
+
+def test_winner_take_all_states_and_subpixel():
+    # one row, 6 pixels, 4 disparities d = 1 + k
+    agg = np.full((1, 6, 4), 100, np.uint16)
+    agg[0, 0, :] = [50, 10, 30, 60]  # winner d=2 -> x_r = -2: outside the right view
+    agg[0, 3, :] = [90, 20, 20, 90]  # tie: the smaller k wins, the parabola moves it half way
+    agg[0, 4, :] = [90, 40, 10, 40]  # winner d=3, symmetric: offset 0
+    agg[0, 5, :] = [90, 30, 10, 20]  # winner d=3, offset toward k=3
+    disp, state, unique = winner_take_all(agg, 1)
+    assert state[0, 0] == OUTSIDE
+    assert disp[0, 3] == pytest.approx(2.5)
+    assert disp[0, 4] == pytest.approx(3.0)
+    assert disp[0, 5] == pytest.approx(3 + 0.5 * (30 - 20) / (30 + 20 - 20))
+    assert 0 <= unique.min() and unique.max() <= 1
+    assert set(np.unique(state)) <= {VALID, OCCLUDED, MISMATCH, OUTSIDE}
+    with pytest.raises(ParameterError, match="uint16"):
+        winner_take_all(agg.astype(np.float32), 0)
+
+
+def test_fill_uses_background_for_occlusions_and_median_for_mismatches():
+    disp = np.array([[5, 5, 0, 20, 20], [5, 5, 0, 20, 20], [5, 5, 0, 20, 20]], np.float32)
+    state = np.zeros(disp.shape, np.uint8)
+    state[:, 2] = OCCLUDED
+    out = fill_occlusion_aware(disp, state)
+    assert np.all(out[:, 2] == 5)  # background side
+    state[:, 2] = MISMATCH
+    out = fill_occlusion_aware(disp, state)
+    assert np.all((out[:, 2] == 5) | (out[:, 2] == 20))
+    assert np.all(out[:, [0, 1, 3, 4]] == disp[:, [0, 1, 3, 4]])

@@ -1,0 +1,113 @@
+"""The processing behind the page: progress events, first look then refinement, viewer files, downloads."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+import numpy as np
+import pytest
+
+
+def _events(client, capture_id: str) -> list[dict]:
+    seen = []
+    with client.stream("GET", f"/api/captures/{capture_id}/events", timeout=300) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+                if seen[-1]["event"] in ("done", "error"):
+                    break
+    return seen
+
+
+@pytest.fixture(scope="module")
+def refined(refining_server, captures_dir):
+    """(client, capture id, events) of sugarshack.mpo processed to the end."""
+    with httpx.Client(base_url=refining_server.url, timeout=300) as client:
+        path = captures_dir / "mpo" / "sugarshack.mpo"
+        r = client.post("/api/captures", files={"file": (path.name, path.read_bytes())})
+        assert r.status_code == 201, r.text
+        assert r.json()["read"]["event"] == "read" and r.json()["read"]["format"] == "mpo"
+        cid = r.json()["id"]
+        yield client, cid, _events(client, cid)
+
+
+def test_web_first_look_then_refined_depth(refined):
+    client, cid, events = refined
+    names = [e["event"] for e in events]
+    assert names == ["read", "preview-ready", "refining", "full-ready", "done"], names
+    preview = next(e["view"] for e in events if e["event"] == "preview-ready")
+    full = next(e["view"] for e in events if e["event"] == "full-ready")
+    assert max(preview["grid_width"], preview["grid_height"]) == 128
+    assert max(full["grid_width"], full["grid_height"]) == 320
+    assert preview["capture"] == full["capture"] == {"format": "mpo", "width": 640, "height": 480}
+    # Late subscribers get the whole story replayed.
+    assert [e["event"] for e in _events(client, cid)] == names
+
+
+def test_web_viewer_files_match_view_json(refined):
+    from PIL import Image
+
+    client, cid, _ = refined
+    for stage in ("preview", "full"):
+        view = client.get(f"/api/captures/{cid}/files/{stage}/view.json").json()
+        depth = np.frombuffer(client.get(f"/api/captures/{cid}/files/{stage}/depth.f32").content, dtype="<f4")
+        assert depth.size == view["grid_width"] * view["grid_height"]
+        assert np.isfinite(depth).all() and depth.min() > 0
+        assert view["depth_min"] == pytest.approx(depth.min()) and view["depth_max"] == pytest.approx(depth.max())
+        for name in ("left.jpg", "right.jpg"):
+            image = Image.open(io.BytesIO(client.get(f"/api/captures/{cid}/files/{stage}/{name}").content))
+            assert image.size == (view["image_width"], view["image_height"])
+        assert view["fx_px"] > 0 and 0 <= view["cx_px"] < view["grid_width"]
+
+
+def test_web_events_are_rebuilt_from_disk_after_a_restart(refined, refining_server):
+    client, cid, events = refined
+    refining_server.service.jobs._events.pop(cid)  # as if the server had restarted
+    replay = _events(client, cid)
+    assert [e["event"] for e in replay] == ["preview-ready", "full-ready", "done"]
+    assert replay[1]["view"] == next(e["view"] for e in events if e["event"] == "full-ready")
+
+
+def test_web_every_registry_format_downloads(refined, tmp_path):
+    from parallax.outputs.registry import list_formats
+
+    client, cid, _ = refined
+    offered = client.get("/api/config").json()["formats"]
+    assert {f["name"] for f in offered} == {f.name for f in list_formats()}
+    for fmt in offered:
+        r = client.get(f"/api/captures/{cid}/download/{fmt['name']}")
+        assert r.status_code == 200, (fmt["name"], r.text[:200])
+        disposition = r.headers["content-disposition"]
+        assert "attachment" in disposition and f"sugarshack-full-{fmt['name']}{fmt['extension']}" in disposition
+        assert len(r.content) > 100, fmt["name"]
+        again = client.get(f"/api/captures/{cid}/download/{fmt['name']}")  # cached: same bytes
+        assert again.content == r.content
+
+
+def test_web_downloads_read_back(refined, tmp_path):
+    import trimesh
+    from plyfile import PlyData
+
+    from parallax.capture import read_capture
+
+    client, cid, _ = refined
+    glb = trimesh.load(io.BytesIO(client.get(f"/api/captures/{cid}/download/mesh").content), file_type="glb")
+    assert sum(len(g.vertices) for g in glb.geometry.values()) > 1000
+    ply = PlyData.read(io.BytesIO(client.get(f"/api/captures/{cid}/download/pointcloud").content))
+    assert ply["vertex"].count > 1000
+    lif = tmp_path / "x.lif.jpg"
+    lif.write_bytes(client.get(f"/api/captures/{cid}/download/lif").content)
+    assert read_capture(lif).is_stereo
+    preview_ply = client.get(f"/api/captures/{cid}/download/pointcloud", params={"stage": "preview"})
+    assert PlyData.read(io.BytesIO(preview_ply.content))["vertex"].count < ply["vertex"].count
+
+
+def test_web_download_errors(refined):
+    client, cid, _ = refined
+    r = client.get(f"/api/captures/{cid}/download/exe")
+    assert r.status_code == 400 and "mesh" in r.json()["detail"]
+    assert client.get(f"/api/captures/{cid}/download/mesh", params={"stage": "other"}).status_code == 400
+    assert client.get(f"/api/captures/{'B' * 32}/download/mesh").status_code == 404
