@@ -23,6 +23,9 @@ python -m pip install -q --upgrade pip >/dev/null
 # The CPU build of torch first, pinned, so nothing later pulls a CUDA build.
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[dev]"
+# The corpus face detector's weights ship in mtcnn-runtime; --no-deps because it declares opencv-python
+# (non-headless), which would clash with opencv-python-headless. Its runtime needs (onnxruntime) come from [corpus].
+python -m pip install -q --no-deps "mtcnn-runtime>=1.0"
 
 # The web viewer's front end (three.js, Spark) from npm with its lockfile into parallax/web/node_modules;
 # `parallax serve` serves it from there through an import map (no CDN, works offline).

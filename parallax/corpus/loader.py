@@ -11,8 +11,9 @@ Each yielded item is a dict of tensors::
 
 Splitting: the samples of every source are numbered in shard order; sample ``i``
 goes to the worker slot ``i % (world_size * num_workers)``, with slot
-``rank * num_workers + worker_id``. Every sample is read by exactly one slot
-per epoch, whatever the number of DataLoader workers and ranks.
+``worker_id * world_size + rank`` (so the ranks' counts differ by at most one
+per worker). Every sample is read by exactly one slot per epoch, whatever the
+number of DataLoader workers and ranks.
 
 Mixing ("synthetic builds the map, real keeps it true"): at each step one
 source is drawn with probability proportional to its weight among the sources
@@ -161,7 +162,7 @@ class CorpusDataset(torch.utils.data.IterableDataset):
                 rank, world = 0, 1
         info = torch.utils.data.get_worker_info()
         wid, nworkers = (info.id, info.num_workers) if info is not None else (0, 1)
-        return rank * nworkers + wid, world * nworkers
+        return wid * world + rank, world * nworkers
 
     def _source_iter(self, name: str, slot: int, total: int) -> Iterator[dict[str, Any]]:
         url, shards = self.sources[name]

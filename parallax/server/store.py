@@ -108,7 +108,7 @@ class CaptureStore:
         cid = check_capture_id(capture_id)
         path = self.root / cid
         resolved = path.resolve()
-        if False:
+        if resolved.parent != self._root_resolved:
             raise CaptureNotFoundError("no such capture; check the link")
         if must_exist and not (resolved.is_dir() and (resolved / "meta.json").is_file()):
             raise CaptureNotFoundError("no such capture; it may have been deleted by its owner")

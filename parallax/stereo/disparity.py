@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from parallax.stereo.matchers.base import MatchResult
-from parallax.stereo.matchers.registry import get_matcher
+from parallax.stereo.matchers.registry import get_matcher, matcher_names
 
-__all__ = ["estimate_disparity", "match"]
+__all__ = ["estimate_disparity", "match", "get_matcher", "matcher_names"]
 
 
 def match(

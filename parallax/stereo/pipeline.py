@@ -269,7 +269,9 @@ def compute_depth(
     )
     disparity = np.array(result.disparity_px, dtype=np.float32)
     # pixels of the rectified left view with no source pixel (black border) have no value
-    disparity[~_covered(pair.rectification.H_left, small.width, small.height)] = np.nan
+    rect_w, rect_h = pair.rectification.width, pair.rectification.height
+    offset = float(pair.rectification.disparity_offset_px)  # d_uncropped = d + offset
+    disparity[~_covered(pair.rectification.H_left, rect_w, rect_h)] = np.nan
     confidence = np.where(np.isfinite(disparity), result.confidence, 0.0).astype(np.float32)
 
     focal = focal_px * scale if focal_px is not None else None
@@ -278,6 +280,9 @@ def compute_depth(
     baseline = baseline_m if baseline_m is not None else small.baseline_m
     method = pair.rectification.method
     camera = _rectified_camera(small, focal)
+    if camera is not None and (rect_w, rect_h) != (camera.width, camera.height):
+        # cropped to the common view: the left view lost max(offset, 0) columns on its left
+        camera = dataclasses.replace(camera, cx_px=camera.cx_px - max(offset, 0.0), width=rect_w, height=rect_h)
     settings.update({
         "min_disparity": result.min_disparity, "max_disparity": result.max_disparity,
         "matcher_settings": dict(result.settings), "rectification": method,
@@ -290,7 +295,7 @@ def compute_depth(
         # a parallel rig (d > 0). Converged rigs and 3D lenses put zero disparity at an
         # unknown distance, which the file does not state.
         finite = disparity[np.isfinite(disparity)]
-        behind = float(np.mean(finite <= 0)) if finite.size else 1.0
+        behind = float(np.mean(finite + offset <= 0)) if finite.size else 1.0
         if behind > _MAX_NONPOSITIVE_SHARE:
             metric = False
             settings["metric_refused"] = (
@@ -298,11 +303,11 @@ def compute_depth(
                 "pass --doffs (the x-difference of the principal points) for metric depth"
             )
     if metric:
-        doffs = (doffs_px or 0.0) * scale
+        doffs = (doffs_px or 0.0) * scale + offset
         depth = disparity_to_depth(disparity, focal_px=focal, baseline_m=baseline, doffs_px=doffs)
         settings["depth"] = "metric: Z = focal_px * baseline_m / (d + doffs_px)"
     else:
-        depth, doffs = relative_depth(disparity, offset_px=None if doffs_px is None else doffs_px * scale)
+        depth, doffs = relative_depth(disparity, offset_px=None if doffs_px is None else doffs_px * scale + offset)
         metric, baseline = False, None
         missing = " and ".join(n for n, v in (("focal length", focal), ("baseline", baseline)) if v is None)
         why = settings.get("metric_refused") or f"{missing} unknown"

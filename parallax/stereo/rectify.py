@@ -15,9 +15,11 @@ Three ways, tried in this order by :func:`rectify`:
    the homographies cannot run wild; the left view is kept as close to
    unchanged as possible (its rotation is penalised, and a translation common
    to both views keeps its centre in place), the image size is kept,
-   and a final horizontal shift of the right view keeps the median disparity
-   of the matches what it was, so converged rigs (Nintendo 3DS: negative
-   disparities) keep their sign.
+   and a horizontal shift of the right view keeps the median disparity
+   of the matches what it was. Finally a rectified pair is cropped to the
+   columns both cameras see, moving the far plane to zero disparity (the
+   offset is kept in ``Rectification.disparity_offset_px``); converged rigs
+   (Nintendo 3DS: negative disparities) then have mostly positive ones.
 
 Every candidate is checked: its vertical error after rectification must be
 lower than before, else a pure vertical shift of the right view is tried, else
@@ -57,8 +59,9 @@ class RectifiedPair:
     Parameters
     ----------
     left, right : numpy.ndarray
-        Rectified views, ``HxWx3`` uint8 RGB, the size of the original views;
-        pixels with no source pixel are black.
+        Rectified views, ``HxWx3`` uint8 RGB, the original height; the original
+        width unless cropped to the common view (see :func:`rectify`); pixels
+        with no source pixel are black.
     rectification : Rectification
         Homographies from original to rectified pixels, and the vertical error
         (pixels) before and after.
@@ -226,6 +229,41 @@ def _calibrated(capture: Capture, transpose: bool) -> tuple[np.ndarray, np.ndarr
     return h_l / h_l[2, 2], h_r / h_r[2, 2]
 
 
+#: Percentile of the matches' disparities taken as the far plane when cropping to the common view.
+_FAR_PERCENTILE = 2.0
+
+
+def _crop_to_common_view(
+    rectified: FeatureMatches, h_left: np.ndarray, h_right: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Crop a freshly rectified pair to the columns both cameras see.
+
+    A converged rig (3DS) or a wide parallel rig leaves a band of the left view
+    that the right camera never saw (right edge for negative far disparities,
+    left edge for positive ones); no disparity can explain it. The far plane's
+    disparity ``s`` (a low percentile of the matches) is moved to zero by
+    cropping ``|s|`` columns: the left view's right band when ``s < 0``, its left
+    band when ``s > 0`` (and the matching band of the right view). Disparity in
+    the cropped pair is then ``d - s``; the returned offset ``s`` restores it.
+
+    Returns ``(H_left, H_right, width, disparity_offset_px)``.
+    """
+    if len(rectified) < _MIN_MATCHES:
+        return h_left, h_right, width, 0.0
+    s = float(np.round(np.percentile(rectified.disparity_px, _FAR_PERCENTILE)))
+    if abs(s) < 1.0 or abs(s) > 0.5 * width:
+        return h_left, h_right, width, 0.0
+
+    def shift(tx: float) -> np.ndarray:
+        return np.array([[1.0, 0.0, tx], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+    if s > 0:  # the left view's left band is unseen by the right camera
+        h_left = shift(-s) @ h_left
+    else:  # the left view's right band is unseen: shift the right view left
+        h_right = shift(s) @ h_right
+    return h_left, h_right, width - int(abs(s)), s
+
+
 def _split(capture_or_left: Capture | np.ndarray, right: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, Capture | None]:
     if isinstance(capture_or_left, Capture):
         if right is not None:
@@ -267,10 +305,13 @@ def rectify(
     Returns
     -------
     RectifiedPair
-        Rectified views (same size as the input), with the homographies and the
-        median absolute vertical error of matched features before and after, in
-        pixels. Disparity keeps its sign convention (``x_right = x_left - d``)
-        and, for uncalibrated rectification, its median over the matches.
+        Rectified views with the homographies and the median absolute vertical
+        error of matched features before and after, in pixels. A pair that is
+        already rectified keeps its size. A pair that needed rectification is
+        also cropped to the columns both cameras see (see
+        :func:`_crop_to_common_view`): it is narrower by ``|disparity_offset_px|``
+        and its disparities are ``d - disparity_offset_px``, i.e. the far plane
+        sits near zero (``x_right = x_left - d`` as always).
 
     Raises
     ------
@@ -288,12 +329,17 @@ def rectify(
     eye = np.eye(3)
 
     def result(method: str, h_l: np.ndarray, h_r: np.ndarray, after: float | None) -> RectifiedPair:
+        out_w, offset = width, 0.0
+        if method != "none":
+            h_l, h_r, out_w, offset = _crop_to_common_view(_transformed(matches, h_l, h_r), h_l, h_r, width)
         rect = Rectification(
-            method=method, H_left=h_l, H_right=h_r, width=width, height=height,
+            method=method, H_left=h_l, H_right=h_r, width=out_w, height=height,
             vertical_error_before_px=before, vertical_error_after_px=after, matches=len(matches),
+            disparity_offset_px=offset,
         )
         return RectifiedPair(
-            left=warp_view(left, h_l, width, height), right=warp_view(right_view, h_r, width, height), rectification=rect
+            left=warp_view(left, h_l, out_w, height), right=warp_view(right_view, h_r, out_w, height),
+            rectification=rect,
         )
 
     if force == "none" or (force is None and (before is None or before < RECTIFIED_THRESHOLD_PX)):

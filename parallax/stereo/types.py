@@ -46,6 +46,12 @@ class Rectification:
         after rectification (``None`` if too few features matched to tell).
     matches : int
         Number of feature matches the measurement used.
+    disparity_offset_px : float
+        Horizontal offset between the rectified views' frames, in rectified
+        pixels: disparity in this rectified pair plus this offset is the disparity
+        the rectified cameras would give without the crop to their common field
+        of view (``d_uncropped = d + disparity_offset_px``). Depth therefore uses
+        ``Z = f * B / (d + doffs + disparity_offset_px)``. 0 when nothing was cropped.
     """
 
     method: Literal["none", "calibrated", "uncalibrated"]
@@ -56,8 +62,11 @@ class Rectification:
     vertical_error_before_px: float | None = None
     vertical_error_after_px: float | None = None
     matches: int = 0
+    disparity_offset_px: float = 0.0
 
     def __post_init__(self) -> None:
+        if not np.isfinite(self.disparity_offset_px):
+            raise ParameterError(f"disparity_offset_px must be finite, got {self.disparity_offset_px!r}")
         if self.method not in ("none", "calibrated", "uncalibrated"):
             raise ParameterError(f"Rectification.method {self.method!r} is not none, calibrated or uncalibrated")
         object.__setattr__(self, "H_left", _check_h("H_left", self.H_left))
@@ -80,6 +89,7 @@ class Rectification:
             "vertical_error_before_px": self.vertical_error_before_px,
             "vertical_error_after_px": self.vertical_error_after_px,
             "matches": int(self.matches),
+            "disparity_offset_px": float(self.disparity_offset_px),
             "convention": "x_rect ~ H @ [x_orig, y_orig, 1]; inverse(H) maps rectified pixels back",
         }
 
@@ -95,6 +105,7 @@ class Rectification:
             vertical_error_before_px=data.get("vertical_error_before_px"),
             vertical_error_after_px=data.get("vertical_error_after_px"),
             matches=int(data.get("matches", 0)),
+            disparity_offset_px=float(data.get("disparity_offset_px", 0.0)),
         )
 
 

@@ -34,12 +34,19 @@ Engine = Literal["local", "ray"]
 Progress = Callable[[int, Path], None]
 
 
-def make_one(config: SynthConfig, seed: int, index: int, out: str) -> str:
+def make_one(config: SynthConfig, seed: int, index: int, out: str, threads: int | None = None) -> str:
     """Render pair ``index`` of dataset ``seed`` and write its sample folder into ``out``; return the folder path.
 
     A plain function of plain arguments, so that it can run as a Ray task.
+    ``threads`` caps the renderer's worker threads (Dr.Jit's pool) in this
+    process; ``None`` leaves it at one per core.
     """
     from parallax.synth.export import write_pair
+
+    if threads is not None:
+        from parallax.synth.render import set_render_threads
+
+        set_render_threads(threads)
 
     files = list_texture_images(config.textures_dir) if config.textures_dir else []
     pair = render_pair(config, seed=seed, index=index, texture_files=files)
@@ -74,8 +81,8 @@ def _run_ray(config: SynthConfig, seed: int, count: int, out: Path, workers: int
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
         started = True
     try:
-        task = ray.remote(num_cpus=1)(make_one)
-        pending = {task.remote(config, seed, i, str(out)): i for i in range(count)}
+        task = ray.remote(num_cpus=1)(make_one)  # one CPU per task: the renderer gets one thread
+        pending = {task.remote(config, seed, i, str(out), 1): i for i in range(count)}
         done: dict[int, Path] = {}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -105,9 +112,11 @@ def generate_dataset(config: SynthConfig, *, count: int, out: str | os.PathLike[
     seed : int
         Dataset seed (non-negative); pair ``i`` is fixed by ``(config, seed, i)``.
     engine : {"local", "ray"}
-        ``"local"``: one pair after another in this process (Mitsuba uses every
-        core per pair). ``"ray"``: one Ray task per pair (``pip install 'parallax[ray]'``);
-        starts a local Ray with ``workers`` CPUs unless Ray is already initialised.
+        ``"local"``: one pair after another in this process (the renderer uses
+        every core per pair). ``"ray"``: one Ray task per pair, each holding one
+        CPU and rendering with one thread (``pip install 'parallax[ray]'``); starts a
+        local Ray with ``workers`` CPUs unless Ray is already initialised (then the
+        cluster's CPUs decide how many pairs render at once).
     workers : int, optional
         CPUs for a local Ray (default: all).
     progress : callable, optional

@@ -27,7 +27,7 @@ from parallax.synth.materials import MATERIAL_KINDS, Material
 from parallax.synth.rig import StereoRig, View, pixel_rays
 from parallax.synth.scene import ScenePlan, ShapeSpec
 
-__all__ = ["mitsuba", "mitsuba_variant", "BuiltScene", "build_scene", "sensor_dict", "render_view", "render_depth_aov",
+__all__ = ["mitsuba", "mitsuba_variant", "set_render_threads", "BuiltScene", "build_scene", "sensor_dict", "render_view", "render_depth_aov",
            "cast_rays", "RayHits", "renderer_name", "NEAR_CLIP_M"]
 
 LLVM_VARIANT = "llvm_ad_rgb"
@@ -61,6 +61,18 @@ def mitsuba() -> Any:
             mi.set_variant(_pick_variant(mi))
             mi.set_log_level(mi.LogLevel.Error)  # no per-shape warnings on the console
     return mi
+
+
+def set_render_threads(threads: int) -> None:
+    """Use ``threads`` worker threads for rendering and ray casting in this process (Dr.Jit's thread pool)."""
+    from parallax.errors import ParameterError
+
+    if not isinstance(threads, int) or threads < 1:
+        raise ParameterError(f"threads must be a positive integer, got {threads!r}")
+    mitsuba()
+    import drjit
+
+    drjit.set_thread_count(threads)
 
 
 def mitsuba_variant() -> str:

@@ -138,3 +138,28 @@ def test_fill_uses_background_for_occlusions_and_median_for_mismatches():
     out = fill_occlusion_aware(disp, state)
     assert np.all((out[:, 2] == 5) | (out[:, 2] == 20))
     assert np.all(out[:, [0, 1, 3, 4]] == disp[:, [0, 1, 3, 4]])
+
+
+def test_row_split_threads_give_identical_kernels():
+    rng = np.random.default_rng(4)
+    left = rng.integers(0, 255, (40, 30, 3)).astype(np.uint8)
+    right = rng.integers(0, 255, (40, 30, 3)).astype(np.uint8)
+    cl = census_transform(left[:, :, 0].astype(np.float32))
+    cr = census_transform(right[:, :, 0].astype(np.float32))
+    one = cost_volume(cl, cr, left, right, -2, 12, census_weight=2.0, ad_weight=0.5, border_cost=30, threads=1)
+    two = cost_volume(cl, cr, left, right, -2, 12, census_weight=2.0, ad_weight=0.5, border_cost=30, threads=2)
+    np.testing.assert_array_equal(one, two)
+    agg = aggregate_sgm(one, left[:, :, 1].astype(np.float32), p1=8, p2=60)
+    for a, b in zip(winner_take_all(agg, -2, threads=1), winner_take_all(agg, -2, threads=2)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_workspace_reuses_and_releases_buffers():
+    from parallax.stereo.matchers import workspace
+
+    a = workspace.scratch("t", (4, 5), np.uint16)
+    b = workspace.scratch("t", (2, 3), np.uint8)
+    assert a.shape == (4, 5) and b.shape == (2, 3) and np.shares_memory(a, b)
+    workspace.release()
+    c = workspace.scratch("t", (4, 5), np.uint16)
+    assert not np.shares_memory(a, c)

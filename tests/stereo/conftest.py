@@ -18,14 +18,11 @@ def photometric_check(left: np.ndarray, right: np.ndarray, disparity: np.ndarray
     -------
     dict
         ``coverage``: share of left pixels with a value (finite disparity).
-        ``compared``: share of left pixels compared photometrically: those with
-        a value whose match ``x - d`` lies inside the right view. A left pixel
-        whose match falls outside the right view has no counterpart to compare
-        with (a converged Nintendo 3DS pair sees ~16 % of the left view only in
-        the left camera), so it is left out of both errors below.
+        ``inside``: share of left pixels with a value whose match ``x - d``
+        lies inside the right view (informational).
         ``error``: mean absolute RGB error (0..255) of the right view warped
-        into the left with ``cv2.remap`` at ``x - d`` (bilinear), over the
-        compared pixels. ``shift_error``: the same for the best single global
+        into the left with ``cv2.remap`` at ``x - d`` (bilinear, border
+        replicated), over every pixel with a value. ``shift_error``: the same for the best single global
         integer horizontal shift (searched over the 0.5-99.5 percentile range of
         the disparities), over the same pixels. ``ratio`` = error / shift_error.
     """
@@ -34,7 +31,8 @@ def photometric_check(left: np.ndarray, right: np.ndarray, disparity: np.ndarray
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     lf = left.astype(np.float32)
     d = np.where(valid, disparity, 0).astype(np.float32)
-    compared = valid & (xs - d >= 0) & (xs - d <= w - 1)
+    inside = valid & (xs - d >= 0) & (xs - d <= w - 1)
+    compared = valid
     warped = cv2.remap(right, xs - d, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     err_d = float(np.abs(lf - warped).mean(axis=2)[compared].mean())
     lo, hi = np.floor(np.nanpercentile(disparity, 0.5)), np.ceil(np.nanpercentile(disparity, 99.5))
@@ -43,7 +41,7 @@ def photometric_check(left: np.ndarray, right: np.ndarray, disparity: np.ndarray
         shifted = cv2.remap(right, xs - s, ys, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
         best = min(best, float(np.abs(lf - shifted).mean(axis=2)[compared].mean()))
     return {
-        "coverage": float(valid.mean()), "compared": float(compared.mean()),
+        "coverage": float(valid.mean()), "inside": float(inside.mean()),
         "error": err_d, "shift_error": best, "ratio": err_d / best,
     }
 

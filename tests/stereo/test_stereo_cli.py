@@ -48,7 +48,11 @@ def test_rectify_writes_views_and_json(tmp_path, captures_dir, capsys):
     rect = Rectification.from_dict(json.loads((out / "rectification.json").read_text()))
     assert rect.method == "uncalibrated" and rect.vertical_error_after_px < 0.5
     with Image.open(out / "left.png") as left, Image.open(out / "right.png") as right:
-        assert left.size == right.size == (rect.width, rect.height) == (640, 480)
+        assert left.size == right.size == (rect.width, rect.height)
+    # a converged 3DS pair is cropped to the columns both cameras see: its far plane
+    # (about -100 px at 640 px width) moves to zero disparity
+    assert -130 < rect.disparity_offset_px < -50
+    assert (rect.width, rect.height) == (640 - round(abs(rect.disparity_offset_px)), 480)
     assert "uncalibrated" in capsys.readouterr().out
 
 

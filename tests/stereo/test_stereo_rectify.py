@@ -76,8 +76,10 @@ def test_synthetic_misalignment_is_corrected(motorcycle, dy_px, angle_deg):
     sampled = cv2.remap(pair.left, rl[inside, 0].astype(np.float32)[None], rl[inside, 1].astype(np.float32)[None], cv2.INTER_LINEAR)[0]
     original = left[pl[inside, 1].astype(int), pl[inside, 0].astype(int)]
     assert np.median(np.abs(sampled.astype(float) - original)) < 4
-    # the horizontal disparity keeps its sign and median
-    assert np.median(rl[:, 0] - rr[:, 0]) == pytest.approx(np.nanmedian(gt), abs=2.0)
+    # the horizontal disparity keeps its sign and median, once the crop's offset is added back
+    offset = rect.disparity_offset_px
+    assert np.median(rl[:, 0] - rr[:, 0]) + offset == pytest.approx(np.nanmedian(gt), abs=2.0)
+    assert pair.left.shape[1] == left.shape[1] - round(abs(offset))
 
 
 def test_rectification_round_trips_through_json(motorcycle):
@@ -91,15 +93,18 @@ def test_rectification_round_trips_through_json(motorcycle):
     assert back.method == rect.method and back.matches == rect.matches
 
 
-def test_converged_rig_keeps_negative_disparity(captures_dir):
+def test_converged_rig_keeps_negative_disparity_offset(captures_dir):
     from parallax.stereo.features import match_features
 
     capture = read_capture(captures_dir / "mpo/sugarshack.mpo")
     pair = rectify(capture)
     assert pair.rectification.method == "uncalibrated"
     assert pair.rectification.vertical_error_after_px < 0.5 < pair.rectification.vertical_error_before_px
-    d = match_features(pair.left, pair.right).disparity_px
+    d = match_features(pair.left, pair.right).disparity_px + pair.rectification.disparity_offset_px
     assert np.median(d) < -80  # 3DS: far objects at about -100 px, not flipped
+    # cropped to the common view: the far plane now sits near zero disparity
+    assert pair.rectification.disparity_offset_px < -80
+    assert np.percentile(d - pair.rectification.disparity_offset_px, 2) == pytest.approx(0, abs=2)
 
 
 def test_rectify_error_paths(motorcycle, captures_dir):

@@ -14,6 +14,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from parallax.errors import ParameterError
+from parallax.stereo.matchers.threads import run_rows
 
 __all__ = ["census_transform", "cost_volume"]
 
@@ -70,7 +71,7 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3) -> 
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def _cost_volume(cl, cr, il, ir, dmin, nd, w_census, w_ad, t_ad, border_cost, pad_cost, out):
+def _cost_volume(cl, cr, il, ir, dmin, nd, w_census, w_ad, t_ad, border_cost, pad_cost, out, y0, y1):
     """``il`` is channel-first float32 (3xHxW); ``cr``/``ir`` are mirrored left-right
     (``cr[y, j]`` is pixel ``w - 1 - j``) so the disparity loop reads forwards and vectorises."""
     h, w = cl.shape
@@ -78,7 +79,7 @@ def _cost_volume(cl, cr, il, ir, dmin, nd, w_census, w_ad, t_ad, border_cost, pa
     wc = w_ad / np.float32(3.0)
     half = np.float32(0.5)
     top = np.float32(255.0)
-    for y in range(h):
+    for y in range(y0, y1):
         for x in range(w):
             # valid k: 0 <= x - dmin - k <= w - 1
             k0 = min(max(0, x - dmin - (w - 1)), nd)
@@ -121,6 +122,7 @@ def cost_volume(
     border_cost: int = 64,
     pad_to: int = 16,
     out: np.ndarray | None = None,
+    threads: int = 1,
 ) -> np.ndarray:
     """Per-pixel matching cost ``C[y, x, k]`` for ``d = min_disparity + k``, as uint8.
 
@@ -138,6 +140,8 @@ def cost_volume(
         ``HxWx3`` images (0..255 levels) for the colour term.
     out : numpy.ndarray, optional
         uint8 ``HxWxD'`` array to write into.
+    threads : int
+        1 or 2 threads (row bands; same result).
 
     Returns
     -------
@@ -155,7 +159,7 @@ def cost_volume(
         raise ParameterError(f"cost_volume needs HxWx3 images of the census size {(h, w)}, got {image_left.shape}, {image_right.shape}")
     if out is None or out.shape != (h, w, ndp) or out.dtype != np.uint8:
         out = np.empty((h, w, ndp), dtype=np.uint8)
-    _cost_volume(
+    args = (
         census_left,
         np.ascontiguousarray(census_right[:, ::-1]),
         np.ascontiguousarray(np.moveaxis(image_left, 2, 0), dtype=np.float32),
@@ -169,4 +173,5 @@ def cost_volume(
         np.uint8(255),
         out,
     )
+    run_rows(lambda y0, y1: _cost_volume(*args, y0, y1), h, threads)
     return out

@@ -4,7 +4,7 @@
 Pipeline (all CPU, numba kernels compiled once and cached on disk):
 
 1. **Range.** Unless given, the search range is found by running the same
-   matcher on a coarse copy of the pair (longer side about 256 px) over
+   matcher on a coarse copy of the pair (longer side about 128 px) over
    ``+-range_frac * W`` and taking the 1st/99th percentiles of its left-right
    consistent disparities, widened by a margin (multi-scale range narrowing).
 2. **Cost.** 9x7 census Hamming distance (robust to exposure differences
@@ -52,7 +52,7 @@ from parallax.stereo.matchers.workspace import scratch
 __all__ = ["ParallaxSettings", "ParallaxMatcher"]
 
 #: Longer side (pixels) of the coarse copy used to find the search range.
-_COARSE_SIDE_PX = 256.0
+_COARSE_SIDE_PX = 128.0
 
 #: ``outside_fill`` names -> :func:`fill_occlusion_aware` modes.
 _OUTSIDE_MODES = {"background": 0, "inward": 1, "extrapolate": 2}
@@ -76,7 +76,7 @@ class ParallaxSettings:
     border_cost : int
         Cost (0..255) of a disparity whose match falls outside the right view.
     p1, p2 : int
-        SGM penalties for disparity steps of 1 px and of more than 1 px (``p2 <= 7936``).
+        SGM penalties for disparity steps of 1 px and of more than 1 px (``p2 <= 1744``).
     p2_gamma : float
         Intensity difference (0..255) that halves ``p2`` across an edge (0 = constant).
     lr_tolerance : int
@@ -99,7 +99,7 @@ class ParallaxSettings:
     max_voxels : int
         Largest cost volume (pixels x disparities); larger pairs are matched downscaled.
     threads : int
-        1 or 2 threads for the aggregation (results are identical).
+        1 or 2 threads for the costs, the aggregation and the winner search (results are identical).
     """
 
     census_radius_x: int = 4
@@ -131,7 +131,7 @@ class ParallaxSettings:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}")
-        for name, top in (("border_cost", 255), ("p1", 7936), ("p2", 7936)):
+        for name, top in (("border_cost", 255), ("p1", 1744), ("p2", 1744)):
             value = getattr(self, name)
             if not (isinstance(value, (int, np.integer)) and 0 <= value <= top):
                 raise ParameterError(f"{name} must be an integer in 0..{top}, got {value!r}")
@@ -171,17 +171,17 @@ def _match_level(left: np.ndarray, right: np.ndarray, dmin: int, dmax: int, s: P
     cr = census_transform(gr, s.census_radius_x, s.census_radius_y)
     nd = dmax - dmin + 1
     h, w = gl.shape
-    shape = (h, w, -(-nd // 16) * 16)
+    shape = (h, w, -(-nd // 8) * 8)
     cost = cost_volume(
         cl, cr, left, right, dmin, nd,
         census_weight=s.census_weight, ad_weight=s.ad_weight, ad_truncation=s.ad_truncation,
-        border_cost=s.border_cost, pad_to=16, out=scratch("cost", shape, np.uint8),
+        border_cost=s.border_cost, pad_to=8, out=scratch("cost", shape, np.uint8), threads=s.threads,
     )
     agg = aggregate_sgm(
         cost, gl, p1=s.p1, p2=s.p2, p2_gamma=s.p2_gamma, threads=s.threads,
         out=scratch("agg", shape, np.uint16), scratch=scratch("agg2", shape, np.uint16),
     )
-    return winner_take_all(agg, dmin, num_disparities=nd, lr_tolerance=s.lr_tolerance)
+    return winner_take_all(agg, dmin, num_disparities=nd, lr_tolerance=s.lr_tolerance, threads=s.threads)
 
 
 def _remove_speckles(disp: np.ndarray, state: np.ndarray, size: int, range_px: float) -> np.ndarray:

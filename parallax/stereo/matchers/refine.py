@@ -14,6 +14,7 @@ import numba as nb
 import numpy as np
 
 from parallax.errors import ParameterError
+from parallax.stereo.matchers.threads import run_rows
 
 __all__ = [
     "VALID",
@@ -29,36 +30,38 @@ VALID, OCCLUDED, MISMATCH, OUTSIDE = 0, 1, 2, 3
 
 
 @nb.njit(cache=True, nogil=True)
-def _wta(agg, nd, dmin, lr_tol, uniq):
-    """Integer costs: winner and right-view winners are found as minima of the keys
-    ``cost << shift | k`` (integer minima vectorise; ties go to the smaller k)."""
+def _wta(agg, nd, dmin, lr_tol, uniq, disp, state, unique, y0, y1):
+    """Integer costs: winner and right-view winners are found as minima of the int32
+    keys ``cost << shift | k`` (integer minima vectorise; ties go to the smaller k).
+    Needs ``cost < 2**(31 - shift)``: uint16 costs and up to 32768 disparities."""
     h, w = agg.shape[:2]
     shift = 1
     while (1 << shift) < nd:
         shift += 1
-    mask = (1 << shift) - 1
-    big = np.int64(1) << 62
-    disp = np.empty((h, w), dtype=np.float32)
-    state = np.zeros((h, w), dtype=np.uint8)
-    unique = np.zeros((h, w), dtype=np.float32)
+    mask = np.int32((1 << shift) - 1)
+    sh = np.int32(shift)
+    big = np.int32(2**31 - 1)
     best_l = np.empty(w, dtype=np.int64)
-    key_r = np.empty(w, dtype=np.int64)  # mirrored: index j = w - 1 - x_right
-    for y in range(h):
+    key_r = np.empty(w, dtype=np.int32)  # mirrored: index j = w - 1 - x_right
+    for y in range(y0, y1):
         for j in range(w):
             key_r[j] = big
         for x in range(w):
             kmin = big
             for k in range(nd):
-                key = (np.int64(agg[y, x, k]) << shift) | k
+                key = np.int32((np.int32(agg[y, x, k]) << sh) | np.int32(k))
                 kmin = key if key < kmin else kmin
-            bk = kmin & mask
-            bv = kmin >> shift
+            bk = np.int64(kmin & mask)
+            bv = np.int64(kmin >> sh)
             best_l[x] = bk
             # best cost away from the winner's neighbours (uniqueness)
             sv = big
+            lo_k = np.int32(bk - 1)
+            hi_k = np.int32(bk + 1)
             for k in range(nd):
-                v = np.int64(agg[y, x, k])
-                v = v if (k < bk - 1 or k > bk + 1) else big
+                v = np.int32(agg[y, x, k])
+                kk = np.int32(k)
+                v = v if (kk < lo_k or kk > hi_k) else big
                 sv = v if v < sv else sv
             unique[y, x] = np.float32(sv - bv) / np.float32(sv) if (sv < big and sv > 0) else np.float32(1.0)
             # right-view winners: S_R(x_r, k) = S(x_r + dmin + k, k)
@@ -66,7 +69,7 @@ def _wta(agg, nd, dmin, lr_tol, uniq):
             k1 = max(min(nd, x - dmin + 1), k0)
             base = w - 1 - x + dmin
             for k in range(k0, k1):
-                key = (np.int64(agg[y, x, k]) << shift) | k
+                key = np.int32((np.int32(agg[y, x, k]) << sh) | np.int32(k))
                 j = base + k
                 old = key_r[j]
                 key_r[j] = key if key < old else old
@@ -88,14 +91,20 @@ def _wta(agg, nd, dmin, lr_tol, uniq):
             if uniq > 0 and unique[y, x] < uniq:
                 state[y, x] = 2
                 continue
-            kr = key_r[w - 1 - xr] & mask
+            kr = np.int64(key_r[w - 1 - xr] & mask)
             if abs(kr - bk) > lr_tol:
                 state[y, x] = 1 if kr > bk else 2
     return disp, state, unique
 
 
 def winner_take_all(
-    agg: np.ndarray, min_disparity: int, *, num_disparities: int | None = None, lr_tolerance: int = 1, uniqueness: float = 0.0
+    agg: np.ndarray,
+    min_disparity: int,
+    *,
+    num_disparities: int | None = None,
+    lr_tolerance: int = 1,
+    uniqueness: float = 0.0,
+    threads: int = 1,
 ):
     """Best disparity per pixel with parabola sub-pixel refinement and a left-right check.
 
@@ -107,6 +116,8 @@ def winner_take_all(
         ``HxWxD'`` uint16 aggregated costs, ``d = min_disparity + k``.
     num_disparities : int, optional
         Disparities to consider (the first ``D <= D'`` entries; default all).
+    threads : int
+        1 or 2 threads (row bands; same result).
     min_disparity : int
         Disparity of index 0, pixels.
     lr_tolerance : int
@@ -131,7 +142,13 @@ def winner_take_all(
         raise ParameterError(f"winner_take_all needs an HxWxD uint16 cost volume, got {agg.dtype} of shape {agg.shape}")
     if not agg.flags.c_contiguous:
         agg = np.ascontiguousarray(agg)
-    return _wta(agg, nd, int(min_disparity), int(lr_tolerance), np.float32(uniqueness))
+    h, w = agg.shape[:2]
+    disp = np.empty((h, w), dtype=np.float32)
+    state = np.zeros((h, w), dtype=np.uint8)
+    unique = np.zeros((h, w), dtype=np.float32)
+    args = (agg, nd, int(min_disparity), int(lr_tolerance), np.float32(uniqueness), disp, state, unique)
+    run_rows(lambda y0, y1: _wta(*args, y0, y1), h, threads)
+    return disp, state, unique
 
 
 _DIRS = np.array(

@@ -46,5 +46,5 @@ def get_matcher(name: str, **options: Any) -> Matcher:
     cls = getattr(importlib.import_module(module_name), class_name)
     try:
         return cls(**options)
-    except TypeError as exc:  # unexpected keyword: name the options the matcher takes
-        raise ParameterError(f"matcher {name!r} does not take options {sorted(options)}: {exc}") from exc
+    except TypeError as exc:  # an unexpected or a missing keyword
+        raise ParameterError(f"matcher {name!r} cannot be built with options {sorted(options)}: {exc}") from exc

@@ -18,59 +18,51 @@ from parallax.errors import ParameterError
 
 __all__ = ["aggregate_sgm"]
 
-_BIG = np.float32(1e30)
+_I16 = np.int16
+#: Path value of padding entries: above any real path value (<= 255 + P2 <= 8191) and
+#: still far from int16 overflow after adding P1.
+_BIG = np.int16(16000)
 
 
-_LANES = 8
-
-
-@nb.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _row_min(buf, i, j, lanes):
-    """Minimum of ``buf[i, j, 1:-1]`` (its length a multiple of the lane count): lane-wise
-    minima vectorise where a running scalar minimum would not."""
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _row_min(buf, i, j):
+    """Minimum of ``buf[i, j, 1:-1]`` (an integer reduction, which LLVM vectorises)."""
     nd = buf.shape[2] - 2
-    big = _BIG
-    for q in range(_LANES):
-        lanes[q] = big
-    for k0 in range(0, nd, _LANES):
-        for q in range(_LANES):
-            v = buf[i, j, k0 + q + 1]
-            m = lanes[q]
-            lanes[q] = m if m < v else v
-    m = lanes[0]
-    for q in range(1, _LANES):
-        m = m if m < lanes[q] else lanes[q]
+    m = _BIG
+    for k in range(nd):
+        v = buf[i, j, k + 1]
+        m = v if v < m else m
     return m
-
-
-@nb.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _upd(a, b, e, base, p1):
-    """``min(a, b + P1, e + P1, base)``, written with selects so LLVM vectorises it."""
-    b = b + p1
-    e = e + p1
-    a = a if a < b else b
-    a = a if a < e else e
-    return a if a < base else base
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def _path(cost, y, x, prev, pi, pj, m, base, p1, cur, ci, cj, tmp, first):
-    """One path step at pixel (y, x): ``cur[ci, cj]`` from ``prev[pi, pj]``; adds to ``tmp``."""
+    """One path step at pixel (y, x): ``cur[ci, cj]`` from ``prev[pi, pj]``; adds to ``tmp``.
+
+    All arithmetic is int16 (explicit casts keep numba from widening it), so the
+    disparity loop runs 16 lanes per 256-bit vector.
+    """
     nd = cost.shape[2]
     for k in range(nd):
-        v = np.float32(cost[y, x, k]) + _upd(prev[pi, pj, k + 1], prev[pi, pj, k], prev[pi, pj, k + 2], base, p1) - m
+        a = prev[pi, pj, k + 1]
+        b = _I16(prev[pi, pj, k] + p1)
+        e = _I16(prev[pi, pj, k + 2] + p1)
+        a = a if a < b else b
+        a = a if a < e else e
+        a = a if a < base else base
+        v = _I16(_I16(cost[y, x, k]) + a - m)
         cur[ci, cj, k + 1] = v
         if first:
             tmp[k] = v
         else:
-            tmp[k] += v
+            tmp[k] = _I16(tmp[k] + v)
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True, inline="always")
+@nb.njit(cache=True, nogil=True, fastmath=True)
 def _p2(g0, g1, p1, p2, gamma):
     if gamma <= 0:
         return p2
-    q = np.float32(np.floor(p2 / (np.float32(1.0) + abs(g0 - g1) / gamma)))
+    q = _I16(np.floor(np.float32(p2) / (np.float32(1.0) + abs(g0 - g1) / gamma)))
     return q if q > p1 else p1
 
 
@@ -78,27 +70,24 @@ def _p2(g0, g1, p1, p2, gamma):
 def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
     """Sum of four paths into ``acc`` (uint16; added to it when ``accumulate``, else
     written): from the left, top-left, top and top-right when ``forward``; from the
-    right, bottom-right, bottom and bottom-left otherwise. ``cost`` is uint8 and the
-    penalties are integers, so every path value is an exact integer in float32.
+    right, bottom-right, bottom and bottom-left otherwise.
 
     Path vectors of the previous/current image row live in ``prev``/``cur`` with one
-    padding column each side (x index + 1) and one padding disparity each side (+BIG).
-    A path starts (``L = C``) where its previous pixel is outside the image: the
-    padding column holds zeros there via ``base = 0 + BIG`` and ``prev_min = 0``.
+    padding column each side (x index + 1) and one padding disparity each side
+    (``_BIG``). A path entering from outside the image starts with ``L = C``
+    (``prev_min = 0`` and ``base = 0``: every path value is >= 0).
     """
     h, w, nd = cost.shape
     big = _BIG
-    prev = np.full((3, w + 2, nd + 2), big, dtype=np.float32)
-    cur = np.full((3, w + 2, nd + 2), big, dtype=np.float32)
-    prev_min = np.zeros((3, w + 2), dtype=np.float32)
-    cur_min = np.zeros((3, w + 2), dtype=np.float32)
-    hz3 = np.full((1, 2, nd + 2), big, dtype=np.float32)
-    hz = hz3[0]
-    hz_min = np.zeros(2, dtype=np.float32)
-    lanes = np.empty(_LANES, dtype=np.float32)
-    tmp = np.empty(nd, dtype=np.float32)
+    prev = np.full((3, w + 2, nd + 2), big, dtype=np.int16)
+    cur = np.full((3, w + 2, nd + 2), big, dtype=np.int16)
+    prev_min = np.zeros((3, w + 2), dtype=np.int16)
+    cur_min = np.zeros((3, w + 2), dtype=np.int16)
+    hz3 = np.full((1, 2, nd + 2), big, dtype=np.int16)
+    hz_min = np.zeros(2, dtype=np.int16)
+    tmp = np.empty(nd, dtype=np.int16)
     st = 1 if forward else -1
-    zero = np.float32(0.0)
+    zero = _I16(0)
     for yi in range(h):
         y = yi if forward else h - 1 - yi
         yp = y - st
@@ -110,7 +99,6 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
             g = guide[y, x]
             xa = xb - st
             xc = xb + st
-            # previous-row paths; a path entering from outside starts with L = C
             if yi == 0:
                 m0 = zero
                 m1 = zero
@@ -120,16 +108,16 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
                 b2 = zero
             else:
                 m1 = prev_min[1, xb]
-                b1 = m1 + _p2(g, guide[yp, x], p1, p2, gamma)
+                b1 = _I16(m1 + _p2(g, guide[yp, x], p1, p2, gamma))
                 if 0 <= x - st < w:
                     m0 = prev_min[0, xa]
-                    b0 = m0 + _p2(g, guide[yp, x - st], p1, p2, gamma)
+                    b0 = _I16(m0 + _p2(g, guide[yp, x - st], p1, p2, gamma))
                 else:
                     m0 = zero
                     b0 = zero
                 if 0 <= x + st < w:
                     m2 = prev_min[2, xc]
-                    b2 = m2 + _p2(g, guide[yp, x + st], p1, p2, gamma)
+                    b2 = _I16(m2 + _p2(g, guide[yp, x + st], p1, p2, gamma))
                 else:
                     m2 = zero
                     b2 = zero
@@ -138,21 +126,21 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
                 bh = zero
             else:
                 mh = hz_min[hp]
-                bh = mh + _p2(g, guide[y, x - st], p1, p2, gamma)
+                bh = _I16(mh + _p2(g, guide[y, x - st], p1, p2, gamma))
             _path(cost, y, x, prev, 0, xa, m0, b0, p1, cur, 0, xb, tmp, True)
             _path(cost, y, x, prev, 1, xb, m1, b1, p1, cur, 1, xb, tmp, False)
             _path(cost, y, x, prev, 2, xc, m2, b2, p1, cur, 2, xb, tmp, False)
             _path(cost, y, x, hz3, 0, hp, mh, bh, p1, hz3, 0, hc, tmp, False)
             if accumulate:
                 for k in range(nd):
-                    acc[y, x, k] = np.uint16(tmp[k] + np.float32(acc[y, x, k]))
+                    acc[y, x, k] = np.uint16(acc[y, x, k] + tmp[k])
             else:
                 for k in range(nd):
                     acc[y, x, k] = np.uint16(tmp[k])
-            cur_min[0, xb] = _row_min(cur, 0, xb, lanes)
-            cur_min[1, xb] = _row_min(cur, 1, xb, lanes)
-            cur_min[2, xb] = _row_min(cur, 2, xb, lanes)
-            hz_min[hc] = _row_min(hz3, 0, hc, lanes)
+            cur_min[0, xb] = _row_min(cur, 0, xb)
+            cur_min[1, xb] = _row_min(cur, 1, xb)
+            cur_min[2, xb] = _row_min(cur, 2, xb)
+            hz_min[hc] = _row_min(hz3, 0, hc)
         prev, cur = cur, prev
         prev_min, cur_min = cur_min, prev_min
 
@@ -173,13 +161,12 @@ def aggregate_sgm(
     Parameters
     ----------
     cost : numpy.ndarray
-        ``HxWxD`` uint8 matching costs (lower = better); ``D`` is padded internally
-        to a multiple of 16 with cost 255 (pass a padded volume to avoid the copy).
+        ``HxWxD`` uint8 matching costs (lower = better).
     guide : numpy.ndarray
         ``HxW`` grey image (0..255) steering the edge-aware ``P2``.
     p1, p2 : int
         Penalties for disparity changes of 1 pixel and of more than 1 pixel (cost
-        units; integers, so sums are exact).
+        units; integers, so sums are exact; ``p2 <= 1744`` keeps int16 path values exact).
     p2_gamma : float
         Intensity scale of the edge-aware ``P2`` (0 = constant ``P2``); the
         effective ``P2`` is rounded down to an integer and never below ``P1``.
@@ -192,26 +179,20 @@ def aggregate_sgm(
     Returns
     -------
     numpy.ndarray
-        ``HxWxD`` uint16 aggregated costs ``S`` (exact sums; a view of the padded
-        result when ``D`` was padded). Values stay below ``8 * (255 + P2)``.
+        ``HxWxD`` uint16 aggregated costs ``S`` (exact sums, below ``8 * (255 + P2) < 16000``).
 
     Raises
     ------
     ParameterError
         If the penalties could overflow uint16 sums or are not ``0 <= p1 <= p2``.
     """
-    if not (0 <= p1 <= p2 and 8 * (255 + p2) < 65536):
-        raise ParameterError(f"SGM penalties must satisfy 0 <= p1 <= p2 <= 7936, got p1={p1!r}, p2={p2!r}")
+    if not (0 <= p1 <= p2 and 8 * (255 + p2) < 16000):
+        raise ParameterError(f"SGM penalties must satisfy 0 <= p1 <= p2 <= 1744, got p1={p1!r}, p2={p2!r}")
     cost = np.ascontiguousarray(cost, dtype=np.uint8)
-    h, w, nd = cost.shape
-    if nd % _LANES:
-        padded = np.full((h, w, nd + _LANES - nd % _LANES), 255, np.uint8)
-        padded[:, :, :nd] = cost
-        cost = padded
     shape = cost.shape
     if out is None or out.shape != shape or out.dtype != np.uint16:
         out = np.empty(shape, dtype=np.uint16)
-    args = (np.ascontiguousarray(guide, dtype=np.float32), np.float32(int(p1)), np.float32(int(p2)), np.float32(p2_gamma))
+    args = (np.ascontiguousarray(guide, dtype=np.float32), np.int16(p1), np.int16(p2), np.float32(p2_gamma))
     if threads > 1:
         # the two passes are independent: run them on two threads (the kernels release the GIL)
         if scratch is None or scratch.shape != shape or scratch.dtype != np.uint16:
@@ -224,4 +205,4 @@ def aggregate_sgm(
     else:
         _pass(cost, *args, out, True, False)
         _pass(cost, *args, out, False, True)
-    return out if shape[2] == nd else out[:, :, :nd]
+    return out

@@ -1,0 +1,107 @@
+"""Corpus benchmark: ingest captures/minute (embedded, Ray 1 and 2 workers), export MB/s, loader samples/s.
+
+Usage::
+
+    python benchmarks/corpus.py [--captures ../shared/data/captures] [--max-side 640] [--skip-ray]
+
+Every number is measured in this run; ratios are against a baseline measured in
+the same run (Ray against embedded; the loader against decoding the same sample
+folders directly with ``read_sample_dir``). Ray's start-up time is reported
+separately and not counted in its captures/minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from parallax.corpus.consent import Consent  # noqa: E402
+from parallax.corpus.export import export_corpus  # noqa: E402
+from parallax.corpus.ingest import IngestSettings, discover  # noqa: E402
+from parallax.corpus.sample import read_sample_dir  # noqa: E402
+from parallax.corpus.store import Corpus  # noqa: E402
+
+CONSENT = Consent(contributor="bench", license="CC-BY-4.0", allow_training=True, date="2026-01-01")
+
+
+def _ingest(root: Path, items, settings: IngestSettings, engine: str, workers: int | None = None) -> tuple[float, dict]:
+    corpus = Corpus.init(root)
+    start = time.perf_counter()
+    corpus.add(items, CONSENT, settings, engine=engine, ray_workers=workers)
+    seconds = time.perf_counter() - start
+    status = corpus.status()
+    corpus.close()
+    return seconds, status
+
+
+def _folder_mb(path: Path, suffixes: tuple[str, ...]) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.suffix in suffixes) / 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--captures", default=str(ROOT.parent / "shared" / "data" / "captures"))
+    parser.add_argument("--max-side", type=int, default=640)
+    parser.add_argument("--skip-ray", action="store_true")
+    args = parser.parse_args(argv)
+    items, _ = discover([args.captures])
+    settings = IngestSettings(max_side_px=args.max_side)
+    n = len(items)
+    print(f"{n} captures from {args.captures}, stored at max side {args.max_side} px, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        secs, status = _ingest(tmp / "embedded", items, settings, "embedded")
+        base = n / secs * 60
+        print(f"ingest embedded      : {base:7.2f} captures/min ({secs:.1f} s; {status['samples']} samples, "
+              f"{status['duplicates']} duplicates, {status['rejected']} rejected)")
+        if not args.skip_ray:
+            from parallax.corpus.ray_engine import ensure_ray
+
+            t0 = time.perf_counter()
+            ray = ensure_ray(2)
+            print(f"ray start-up         : {time.perf_counter() - t0:7.2f} s (not counted below)")
+            for workers in (1, 2):
+                secs, _ = _ingest(tmp / f"ray{workers}", items, settings, "ray", workers)
+                rate = n / secs * 60
+                print(f"ingest ray {workers} worker{'s' if workers > 1 else ' '}: {rate:7.2f} captures/min "
+                      f"({secs:.1f} s; x{rate / base:.2f} vs embedded)")
+            ray.shutdown()
+        corpus = Corpus.open(tmp / "embedded")
+        for fmt, suffix in (("webdataset", ".tar"), ("parquet", ".parquet")):
+            t0 = time.perf_counter()
+            export_corpus(corpus, fmt=fmt, out=str(tmp / fmt), shard_size="64MB")
+            secs = time.perf_counter() - t0
+            mb = _folder_mb(tmp / fmt, (suffix,))
+            print(f"export {fmt:10s}    : {mb / secs:7.2f} MB/s ({mb:.1f} MB in {secs:.2f} s)")
+        ids = [r["sample_id"] for r in corpus.catalog.active_samples()]
+        corpus.close()
+        t0 = time.perf_counter()
+        for sid in ids:
+            s = read_sample_dir(tmp / "embedded" / "samples" / sid)
+            _ = (s.left, s.right, s.disparity_px, s.valid)
+        direct = len(ids) / (time.perf_counter() - t0)
+        try:
+            from parallax.corpus.loader import CorpusDataset
+        except ImportError as exc:  # MissingDependencyError is an ImportError
+            print(f"loader               : skipped ({exc})")
+            return 0
+        ds = CorpusDataset(str(tmp / "webdataset"), split="train")
+        ds_val = CorpusDataset(str(tmp / "webdataset"), split="val")
+        ds_test = CorpusDataset(str(tmp / "webdataset"), split="test")
+        t0 = time.perf_counter()
+        count = sum(1 for d in (ds, ds_val, ds_test) for _ in d)
+        loader = count / (time.perf_counter() - t0)
+        print(f"read sample folders  : {direct:7.2f} samples/s (baseline: read_sample_dir, hashes checked)")
+        print(f"loader (1 process)   : {loader:7.2f} samples/s (x{loader / direct:.2f} vs reading the folders)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
