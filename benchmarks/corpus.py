@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n} captures from {args.captures}, stored at max side {args.max_side} px, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        _ingest(tmp / "warm-up", items[:1], settings, "embedded")  # JIT compilation and detector loading
         secs, status = _ingest(tmp / "embedded", items, settings, "embedded")
         base = n / secs * 60
         print(f"ingest embedded      : {base:7.2f} captures/min ({secs:.1f} s; {status['samples']} samples, "

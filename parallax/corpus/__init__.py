@@ -1,1 +1,48 @@
-"""TODO"""
+"""The corpus: consented, private, deduplicated real 3D training data (see ``docs/corpus.md``).
+
+Modules, in the order data flows through them:
+
+``sample``       the one :class:`Sample` type and its self-describing folder layout
+``consent``      consent records (contributor, licence, allow_training, date)
+``privacy``      face (and plate) blurring in both views; camera facts without private metadata
+``quality``      quality scores and the accept/reject decision with reasons
+``dedup``        exact (pixel SHA-256) and near (perceptual hash) duplicates
+``ingest``       finding captures and the per-capture step (pure; used by both engines)
+``catalog``      the SQLite catalog
+``store``        a corpus on disk: init/open, crash-safe commits, recovery
+``maintenance``  withdrawal with tombstones and stale exports; verify
+``export``       WebDataset / Parquet shards, split by contributor (``card``: README + Croissant)
+``loader``       a PyTorch IterableDataset over exported shards (extra ``torch``)
+``ray_engine``   the per-capture step on Ray Data (extra ``ray``)
+``storage``      local folders or fsspec URLs
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["Sample", "write_sample_dir", "read_sample_dir", "Corpus", "Consent", "load_consent"]
+
+_LAZY = {
+    "Sample": "parallax.corpus.sample",
+    "write_sample_dir": "parallax.corpus.sample",
+    "read_sample_dir": "parallax.corpus.sample",
+    "Corpus": "parallax.corpus.store",
+    "Consent": "parallax.corpus.consent",
+    "load_consent": "parallax.corpus.consent",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from parallax.corpus.consent import Consent, load_consent
+    from parallax.corpus.sample import Sample, read_sample_dir, write_sample_dir
+    from parallax.corpus.store import Corpus
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'parallax.corpus' has no attribute {name!r}")

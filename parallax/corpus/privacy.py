@@ -94,8 +94,28 @@ class MtcnnFaceDetector:
         except ImportError as exc:
             raise MissingDependencyError.for_extra("onnxruntime", "corpus", "face blurring") from exc
         self._net = MTCNN()
+        self._single_threaded(weights)
         self.min_face_px = float(min_face_px)
         self.threshold = float(threshold)
+
+    def _single_threaded(self, weights: Path) -> None:
+        """Run the three networks on one thread without spin-waiting.
+
+        The networks are tiny; onnxruntime's default thread pool (one spinning
+        thread per core) only adds contention when several captures are processed
+        in parallel (Ray workers, two ingests) and makes results depend on timing.
+        """
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        for attr, name in (("_MTCNN__pnet", "pnet"), ("_MTCNN__rnet", "rnet"), ("_MTCNN__onet", "onet")):
+            slot = getattr(self._net, attr, None)
+            if isinstance(slot, list) and slot:
+                slot[0] = onnxruntime.InferenceSession(str(weights / f"{name}.onnx"), sess_options=opts,
+                                                       providers=["CPUExecutionProvider"])
 
     def detect(self, image: np.ndarray) -> np.ndarray:
         """Face boxes ``(N, 4)`` as ``x0, y0, x1, y1`` pixels of ``image`` (RGB)."""

@@ -12,8 +12,10 @@ Scores (all measured on the stored, rectified views):
 * ``disparity_p2_px``, ``disparity_p98_px``, ``disparity_span_px`` -- the robust
   disparity range (pixels, ``x_right = x_left - d``).
 * ``lr_photometric_error`` -- median absolute grey-level difference between the
-  left view and the right view sampled at ``x - d`` over valid pixels: a left-right
-  consistency check of the disparity against the images (0 = perfect).
+  left view and the right view sampled at ``x - d`` over valid pixels, divided by
+  the grey-level standard deviation of those left pixels (plus 1): a left-right
+  consistency check of the disparity against the images (0 = perfect, about 1
+  for unrelated views).
 
 Each score is compared with a :class:`QualityThresholds` value; every failed
 check adds a reason (naming the score, its value and the limit) and the capture
@@ -47,7 +49,7 @@ class QualityThresholds:
     min_disparity_density: float = 0.25
     min_disparity_span_px: float = 0.5
     max_abs_disparity_fraction: float = 0.45
-    max_lr_photometric_error: float = 30.0
+    max_lr_photometric_error: float = 0.5
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -111,7 +113,8 @@ def assess_quality(
             frac = (xi - x0).astype(np.float32)
             row = grey_r.astype(np.float32)
             sampled = row[yi, x0] * (1 - frac) + row[yi, x1] * frac
-            photometric = float(np.median(np.abs(grey_l[ys[inside], xs[inside]].astype(np.float32) - sampled)))
+            ref = grey_l[ys[inside], xs[inside]].astype(np.float32)
+            photometric = float(np.median(np.abs(ref - sampled)) / (float(ref.std()) + 1.0))
     scores = {
         "rectification_residual_px": _r(rectification_residual_px),
         "feature_matches": int(feature_matches),

@@ -15,6 +15,7 @@ Without a cluster, a local Ray is started with ``workers`` CPUs.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from typing import Any
 
@@ -47,9 +48,16 @@ def process_with_ray(
     if not items:
         return []
     ray = ensure_ray(workers)
+    ctx = ray.data.DataContext.get_current()
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # the CLI shows its own progress
+    ctx.enable_progress_bars = False
     rows = [{"index": i, "task": pickle.dumps((item, consent, settings))} for i, item in enumerate(items)]
     ds = ray.data.from_items(rows, override_num_blocks=len(rows))
     concurrency = workers or max(1, int(ray.available_resources().get("CPU", 1)))
-    ds = ds.map(_run, num_cpus=1, concurrency=min(concurrency, len(rows)))
+    size = min(concurrency, len(rows))
+    if hasattr(ray.data, "TaskPoolStrategy"):  # Ray >= 2.51
+        ds = ds.map(_run, num_cpus=1, compute=ray.data.TaskPoolStrategy(size=size))
+    else:  # pragma: no cover - older Ray
+        ds = ds.map(_run, num_cpus=1, concurrency=size)
     out = sorted(ds.take_all(), key=lambda r: r["index"])
     return [pickle.loads(r["result"]) for r in out]

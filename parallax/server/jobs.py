@@ -15,10 +15,11 @@ them and then follows new ones; the server sends them as server-sent events.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import multiprocessing
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -46,6 +47,8 @@ class JobManager:
         Where captures live.
     """
 
+    FORGET_AFTER_S = 600.0
+
     def __init__(self, config: ServerConfig, store: CaptureStore) -> None:
         self.config = config
         self.store = store
@@ -54,6 +57,7 @@ class JobManager:
         self._queue: Any = None
         self._pools: dict[str, ProcessPoolExecutor] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
+        self._deleted: set[str] = set()
         self._changed: dict[str, asyncio.Event] = {}
         self._read_waiters: dict[str, asyncio.Future] = {}
         self._export_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
@@ -74,9 +78,11 @@ class JobManager:
             )
         self._reader = threading.Thread(target=self._read_queue, name="parallax-progress", daemon=True)
         self._reader.start()
+        # Each pool compiles what it will run: the preview and refine matchers; exports import only.
+        matchers = {"preview": (self.config.preview_matcher,), "refine": (self.config.refine_matcher,), "export": ()}
         warm = [
-            self._loop.run_in_executor(pool, warm_up)
-            for pool in self._pools.values()
+            self._loop.run_in_executor(pool, warm_up, matchers[name])
+            for name, pool in self._pools.items()
             for _ in range(self.config.workers)
         ]
         await asyncio.gather(*warm)
@@ -118,6 +124,8 @@ class JobManager:
         self._record(capture_id, event)
 
     def _record(self, capture_id: str, event: dict[str, Any]) -> None:
+        if capture_id in self._deleted:
+            return
         events = self._events.setdefault(capture_id, [])
         if events and events[-1]["event"] in TERMINAL_EVENTS:
             return
@@ -131,6 +139,13 @@ class JobManager:
         changed = self._changed.pop(capture_id, None)
         if changed is not None:
             changed.set()
+        if state in TERMINAL_EVENTS and self._loop is not None:
+            # Keep finished stories in memory a while; later ones are rebuilt from disk.
+            self._loop.call_later(self.FORGET_AFTER_S, self._drop, capture_id, events)
+
+    def _drop(self, capture_id: str, events: list[dict[str, Any]]) -> None:
+        if self._events.get(capture_id) is events:
+            del self._events[capture_id]
 
     def history(self, capture_id: str) -> list[dict[str, Any]]:
         """Events so far; after a restart rebuilt from the files on disk."""
@@ -139,8 +154,6 @@ class JobManager:
         meta = self.store.meta(capture_id)
         rebuilt: list[dict[str, Any]] = []
         folder = self.store.dir_for(capture_id)
-        import json
-
         for stage in ("preview", "full"):
             view = folder / stage / "view.json"
             if view.is_file():
@@ -159,17 +172,19 @@ class JobManager:
 
         Yields ``None`` every ``keepalive_s`` seconds without news (a keep-alive).
         """
+        live = self._events.get(capture_id)
+        if live is None:  # finished long ago or before a restart: the files tell the story
+            for event in self.history(capture_id):
+                yield event
+            return
         sent = 0
         while True:
-            events = self.history(capture_id)
-            while sent < len(events):
-                event = events[sent]
+            while sent < len(live):
+                event = live[sent]
                 sent += 1
                 yield event
                 if event["event"] in TERMINAL_EVENTS:
                     return
-            if capture_id not in self._events:
-                return  # rebuilt history is complete by construction
             changed = self._changed.setdefault(capture_id, asyncio.Event())
             try:
                 await asyncio.wait_for(changed.wait(), keepalive_s)
@@ -178,8 +193,10 @@ class JobManager:
 
     def forget(self, capture_id: str) -> None:
         """Mark a capture deleted: followers get a ``deleted`` event; its events are dropped."""
-        self._record(capture_id, {"event": "deleted"})
+        if capture_id in self._events:
+            self._record(capture_id, {"event": "deleted"})
         self._events.pop(capture_id, None)
+        self._deleted.add(capture_id)
 
     # -- jobs --------------------------------------------------------------------------------
     def _stage_job(self, capture_id: str, folder: Path, sources: tuple[Path, Path | None], name: str, stage: str) -> StageJob:
@@ -222,7 +239,7 @@ class JobManager:
             return waiter.result()
         return self._events[capture_id][0]
 
-    def _after_stage(self, capture_id: str, job: StageJob, future: Future) -> None:
+    def _after_stage(self, capture_id: str, job: StageJob, future: asyncio.Future) -> None:
         exc = future.exception()
         if exc is not None:
             message = str(exc) if isinstance(exc, ParallaxError) else "processing failed on the server; try again or another file"

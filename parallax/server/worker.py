@@ -13,10 +13,9 @@ Files a stage writes (``<capture>/<stage>/``, ``stage`` in ``preview``, ``full``
 ``depth.f32``
     Viewer depth: little-endian float32, row-major, top row first, ``grid_width x
     grid_height`` values, along the optical axis (z), the same units as the
-    DepthResult (metres when metric, else relative with median 1). Holes (NaN)
-    are filled with the nearest value, the range is clipped to the 1st-99th
-    percentile of inverse depth and a 5x5 median is applied, so the mesh has no
-    spikes; the raw maps are in ``result.npz``.
+    DepthResult (metres when metric, else relative with median 1), made by
+    :func:`viewer_depth` (holes inpainted, outliers removed, so the mesh has
+    neither holes nor spikes); the raw maps are in ``result.npz``.
 ``view.json``
     Sizes, intrinsics of the grid (pixels; a 60 degree horizontal field of view
     when the capture has none, with ``camera_assumed: true``), depth range, timings.
@@ -52,6 +51,7 @@ __all__ = [
     "save_result",
     "load_result",
     "viewer_files",
+    "viewer_depth",
 ]
 
 _QUEUE: Any = None
@@ -261,16 +261,52 @@ def run_stage(job: StageJob) -> dict[str, Any]:
     return view
 
 
-def _fill_nearest(depth: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
+def viewer_depth(depth: np.ndarray, grid_size: tuple[int, int]) -> np.ndarray:
+    """Depth for the viewer mesh: on a ``(width, height)`` grid, holes filled, outliers removed.
 
-    invalid = ~np.isfinite(depth) | (depth <= 0)
-    if not invalid.any():
-        return depth
-    if invalid.all():
+    Parameters
+    ----------
+    depth : numpy.ndarray
+        ``HxW`` float32 depth along z, NaN (or <= 0) = no value.
+    grid_size : tuple of int
+        ``(width, height)`` of the output grid (at most the input size).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``grid_height x grid_width`` float32 depth, finite and positive everywhere.
+        Works on inverse depth: area-averaged over valid pixels, clipped to its 1st-99th
+        percentile, holes inpainted (Navier-Stokes) so they join their surroundings without
+        steps, then a 5x5 median against the matcher's isolated outliers and streaks.
+
+    Raises
+    ------
+    InputFileError
+        When no pixel has a depth.
+    """
+    import cv2
+
+    valid = np.isfinite(depth) & (depth > 0)
+    if not valid.any():
         raise InputFileError("no depth could be computed for this capture (no pixel matched); try another photo")
-    _, (iy, ix) = ndimage.distance_transform_edt(invalid, return_indices=True)
-    return depth[iy, ix]
+    inv = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(np.float32)
+    if grid_size != (depth.shape[1], depth.shape[0]):
+        total = cv2.resize(inv, grid_size, interpolation=cv2.INTER_AREA)
+        weight = cv2.resize(valid.astype(np.float32), grid_size, interpolation=cv2.INTER_AREA)
+        valid = weight >= 0.5
+        inv = np.where(valid, total / np.maximum(weight, 1e-6), 0.0).astype(np.float32)
+    lo, hi = np.percentile(inv[valid], [1.0, 99.0])
+    lo = max(float(lo), float(hi) * 1e-3)
+    inv = np.clip(inv, lo, hi).astype(np.float32)
+    holes = ~valid
+    if holes.any():
+        inv[holes] = 0.0
+        # Navier-Stokes inpainting on inverse depth scaled to (0, 1] (OpenCV's Telea
+        # variant misbehaves on small float ranges).
+        inv = cv2.inpaint(inv / np.float32(hi), holes.astype(np.uint8), 3, cv2.INPAINT_NS) * np.float32(hi)
+        inv = np.clip(inv, lo, hi).astype(np.float32)
+    inv = cv2.medianBlur(np.ascontiguousarray(inv, dtype=np.float32), 5)
+    return (1.0 / inv).astype(np.float32)
 
 
 def _jpeg(image: np.ndarray, path: Path) -> None:
@@ -294,25 +330,12 @@ def viewer_files(result: Any, out: Path, *, mesh_side_px: int) -> dict[str, Any]
     mesh_side_px : int
         Longest side of the depth grid (the viewer mesh has one vertex per value).
     """
-    import cv2
-
     from parallax.capture.types import CameraIntrinsics
 
     height, width = result.depth.shape
-    depth = _fill_nearest(np.asarray(result.depth, dtype=np.float32))
-    inv = 1.0 / depth
-    lo, hi = np.percentile(inv, [1.0, 99.0])
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > 0):
-        raise InputFileError("the depth of this capture has no usable range; try another photo")
-    lo = max(lo, hi * 1e-3)
-    depth = np.clip(depth, 1.0 / hi, 1.0 / lo).astype(np.float32)
     scale = min(1.0, mesh_side_px / max(width, height))
     grid_w, grid_h = max(2, round(width * scale)), max(2, round(height * scale))
-    if (grid_w, grid_h) != (width, height):
-        depth = cv2.resize(depth, (grid_w, grid_h), interpolation=cv2.INTER_AREA)
-    # A 5x5 median removes the matcher's isolated outliers and streaks, which would
-    # otherwise tear the mesh, and keeps real depth edges.
-    depth = cv2.medianBlur(np.ascontiguousarray(depth, dtype=np.float32), 5)
+    depth = viewer_depth(np.asarray(result.depth, dtype=np.float32), (grid_w, grid_h))
     camera = result.camera
     assumed = camera is None
     if camera is None:

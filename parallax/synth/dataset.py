@@ -143,6 +143,8 @@ def generate_dataset(config: SynthConfig, *, count: int, out: str | os.PathLike[
     if config.textures_dir:
         list_texture_images(config.textures_dir)  # fail early on a bad folder
     require("mitsuba", "synth", "parallax synth")
+    if engine == "ray":
+        require("ray", "ray", "parallax synth --engine ray")
     out = Path(out)
     ids = _prepare(out, seed, count)
     if engine == "ray":

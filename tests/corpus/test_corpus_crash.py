@@ -74,7 +74,7 @@ def test_sigkill_at_random_moments_then_rerun_equals_uninterrupted(tmp_path, cap
     killed_after = []
     for _ in range(4):
         proc = _cli(root, files, consent_file)
-        delay = float(rng.uniform(1.0, 9.0))
+        delay = float(rng.uniform(0.5, 6.0))
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -83,7 +83,7 @@ def test_sigkill_at_random_moments_then_rerun_equals_uninterrupted(tmp_path, cap
             killed_after.append(round(delay, 2))
         proc.stdout.close()
         proc.stderr.close()
-    assert killed_after, "no run was killed; lower the delays"
+    assert len(killed_after) >= 2, f"only killed after {killed_after} s; lower the delays"
     # the rerun completes the work; any partial state was left only in staging/orphan folders
     corpus = Corpus.open(root)
     corpus.add(discover(files)[0], ALICE, IngestSettings(max_side_px=MAX_SIDE))

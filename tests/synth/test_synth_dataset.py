@@ -164,6 +164,18 @@ def test_synth_cli_bad_arguments(tmp_path, capsys, args, message):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("module, extra, engine", [("mitsuba", "synth", "local"), ("ray", "ray", "ray")])
+def test_synth_missing_dependency_names_the_extra(monkeypatch, tmp_path, make_config, module, extra, engine):
+    import sys
+
+    from parallax.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, module, None)  # makes "import <module>" fail
+    with pytest.raises(MissingDependencyError, match=rf"pip install 'parallax\[{extra}\]'"):
+        generate_dataset(make_config(**TINY), count=1, out=tmp_path / "m", seed=0, engine=engine)
+    assert not (tmp_path / "m").exists()
+
+
 @pytest.mark.slow
 def test_synth_ray_engine_matches_local(tiny_dataset, tmp_path, make_config):
     pytest.importorskip("ray")

@@ -53,6 +53,7 @@ def page(browser_context):
     page.close()
 
 
+@pytest.mark.slow
 def test_web_browser_upload_view_drag_modes_download(page, web_server, captures_dir, tmp_path):
     page.goto(web_server.url + "/")
     assert page.locator("#file").count() == 1
@@ -118,9 +119,10 @@ def test_web_browser_upload_view_drag_modes_download(page, web_server, captures_
     assert page.errors == []
 
 
-def test_web_browser_owner_can_delete_from_the_page(page, web_server, captures_dir, http):
+@pytest.mark.slow
+def test_web_browser_owner_contributes_withdraws_and_deletes(page, web_server, captures_dir, http, admin_token):
     page.goto(web_server.url + "/")
-    page.set_input_files("#file", str(captures_dir / "mpo" / "sugarshack.mpo"))
+    page.set_input_files("#file", str(captures_dir / "heic" / "spatial_photo.heic"))
     page.wait_for_url(re.compile(r"/c/[A-Za-z0-9_-]{32}$"), timeout=60_000)
     capture_id = page.url.rsplit("/", 1)[1]
     page.wait_for_function("() => window.parallax && window.parallax.firstFrame", timeout=120_000)
@@ -128,6 +130,19 @@ def test_web_browser_owner_can_delete_from_the_page(page, web_server, captures_d
     # Contribution is opt-in: without the consent box ticked nothing is sent.
     page.click("#contribute-button")
     assert http.get(f"/api/captures/{capture_id}").json()["contribution"] is None
+    page.check("#consent")
+    page.select_option("#license", "CC-BY-4.0")
+    page.click("#contribute-button")
+    page.wait_for_selector("#contributed:not([hidden])", timeout=120_000)
+    assert "CC-BY-4.0" in page.inner_text("#contributed-text")
+    record = http.get(f"/api/captures/{capture_id}").json()["contribution"]
+    assert record["status"] == "contributed" and record["license"] == "CC-BY-4.0"
+    listing = http.get("/api/admin/corpus", headers={"authorization": f"Bearer {admin_token}"}).json()["samples"]
+    assert any(s["license"] == "CC-BY-4.0" and s["original_name"] == "spatial_photo.heic" for s in listing)
+    page.click("#withdraw")
+    page.wait_for_function("() => document.getElementById('contributed-text').textContent.startsWith('Withdrawn')")
+    listing = http.get("/api/admin/corpus", headers={"authorization": f"Bearer {admin_token}"}).json()["samples"]
+    assert not any(s["original_name"] == "spatial_photo.heic" for s in listing)
     page.click("#delete")
     assert "Really" in page.inner_text("#delete")
     page.click("#delete")

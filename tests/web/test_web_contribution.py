@@ -23,7 +23,7 @@ def _export(http, admin_token) -> set[str]:
 @pytest.fixture(scope="module")
 def contributed(http, upload, wait_for, captures_dir, admin_token):
     """A capture uploaded and contributed with consent: (capture id, owner token, contribution record)."""
-    r = upload(captures_dir / "mpo" / "Panasonic-DMC-GX8.mpo")
+    r = upload(captures_dir / "mpo" / "sugarshack.mpo")
     assert r.status_code == 201, r.text
     cid, token = r.json()["id"], r.json()["owner_token"]
     wait_for(cid, "preview-ready")
@@ -59,7 +59,7 @@ def test_web_contributed_capture_is_in_the_corpus_with_its_consent(http, admin_t
     samples = _samples(http, admin_token)
     assert set(samples) - before == {sid}
     assert samples[sid]["license"] == "CC-BY-SA-4.0" and samples[sid]["contributor"] == "web-test-owner"
-    assert samples[sid]["original_name"] == "Panasonic-DMC-GX8.mpo"
+    assert samples[sid]["original_name"] == "sugarshack.mpo"
     sample = read_sample_dir(web_server.corpus_dir / "samples" / sid)  # verifies every file's SHA-256
     assert sample.left.shape[2] == 3
     public = http.get(f"/api/captures/{cid}").json()["contribution"]
@@ -88,7 +88,7 @@ def test_web_withdrawn_capture_leaves_corpus_and_later_exports(http, admin_token
 
 
 def test_web_deleting_a_contributed_capture_withdraws_it(http, upload, wait_for, captures_dir, admin_token, web_server):
-    r = upload(captures_dir / "heic" / "spatial_photo.heic").json()
+    r = upload(captures_dir / "mpo" / "frozenpond.mpo").json()
     wait_for(r["id"], "preview-ready")
     headers = {"x-owner-token": r["owner_token"]}
     c = http.post(

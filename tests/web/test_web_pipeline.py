@@ -72,6 +72,7 @@ def test_web_events_are_rebuilt_from_disk_after_a_restart(refined, refining_serv
     assert replay[1]["view"] == next(e["view"] for e in events if e["event"] == "full-ready")
 
 
+@pytest.mark.slow
 def test_web_every_registry_format_downloads(refined, tmp_path):
     from parallax.outputs.registry import list_formats
 
@@ -112,3 +113,22 @@ def test_web_download_errors(refined):
     assert r.status_code == 400 and "mesh" in r.json()["detail"]
     assert client.get(f"/api/captures/{cid}/download/mesh", params={"stage": "other"}).status_code == 400
     assert client.get(f"/api/captures/{'B' * 32}/download/mesh").status_code == 404
+
+
+def test_web_viewer_depth_fills_holes_without_steps():
+    from parallax.errors import InputFileError
+    from parallax.server.worker import viewer_depth
+
+    y, x = np.mgrid[0:120, 0:160].astype(np.float32)
+    plane = 1.0 / (0.5 + 0.004 * x + 0.002 * y)  # a slanted plane: inverse depth is linear
+    depth = plane.copy()
+    depth[40:70, 60:100] = np.nan  # a hole
+    depth[5, 5] = 50.0  # an outlier
+    out = viewer_depth(depth, (80, 60))
+    assert out.shape == (60, 80) and np.isfinite(out).all() and (out > 0).all()
+    expected = 1.0 / (0.5 + 0.004 * (2 * np.arange(80) + 0.5)[None, :] + 0.002 * (2 * np.arange(60) + 0.5)[:, None])
+    inner = (slice(3, -3), slice(3, -3))
+    assert np.abs(out[inner] / expected[inner] - 1).max() < 0.06  # the hole joins the plane, no step
+    assert out[2, 2] < 2 * expected[2, 2]  # the outlier is gone
+    with pytest.raises(InputFileError, match="no depth"):
+        viewer_depth(np.full((10, 10), np.nan, np.float32), (10, 10))

@@ -30,19 +30,22 @@ def _popcount64(typingctx, x):
     return sig, codegen
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True)
+@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _census(padded: np.ndarray, h: int, w: int, rx: int, ry: int) -> np.ndarray:
     """``padded`` is the image with ``ry``/``rx`` replicated border rows/columns."""
     out = np.zeros((h, w), dtype=np.uint64)
     one = np.uint64(1)
+    zero = np.uint64(0)
     for y in range(h):
         row = out[y]
+        cen = padded[y + ry, rx : rx + w]  # views indexed from 0 keep the loop vectorisable
         for dy in range(0, 2 * ry + 1):
             for dx in range(0, 2 * rx + 1):
                 if dy == ry and dx == rx:
                     continue
+                src = padded[y + dy, dx : dx + w]
                 for x in range(w):
-                    bit = one if padded[y + dy, x + dx] < padded[y + ry, x + rx] else np.uint64(0)
+                    bit = one if src[x] < cen[x] else zero
                     row[x] = (row[x] << one) | bit
     return out
 
@@ -70,10 +73,12 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3) -> 
     return _census(padded, gray.shape[0], gray.shape[1], rx, ry)
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def _cost_volume(cl, cr, il, ir, dmin, nd, w_census, w_ad, t_ad, border_cost, pad_cost, out, y0, y1):
+@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _cost_volume(cl, cr, il, ir, offsets, dlo, dhi, w_census, w_ad, t_ad, border_cost, pad_cost, out, y0, y1):
     """``il`` is channel-first float32 (3xHxW); ``cr``/``ir`` are mirrored left-right
-    (``cr[y, j]`` is pixel ``w - 1 - j``) so the disparity loop reads forwards and vectorises."""
+    (``cr[y, j]`` is pixel ``w - 1 - j``) so the label loop reads forwards and vectorises.
+    Label ``k`` of pixel (y, x) is ``d = offsets[y, x] + k``; labels outside
+    ``dlo..dhi`` get ``pad_cost``."""
     h, w = cl.shape
     ndp = out.shape[2]
     wc = w_ad / np.float32(3.0)
@@ -81,30 +86,41 @@ def _cost_volume(cl, cr, il, ir, dmin, nd, w_census, w_ad, t_ad, border_cost, pa
     top = np.float32(255.0)
     for y in range(y0, y1):
         for x in range(w):
-            # valid k: 0 <= x - dmin - k <= w - 1
-            k0 = min(max(0, x - dmin - (w - 1)), nd)
-            k1 = max(min(nd, x - dmin + 1), k0)
+            d0 = offsets[y, x]
+            # labels with dlo <= d <= dhi
+            r0 = min(max(0, dlo - d0), ndp)
+            r1 = max(min(ndp, dhi - d0 + 1), r0)
+            # of those, matches inside the right view: 0 <= x - d0 - k <= w - 1
+            k0 = min(max(r0, x - d0 - (w - 1)), r1)
+            k1 = max(min(r1, x - d0 + 1), k0)
             a = cl[y, x]
-            base = w - 1 - x + dmin  # mirrored index of x_right = x - dmin - k is base + k
+            base = w - 1 - x + d0  # mirrored index of x_right = x - d0 - k is base + k
             v0 = il[0, y, x]
             v1 = il[1, y, x]
             v2 = il[2, y, x]
-            for k in range(k0, k1):
-                j = base + k
-                e0 = abs(v0 - ir[0, y, j])
+            # views indexed from 0 keep the loop vectorisable
+            crv = cr[y, base + k0 : base + k1]
+            r0v = ir[0, y, base + k0 : base + k1]
+            r1v = ir[1, y, base + k0 : base + k1]
+            r2v = ir[2, y, base + k0 : base + k1]
+            ov = out[y, x, k0:k1]
+            for i in range(k1 - k0):
+                e0 = abs(v0 - r0v[i])
                 e0 = e0 if e0 < t_ad else t_ad
-                e1 = abs(v1 - ir[1, y, j])
+                e1 = abs(v1 - r1v[i])
                 e1 = e1 if e1 < t_ad else t_ad
-                e2 = abs(v2 - ir[2, y, j])
+                e2 = abs(v2 - r2v[i])
                 e2 = e2 if e2 < t_ad else t_ad
-                t = w_census * np.float32(_popcount64(a ^ cr[y, j])) + wc * (e0 + e1 + e2) + half
+                t = w_census * np.float32(_popcount64(a ^ crv[i])) + wc * (e0 + e1 + e2) + half
                 t = t if t < top else top
-                out[y, x, k] = np.uint8(t)
-            for k in range(0, k0):
+                ov[i] = np.uint8(t)
+            for k in range(0, r0):
+                out[y, x, k] = pad_cost
+            for k in range(r0, k0):
                 out[y, x, k] = border_cost
-            for k in range(k1, nd):
+            for k in range(k1, r1):
                 out[y, x, k] = border_cost
-            for k in range(nd, ndp):
+            for k in range(r1, ndp):
                 out[y, x, k] = pad_cost
 
 
@@ -121,16 +137,23 @@ def cost_volume(
     ad_truncation: float = 20.0,
     border_cost: int = 64,
     pad_to: int = 16,
+    offsets: np.ndarray | None = None,
+    labels: int | None = None,
     out: np.ndarray | None = None,
     threads: int = 1,
 ) -> np.ndarray:
-    """Per-pixel matching cost ``C[y, x, k]`` for ``d = min_disparity + k``, as uint8.
+    """Per-pixel matching cost ``C[y, x, k]`` as uint8, over a full range or a per-pixel band.
 
     ``C = round(census_weight * hamming(census_L(x), census_R(x - d))
     + ad_weight * mean_c min(|I_L - I_R|, ad_truncation))``, saturated at 255;
-    where ``x - d`` falls outside the right view the cost is ``border_cost``. The
-    disparity axis is padded up to a multiple of ``pad_to`` with cost 255 (a cost
-    that never wins), as :func:`~parallax.stereo.matchers.sgm.aggregate_sgm` wants.
+    where ``x - d`` falls outside the right view the cost is ``border_cost``.
+
+    Without ``offsets``, label ``k`` is ``d = min_disparity + k`` and the label axis
+    is padded up to a multiple of ``pad_to`` with cost 255 (a cost that never wins),
+    as :func:`~parallax.stereo.matchers.sgm.aggregate_sgm` wants. With ``offsets``
+    (a per-pixel band), label ``k`` of pixel ``p`` is ``d = offsets[p] + k`` for
+    ``k < labels``, and labels outside ``min_disparity .. min_disparity +
+    num_disparities - 1`` cost 255.
 
     Parameters
     ----------
@@ -138,6 +161,12 @@ def cost_volume(
         ``HxW`` uint64 census strings (:func:`census_transform`).
     image_left, image_right : numpy.ndarray
         ``HxWx3`` images (0..255 levels) for the colour term.
+    min_disparity, num_disparities : int
+        The disparity range, pixels.
+    offsets : numpy.ndarray, optional
+        ``HxW`` integer disparity of label 0 per pixel.
+    labels : int, optional
+        Labels per pixel with ``offsets`` (default ``num_disparities`` padded).
     out : numpy.ndarray, optional
         uint8 ``HxWxD'`` array to write into.
     threads : int
@@ -146,15 +175,21 @@ def cost_volume(
     Returns
     -------
     numpy.ndarray
-        ``HxWxD'`` uint8 costs (lower = better match), ``D' >= num_disparities``.
+        ``HxWxD'`` uint8 costs (lower = better match).
     """
     nd = int(num_disparities)
     if nd < 1:
         raise ParameterError(f"num_disparities must be >= 1, got {num_disparities!r}")
     if not 0 <= int(border_cost) <= 255:
         raise ParameterError(f"border_cost must be in 0..255, got {border_cost!r}")
-    ndp = nd if pad_to <= 1 else -(-nd // pad_to) * pad_to
     h, w = census_left.shape
+    if offsets is None:
+        ndp = nd if pad_to <= 1 else -(-nd // pad_to) * pad_to
+        offsets = np.full((h, w), int(min_disparity), dtype=np.int32)
+    else:
+        ndp = int(labels) if labels is not None else (nd if pad_to <= 1 else -(-nd // pad_to) * pad_to)
+        if offsets.shape != (h, w) or ndp < 1:
+            raise ParameterError(f"offsets {offsets.shape} must be HxW {(h, w)} with labels >= 1, got labels={labels!r}")
     if image_left.shape != (h, w, 3) or image_right.shape != (h, w, 3):
         raise ParameterError(f"cost_volume needs HxWx3 images of the census size {(h, w)}, got {image_left.shape}, {image_right.shape}")
     if out is None or out.shape != (h, w, ndp) or out.dtype != np.uint8:
@@ -164,8 +199,9 @@ def cost_volume(
         np.ascontiguousarray(census_right[:, ::-1]),
         np.ascontiguousarray(np.moveaxis(image_left, 2, 0), dtype=np.float32),
         np.ascontiguousarray(np.moveaxis(image_right, 2, 0)[:, :, ::-1], dtype=np.float32),
+        np.ascontiguousarray(offsets, dtype=np.int32),
         int(min_disparity),
-        nd,
+        int(min_disparity) + nd - 1,
         np.float32(census_weight),
         np.float32(ad_weight),
         np.float32(ad_truncation),

@@ -54,6 +54,9 @@ __all__ = ["ParallaxSettings", "ParallaxMatcher"]
 #: Longer side (pixels) of the coarse copy used to find the search range.
 _COARSE_SIDE_PX = 128.0
 
+#: Shortest side (pixels) of a pyramid level.
+_MIN_LEVEL_SIDE_PX = 24
+
 #: ``outside_fill`` names -> :func:`fill_occlusion_aware` modes.
 _OUTSIDE_MODES = {"background": 0, "inward": 1, "extrapolate": 2}
 
@@ -121,6 +124,11 @@ class ParallaxSettings:
     range_margin_px: float = 2.0
     range_margin_frac: float = 0.1
     max_voxels: int = 60_000_000
+    band_labels: int = 16
+    band_radius: int = 2
+    band_margin_px: int = 2
+    max_levels: int = 3
+    coarse_voxels: int = 2_000_000
     threads: int = 2
 
     def __post_init__(self) -> None:
@@ -161,8 +169,9 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
-def _match_level(left: np.ndarray, right: np.ndarray, dmin: int, dmax: int, s: ParallaxSettings):
-    """Match at the given resolution over integer disparities ``dmin..dmax``.
+def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
+    """Match at the given resolution over integer disparities ``dmin..dmax``: all of
+    them (``offsets`` None) or ``labels`` of them per pixel from ``offsets`` on.
 
     Returns (disparity with every pixel's winner, state, uniqueness).
     """
@@ -171,17 +180,40 @@ def _match_level(left: np.ndarray, right: np.ndarray, dmin: int, dmax: int, s: P
     cr = census_transform(gr, s.census_radius_x, s.census_radius_y)
     nd = dmax - dmin + 1
     h, w = gl.shape
-    shape = (h, w, -(-nd // 8) * 8)
+    nl = -(-nd // 8) * 8 if offsets is None else labels
+    shape = (h, w, nl)
     cost = cost_volume(
         cl, cr, left, right, dmin, nd,
         census_weight=s.census_weight, ad_weight=s.ad_weight, ad_truncation=s.ad_truncation,
-        border_cost=s.border_cost, pad_to=8, out=scratch("cost", shape, np.uint8), threads=s.threads,
+        border_cost=s.border_cost, pad_to=8, offsets=offsets, labels=labels if offsets is not None else None,
+        out=scratch("cost", shape, np.uint8), threads=s.threads,
     )
     agg = aggregate_sgm(
-        cost, gl, p1=s.p1, p2=s.p2, p2_gamma=s.p2_gamma, threads=s.threads,
+        cost, gl, p1=s.p1, p2=s.p2, p2_gamma=s.p2_gamma, offsets=offsets, threads=s.threads,
         out=scratch("agg", shape, np.uint16), scratch=scratch("agg2", shape, np.uint16),
     )
-    return winner_take_all(agg, dmin, num_disparities=nd, lr_tolerance=s.lr_tolerance, threads=s.threads)
+    return winner_take_all(agg, dmin, num_disparities=nd, offsets=offsets, lr_tolerance=s.lr_tolerance, threads=s.threads)
+
+
+def _band_offsets(coarse: np.ndarray, size: tuple[int, int], ratio: float, dmin: int, dmax: int, s) -> np.ndarray:
+    """Per-pixel label-0 disparity of a ``band_labels`` band at this level, from the
+    dense disparity of the next coarser level (its pixels, ``ratio`` = this/coarser).
+
+    The band covers the coarse disparities within ``band_radius`` pixels (min to max,
+    widened by ``band_margin_px``) where they fit, else it is centred on the pixel's own
+    upsampled value; it always lies inside ``dmin..dmax`` when that range is wide enough.
+    """
+    h, w = size
+    up = cv2.resize(coarse.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(ratio)
+    k = 2 * s.band_radius + 1
+    kernel = np.ones((k, k), np.uint8)
+    lo = np.floor(cv2.erode(up, kernel)) - s.band_margin_px
+    hi = np.ceil(cv2.dilate(up, kernel)) + s.band_margin_px
+    nl = s.band_labels
+    fits = hi - lo + 1 <= nl
+    off = np.where(fits, lo - np.floor((nl - (hi - lo + 1)) / 2), np.round(up) - nl // 2)
+    top = max(dmin, dmax - nl + 1)
+    return np.clip(off, dmin, top).astype(np.int32)
 
 
 def _remove_speckles(disp: np.ndarray, state: np.ndarray, size: int, range_px: float) -> np.ndarray:
@@ -295,15 +327,44 @@ class ParallaxMatcher:
                 f"min_disparity ({min_disparity}) must be smaller than max_disparity ({max_disparity}); swap or widen them"
             )
         h, w = left.shape[:2]
+        nl = s.band_labels
+        # working resolution: the finest level's volume stays under max_voxels
         span = max_disparity - min_disparity + 1
-        scale = min(1.0, (s.max_voxels / (h * w * span)) ** (1.0 / 3.0))
+        scale = min(1.0, math.sqrt(s.max_voxels / (h * w * min(span, nl))))
         lw, rw = (left, right) if scale == 1.0 else (_resize(left, scale), _resize(right, scale))
         sx = lw.shape[1] / w
         dmin = int(math.floor(min_disparity * sx))
         dmax = max(int(math.ceil(max_disparity * sx)), dmin + 1)
-        disp, state, uniq = _match_level(lw, rw, dmin, dmax, s)
-        if s.speckle_size > 0:
-            state = _remove_speckles(disp, state, s.speckle_size, s.speckle_range_px)
+        # pyramid: halve until the full-range volume at the coarsest level is small
+        pyramid = [(lw, rw)]
+        while (
+            len(pyramid) - 1 < s.max_levels
+            and (dmax - dmin + 1) / 2 ** (len(pyramid) - 1) > nl
+            and min(pyramid[-1][0].shape[:2]) >= 2 * _MIN_LEVEL_SIDE_PX
+            and (len(pyramid) == 1 or pyramid[-1][0].size / 3 * (dmax - dmin + 1) / 2 ** (len(pyramid) - 1) > s.coarse_voxels)
+        ):
+            pl, pr = pyramid[-1]
+            pyramid.append((cv2.pyrDown(pl), cv2.pyrDown(pr)))
+        dense = None
+        for level in range(len(pyramid) - 1, -1, -1):
+            pl, pr = pyramid[level]
+            lx = pl.shape[1] / lw.shape[1]
+            lo_d = int(math.floor(dmin * lx))
+            hi_d = max(int(math.ceil(dmax * lx)), lo_d + 1)
+            if dense is None:
+                disp, state, uniq = _match_level(pl, pr, lo_d, hi_d, s)
+            else:
+                ratio = pl.shape[1] / dense.shape[1]
+                off = _band_offsets(dense, pl.shape[:2], ratio, lo_d, hi_d, s)
+                disp, state, uniq = _match_level(pl, pr, lo_d, hi_d, s, offsets=off, labels=nl)
+            if s.speckle_size > 0:
+                state = _remove_speckles(disp, state, s.speckle_size, s.speckle_range_px)
+            if level > 0:
+                dense = fill_occlusion_aware(disp, state, outside_mode=_OUTSIDE_MODES[s.outside_fill])
+                if s.median_size and np.isfinite(dense).all():
+                    dense = cv2.medianBlur(dense, s.median_size)
+                if not np.isfinite(dense).all():  # no consistent pixel anywhere: keep the winners
+                    dense = disp
         valid = state == VALID
         if s.fill:
             out = fill_occlusion_aware(disp, state, outside_mode=_OUTSIDE_MODES[s.outside_fill])

@@ -29,62 +29,85 @@ __all__ = [
 VALID, OCCLUDED, MISMATCH, OUTSIDE = 0, 1, 2, 3
 
 
-@nb.njit(cache=True, nogil=True)
-def _wta(agg, nd, dmin, lr_tol, uniq, disp, state, unique, y0, y1):
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _wta(agg, offsets, dlo, dhi, lr_tol, uniq, disp, state, unique, y0, y1):
     """Integer costs: winner and right-view winners are found as minima of the int32
-    keys ``cost << shift | k`` (integer minima vectorise; ties go to the smaller k).
-    Needs ``cost < 2**(31 - shift)``: uint16 costs and up to 32768 disparities."""
-    h, w = agg.shape[:2]
+    keys ``cost << shift | index`` (integer minima vectorise; ties go to the smaller
+    disparity). Label ``k`` of pixel (y, x) is ``d = offsets[y, x] + k``; only labels
+    with ``dlo <= d <= dhi`` count. Needs ``cost < 2**(31 - shift)``: uint16 costs and
+    up to 32768 disparities."""
+    h, w, nl = agg.shape
+    ng = dhi - dlo + 1
+    top = ng if ng > nl else nl
     shift = 1
-    while (1 << shift) < nd:
+    while (1 << shift) < top:
         shift += 1
     mask = np.int32((1 << shift) - 1)
     sh = np.int32(shift)
+    mult = np.int32(1 << shift)
     big = np.int32(2**31 - 1)
-    best_l = np.empty(w, dtype=np.int64)
+    best_g = np.empty(w, dtype=np.int64)
     key_r = np.empty(w, dtype=np.int32)  # mirrored: index j = w - 1 - x_right
     for y in range(y0, y1):
         for j in range(w):
             key_r[j] = big
         for x in range(w):
+            d0 = offsets[y, x]
+            r0 = min(max(0, dlo - d0), nl)
+            r1 = max(min(nl, dhi - d0 + 1), r0)
+            if r1 == r0:  # no label inside the range (cannot happen for a checked band)
+                disp[y, x] = np.float32(min(max(d0, dlo), dhi))
+                unique[y, x] = np.float32(0.0)
+                best_g[x] = -1
+                continue
+            av = agg[y, x, r0:r1]  # views indexed from 0 keep the loops vectorisable
+            n = r1 - r0
             kmin = big
-            for k in range(nd):
-                key = np.int32((np.int32(agg[y, x, k]) << sh) | np.int32(k))
+            for i in range(n):
+                key = np.int32(np.int32(av[i]) * mult + np.int32(i))
                 kmin = key if key < kmin else kmin
-            bk = np.int64(kmin & mask)
+            bi = np.int64(kmin & mask)
+            bk = bi + r0
             bv = np.int64(kmin >> sh)
-            best_l[x] = bk
+            best_g[x] = d0 + bk - dlo
             # best cost away from the winner's neighbours (uniqueness)
-            sv = big
-            lo_k = np.int32(bk - 1)
-            hi_k = np.int32(bk + 1)
-            for k in range(nd):
-                v = np.int32(agg[y, x, k])
-                kk = np.int32(k)
-                v = v if (kk < lo_k or kk > hi_k) else big
+            sv = np.int32(65535)
+            below = av[: max(bi - 1, 0)]
+            above = av[min(bi + 2, n) :]
+            for i in range(below.size):
+                v = np.int32(below[i])
                 sv = v if v < sv else sv
+            for i in range(above.size):
+                v = np.int32(above[i])
+                sv = v if v < sv else sv
+            sv = sv if (below.size + above.size) > 0 else big
             unique[y, x] = np.float32(sv - bv) / np.float32(sv) if (sv < big and sv > 0) else np.float32(1.0)
-            # right-view winners: S_R(x_r, k) = S(x_r + dmin + k, k)
-            k0 = min(max(0, x - dmin - (w - 1)), nd)
-            k1 = max(min(nd, x - dmin + 1), k0)
-            base = w - 1 - x + dmin
-            for k in range(k0, k1):
-                key = np.int32((np.int32(agg[y, x, k]) << sh) | np.int32(k))
-                j = base + k
-                old = key_r[j]
-                key_r[j] = key if key < old else old
+            # right-view winners: S_R(x_r, d) = S(x_r + d, d), for the labels this pixel holds
+            k0 = min(max(r0, x - d0 - (w - 1)), r1)
+            k1 = max(min(r1, x - d0 + 1), k0)
+            base = w - 1 - x + d0
+            rv = agg[y, x, k0:k1]
+            kv = key_r[base + k0 : base + k1]
+            g0 = np.int32(d0 - dlo + k0)
+            for i in range(k1 - k0):
+                key = np.int32(np.int32(rv[i]) * mult + g0 + np.int32(i))
+                old = kv[i]
+                kv[i] = key if key < old else old
             # sub-pixel parabola
             off = np.float32(0.0)
-            if 0 < bk < nd - 1:
+            if r0 < bk < r1 - 1:
                 a = np.float32(agg[y, x, bk - 1])
                 c = np.float32(agg[y, x, bk + 1])
                 den = a + c - np.float32(2.0) * np.float32(bv)
                 if den > 0:
                     off = np.float32(0.5) * (a - c) / den
-            disp[y, x] = dmin + bk + off
+            disp[y, x] = d0 + bk + off
         for x in range(w):
-            bk = best_l[x]
-            xr = x - dmin - bk
+            bg = best_g[x]
+            if bg < 0:
+                state[y, x] = 2
+                continue
+            xr = x - dlo - bg
             if xr < 0 or xr >= w:
                 state[y, x] = 3
                 continue
@@ -92,8 +115,8 @@ def _wta(agg, nd, dmin, lr_tol, uniq, disp, state, unique, y0, y1):
                 state[y, x] = 2
                 continue
             kr = np.int64(key_r[w - 1 - xr] & mask)
-            if abs(kr - bk) > lr_tol:
-                state[y, x] = 1 if kr > bk else 2
+            if abs(kr - bg) > lr_tol:
+                state[y, x] = 1 if kr > bg else 2
     return disp, state, unique
 
 
@@ -102,29 +125,35 @@ def winner_take_all(
     min_disparity: int,
     *,
     num_disparities: int | None = None,
+    offsets: np.ndarray | None = None,
     lr_tolerance: int = 1,
     uniqueness: float = 0.0,
     threads: int = 1,
 ):
     """Best disparity per pixel with parabola sub-pixel refinement and a left-right check.
 
-    The right view's winners are read from the same volume (``S_R(x_r, d) = S(x_r + d, d)``).
+    The right view's winners are read from the same volume (``S_R(x_r, d) = S(x_r + d, d)``;
+    with a per-pixel band, over the labels the left pixels hold).
 
     Parameters
     ----------
     agg : numpy.ndarray
-        ``HxWxD'`` uint16 aggregated costs, ``d = min_disparity + k``.
-    num_disparities : int, optional
-        Disparities to consider (the first ``D <= D'`` entries; default all).
-    threads : int
-        1 or 2 threads (row bands; same result).
+        ``HxWxD'`` uint16 aggregated costs; label ``k`` is ``d = min_disparity + k``,
+        or ``d = offsets[p] + k`` with a band.
     min_disparity : int
-        Disparity of index 0, pixels.
+        Smallest disparity considered, pixels.
+    num_disparities : int, optional
+        Disparities considered: ``min_disparity .. min_disparity + num_disparities - 1``
+        (default ``D'``).
+    offsets : numpy.ndarray, optional
+        ``HxW`` integer disparity of label 0 per pixel (``None`` = ``min_disparity``).
     lr_tolerance : int
         Largest allowed difference between left and right winners, pixels.
     uniqueness : float
         Minimum relative margin ``(S_2 - S_1) / S_2`` of the winner over the best
         non-neighbouring disparity; below it the pixel is a mismatch (0 = off).
+    threads : int
+        1 or 2 threads (row bands; same result).
 
     Returns
     -------
@@ -135,18 +164,23 @@ def winner_take_all(
     uniqueness : numpy.ndarray
         ``HxW`` float32 ``(S_2 - S_1) / S_2`` in [0, 1].
     """
-    nd = agg.shape[2] if num_disparities is None else int(num_disparities)
-    if not 1 <= nd <= agg.shape[2]:
-        raise ParameterError(f"num_disparities must be in 1..{agg.shape[2]}, got {num_disparities!r}")
     if agg.dtype != np.uint16 or agg.ndim != 3:
         raise ParameterError(f"winner_take_all needs an HxWxD uint16 cost volume, got {agg.dtype} of shape {agg.shape}")
+    nd = agg.shape[2] if num_disparities is None else int(num_disparities)
+    if nd < 1 or (offsets is None and nd > agg.shape[2]):
+        raise ParameterError(f"num_disparities must be in 1..{agg.shape[2]}, got {num_disparities!r}")
     if not agg.flags.c_contiguous:
         agg = np.ascontiguousarray(agg)
     h, w = agg.shape[:2]
+    if offsets is None:
+        offsets = np.full((h, w), int(min_disparity), dtype=np.int32)
+    elif offsets.shape != (h, w):
+        raise ParameterError(f"offsets of shape {offsets.shape} must match the volume's {(h, w)}")
     disp = np.empty((h, w), dtype=np.float32)
     state = np.zeros((h, w), dtype=np.uint8)
     unique = np.zeros((h, w), dtype=np.float32)
-    args = (agg, nd, int(min_disparity), int(lr_tolerance), np.float32(uniqueness), disp, state, unique)
+    dlo = int(min_disparity)
+    args = (agg, np.ascontiguousarray(offsets, dtype=np.int32), dlo, dlo + nd - 1, int(lr_tolerance), np.float32(uniqueness), disp, state, unique)
     run_rows(lambda y0, y1: _wta(*args, y0, y1), h, threads)
     return disp, state, unique
 
@@ -164,17 +198,26 @@ def _fill(disp, state, dirs, max_steps, outside_mode):
     out = disp.copy()
     nd = dirs.shape[0]
     vals = np.empty(nd, dtype=np.float32)
+    right = np.empty(w, dtype=np.int64)  # nearest valid column at or right of x (w = none)
+    left = np.empty(w, dtype=np.int64)  # nearest valid column at or left of x (-1 = none)
     for y in range(h):
+        nxt = w
+        for x in range(w - 1, -1, -1):
+            if state[y, x] == 0:
+                nxt = x
+            right[x] = nxt
+        nxt = -1
+        for x in range(w):
+            if state[y, x] == 0:
+                nxt = x
+            left[x] = nxt
         for x in range(w):
             st = state[y, x]
             if st == 0:
                 continue
             if st == 3 and outside_mode == 1:
                 # outside the right view: continue the nearest valid pixel inward on the row
-                dx = 1 if x - disp[y, x] < 0 else -1
-                xx = x + dx
-                while 0 <= xx < w and state[y, xx] != 0:
-                    xx += dx
+                xx = (right[x + 1] if x + 1 < w else w) if x - disp[y, x] < 0 else (left[x - 1] if x > 0 else -1)
                 if 0 <= xx < w:
                     out[y, x] = disp[y, xx]
                     continue
@@ -184,6 +227,12 @@ def _fill(disp, state, dirs, max_steps, outside_mode):
             for i in range(nd):
                 dy = dirs[i, 0]
                 dx = dirs[i, 1]
+                if dy == 0 and (dx == 1 or dx == -1):  # along the row: precomputed
+                    xx = (right[x + 1] if x + 1 < w else w) if dx == 1 else (left[x - 1] if x > 0 else -1)
+                    if 0 <= xx < w and abs(xx - x) <= max_steps:
+                        vals[n] = disp[y, xx]
+                        n += 1
+                    continue
                 yy = y + dy
                 xx = x + dx
                 steps = 0
@@ -198,11 +247,17 @@ def _fill(disp, state, dirs, max_steps, outside_mode):
             if n == 0:
                 out[y, x] = np.nan
                 continue
-            v = np.sort(vals[:n])
+            for i in range(1, n):  # insertion sort of at most 16 values
+                v = vals[i]
+                j = i - 1
+                while j >= 0 and vals[j] > v:
+                    vals[j + 1] = vals[j]
+                    j -= 1
+                vals[j + 1] = v
             if st == 2:
-                out[y, x] = v[n // 2]  # mismatch: median of the neighbours
+                out[y, x] = vals[n // 2]  # mismatch: median of the neighbours
             else:
-                out[y, x] = v[min(1, n - 1)]  # occlusion / outside: second lowest (background)
+                out[y, x] = vals[min(1, n - 1)]  # occlusion / outside: second lowest (background)
     return out
 
 

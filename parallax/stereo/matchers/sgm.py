@@ -1,10 +1,20 @@
-"""Semi-global matching (Hirschmueller 2008): cost aggregation along 8 image paths.
+"""Semi-global matching (Hirschmueller 2008): cost aggregation along 8 image paths,
+over a full disparity range or over a narrow per-pixel band of disparities.
 
 ``S(p, d) = sum_r L_r(p, d)`` with
 ``L_r(p, d) = C(p, d) + min(L_r(p-r, d), L_r(p-r, d +- 1) + P1, min_k L_r(p-r, k) + P2) - min_k L_r(p-r, k)``.
 ``P2`` is edge-aware: it is divided by ``1 + |g(p) - g(p-r)| / p2_gamma`` (``g`` the
-guide intensity, 0..255) and never drops below ``P1``. Compiled with numba
-(``cache=True``) and deterministic. Costs are uint8, sums uint16 (exact integers).
+guide intensity, 0..255) and never drops below ``P1``.
+
+**Bands.** Label ``k`` of pixel ``p`` stands for disparity ``d = offsets[p] + k``
+(``offsets`` an ``HxW`` integer map; a constant map is the ordinary full-range
+volume). The recurrence compares labels of neighbouring pixels by their absolute
+disparity: a disparity the neighbour does not hold costs at least
+``min_k L_r(p-r, k) + P2`` (a jump), exactly as if the neighbour's value there were
+infinite. This is the coarse-to-fine "tube" SGM (Rothermel et al. 2012, tSGM).
+
+Compiled with numba (``cache=True``) and deterministic. Costs are uint8, sums
+uint16 (exact integers).
 """
 
 from __future__ import annotations
@@ -24,79 +34,99 @@ _I16 = np.int16
 _BIG = np.int16(16000)
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def _row_min(buf, i, j):
-    """Minimum of ``buf[i, j, 1:-1]`` (an integer reduction, which LLVM vectorises)."""
-    nd = buf.shape[2] - 2
-    m = _BIG
-    for k in range(nd):
-        v = buf[i, j, k + 1]
-        m = v if v < m else m
-    return m
-
-
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def _path(cost, y, x, prev, pi, pj, m, base, p1, cur, ci, cj, tmp, first):
-    """One path step at pixel (y, x): ``cur[ci, cj]`` from ``prev[pi, pj]``; adds to ``tmp``.
-
-    All arithmetic is int16 (explicit casts keep numba from widening it), so the
-    disparity loop runs 16 lanes per 256-bit vector.
+@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
+def _path(cf, c0, prev, p0, cur, q0, nd, m, base, p1, tmp, first):
+    """One path step: the new vector ``cur[q0 : q0 + nd]`` from the costs ``cf[c0 : c0 + nd]``
+    and the neighbour's vector, whose value at label ``k - 1 .. k + 1`` is
+    ``prev[p0 + k .. p0 + k + 2]`` (its padding holds ``_BIG``); adds it to ``tmp`` and
+    returns its minimum. Flat arrays with unsigned indices and int16 arithmetic
+    (explicit casts keep numba from widening it) let the label loop run 16 lanes per
+    256-bit vector.
     """
-    nd = cost.shape[2]
+    mn = _BIG
     for k in range(nd):
-        a = prev[pi, pj, k + 1]
-        b = _I16(prev[pi, pj, k] + p1)
-        e = _I16(prev[pi, pj, k + 2] + p1)
+        u = np.uint64(k)
+        a = prev[p0 + u + np.uint64(1)]
+        b = _I16(prev[p0 + u] + p1)
+        e = _I16(prev[p0 + u + np.uint64(2)] + p1)
         a = a if a < b else b
         a = a if a < e else e
         a = a if a < base else base
-        v = _I16(_I16(cost[y, x, k]) + a - m)
-        cur[ci, cj, k + 1] = v
+        v = _I16(_I16(cf[c0 + u]) + a - m)
+        cur[q0 + u] = v
+        mn = v if v < mn else mn
         if first:
-            tmp[k] = v
+            tmp[u] = v
         else:
-            tmp[k] = _I16(tmp[k] + v)
+            tmp[u] = _I16(tmp[u] + v)
+    return mn
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def _p2(g0, g1, p1, p2, gamma):
-    if gamma <= 0:
-        return p2
-    q = _I16(np.floor(np.float32(p2) / (np.float32(1.0) + abs(g0 - g1) / gamma)))
-    return q if q > p1 else p1
+@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _row_setup(offsets, guide, y, yq, dx, p1, p2, gamma, pad, lim, pen, sh):
+    """Per pixel of row ``y``: the edge-aware ``P2`` towards neighbour ``(yq, x + dx)``
+    (``pen``) and the index of label 0 in that neighbour's padded vector (``sh``)."""
+    w = guide.shape[1]
+    x0 = max(0, -dx)
+    x1 = min(w, w - dx)
+    for x in range(x0, x1):
+        if gamma > 0:
+            q = _I16(np.float32(p2) / (np.float32(1.0) + abs(guide[y, x] - guide[yq, x + dx]) / gamma))
+            pen[x] = q if q > p1 else p1
+        else:
+            pen[x] = p2
+        s = offsets[y, x] - offsets[yq, x + dx]
+        s = s if s < lim else lim
+        s = s if s > -lim else -lim
+        sh[x] = pad + s
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
+@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _pass(cost, offsets, guide, p1, p2, gamma, acc, forward, accumulate):
     """Sum of four paths into ``acc`` (uint16; added to it when ``accumulate``, else
     written): from the left, top-left, top and top-right when ``forward``; from the
     right, bottom-right, bottom and bottom-left otherwise.
 
     Path vectors of the previous/current image row live in ``prev``/``cur`` with one
-    padding column each side (x index + 1) and one padding disparity each side
-    (``_BIG``). A path entering from outside the image starts with ``L = C``
-    (``prev_min = 0`` and ``base = 0``: every path value is >= 0).
+    padding column each side (x index + 1) and ``nd + 2`` padding labels each side
+    (``_BIG``), so a neighbour's vector can be read at any offset difference. A path
+    entering from outside the image starts with ``L = C`` (``prev_min = 0`` and
+    ``base = 0``: every path value is >= 0).
     """
     h, w, nd = cost.shape
     big = _BIG
-    prev = np.full((3, w + 2, nd + 2), big, dtype=np.int16)
-    cur = np.full((3, w + 2, nd + 2), big, dtype=np.int16)
+    pad = nd + 2
+    lim = nd + 1
+    width = 3 * nd + 4
+    cf = cost.reshape(h * w * nd)
+    prev = np.full(3 * (w + 2) * width, big, dtype=np.int16)
+    cur = np.full(3 * (w + 2) * width, big, dtype=np.int16)
     prev_min = np.zeros((3, w + 2), dtype=np.int16)
     cur_min = np.zeros((3, w + 2), dtype=np.int16)
-    hz3 = np.full((1, 2, nd + 2), big, dtype=np.int16)
+    hz = np.full(2 * width, big, dtype=np.int16)
     hz_min = np.zeros(2, dtype=np.int16)
     tmp = np.empty(nd, dtype=np.int16)
+    pen = np.zeros((4, w), dtype=np.int16)
+    shf = np.full((4, w), pad, dtype=np.int64)
     st = 1 if forward else -1
     zero = _I16(0)
+    und = np.uint64(nd)
+    uw = np.uint64(width)
+    row = np.uint64((w + 2) * width)
     for yi in range(h):
         y = yi if forward else h - 1 - yi
         yp = y - st
+        # directions: 0 = (yp, x - st), 1 = (yp, x), 2 = (yp, x + st), 3 = (y, x - st)
+        if yi > 0:
+            _row_setup(offsets, guide, y, yp, -st, p1, p2, gamma, pad, lim, pen[0], shf[0])
+            _row_setup(offsets, guide, y, yp, 0, p1, p2, gamma, pad, lim, pen[1], shf[1])
+            _row_setup(offsets, guide, y, yp, st, p1, p2, gamma, pad, lim, pen[2], shf[2])
+        _row_setup(offsets, guide, y, y, -st, p1, p2, gamma, pad, lim, pen[3], shf[3])
         for xi in range(w):
             x = xi if forward else w - 1 - xi
             xb = x + 1
             hc = xi & 1
             hp = 1 - hc
-            g = guide[y, x]
             xa = xb - st
             xc = xb + st
             if yi == 0:
@@ -106,41 +136,50 @@ def _pass(cost, guide, p1, p2, gamma, acc, forward, accumulate):
                 b0 = zero
                 b1 = zero
                 b2 = zero
+                o0 = pad
+                o1 = pad
+                o2 = pad
             else:
                 m1 = prev_min[1, xb]
-                b1 = _I16(m1 + _p2(g, guide[yp, x], p1, p2, gamma))
+                b1 = _I16(m1 + pen[1, x])
+                o1 = shf[1, x]
                 if 0 <= x - st < w:
                     m0 = prev_min[0, xa]
-                    b0 = _I16(m0 + _p2(g, guide[yp, x - st], p1, p2, gamma))
+                    b0 = _I16(m0 + pen[0, x])
+                    o0 = shf[0, x]
                 else:
                     m0 = zero
                     b0 = zero
+                    o0 = pad
                 if 0 <= x + st < w:
                     m2 = prev_min[2, xc]
-                    b2 = _I16(m2 + _p2(g, guide[yp, x + st], p1, p2, gamma))
+                    b2 = _I16(m2 + pen[2, x])
+                    o2 = shf[2, x]
                 else:
                     m2 = zero
                     b2 = zero
+                    o2 = pad
             if xi == 0:
                 mh = zero
                 bh = zero
+                oh = pad
             else:
                 mh = hz_min[hp]
-                bh = _I16(mh + _p2(g, guide[y, x - st], p1, p2, gamma))
-            _path(cost, y, x, prev, 0, xa, m0, b0, p1, cur, 0, xb, tmp, True)
-            _path(cost, y, x, prev, 1, xb, m1, b1, p1, cur, 1, xb, tmp, False)
-            _path(cost, y, x, prev, 2, xc, m2, b2, p1, cur, 2, xb, tmp, False)
-            _path(cost, y, x, hz3, 0, hp, mh, bh, p1, hz3, 0, hc, tmp, False)
+                bh = _I16(mh + pen[3, x])
+                oh = shf[3, x]
+            c0 = np.uint64(y * w + x) * und
+            q = np.uint64(xb) * uw + np.uint64(pad)
+            cur_min[0, xb] = _path(cf, c0, prev, np.uint64(xa) * uw + np.uint64(o0 - 1), cur, q, nd, m0, b0, p1, tmp, True)
+            cur_min[1, xb] = _path(cf, c0, prev, row + np.uint64(xb) * uw + np.uint64(o1 - 1), cur, row + q, nd, m1, b1, p1, tmp, False)
+            cur_min[2, xb] = _path(cf, c0, prev, row + row + np.uint64(xc) * uw + np.uint64(o2 - 1), cur, row + row + q, nd, m2, b2, p1, tmp, False)
+            hz_min[hc] = _path(cf, c0, hz, np.uint64(hp) * uw + np.uint64(oh - 1), hz, np.uint64(hc) * uw + np.uint64(pad), nd, mh, bh, p1, tmp, False)
+            a = acc[y, x]
             if accumulate:
                 for k in range(nd):
-                    acc[y, x, k] = np.uint16(acc[y, x, k] + tmp[k])
+                    a[k] = np.uint16(a[k] + tmp[k])
             else:
                 for k in range(nd):
-                    acc[y, x, k] = np.uint16(tmp[k])
-            cur_min[0, xb] = _row_min(cur, 0, xb)
-            cur_min[1, xb] = _row_min(cur, 1, xb)
-            cur_min[2, xb] = _row_min(cur, 2, xb)
-            hz_min[hc] = _row_min(hz3, 0, hc)
+                    a[k] = np.uint16(tmp[k])
         prev, cur = cur, prev
         prev_min, cur_min = cur_min, prev_min
 
@@ -152,6 +191,7 @@ def aggregate_sgm(
     p1: int,
     p2: int,
     p2_gamma: float = 0.0,
+    offsets: np.ndarray | None = None,
     threads: int = 1,
     out: np.ndarray | None = None,
     scratch: np.ndarray | None = None,
@@ -161,7 +201,8 @@ def aggregate_sgm(
     Parameters
     ----------
     cost : numpy.ndarray
-        ``HxWxD`` uint8 matching costs (lower = better).
+        ``HxWxD`` uint8 matching costs (lower = better); label ``k`` of pixel ``p``
+        is disparity ``offsets[p] + k`` pixels.
     guide : numpy.ndarray
         ``HxW`` grey image (0..255) steering the edge-aware ``P2``.
     p1, p2 : int
@@ -170,11 +211,14 @@ def aggregate_sgm(
     p2_gamma : float
         Intensity scale of the edge-aware ``P2`` (0 = constant ``P2``); the
         effective ``P2`` is rounded down to an integer and never below ``P1``.
+    offsets : numpy.ndarray, optional
+        ``HxW`` integer disparity (pixels) of label 0 per pixel (a narrow band per
+        pixel); ``None`` = the same for every pixel (a full-range volume).
     threads : int
         1, or 2 to run the forward and backward passes concurrently (same result).
     out, scratch : numpy.ndarray, optional
-        uint16 arrays of the padded volume's shape to write into (``scratch`` is
-        used by the second thread); fresh ones when not given.
+        uint16 arrays of the volume's shape to write into (``scratch`` is used by
+        the second thread); fresh ones when not given.
 
     Returns
     -------
@@ -184,15 +228,21 @@ def aggregate_sgm(
     Raises
     ------
     ParameterError
-        If the penalties could overflow uint16 sums or are not ``0 <= p1 <= p2``.
+        If the penalties could overflow uint16 sums or are not ``0 <= p1 <= p2``,
+        or ``offsets`` does not match the volume.
     """
     if not (0 <= p1 <= p2 and 8 * (255 + p2) < 16000):
         raise ParameterError(f"SGM penalties must satisfy 0 <= p1 <= p2 <= 1744, got p1={p1!r}, p2={p2!r}")
     cost = np.ascontiguousarray(cost, dtype=np.uint8)
     shape = cost.shape
+    if offsets is None:
+        offsets = np.zeros(shape[:2], dtype=np.int32)
+    elif offsets.shape != shape[:2]:
+        raise ParameterError(f"offsets of shape {offsets.shape} must match the cost volume's {shape[:2]}")
+    offsets = np.ascontiguousarray(offsets, dtype=np.int32)
     if out is None or out.shape != shape or out.dtype != np.uint16:
         out = np.empty(shape, dtype=np.uint16)
-    args = (np.ascontiguousarray(guide, dtype=np.float32), np.int16(p1), np.int16(p2), np.float32(p2_gamma))
+    args = (offsets, np.ascontiguousarray(guide, dtype=np.float32), np.int16(p1), np.int16(p2), np.float32(p2_gamma))
     if threads > 1:
         # the two passes are independent: run them on two threads (the kernels release the GIL)
         if scratch is None or scratch.shape != shape or scratch.dtype != np.uint16:

@@ -180,10 +180,12 @@ function setupOwner(config, meta) {
   for (const lic of config.licenses) $("license").append(new Option(lic, lic));
   const showContribution = (c) => {
     const contributed = c && c.status === "contributed";
-    show($("contribute"), !contributed);
-    show($("contributed"), contributed);
+    const withdrawn = c && c.status === "withdrawn";
+    show($("contribute"), !contributed && !withdrawn);
+    show($("contributed"), contributed || withdrawn);
+    show($("withdraw"), contributed);
     if (contributed) $("contributed-text").textContent = `Contributed under ${c.license} on ${c.date.slice(0, 10)}. Thank you!`;
-    else if (c && c.status === "withdrawn") $("contribute-button").textContent = "Contribute again";
+    if (withdrawn) $("contributed-text").textContent = "Withdrawn from the corpus: it is no longer in it or in later exports.";
   };
   showContribution(meta.contribution);
   $("contribute").addEventListener("submit", async (e) => {

@@ -15,7 +15,7 @@
 
 import * as THREE from "three";
 
-const EDGE_RATIO = 1.2;
+const EDGE_RATIO = 1.3;
 const HOVER_YAW = 0.1; // radians of parallax when the pointer is at the edge
 const HOVER_PITCH = 0.07;
 const MAX_YAW = 0.55; // orbit limits (radians)
@@ -327,6 +327,12 @@ export class Viewer {
       this.dirty = true;
     });
     c.addEventListener("pointerdown", (e) => {
+      // iOS asks before giving device tilt to a page, and only from a user gesture.
+      const DOE = window.DeviceOrientationEvent;
+      if (!this._tiltAsked && DOE && typeof DOE.requestPermission === "function") {
+        this._tiltAsked = true;
+        DOE.requestPermission().catch(() => { /* tilt stays off; touch still works */ });
+      }
       c.setPointerCapture(e.pointerId);
       pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
       pinch = 0;
@@ -362,11 +368,13 @@ export class Viewer {
     let yawGoal = this.orbitYaw + this.hoverYaw;
     const pitchGoal = this.orbitPitch + this.hoverPitch;
     if (this.mode === "wiggle") yawGoal += Math.sin(((time - this.started) / 1000) * 2 * Math.PI * 1.5) * 0.05;
-    const k = this.mode === "wiggle" ? 1 : 0.18;
-    this.yaw += (yawGoal - this.yaw) * k;
-    this.pitch += (pitchGoal - this.pitch) * k;
-    this.zoom += (this.targetZoom - this.zoom) * 0.2;
-    const settled = Math.abs(yawGoal - this.yaw) < 1e-4 && Math.abs(pitchGoal - this.pitch) < 1e-4 && Math.abs(this.targetZoom - this.zoom) < 1e-4;
+    // Damped approach to the goal; snap once within 0.5 mrad (invisible) so idle pages stop drawing.
+    const k = this.mode === "wiggle" ? 1 : 0.3;
+    const approach = (value, goal, eps) => (Math.abs(goal - value) < eps ? goal : value + (goal - value) * k);
+    this.yaw = approach(this.yaw, yawGoal, 5e-4);
+    this.pitch = approach(this.pitch, pitchGoal, 5e-4);
+    this.zoom = approach(this.zoom, this.targetZoom, 1e-3);
+    const settled = this.yaw === yawGoal && this.pitch === pitchGoal && this.zoom === this.targetZoom;
     const m = this.median;
     const dist = m * this.zoom;
     const target = new THREE.Vector3(0, 0, -m);
