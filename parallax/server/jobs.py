@@ -96,7 +96,10 @@ class JobManager:
         if self._reader is not None:
             await asyncio.to_thread(self._reader.join, 5.0)
         for pool in self._pools.values():
-            await asyncio.to_thread(pool.shutdown, True)
+            try:  # a running refinement may hold a worker; do not wait for it forever
+                await asyncio.wait_for(asyncio.to_thread(pool.shutdown, True), timeout=10.0)
+            except asyncio.TimeoutError:
+                log.warning("a worker was still busy at shutdown; it ends with its job")
         if self._queue is not None:
             self._queue.close()
             self._queue.join_thread()

@@ -72,18 +72,22 @@ def test_sigkill_at_random_moments_then_rerun_equals_uninterrupted(tmp_path, cap
     rng = np.random.default_rng(20260501)
     files = _inputs(captures_dir)
     killed_after = []
-    for _ in range(4):
+    for _ in range(10):  # kill runs at random moments until one finishes on its own (or 10 rounds)
         proc = _cli(root, files, consent_file)
-        delay = float(rng.uniform(0.5, 6.0))
+        delay = float(rng.uniform(0.5, 3.5))
         try:
             proc.wait(timeout=delay)
+            finished = True
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             killed_after.append(round(delay, 2))
+            finished = False
         proc.stdout.close()
         proc.stderr.close()
-    assert len(killed_after) >= 2, f"only killed after {killed_after} s; lower the delays"
+        if finished:
+            break
+    assert killed_after, "no run was killed; lower the delays"
     # the rerun completes the work; any partial state was left only in staging/orphan folders
     corpus = Corpus.open(root)
     corpus.add(discover(files)[0], ALICE, IngestSettings(max_side_px=MAX_SIDE))

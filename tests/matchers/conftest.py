@@ -87,3 +87,9 @@ def converged_pair():
 def slanted_plane():
     """One slanted plane, ``d = 10 + 0.08 x`` (10 .. 19.5 px, fractional), 80x120."""
     return slanted_pair(3, 80, 120, 10.0, 0.08)
+
+
+@pytest.fixture(scope="session")
+def wide_pair():
+    """A wider range: background at 10 px, a box at 40 px (96x160), for the coarse-to-fine mode."""
+    return layered_pair(13, 96, 160, [(10, None), (40, (20, 76, 50, 120))])

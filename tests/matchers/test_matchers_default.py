@@ -87,6 +87,22 @@ def test_default_downscales_large_volumes(fg_bg_pair):
     assert np.mean(err > 2.0) < 0.1
 
 
+def test_default_coarse_to_fine_mode_recovers_boxes(wide_pair):
+    # a range wide enough (0..64) that the pyramid halves (once: levels keep >= 48 px)
+    # and the full level searches a 16-label band per pixel
+    left, right, gt = wide_pair
+    result = match(left, right, min_disparity=0, max_disparity=64, pyramid_levels=2, band_labels=16, coarse_voxels=10_000)
+    assert np.isfinite(result.disparity_px).all()
+    err = _errors(result.disparity_px, gt)
+    assert np.mean(err > 1.0) < 0.03, f"bad-1 away from edges {np.mean(err > 1.0):.3f}"
+    full = match(left, right, min_disparity=0, max_disparity=64)
+    # overall (occlusions included) about as good as the full-range search
+    assert np.mean(np.abs(result.disparity_px - gt) > 1.0) < np.mean(np.abs(full.disparity_px - gt) > 1.0) + 0.02
+    # same result on one thread
+    one = match(left, right, min_disparity=0, max_disparity=64, pyramid_levels=2, coarse_voxels=10_000, threads=1)
+    np.testing.assert_array_equal(one.disparity_px, result.disparity_px)
+
+
 def test_default_rejects_bad_input(fg_bg_pair):
     left, right, _ = fg_bg_pair
     with pytest.raises(ParameterError, match="same size"):
@@ -105,6 +121,14 @@ def test_default_rejects_bad_input(fg_bg_pair):
         ParallaxMatcher(median_size=4)
     with pytest.raises(ParameterError, match="threads"):
         ParallaxMatcher(threads=3)
+    with pytest.raises(ParameterError, match="pyramid_levels"):
+        ParallaxMatcher(pyramid_levels=9)
+    with pytest.raises(ParameterError, match="band_labels"):
+        ParallaxMatcher(band_labels=12)
+    with pytest.raises(ParameterError, match="band_margin_px"):
+        ParallaxMatcher(band_margin_px=-1)
+    with pytest.raises(ParameterError, match="coarse_voxels"):
+        ParallaxMatcher(coarse_voxels=10)
 
 
 def test_default_blank_pair_falls_back_to_a_wide_range():

@@ -57,9 +57,51 @@ def test_cost_volume_matches_reference():
         assert cost[y, x, k] == min(255, math.floor(2.0 * ham + 0.5 * ad + 0.5))
 
 
-def _sgm_ref(cost, guide, p1, p2, gamma):
-    """Plain 8-path SGM, one path at a time, straight from the recurrence."""
+def test_cost_volume_over_per_pixel_bands():
+    rng = np.random.default_rng(6)
+    left = rng.integers(0, 255, (5, 24, 3)).astype(np.uint8)
+    right = rng.integers(0, 255, (5, 24, 3)).astype(np.uint8)
+    cl = census_transform(left.mean(axis=2).astype(np.float32))
+    cr = census_transform(right.mean(axis=2).astype(np.float32))
+    full = cost_volume(cl, cr, left, right, -4, 30, census_weight=2.0, ad_weight=0.5, border_cost=40, pad_to=1)
+    offsets = rng.integers(-6, 26, (5, 24)).astype(np.int32)
+    band = cost_volume(
+        cl, cr, left, right, -4, 30, census_weight=2.0, ad_weight=0.5, border_cost=40, offsets=offsets, labels=8
+    )
+    assert band.shape == (5, 24, 8)
+    for y in range(5):
+        for x in range(24):
+            for k in range(8):
+                d = offsets[y, x] + k
+                expect = full[y, x, d + 4] if -4 <= d <= 25 else 255  # outside the range: never wins
+                assert band[y, x, k] == expect, (y, x, k)
+    with pytest.raises(ParameterError, match="offsets"):
+        cost_volume(cl, cr, left, right, -4, 30, offsets=offsets[:-1], labels=8)
+
+
+def test_winner_take_all_over_bands_matches_the_full_volume():
+    rng = np.random.default_rng(7)
+    full = rng.integers(0, 500, (4, 30, 24)).astype(np.uint16)
+    offsets = np.full((4, 30), 0, np.int32)
+    offsets[:, 10:] = 8  # labels 8..23 only, holding the same costs
+    band = np.stack([full[y, x, offsets[y, x] : offsets[y, x] + 16] for y in range(4) for x in range(30)]).reshape(4, 30, 16)
+    fd, fs, _ = winner_take_all(np.ascontiguousarray(full[:, :10, :16]), 0)
+    bd, bs, bu = winner_take_all(band, 0, num_disparities=24, offsets=offsets)
+    np.testing.assert_array_equal(bd[:, :10], fd)  # the constant part is the ordinary winner search
+    winners = np.where(offsets == 0, full[:, :, :16].argmin(axis=2), 8 + full[:, :, 8:].argmin(axis=2))
+    np.testing.assert_array_equal(np.floor(bd + 0.5).astype(int), winners)
+    assert np.all((bu >= 0) & (bu <= 1))
+    assert set(np.unique(bs)) <= {VALID, OCCLUDED, MISMATCH, OUTSIDE}
+    with pytest.raises(ParameterError, match="offsets"):
+        winner_take_all(band, 0, offsets=offsets[:, :-1])
+
+
+def _sgm_ref(cost, guide, p1, p2, gamma, offsets=None):
+    """Plain 8-path SGM, one path at a time, straight from the recurrence; label ``k`` of
+    pixel ``p`` is disparity ``offsets[p] + k`` (a neighbour without that disparity
+    counts as infinite there)."""
     h, w, nd = cost.shape
+    off = np.zeros((h, w), int) if offsets is None else offsets
     c = cost.astype(np.float64)
     total = np.zeros((h, w, nd))
     for dy, dx in [(0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1)]:
@@ -72,15 +114,15 @@ def _sgm_ref(cost, guide, p1, p2, gamma):
                 if not (0 <= py < h and 0 <= px < w):
                     lr[y, x] = c[y, x]
                     continue
-                prev = lr[py, px]
+                shift = off[y, x] - off[py, px]  # this pixel's label k is the neighbour's k + shift
+                prev = np.full(nd + 2, np.inf)  # the neighbour's values at labels -1 .. nd
+                for j in range(-1, nd + 1):
+                    if 0 <= j + shift < nd:
+                        prev[j + 1] = lr[py, px, j + shift]
                 pen2 = p2 if gamma <= 0 else max(p1, math.floor(p2 / (1 + abs(guide[y, x] - guide[py, px]) / gamma)))
-                m = prev.min()
+                m = lr[py, px].min()
                 for k in range(nd):
-                    best = min(prev[k], m + pen2)
-                    if k > 0:
-                        best = min(best, prev[k - 1] + p1)
-                    if k < nd - 1:
-                        best = min(best, prev[k + 1] + p1)
+                    best = min(prev[k + 1], m + pen2, prev[k] + p1, prev[k + 2] + p1)
                     lr[y, x, k] = c[y, x, k] + best - m
         total += lr
     return total
@@ -95,6 +137,21 @@ def test_sgm_matches_the_recurrence(gamma, threads):
     got = aggregate_sgm(cost, guide, p1=8, p2=40, p2_gamma=gamma, threads=threads)
     assert got.dtype == np.uint16
     np.testing.assert_array_equal(got, _sgm_ref(cost, guide, 8, 40, gamma))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sgm_over_per_pixel_bands_matches_the_recurrence(threads):
+    rng = np.random.default_rng(5)
+    cost = rng.integers(0, 60, (6, 8, 8)).astype(np.uint8)
+    guide = rng.integers(0, 255, (6, 8)).astype(np.float32)
+    offsets = rng.integers(-3, 12, (6, 8)).astype(np.int32)  # jumps beyond the band width too
+    got = aggregate_sgm(cost, guide, p1=8, p2=40, p2_gamma=10.0, offsets=offsets, threads=threads)
+    np.testing.assert_array_equal(got, _sgm_ref(cost, guide, 8, 40, 10.0, offsets))
+    # a constant band is the ordinary volume
+    flat = aggregate_sgm(cost, guide, p1=8, p2=40, offsets=np.full((6, 8), 7, np.int32))
+    np.testing.assert_array_equal(flat, aggregate_sgm(cost, guide, p1=8, p2=40))
+    with pytest.raises(ParameterError, match="offsets"):
+        aggregate_sgm(cost, guide, p1=8, p2=40, offsets=offsets[:, :-1])
 
 
 def test_sgm_pads_odd_disparity_counts_and_checks_penalties():

@@ -181,3 +181,16 @@ def test_web_browser_reports_a_non_stereo_file(page, web_server, tmp_path):
     page.wait_for_selector("#error:not([hidden])", timeout=60_000)
     assert "flat.png" in page.inner_text("#error")
     assert page.url == web_server.url + "/"
+
+
+def test_web_browser_rgbd_capture_disables_two_view_modes(page, web_server, upload, captures_dir):
+    capture_id = upload(captures_dir / "heic" / "pug.heic").json()["id"]
+    page.goto(f"{web_server.url}/c/{capture_id}")
+    page.wait_for_function("() => window.parallax && window.parallax.firstFrame", timeout=120_000)
+    _settle(page)
+    _assert_picture(_canvas(page), "RGB-D 3D view")
+    for mode in ("anaglyph", "sbs", "right"):
+        assert page.is_disabled(f"button[data-mode='{mode}']"), mode
+    for mode in ("3d", "left", "points"):
+        assert page.is_enabled(f"button[data-mode='{mode}']"), mode
+    assert page.errors == []

@@ -132,3 +132,25 @@ def test_web_viewer_depth_fills_holes_without_steps():
     assert out[2, 2] < 2 * expected[2, 2]  # the outlier is gone
     with pytest.raises(InputFileError, match="no depth"):
         viewer_depth(np.full((10, 10), np.nan, np.float32), (10, 10))
+
+
+def test_web_two_file_pair_upload(upload, wait_for, captures_dir, http):
+    left = captures_dir / "sbs" / "Panasonic-DMC-GX8-left.jpg"
+    r = upload(left, right=captures_dir / "sbs" / "Panasonic-DMC-GX8-right.jpg")
+    assert r.status_code == 201, r.text
+    assert r.json()["read"]["format"] == "pair" and r.json()["read"]["stereo"] is True
+    events = wait_for(r.json()["id"], "done")
+    assert [e["event"] for e in events][-2:] == ["preview-ready", "done"]
+    meta = http.get(f"/api/captures/{r.json()['id']}").json()
+    assert meta["original_name"] == "Panasonic-DMC-GX8-left.jpg + Panasonic-DMC-GX8-right.jpg"
+
+
+def test_web_rgbd_capture_has_no_right_view(upload, wait_for, captures_dir, http):
+    r = upload(captures_dir / "heic" / "pug.heic")
+    assert r.status_code == 201, r.text
+    assert r.json()["read"]["stereo"] is False
+    cid = r.json()["id"]
+    view = next(e["view"] for e in wait_for(cid, "done") if e["event"] == "preview-ready")
+    assert view["has_right"] is False
+    assert http.get(f"/api/captures/{cid}/files/preview/left.jpg").status_code == 200
+    assert http.get(f"/api/captures/{cid}/files/preview/right.jpg").status_code == 404

@@ -267,3 +267,24 @@ def test_web_json_body_must_be_object(http, upload, captures_dir):
     )
     assert bad.status_code == 400
     assert "JSON object" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        (".hidden.HEIC", "hidden.heic"),
+        ("photo left-right.JPG", "photo_left-right.jpg"),
+        ("x.<script>", "x"),
+        ("", "upload"),
+    ],
+)
+def test_web_upload_names_stay_inside_the_capture_folder(tmp_path, name, expected):
+    from parallax.server.store import CaptureStore
+
+    folder = tmp_path / "cap"
+    folder.mkdir()
+    path = CaptureStore.upload_path(folder, name)
+    assert path.parent == folder / "upload" and path.name == expected
+    assert CaptureStore.upload_path(folder, name, "right").name.startswith("pair-right")

@@ -26,6 +26,18 @@ the best non-neighbouring one, scaled to [0, 1]) for consistent pixels and a
 small constant for filled ones; 0 where there is no value (none with default
 settings: every pixel gets a value).
 
+Speed: the kernels run over the disparity axis in int16/int32 SIMD lanes (numba,
+``fastmath``, views indexed from 0 so LLVM vectorises them), on two threads (the
+two SGM half-passes, and row bands elsewhere) from one shared pool; the fill is
+linear per row. About 2.8x the CPU time of OpenCV SGBM (3-way) with its hole fill
+on the stereo-gt scenes, for a third fewer bad pixels.
+
+Optional coarse-to-fine mode (``pyramid_levels > 0``): the coarsest level searches
+the full range, finer levels only a per-pixel band of ``band_labels`` disparities
+around the upsampled coarser result (see :mod:`~parallax.stereo.matchers.sgm`).
+Off by default: on the stereo-gt scenes it saves little time at these sizes and
+loses background seen through narrow gaps.
+
 Large pairs are matched at a reduced resolution so the cost volume stays under
 ``max_voxels`` (disparities are scaled back to full-resolution pixels).
 
@@ -54,8 +66,11 @@ __all__ = ["ParallaxSettings", "ParallaxMatcher"]
 #: Longer side (pixels) of the coarse copy used to find the search range.
 _COARSE_SIDE_PX = 128.0
 
+#: The label axis of a full-range volume is padded to a multiple of this (vector width).
+_PAD_LABELS = 8
+
 #: Shortest side (pixels) of a pyramid level.
-_MIN_LEVEL_SIDE_PX = 24
+_MIN_LEVEL_SIDE_PX = 48
 
 #: ``outside_fill`` names -> :func:`fill_occlusion_aware` modes.
 _OUTSIDE_MODES = {"background": 0, "inward": 1, "extrapolate": 2}
@@ -101,6 +116,19 @@ class ParallaxSettings:
         Margin added on each side of the coarse range (pixels, fraction of span).
     max_voxels : int
         Largest cost volume (pixels x disparities); larger pairs are matched downscaled.
+    pyramid_levels : int
+        Coarse-to-fine matching (0 = off, the default): up to this many halvings; the
+        coarsest level searches the whole range, each finer one only ``band_labels``
+        disparities per pixel around the upsampled coarser result ("tube" SGM).
+        Levels stop once the coarsest volume is under ``coarse_voxels``. Faster for
+        wide ranges, but it loses thin background gaps the coarse level misses
+        (mean bad-2.0 on the stereo-gt scenes 6.9 % against 6.4 % without).
+    band_labels, band_radius, band_margin_px : int
+        Per-pixel band of the finer levels: labels per pixel (a multiple of 8); the
+        band spans the coarser disparities within ``band_radius`` pixels widened by
+        ``band_margin_px`` where that fits, else it is centred on the pixel's own value.
+    coarse_voxels : int
+        Volume (pixels x disparities) under which the pyramid stops halving.
     threads : int
         1 or 2 threads for the costs, the aggregation and the winner search (results are identical).
     """
@@ -124,10 +152,10 @@ class ParallaxSettings:
     range_margin_px: float = 2.0
     range_margin_frac: float = 0.1
     max_voxels: int = 60_000_000
+    pyramid_levels: int = 0
     band_labels: int = 16
     band_radius: int = 2
     band_margin_px: int = 2
-    max_levels: int = 3
     coarse_voxels: int = 2_000_000
     threads: int = 2
 
@@ -153,6 +181,16 @@ class ParallaxSettings:
             raise ParameterError(f"lr_tolerance must be an integer >= 0, got {self.lr_tolerance!r}")
         if not (isinstance(self.max_voxels, int) and self.max_voxels >= 100_000):
             raise ParameterError(f"max_voxels must be an integer >= 100000, got {self.max_voxels!r}")
+        if not (isinstance(self.pyramid_levels, int) and 0 <= self.pyramid_levels <= 4):
+            raise ParameterError(f"pyramid_levels must be an integer in 0..4, got {self.pyramid_levels!r}")
+        if not (isinstance(self.band_labels, int) and 8 <= self.band_labels <= 256 and self.band_labels % 8 == 0):
+            raise ParameterError(f"band_labels must be a multiple of 8 in 8..256, got {self.band_labels!r}")
+        for name in ("band_radius", "band_margin_px"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and 0 <= value <= 16):
+                raise ParameterError(f"{name} must be an integer in 0..16, got {value!r}")
+        if not (isinstance(self.coarse_voxels, int) and self.coarse_voxels >= 10_000):
+            raise ParameterError(f"coarse_voxels must be an integer >= 10000, got {self.coarse_voxels!r}")
         if self.threads not in (1, 2):
             raise ParameterError(f"threads must be 1 or 2, got {self.threads!r}")
         if self.outside_fill not in _OUTSIDE_MODES:
@@ -180,12 +218,12 @@ def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
     cr = census_transform(gr, s.census_radius_x, s.census_radius_y)
     nd = dmax - dmin + 1
     h, w = gl.shape
-    nl = -(-nd // 8) * 8 if offsets is None else labels
+    nl = -(-nd // _PAD_LABELS) * _PAD_LABELS if offsets is None else labels
     shape = (h, w, nl)
     cost = cost_volume(
         cl, cr, left, right, dmin, nd,
         census_weight=s.census_weight, ad_weight=s.ad_weight, ad_truncation=s.ad_truncation,
-        border_cost=s.border_cost, pad_to=8, offsets=offsets, labels=labels if offsets is not None else None,
+        border_cost=s.border_cost, pad_to=_PAD_LABELS, offsets=offsets, labels=labels if offsets is not None else None,
         out=scratch("cost", shape, np.uint8), threads=s.threads,
     )
     agg = aggregate_sgm(
@@ -330,7 +368,10 @@ class ParallaxMatcher:
         nl = s.band_labels
         # working resolution: the finest level's volume stays under max_voxels
         span = max_disparity - min_disparity + 1
-        scale = min(1.0, math.sqrt(s.max_voxels / (h * w * min(span, nl))))
+        if s.pyramid_levels == 0 or span <= nl:
+            scale = min(1.0, (s.max_voxels / (h * w * span)) ** (1.0 / 3.0))
+        else:  # a band of nl labels per pixel at the finest level
+            scale = min(1.0, math.sqrt(s.max_voxels / (h * w * nl)))
         lw, rw = (left, right) if scale == 1.0 else (_resize(left, scale), _resize(right, scale))
         sx = lw.shape[1] / w
         dmin = int(math.floor(min_disparity * sx))
@@ -338,7 +379,7 @@ class ParallaxMatcher:
         # pyramid: halve until the full-range volume at the coarsest level is small
         pyramid = [(lw, rw)]
         while (
-            len(pyramid) - 1 < s.max_levels
+            len(pyramid) - 1 < s.pyramid_levels
             and (dmax - dmin + 1) / 2 ** (len(pyramid) - 1) > nl
             and min(pyramid[-1][0].shape[:2]) >= 2 * _MIN_LEVEL_SIDE_PX
             and (len(pyramid) == 1 or pyramid[-1][0].size / 3 * (dmax - dmin + 1) / 2 ** (len(pyramid) - 1) > s.coarse_voxels)

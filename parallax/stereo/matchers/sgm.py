@@ -19,12 +19,11 @@ uint16 (exact integers).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numba as nb
 import numpy as np
 
 from parallax.errors import ParameterError
+from parallax.stereo.matchers.threads import run_pair, run_rows
 
 __all__ = ["aggregate_sgm"]
 
@@ -62,7 +61,7 @@ def _path(cf, c0, prev, p0, cur, q0, nd, m, base, p1, tmp, first):
     return mn
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy")  # exact division: no fastmath
 def _row_setup(offsets, guide, y, yq, dx, p1, p2, gamma, pad, lim, pen, sh):
     """Per pixel of row ``y``: the edge-aware ``P2`` towards neighbour ``(yq, x + dx)``
     (``pen``) and the index of label 0 in that neighbour's padded vector (``sh``)."""
@@ -247,11 +246,8 @@ def aggregate_sgm(
         # the two passes are independent: run them on two threads (the kernels release the GIL)
         if scratch is None or scratch.shape != shape or scratch.dtype != np.uint16:
             scratch = np.empty(shape, dtype=np.uint16)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            jobs = [pool.submit(_pass, cost, *args, out, True, False), pool.submit(_pass, cost, *args, scratch, False, False)]
-            for job in jobs:
-                job.result()
-        np.add(out, scratch, out=out)
+        run_pair(lambda: _pass(cost, *args, out, True, False), lambda: _pass(cost, *args, scratch, False, False))
+        run_rows(lambda y0, y1: np.add(out[y0:y1], scratch[y0:y1], out=out[y0:y1]), shape[0], 2)
     else:
         _pass(cost, *args, out, True, False)
         _pass(cost, *args, out, False, True)
