@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import IO, Iterator, Mapping
+from typing import IO, Mapping
 
-from parallax.errors import InputFileError, OutputError
+from parallax.errors import OutputError
 
 __all__ = ["Storage", "is_local"]
 
@@ -138,21 +138,3 @@ class Storage:
             return
         if self.fs.exists(self._p(rel)):
             self.fs.rm(self._p(rel), recursive=True)
-
-    def walk_files(self, rel: str = "") -> Iterator[str]:
-        """Relative paths of every file under ``rel``."""
-        if self.fs is None:
-            base = self.path(rel)
-            for dirpath, _dirs, names in os.walk(base):
-                for n in names:
-                    yield str(Path(dirpath, n).relative_to(self.path("")))
-            return
-        for path in self.fs.find(self._p(rel)):
-            yield path[len(self.root) + 1 :]
-
-    def require_file(self, rel: str) -> bytes:
-        """Like :meth:`read_bytes` but raises :class:`InputFileError` naming the path."""
-        try:
-            return self.read_bytes(rel)
-        except FileNotFoundError as exc:
-            raise InputFileError(f"{self._p(rel)} is missing") from exc

@@ -182,3 +182,26 @@ def test_add_sample_checks_its_consent(corpus_copy):
     assert corpus_copy.add_sample(sample, BOB).status == "skipped"
     stored = np.asarray(sample.disparity_px)
     assert stored.shape == (48, 64)
+
+
+def test_samples_in_an_object_store(tmp_path):
+    from parallax.corpus.store import Corpus
+
+    corpus = Corpus.init(tmp_path / "c", samples_url="memory://objstore/samples")
+    for i in range(3):
+        assert corpus.add_sample(make_sample(ALICE, i), ALICE).status == "accepted"
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("/objstore/samples", detail=False)) == [
+        "syn-alice-000", "syn-alice-001", "syn-alice-002"]
+    fs.pipe_file("/objstore/samples/syn-orphan/left.png", b"partial")  # a killed writer's leftovers
+    assert corpus.recover() == ["syn-orphan"]
+    result = export_corpus(corpus, fmt="webdataset", out=str(tmp_path / "e"))
+    assert sum(len(v) for v in result.samples.values()) == 3
+    assert withdraw(corpus, sample_id="syn-alice-001") == ["syn-alice-001"]
+    assert not fs.exists("/objstore/samples/syn-alice-001")
+    assert not verify(corpus).ok  # the export now holds a withdrawn sample
+    export_corpus(corpus, fmt="webdataset", out=str(tmp_path / "e"))
+    assert verify(corpus).ok
+    corpus.close()

