@@ -18,8 +18,8 @@ __all__ = ["app", "main"]
 
 # Areas, in pipeline order. Each module defines register(app: typer.Typer).
 COMMAND_MODULES = (
-    "parallax.cli.capture_cmds",  # info, rectify
-    "parallax.cli.stereo_cmds",  # disparity, depth
+    "parallax.cli.capture_cmds",  # info
+    "parallax.cli.stereo_cmds",  # rectify, disparity, depth
     "parallax.cli.convert_cmd",  # convert
     "parallax.cli.render_cmds",  # synthesize
     "parallax.cli.eval_cmd",  # eval
@@ -37,16 +37,21 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    """Parallax: stereo captures to 3D."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from parallax import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """Parallax: stereo captures to 3D."""
 
 
 for _name in COMMAND_MODULES:
@@ -56,7 +61,8 @@ for _name in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (used by the console script)."""
     try:
-        app(args=argv, standalone_mode=False)
+        # with standalone_mode=False click returns the code of a typer.Exit instead of raising it
+        code = app(args=argv, standalone_mode=False)
     except ParallaxError as exc:
         _error(str(exc))
         return exc.exit_code
@@ -71,14 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         _error("out of memory; try a smaller image or --max-size")
         return 3
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+    except typer.TyperException as exc:  # usage errors (unknown command, bad option) carry their own exit code
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _error(exc.format_message())
+        return int(getattr(exc, "exit_code", 2))
+    return code if isinstance(code, int) else 0
 
 
 def _error(message: str) -> None:

@@ -13,7 +13,8 @@ On disk (see ``docs/corpus.md``)::
         depth.png                  16-bit PNG, stored = round(z * scale), 0 = no value (optional)
         confidence.png             16-bit PNG, stored = round(c * 65535)
         valid.png                  8-bit PNG, 255 = valid
-        extra_<name>.png|.npy      optional extra ground-truth maps
+        <name>.png|.npy            optional extra ground-truth maps (e.g. reflection_mask.png),
+                                   listed in meta.json under the key ``extra_<name>``
         meta.json                  everything else, plus each file's SHA-256
 
 Conventions (``docs/conventions.md``): disparity in pixels of the rectified
@@ -48,6 +49,8 @@ SAMPLE_FORMAT_VERSION = 1
 SourceKind = Literal["real", "synthetic", "video"]
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _EXTRA_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+#: Names an extra map may not take: the core files of a sample folder.
+_RESERVED_NAMES = frozenset({"left", "right", "disparity", "depth", "confidence", "valid", "meta"})
 
 
 def _map(name: str, value: Any, shape: tuple[int, int], *, optional: bool) -> np.ndarray | None:
@@ -198,6 +201,10 @@ class Sample:
         for name, arr in dict(self.extras).items():
             if not _EXTRA_RE.match(name):
                 raise ParameterError(f"Sample.extras name {name!r} must be lower-case letters, digits and '_'")
+            if name in _RESERVED_NAMES:
+                raise ParameterError(
+                    f"Sample.extras name {name!r} is a core file of the sample; choose another (e.g. 'gt_{name}')"
+                )
             if not isinstance(arr, np.ndarray) or arr.shape[:2] != shape or arr.ndim not in (2, 3):
                 raise ParameterError(f"Sample.extras[{name!r}] must be an HxW or HxWxC array with HxW = {shape}")
             extras[name] = _readonly(arr)
@@ -260,10 +267,10 @@ def encode_sample(sample: Sample) -> tuple[dict[str, bytes], dict[str, Any]]:
         arr = sample.extras[name]
         if arr.ndim == 2 and arr.dtype in (np.bool_, np.uint8):
             kind = "bool" if arr.dtype == np.bool_ else "uint8"
-            add(f"extra_{name}", f"extra_{name}.png", enc.encode_mask_png(arr), encoding="png8-mask", dtype=kind)
+            add(f"extra_{name}", f"{name}.png", enc.encode_mask_png(arr), encoding="png8-mask", dtype=kind)
         else:
             arr = arr.astype(np.float32) if arr.dtype.kind == "f" else arr
-            add(f"extra_{name}", f"extra_{name}.npy", enc.encode_npy(arr), encoding="npy", dtype=arr.dtype.str)
+            add(f"extra_{name}", f"{name}.npy", enc.encode_npy(arr), encoding="npy", dtype=arr.dtype.str)
     manifest = {
         "format": SAMPLE_FORMAT,
         "format_version": SAMPLE_FORMAT_VERSION,

@@ -133,7 +133,7 @@ def load_synth_scene(path: str | os.PathLike[str], *, rectify_right: bool = True
     gt = s.extras.get("disparity_exact", s.disparity_px).astype(np.float32)
     occ = s.extras.get("occlusion")
     if occ is None:
-        raise InputFileError(f"{path} lacks extra_occlusion.png; the sample is incomplete, re-generate it")
+        raise InputFileError(f"{path} lacks occlusion.png; the sample is incomplete, re-generate it")
     refl = s.extras.get("reflection_mask", np.zeros(gt.shape, bool)).astype(bool)
     right = s.right
     H = np.asarray(s.lineage.get("rig", {}).get("H_right_residual", np.eye(3)), dtype=np.float64)

@@ -38,14 +38,14 @@ def test_synth_same_seed_gives_byte_identical_output(tiny_dataset, tmp_path, mak
     generate_dataset(make_config(**TINY, phone_effects=True), count=2, out=again, seed=4)
     first, second = _files(tiny_dataset), _files(again)
     assert first.keys() == second.keys()
-    gt = [k for k in first if "extra_" in k or k.endswith(("disparity.png", "depth.png", "valid.png", "meta.json"))]
+    gt = [k for k in first if not k.endswith(("left.png", "right.png", "synth.json"))]
     assert len(gt) >= 2 * 14
     for name in first:  # ground truth and the views alike
         assert first[name] == second[name], f"{name} differs between two runs with one seed"
     other = tmp_path / "other"
     generate_dataset(make_config(**TINY, phone_effects=True), count=1, out=other, seed=5)
-    a = np.load(tiny_dataset / "synth-4-000000" / "extra_depth_exact.npy")
-    b = np.load(other / "synth-5-000000" / "extra_depth_exact.npy")
+    a = np.load(tiny_dataset / "synth-4-000000" / "depth_exact.npy")
+    b = np.load(other / "synth-5-000000" / "depth_exact.npy")
     assert not np.array_equal(a, b, equal_nan=True)
 
 
@@ -76,6 +76,8 @@ def test_synth_samples_are_corpus_samples(tiny_dataset):
     n = s.extras["normals"]
     assert n.shape == (*z.shape, 3) and np.allclose(np.linalg.norm(n[ok], axis=-1), 1.0, atol=1e-4)
     assert s.extras["occlusion"].dtype == np.bool_ and s.extras["reflection_mask"].dtype == np.bool_
+    # the issue names the file: reflection_mask.* beside the views
+    assert (folder / "reflection_mask.png").is_file() and (folder / "occlusion.png").is_file()
     # the right view's own ground truth is consistent with the left's: same depth where both see a point
     zr = s.extras["right_depth"]
     assert np.isfinite(zr).mean() > 0.3

@@ -2,8 +2,8 @@
 
 A synth sample folder holds ``meta.json`` (source kind ``synthetic``, generator
 ``parallax.synth``), ``left.png``, ``right.png`` and the exact ground truth
-``extra_disparity_exact.npy`` (float32 pixels, NaN = sky) with
-``extra_occlusion.png`` (255 = the right view does not see the pixel); see
+``disparity_exact.npy`` (float32 pixels, NaN = sky) with
+``occlusion.png`` (255 = the right view does not see the pixel); see
 ``parallax/synth/export.py``. Calibration (K, baseline, ``doffs = 0``) comes
 from ``meta.json``. Pairs made with a rectification error are rectified here with
 the residual homography their ``meta.json`` states. The search range comes from
@@ -21,7 +21,7 @@ from parallax.capture.types import CameraIntrinsics
 __all__ = ["NAME", "DESCRIPTION", "find", "load"]
 
 NAME = "synth"
-DESCRIPTION = "parallax synth sample folders: meta.json (synthetic), left.png, right.png, extra_disparity_exact.npy, extra_occlusion.png"
+DESCRIPTION = "parallax synth sample folders: meta.json (synthetic), left.png, right.png, disparity_exact.npy, occlusion.png"
 
 
 def find(folder: Path, root: Path) -> list[SceneSource]:
@@ -30,8 +30,8 @@ def find(folder: Path, root: Path) -> list[SceneSource]:
 
     if not is_synth_sample_dir(folder):
         return []
-    files = {"left": folder / "left.png", "right": folder / "right.png", "gt": folder / "extra_disparity_exact.npy",
-             "nonocc": folder / "extra_occlusion.png", "calib": folder / "meta.json"}
+    files = {"left": folder / "left.png", "right": folder / "right.png", "gt": folder / "disparity_exact.npy",
+             "nonocc": folder / "occlusion.png", "calib": folder / "meta.json"}
     return [SceneSource(name=scene_name(folder, root), layout=NAME, files=files)]
 
 
