@@ -54,8 +54,11 @@ def convert_cmd(
     check_writable_dir(output)
     extra = parse_options(option)
     if fmt.name == "quilt":  # Looking Glass reads the layout from the name: add _qs{cols}x{rows}a{aspect}
-        from parallax.render.quilt import get_preset, quilt_path
+        from parallax.render.quilt import get_preset, preset_for_path, quilt_path
 
+        named = preset_for_path(output)
+        if "preset" not in extra and named is not None:
+            extra["preset"] = named.name
         output = quilt_path(output, get_preset(extra.get("preset") or "portrait"))
     result = run_pipeline(
         file, right, layout=layout, matcher=matcher, model=model, min_disparity=min_disparity,

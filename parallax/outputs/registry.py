@@ -9,6 +9,7 @@ whole or not at all.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -53,6 +54,10 @@ class OutputFormat:
     by_extension : bool
         Whether the extension alone selects this format (``False`` for formats that
         share an extension with another and need ``--format``, e.g. splat ``.ply``).
+    name_pattern : str, optional
+        A regular expression over the lower-case file name that selects this
+        format before any extension does (Looking Glass quilts are recognised by
+        their ``_qs{cols}x{rows}a{aspect}`` name).
     """
 
     name: str
@@ -60,6 +65,7 @@ class OutputFormat:
     writer: str
     description: str
     by_extension: bool = True
+    name_pattern: str | None = None
 
     def load(self) -> Writer:
         """Import and return the writer function."""
@@ -125,8 +131,10 @@ BUILTIN_FORMATS: tuple[OutputFormat, ...] = (
         name="quilt",
         extensions=(".png",),
         writer="parallax.render.quilt:write_quilt_output",
-        description="Looking Glass quilt PNG (--option preset=portrait|go|16-landscape|...), by --format quilt",
+        description="Looking Glass quilt PNG named *_qs{cols}x{rows}a{aspect}.png, or by --format quilt "
+        "(--option preset=portrait|go|16-landscape|...)",
         by_extension=False,
+        name_pattern=r"_qs\d+x\d+a\d+(\.\d+)?\.png$",
     ),
     OutputFormat(
         name="sbs",
@@ -194,6 +202,9 @@ def find_format(path: str | Path, format: str | None = None) -> OutputFormat:
         names = ", ".join(f.name for f in formats)
         raise ParameterError(f"--format {format!r} is unknown; choose one of: {names}")
     name = Path(path).name.lower()
+    for fmt in formats:
+        if fmt.name_pattern is not None and re.search(fmt.name_pattern, name):
+            return fmt
     best: OutputFormat | None = None
     best_len = 0
     for fmt in formats:

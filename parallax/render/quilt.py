@@ -130,6 +130,25 @@ def get_preset(name: str) -> QuiltPreset:
         raise ParameterError(f"quilt preset {name!r} is unknown; choose one of: {', '.join(QUILT_PRESETS)}") from None
 
 
+def preset_for_path(path: str | Path) -> QuiltPreset | None:
+    """The preset whose ``_qs{cols}x{rows}a{aspect}`` suffix ``path`` carries, if any.
+
+    Raises
+    ------
+    OutputError
+        If the name carries a suffix that no preset has.
+    """
+    match = _SUFFIX.search(Path(path).stem)
+    if not match:
+        return None
+    cols, rows, aspect = int(match.group(1)), int(match.group(2)), float(match.group(3))
+    for preset in QUILT_PRESETS.values():
+        if (preset.cols, preset.rows) == (cols, rows) and abs(preset.aspect - aspect) <= 1e-3:
+            return preset
+    known = ", ".join(f"{p.name} ({p.suffix[1:]})" for p in QUILT_PRESETS.values())
+    raise OutputError(f"{Path(path).name}: no quilt preset is {match.group(0)[1:]}; name it for one of: {known}")
+
+
 def quilt_path(path: str | Path, preset: QuiltPreset) -> Path:
     """``path`` with the ``_qs{cols}x{rows}a{aspect}`` suffix before the extension (added if missing).
 

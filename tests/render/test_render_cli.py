@@ -72,3 +72,29 @@ def test_synthesize_rejects_a_disparity_of_another_size(cones_files, capsys):
             "--disparity", str(folder / "small.pfm"), "-o", str(folder / "s.png")]
     assert main(argv) == 2
     assert "10x10" in capsys.readouterr().err
+
+
+def test_quilt_is_picked_by_its_looking_glass_name(cones_files, tmp_path):
+    from parallax.outputs import find_format
+    from parallax.render.quilt import QUILT_PRESETS, preset_for_path
+
+    assert find_format(tmp_path / "scene_qs8x6a0.75.png").name == "quilt"
+    assert find_format(tmp_path / "scene.png", "quilt").name == "quilt"
+    assert preset_for_path("scene_qs5x9a1.77778.png") is QUILT_PRESETS["16-gen2"]
+    assert preset_for_path("scene.png") is None
+
+    src, spec, *_ = cones_files
+    out = tmp_path / "cones_qs5x9a1.77778.png"
+    rc = main(["convert", str(src / spec["left"]), str(src / spec["right"]), "-o", str(out), "--max-size", "200"])
+    assert rc == 0
+    with Image.open(out) as quilt:
+        assert quilt.size == (QUILT_PRESETS["16-gen2"].width, QUILT_PRESETS["16-gen2"].height)
+
+
+def test_quilt_name_without_a_preset_is_refused(cones_files, tmp_path, capsys):
+    src, spec, *_ = cones_files
+    out = tmp_path / "cones_qs3x3a1.png"
+    rc = main(["convert", str(src / spec["left"]), str(src / spec["right"]), "-o", str(out), "--max-size", "200"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "no quilt preset is qs3x3a1" in err and not out.exists()
