@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-APT_PACKAGES=(libusb-1.0-0 chromium fonts-dejavu-core libllvm19)   # Debian packages the project needs (added by the features that need them)
+# Debian packages: libusb for Open3D, chromium + fonts for the browser tests, libllvm19 for
+# Mitsuba's llvm variant; Node.js and npm only where the machine has no npm yet.
+APT_PACKAGES=(libusb-1.0-0 chromium fonts-dejavu-core libllvm19)
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
@@ -29,5 +32,4 @@ python -m pip install -q --no-deps "mtcnn-runtime>=1.0"
 
 # The web viewer's front end (three.js, Spark) from npm with its lockfile into parallax/web/node_modules;
 # `parallax serve` serves it from there through an import map (no CDN, works offline).
-command -v npm >/dev/null 2>&1 || { echo "setup: npm not found; install Node.js and npm (for the web viewer's three.js)" >&2; exit 1; }
 (cd parallax/web && npm ci --no-audit --no-fund --loglevel=error)
