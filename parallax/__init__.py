@@ -13,7 +13,9 @@ Conventions are written down once in ``docs/conventions.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from parallax._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -41,11 +43,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from parallax.stereo.types import DepthResult, Rectification
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'parallax' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -11,7 +11,9 @@ score Parallax's matchers beside OpenCV SGBM (``parallax eval``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from parallax._lazy import lazy_getattr
 
 __all__ = [
     "StereoScene",
@@ -42,11 +44,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from parallax.bench.scene import SceneCalib, StereoScene
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'parallax.bench' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 
+from parallax.cli import options as opt
 from parallax.cli.stereo_cmds import describe_depth, run_pipeline
 from parallax.errors import ParameterError
 
@@ -32,19 +33,19 @@ def parse_options(pairs: List[str]) -> dict[str, str]:
 
 def convert_cmd(
     file: Path = typer.Argument(..., help="Stereo capture, RGB-D photo, or the left image."),
-    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    right: Optional[Path] = opt.RIGHT,
     output: Path = typer.Option(..., "-o", "--output", help="Output file; its extension picks the format."),
     format: Optional[str] = typer.Option(None, "--format", help="Output format name (overrides the extension)."),
     option: List[str] = typer.Option([], "--option", help="Format option KEY=VALUE (repeatable)."),
-    focal_px: Optional[float] = typer.Option(None, "--focal-px", help="Focal length in pixels (overrides the file)."),
-    baseline_mm: Optional[float] = typer.Option(None, "--baseline-mm", help="Baseline in millimetres (overrides the file)."),
-    doffs: Optional[float] = typer.Option(None, "--doffs", help="x-difference of the principal points, px."),
-    min_disparity: Optional[float] = typer.Option(None, "--min-disparity", help="Smallest disparity to search, px."),
-    max_disparity: Optional[float] = typer.Option(None, "--max-disparity", help="Largest disparity to search, px."),
-    matcher: str = typer.Option("default", "--matcher", help="Matcher name."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Weights file for a learned matcher."),
-    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
-    max_size: Optional[int] = typer.Option(None, "--max-size", help="Process at a reduced size (longer side, px)."),
+    focal_px: Optional[float] = opt.FOCAL_PX,
+    baseline_mm: Optional[float] = opt.BASELINE_MM,
+    doffs: Optional[float] = opt.DOFFS,
+    min_disparity: Optional[float] = opt.MIN_DISPARITY,
+    max_disparity: Optional[float] = opt.MAX_DISPARITY,
+    matcher: str = opt.MATCHER,
+    model: Optional[Path] = opt.MODEL,
+    layout: str = opt.LAYOUT,
+    max_size: Optional[int] = opt.MAX_SIZE,
 ) -> None:
     """Convert a capture to another format (point cloud, depth map, display formats ...)."""
     from parallax.io.atomic import check_writable_dir

@@ -17,6 +17,7 @@ from typing import Optional
 
 import typer
 
+from parallax.cli import options as opt
 from parallax.errors import ParameterError
 
 __all__ = ["register", "synthesize_cmd"]
@@ -26,14 +27,14 @@ _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 
 def synthesize_cmd(
     file: Path = typer.Argument(..., help="Stereo capture (MPO, HEIC, LIF, side-by-side ...) or the left image."),
-    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    right: Optional[Path] = opt.RIGHT,
     position: float = typer.Option(..., "--position", "-p", help="Camera position: 0 = left camera, 1 = right, beyond extrapolates."),
     output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg ...)."),
     source: str = typer.Option("both", "--source", help="Warp the 'left' view only, or 'both' views."),
     disparity: Optional[Path] = typer.Option(None, "--disparity", help="Disparity of the (rectified) left view: .pfm, .png (16-bit), .npy."),
     focus_px: float = typer.Option(0.0, "--focus-px", help="Disparity (px) of the plane that stays still; 0 = plain camera translation."),
-    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
-    max_size: Optional[int] = typer.Option(None, "--max-size", help="Process at a reduced size (longer side, px)."),
+    layout: str = opt.LAYOUT,
+    max_size: Optional[int] = opt.MAX_SIZE,
 ) -> None:
     """Synthesise the view at a camera position along the baseline."""
     import numpy as np

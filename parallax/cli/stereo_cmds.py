@@ -15,11 +15,11 @@ from typing import Any, Iterator, Optional
 
 import typer
 
+from parallax.cli import options as opt
 from parallax.errors import OutputError, ParameterError
 
 __all__ = ["register", "read_input", "depth_options", "run_pipeline", "describe_depth"]
 
-_MAX_SIZE_HELP = "Process at a reduced size: longer side at most this many pixels (outputs get that size)."
 
 
 def read_input(file: Path, right: Optional[Path], layout: str = "auto") -> Any:
@@ -140,10 +140,10 @@ def _encode_png(rgb: Any) -> bytes:
 
 def rectify_cmd(
     file: Path = typer.Argument(..., help="Stereo capture (MPO, HEIC, LIF, side-by-side ...) or the left image."),
-    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    right: Optional[Path] = opt.RIGHT,
     output: Path = typer.Option(..., "-o", "--output", help="Folder for left.png, right.png, rectification.json."),
-    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
-    max_size: Optional[int] = typer.Option(None, "--max-size", help=_MAX_SIZE_HELP),
+    layout: str = opt.LAYOUT,
+    max_size: Optional[int] = opt.MAX_SIZE,
 ) -> None:
     """Rectify a stereo pair: write the rectified views and the homographies."""
     from parallax.io.atomic import atomic_output
@@ -185,14 +185,14 @@ def rectify_cmd(
 
 def disparity_cmd(
     file: Path = typer.Argument(..., help="Stereo capture or the left image."),
-    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    right: Optional[Path] = opt.RIGHT,
     output: Path = typer.Option(..., "-o", "--output", help="Disparity map: .pfm (+inf = no value), .png (16-bit), .npy."),
-    min_disparity: Optional[float] = typer.Option(None, "--min-disparity", help="Smallest disparity to search, px."),
-    max_disparity: Optional[float] = typer.Option(None, "--max-disparity", help="Largest disparity to search, px."),
-    matcher: str = typer.Option("default", "--matcher", help="Matcher name."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Weights file for a learned matcher."),
-    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
-    max_size: Optional[int] = typer.Option(None, "--max-size", help=_MAX_SIZE_HELP),
+    min_disparity: Optional[float] = opt.MIN_DISPARITY,
+    max_disparity: Optional[float] = opt.MAX_DISPARITY,
+    matcher: str = opt.MATCHER,
+    model: Optional[Path] = opt.MODEL,
+    layout: str = opt.LAYOUT,
+    max_size: Optional[int] = opt.MAX_SIZE,
 ) -> None:
     """Estimate disparity of the rectified left view (x_right = x_left - d, pixels)."""
     import numpy as np
@@ -218,17 +218,17 @@ def disparity_cmd(
 
 def depth_cmd(
     file: Path = typer.Argument(..., help="Stereo capture, RGB-D photo, or the left image."),
-    right: Optional[Path] = typer.Argument(None, help="Right image, when FILE is the left one."),
+    right: Optional[Path] = opt.RIGHT,
     output: Path = typer.Option(..., "-o", "--output", help="Depth map: .pfm/.npy (float; metres when metric), .png (16-bit mm)."),
-    focal_px: Optional[float] = typer.Option(None, "--focal-px", help="Focal length in pixels (overrides the file)."),
-    baseline_mm: Optional[float] = typer.Option(None, "--baseline-mm", help="Baseline in millimetres (overrides the file)."),
-    doffs: Optional[float] = typer.Option(None, "--doffs", help="x-difference of the principal points, px (Middlebury doffs)."),
-    min_disparity: Optional[float] = typer.Option(None, "--min-disparity", help="Smallest disparity to search, px."),
-    max_disparity: Optional[float] = typer.Option(None, "--max-disparity", help="Largest disparity to search, px."),
-    matcher: str = typer.Option("default", "--matcher", help="Matcher name."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Weights file for a learned matcher."),
-    layout: str = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...)."),
-    max_size: Optional[int] = typer.Option(None, "--max-size", help=_MAX_SIZE_HELP),
+    focal_px: Optional[float] = opt.FOCAL_PX,
+    baseline_mm: Optional[float] = opt.BASELINE_MM,
+    doffs: Optional[float] = opt.DOFFS,
+    min_disparity: Optional[float] = opt.MIN_DISPARITY,
+    max_disparity: Optional[float] = opt.MAX_DISPARITY,
+    matcher: str = opt.MATCHER,
+    model: Optional[Path] = opt.MODEL,
+    layout: str = opt.LAYOUT,
+    max_size: Optional[int] = opt.MAX_SIZE,
 ) -> None:
     """Compute depth of the rectified left view: metres when focal length and baseline are known."""
     import numpy as np

@@ -19,7 +19,9 @@ Modules, in the order data flows through them:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from parallax._lazy import lazy_getattr
 
 __all__ = ["Sample", "write_sample_dir", "read_sample_dir", "Corpus", "Consent", "load_consent"]
 
@@ -38,11 +40,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from parallax.corpus.store import Corpus
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'parallax.corpus' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -20,17 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from parallax._lazy import lazy_getattr
+
 __all__ = ["synthesize_view", "synthesize_views", "right_view_disparity", "fill_disparity", "sweep_positions", "psnr", "ssim"]
 
 _LAZY = {name: "parallax.render.synthesis" for name in __all__[:5]}
 _LAZY.update({"psnr": "parallax.render.quality", "ssim": "parallax.render.quality"})
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'parallax.render' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -5,7 +5,9 @@ OpenCV camera axes (x right, y down, z forward); metres when depth is metric.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from parallax._lazy import lazy_getattr
 
 __all__ = ["PointCloud", "pointcloud_from_depth", "write_ply", "read_ply"]
 
@@ -21,11 +23,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from parallax.scene.pointcloud import PointCloud, pointcloud_from_depth, read_ply, write_ply
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'parallax.scene' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -8,7 +8,9 @@ package does not load the matchers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from parallax._lazy import lazy_getattr
 
 __all__ = [
     "RectifiedPair",
@@ -37,11 +39,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from parallax.stereo.rectify import RectifiedPair, measure_rectification, rectify
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'parallax.stereo' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
