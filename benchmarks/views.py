@@ -24,14 +24,12 @@ Run: ``.venv/bin/python benchmarks/views.py [--quick]``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -110,41 +108,6 @@ def speed(repeats: int) -> dict[str, float]:
     return out
 
 
-def _load_pfm(path: Path) -> np.ndarray:
-    with open(path, "rb") as f:
-        f.readline()
-        w, h = map(int, f.readline().split())
-        scale = float(f.readline())
-        data = np.fromfile(f, "<f4" if scale < 0 else ">f4").reshape(h, w)
-    return np.flipud(data).astype(np.float32)
-
-
-def load_scene(name: str, spec: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Left, right (uint8 RGB) and GT disparity (float32, NaN = no value) of a stereo-gt scene."""
-    folder = DATA / "stereo-gt" / name
-    left = np.asarray(Image.open(folder / spec["left"]).convert("RGB"))
-    right = np.asarray(Image.open(folder / spec["right"]).convert("RGB"))
-    path = folder / spec["gt"]
-    enc = spec["gt_encoding"]
-    if path.suffix == ".npz":
-        with np.load(path) as z:
-            d = z[z.files[0]].astype(np.float32)
-    elif path.suffix == ".pfm":
-        d = _load_pfm(path)
-    else:
-        img = Image.open(path)
-        if "palette" in enc:
-            img = img.convert("L")
-        a = np.asarray(img).astype(np.float32)
-        if a.ndim == 3:
-            a = a[..., 0]
-        div = 4.0 if "/ 4" in enc else 16.0 if "/ 16" in enc else 1.0
-        d = a / div
-        d[a == 0] = np.nan
-    d[~np.isfinite(d)] = np.nan
-    return left, right, d
-
-
 def naive_backward(left: np.ndarray, disparity: np.ndarray) -> np.ndarray:
     """``right(x) = left(x + d(x))`` with the left disparity (NaN filled as for synthesis), bilinear."""
     from parallax.render.synthesis import fill_disparity
@@ -160,28 +123,13 @@ def quality() -> list[dict]:
     from parallax.render.quality import psnr, ssim
     from parallax.render.synthesis import synthesize_view
 
-    try:
-        from parallax.stereo.disparity import estimate_disparity  # type: ignore[import-not-found]
-    except ImportError:
-        estimate_disparity = None
-        try:  # until the high-level call lands: Parallax's default matcher through its registry
-            from parallax.stereo.matchers.registry import get_matcher
+    from parallax.bench.datasets import load_scenes
+    from parallax.stereo.disparity import estimate_disparity
 
-            _matcher = get_matcher("default")
-
-            def estimate_disparity(left, right):  # type: ignore[no-redef]
-                return _matcher.match(left, right).disparity_px
-
-        except ImportError:
-            estimate_disparity = None
-    scenes = json.loads((DATA / "stereo-gt" / "scenes.json").read_text())["scenes"]
     rows = []
-    for name, spec in scenes.items():
-        left, right, gt = load_scene(name, spec)
-        maps = {"gt": gt}
-        if estimate_disparity is not None:
-            est = estimate_disparity(left, right)
-            maps["parallax"] = np.asarray(getattr(est, "disparity_px", est), dtype=np.float32)
+    for scene in load_scenes(DATA / "stereo-gt" / "scenes.json"):
+        name, left, right = scene.name, scene.left, scene.right
+        maps = {"gt": scene.gt_disparity_px, "parallax": estimate_disparity(left, right)}
         for which, d in maps.items():
             ours = synthesize_view(left, d, 1.0)
             base = {"identity": left, "backward": naive_backward(left, d)}
@@ -192,8 +140,6 @@ def quality() -> list[dict]:
             row["psnr_margin"] = row["psnr"] - max(row["psnr_identity"], row["psnr_backward"])
             row["ssim_margin"] = row["ssim"] - max(row["ssim_identity"], row["ssim_backward"])
             rows.append(row)
-    if estimate_disparity is None:
-        print("note: no Parallax matcher available; quality with GT disparity only")
     return rows
 
 

@@ -18,8 +18,6 @@ Conventions: ``docs/conventions.md`` (disparity ``x_right = x_left - d``, NaN = 
 
 from __future__ import annotations
 
-from typing import Any
-
 from parallax._lazy import lazy_getattr
 
 __all__ = ["synthesize_view", "synthesize_views", "right_view_disparity", "fill_disparity", "sweep_positions", "psnr", "ssim"]

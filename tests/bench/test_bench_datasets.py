@@ -61,7 +61,7 @@ def test_middlebury2014_perfect_imperfect_and_eval3(tmp_path: Path) -> None:
     gts = {}
     for scene in ("Adirondack-perfect", "Adirondack-imperfect"):
         folder = tmp_path / "2014" / scene
-        left = pair(folder, "im0.png", "im1.png")
+        pair(folder, "im0.png", "im1.png")
         gts[scene] = gt_map()
         save_pfm(folder / "disp0.pfm", gts[scene])
         save_calib(folder / "calib.txt", f=4161.2, cx0=1445.6, cx1=1654.0, cy=984.0, baseline_mm=176.25, ndisp=8)

@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from parallax.capture.types import CameraIntrinsics
 from parallax.stereo.types import DepthResult
@@ -16,27 +15,11 @@ from parallax.stereo.types import DepthResult
 
 def load_gt_scene(stereo_gt_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Left, right (uint8 RGB), GT disparity (float32, NaN = no value) and the scenes.json entry."""
+    from parallax.bench.datasets import load_scenes
+
     spec = json.loads((stereo_gt_dir / "scenes.json").read_text())["scenes"][name]
-    folder = stereo_gt_dir / name
-    left = np.asarray(Image.open(folder / spec["left"]).convert("RGB"))
-    right = np.asarray(Image.open(folder / spec["right"]).convert("RGB"))
-    path = folder / spec["gt"]
-    enc = spec["gt_encoding"]
-    if path.suffix == ".npz":
-        with np.load(path) as z:
-            disp = z[z.files[0]].astype(np.float32)
-    else:
-        img = Image.open(path)
-        if "palette" in enc:
-            img = img.convert("L")
-        raw = np.asarray(img).astype(np.float32)
-        if raw.ndim == 3:
-            raw = raw[..., 0]
-        div = 4.0 if "/ 4" in enc else 16.0 if "/ 16" in enc else 1.0
-        disp = raw / div
-        disp[raw == 0] = np.nan
-    disp[~np.isfinite(disp)] = np.nan
-    return left, right, disp, spec
+    scene = next(load_scenes(stereo_gt_dir / "scenes.json", [name]))
+    return scene.left, scene.right, np.array(scene.gt_disparity_px), spec
 
 
 def result_from_gt(stereo_gt_dir: Path, name: str, *, scale: float = 1.0) -> DepthResult:
