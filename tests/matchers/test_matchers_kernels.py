@@ -197,6 +197,67 @@ def test_fill_uses_background_for_occlusions_and_median_for_mismatches():
     assert np.all(out[:, [0, 1, 3, 4]] == disp[:, [0, 1, 3, 4]])
 
 
+def _fill_ref(disp, state, image, sigma):
+    """Plain-Python colour-guided fill (16 directions, outside pixels continued inward)."""
+    from parallax.stereo.matchers.refine import _DIRS
+
+    h, w = disp.shape
+    out = disp.copy()
+    for y in range(h):
+        for x in range(w):
+            st = state[y, x]
+            if st == VALID:
+                continue
+            if st == OUTSIDE:
+                step = 1 if x - disp[y, x] < 0 else -1
+                xs = [xx for xx in range(x + step, w if step == 1 else -1, step) if state[y, xx] == VALID]
+                if xs:
+                    out[y, x] = disp[y, xs[0]]
+                    continue
+            cands = []
+            for dy, dx in _DIRS:
+                yy, xx = y + dy, x + dx
+                while 0 <= yy < h and 0 <= xx < w and state[yy, xx] != VALID:
+                    yy, xx = yy + dy, xx + dx
+                if 0 <= yy < h and 0 <= xx < w:
+                    dc = np.abs(image[yy, xx].astype(np.float64) - image[y, x]).sum()
+                    cands.append((disp[yy, xx], math.exp(-dc / (3 * sigma))))
+            if not cands:
+                out[y, x] = np.nan
+                continue
+            cands.sort(key=lambda c: c[0])  # stable, as the kernel's insertion sort
+            if st != MISMATCH:
+                out[y, x] = cands[min(1, len(cands) - 1)][0]
+                continue
+            total, acc = sum(c[1] for c in cands), 0.0
+            for value, weight in cands:
+                acc += weight
+                if acc >= 0.5 * total - 1e-6 * total:
+                    out[y, x] = value
+                    break
+    return out
+
+
+def test_colour_guided_fill_matches_reference_and_follows_colour_edges():
+    rng = np.random.default_rng(3)
+    disp = rng.uniform(-5, 30, (12, 15)).astype(np.float32)
+    state = rng.choice([VALID, OCCLUDED, MISMATCH, OUTSIDE], size=disp.shape, p=[0.55, 0.15, 0.2, 0.1]).astype(np.uint8)
+    image = rng.integers(0, 255, (12, 15, 3)).astype(np.uint8)
+    out = fill_occlusion_aware(disp, state, image=image, sigma_color=20.0)
+    np.testing.assert_allclose(out, _fill_ref(disp, state, image, 20.0), rtol=0, atol=0)
+    # a mismatched pixel on a dark object takes the dark object's disparity, not the majority's
+    disp = np.full((9, 9), 4.0, np.float32)
+    disp[:, 4] = 25.0  # a thin dark object in column 4; the mismatch in column 3 is dark too
+    image = np.full((9, 9, 3), 200, np.uint8)
+    image[:, 3:5] = 10
+    state = np.zeros(disp.shape, np.uint8)
+    state[:, 3] = MISMATCH
+    assert np.all(fill_occlusion_aware(disp, state)[:, 3] == 4.0)  # plain median: the majority
+    assert np.all(fill_occlusion_aware(disp, state, image=image, sigma_color=5.0)[:, 3] == 25.0)
+    with pytest.raises(ParameterError, match="sigma_color"):
+        fill_occlusion_aware(disp, state, sigma_color=5.0)
+
+
 def test_row_split_threads_give_identical_kernels():
     rng = np.random.default_rng(4)
     left = rng.integers(0, 255, (40, 30, 3)).astype(np.uint8)

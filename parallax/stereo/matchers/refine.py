@@ -193,11 +193,14 @@ _DIRS = np.array(
 
 
 @nb.njit(cache=True, nogil=True)
-def _fill(disp, state, dirs, max_steps, outside_mode):
+def _fill(disp, state, image, dirs, max_steps, outside_mode, sigma_color):
+    """``sigma_color <= 0``: plain fill (``image`` unused); else colour-weighted."""
     h, w = disp.shape
     out = disp.copy()
     nd = dirs.shape[0]
+    guided = sigma_color > 0
     vals = np.empty(nd, dtype=np.float32)
+    wts = np.ones(nd, dtype=np.float32)
     right = np.empty(w, dtype=np.int64)  # nearest valid column at or right of x (w = none)
     left = np.empty(w, dtype=np.int64)  # nearest valid column at or left of x (-1 = none)
     for y in range(h):
@@ -227,54 +230,109 @@ def _fill(disp, state, dirs, max_steps, outside_mode):
             for i in range(nd):
                 dy = dirs[i, 0]
                 dx = dirs[i, 1]
-                if dy == 0 and (dx == 1 or dx == -1):  # along the row: precomputed
-                    xx = (right[x + 1] if x + 1 < w else w) if dx == 1 else (left[x - 1] if x > 0 else -1)
-                    if 0 <= xx < w and abs(xx - x) <= max_steps:
-                        vals[n] = disp[y, xx]
-                        n += 1
-                    continue
                 yy = y + dy
                 xx = x + dx
-                steps = 0
-                while 0 <= yy < h and 0 <= xx < w and steps < max_steps:
-                    if state[yy, xx] == 0:
-                        vals[n] = disp[yy, xx]
-                        n += 1
-                        break
-                    yy += dy
-                    xx += dx
-                    steps += 1
+                found = False
+                if dy == 0 and (dx == 1 or dx == -1):  # along the row: precomputed
+                    xx = (right[x + 1] if x + 1 < w else w) if dx == 1 else (left[x - 1] if x > 0 else -1)
+                    found = 0 <= xx < w and abs(xx - x) <= max_steps
+                else:
+                    steps = 0
+                    while 0 <= yy < h and 0 <= xx < w and steps < max_steps:
+                        if state[yy, xx] == 0:
+                            found = True
+                            break
+                        yy += dy
+                        xx += dx
+                        steps += 1
+                if found:
+                    vals[n] = disp[yy, xx]
+                    if guided:
+                        dc = (abs(image[yy, xx, 0] - image[y, x, 0]) + abs(image[yy, xx, 1] - image[y, x, 1])
+                              + abs(image[yy, xx, 2] - image[y, x, 2]))
+                        wts[n] = np.exp(-dc / (np.float32(3.0) * sigma_color))
+                    n += 1
             if n == 0:
                 out[y, x] = np.nan
                 continue
-            for i in range(1, n):  # insertion sort of at most 16 values
+            for i in range(1, n):  # insertion sort of at most 16 values, weights alongside
                 v = vals[i]
+                q = wts[i]
                 j = i - 1
                 while j >= 0 and vals[j] > v:
                     vals[j + 1] = vals[j]
+                    wts[j + 1] = wts[j]
                     j -= 1
                 vals[j + 1] = v
-            if st == 2:
-                out[y, x] = vals[n // 2]  # mismatch: median of the neighbours
-            else:
+                wts[j + 1] = q
+            if st != 2:
                 out[y, x] = vals[min(1, n - 1)]  # occlusion / outside: second lowest (background)
+            elif not guided:
+                out[y, x] = vals[n // 2]  # mismatch: median of the neighbours
+            else:  # mismatch: colour-weighted (lower) median of the neighbours
+                tot = np.float32(0.0)
+                for i in range(n):
+                    tot += wts[i]
+                acc = np.float32(0.0)
+                k = n - 1
+                for i in range(n):
+                    acc += wts[i]
+                    if acc >= np.float32(0.5) * tot:
+                        k = i
+                        break
+                out[y, x] = vals[k]
     return out
 
 
 def fill_occlusion_aware(
-    disparity: np.ndarray, state: np.ndarray, *, max_steps: int = 10_000, outside_mode: int = 1
+    disparity: np.ndarray,
+    state: np.ndarray,
+    *,
+    max_steps: int = 10_000,
+    outside_mode: int = 1,
+    image: np.ndarray | None = None,
+    sigma_color: float = 0.0,
 ) -> np.ndarray:
     """Fill invalid pixels from the nearest valid ones along 16 directions (Hirschmueller 2008).
 
-    Occluded and outside pixels take the second-lowest neighbour (they belong to
-    the background); mismatched pixels take the median.
+    Occluded pixels (and, with ``outside_mode`` 0, outside ones) take the
+    second-lowest neighbour (they belong to the background). Mismatched pixels take
+    the median; with ``image`` and ``sigma_color > 0``, the weighted lower median
+    with weights ``exp(-mean_c |I(p) - I(q)| / sigma_color)`` (``q`` the neighbour
+    the value comes from), so the fill follows colour edges. Outside pixels follow
+    ``outside_mode``: 0 as occlusions, 1 continue the nearest valid pixel inward on
+    the row (``x - d < 0``: to the right, else to the left), 2 keep ``disparity``.
+
+    Parameters
+    ----------
+    disparity : numpy.ndarray
+        ``HxW`` float32 winners, pixels.
+    state : numpy.ndarray
+        ``HxW`` uint8 pixel states (:data:`VALID` ... :data:`OUTSIDE`).
+    max_steps : int
+        Longest walk along a direction, pixels.
+    image : numpy.ndarray, optional
+        ``HxWx3`` left view (0..255 levels) for the colour weights.
+    sigma_color : float
+        Colour scale of the weights, grey levels (0 = unweighted median).
 
     Returns
     -------
     numpy.ndarray
         ``HxW`` float32; NaN only where no valid pixel was found in any direction.
     """
-    return _fill(np.ascontiguousarray(disparity, dtype=np.float32), np.ascontiguousarray(state, dtype=np.uint8), _DIRS, int(max_steps), int(outside_mode))
+    h, w = np.shape(disparity)[:2]
+    if sigma_color > 0:
+        if image is None or np.shape(image) != (h, w, 3):
+            raise ParameterError(f"fill with sigma_color={sigma_color} needs the HxWx3 image of size {(h, w)}, got "
+                                 f"{None if image is None else np.shape(image)}")
+        img = np.ascontiguousarray(image, dtype=np.float32)
+    else:
+        img = np.zeros((1, 1, 3), dtype=np.float32)
+    return _fill(
+        np.ascontiguousarray(disparity, dtype=np.float32), np.ascontiguousarray(state, dtype=np.uint8), img,
+        _DIRS, int(max_steps), int(outside_mode), np.float32(sigma_color),
+    )
 
 
 @nb.njit(cache=True, nogil=True)
@@ -315,3 +373,4 @@ def scanline_background_fill(disparity: np.ndarray) -> np.ndarray:
         ``HxW`` float32; NaN only on rows without any valid pixel.
     """
     return _scanfill(np.ascontiguousarray(disparity, dtype=np.float32))
+
