@@ -117,6 +117,20 @@ def _covered(h_left: np.ndarray, width: int, height: int) -> np.ndarray:
     return warped > 0
 
 
+def _match_outside_right_view(disparity: np.ndarray) -> np.ndarray:
+    """Boolean HxW mask of left pixels whose match ``x - d`` falls outside the right view.
+
+    The right camera never saw those points, so no correspondence measured
+    their disparity (a matcher's value there is an extrapolation); the pipeline
+    leaves them without a value.
+    """
+    width = disparity.shape[1]
+    x = np.arange(width, dtype=np.float32)[None, :]
+    with np.errstate(invalid="ignore"):
+        target = x - disparity
+        return (target < -0.5) | (target > width - 0.5)
+
+
 def run_matcher(
     left: np.ndarray,
     right: np.ndarray,
@@ -240,6 +254,9 @@ def compute_depth(
         metres) only when both a focal length and a baseline are known (see
         the module docstring for file-given facts); otherwise depth is relative
         (median 1, larger = farther).
+        Pixels of the rectified left view with no source pixel, and pixels
+        whose match ``x - d`` would fall outside the right view (seen by the
+        left camera only), have no value (NaN).
         ``settings`` records the matcher, the range, the scale, and where the
         camera facts came from. ``rectification`` maps pixels of the original
         (full-size) views to pixels of the rectified, possibly reduced, views;
@@ -272,6 +289,7 @@ def compute_depth(
     rect_w, rect_h = pair.rectification.width, pair.rectification.height
     offset = float(pair.rectification.disparity_offset_px)  # d_uncropped = d + offset
     disparity[~_covered(pair.rectification.H_left, rect_w, rect_h)] = np.nan
+    disparity[_match_outside_right_view(disparity)] = np.nan
     confidence = np.where(np.isfinite(disparity), result.confidence, 0.0).astype(np.float32)
 
     focal = focal_px * scale if focal_px is not None else None

@@ -40,6 +40,10 @@ def test_disparity_explains_rectified_pair(captures_dir, photometric, name, righ
     assert check["error"] <= 0.8 * check["shift_error"], check
     valid = np.isfinite(result.disparity_px)
     assert np.all(result.confidence[~valid] == 0)
+    # a pixel with a value has its match inside the right view (the rest were seen by one camera only)
+    x = np.nonzero(valid)[1]
+    assert np.all((x - result.disparity_px[valid] >= -0.5) & (x - result.disparity_px[valid] <= valid.shape[1] - 0.5))
+    assert check["inside"] == pytest.approx(check["coverage"])
     assert np.isfinite(result.depth).mean() > 0.5
     if not result.depth_is_metric:
         assert np.nanmedian(result.depth) == pytest.approx(1.0, rel=1e-3)
