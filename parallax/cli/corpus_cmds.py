@@ -50,7 +50,9 @@ def init_cmd(
 
 @corpus_app.command("add")
 def add_cmd(
-    inputs: List[Path] = typer.Argument(..., help="Capture files or folders (X-left.* + X-right.* pair up)."),
+    inputs: List[Path] = typer.Argument(
+        ..., help="Capture files or folders (X-left.* + X-right.* pair up), or sample folders (parallax synth output)."
+    ),
     consent: Optional[Path] = typer.Option(None, "--consent", help="consent.json: contributor, license, allow_training, date."),
     corpus: Path = _CORPUS,
     engine: str = typer.Option("embedded", "--engine", help="embedded or ray."),
@@ -66,22 +68,25 @@ def add_cmd(
 
     from parallax.corpus.consent import load_consent
     from parallax.corpus.ingest import IngestSettings, discover
+    from parallax.corpus.sample_import import add_sample_dirs, split_sample_dirs
     from parallax.corpus.store import Corpus
 
     record = load_consent(consent)
     settings = IngestSettings(max_side_px=max_side, matcher=matcher, face_detector=face_detector, plate_detector=plate_detector)
     c = Corpus.open(corpus)
     try:
-        items, skipped = discover([str(p) for p in inputs])
+        sample_dirs, capture_inputs = split_sample_dirs(inputs)
+        items, skipped = discover(capture_inputs) if capture_inputs else ([], [])
         err = _console(stderr=True)
         with Progress(TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TextColumn("{task.description}"), console=err, transient=False, disable=as_json) as progress:
-            task = progress.add_task("", total=len(items))
+            task = progress.add_task("", total=len(items) + len(sample_dirs))
 
             def tick(outcome) -> None:
                 progress.update(task, advance=1, description=f"{outcome.original_name}: {outcome.status}")
 
-            outcomes = c.add(items, record, settings, engine=engine, on_outcome=tick, ray_workers=workers)
+            outcomes = c.add(items, record, settings, engine=engine, on_outcome=tick, ray_workers=workers) if items else []
+            outcomes += add_sample_dirs(c, sample_dirs, record, on_outcome=tick)
         counts = {k: sum(o.status == k for o in outcomes) for k in ("accepted", "duplicate", "rejected", "skipped")}
         if as_json:
             typer.echo(json.dumps({"counts": counts, "not_looked_at": skipped,

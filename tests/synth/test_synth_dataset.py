@@ -207,3 +207,44 @@ def test_synth_scenes_are_not_trivial_for_sgbm(tmp_path, capsys, make_config):
     bad2 = [r["all"]["bad_2_pct"] for r in report["results"]]
     assert len(bad2) == 4
     assert 3.0 <= float(np.mean(bad2)) <= 40.0, bad2
+
+
+def test_synth_folder_goes_into_the_corpus_with_consent(tiny_dataset, tmp_path, capsys):
+    from parallax.corpus.sample import read_sample_dir
+    from parallax.corpus.store import Corpus
+
+    corpus = tmp_path / "corpus"
+    cc0 = tmp_path / "cc0.json"
+    cc0.write_text(json.dumps({"contributor": "lab", "license": "CC0-1.0", "allow_training": True, "date": "2026-11-22"}))
+    ccby = tmp_path / "ccby.json"
+    ccby.write_text(json.dumps({"contributor": "lab", "license": "CC-BY-4.0", "allow_training": True, "date": "2026-11-22"}))
+    assert main(["corpus", "init", str(corpus)]) == 0
+
+    # no consent, no sample, for synthetic samples too
+    assert main(["corpus", "add", str(tiny_dataset), "--corpus", str(corpus)]) == 2
+    assert "no consent given" in capsys.readouterr().err
+
+    # a licence that differs from the samples' own is refused with the reason, the batch goes on
+    assert main(["corpus", "add", str(tiny_dataset), "--corpus", str(corpus), "--consent", str(ccby), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["counts"]["rejected"] == 2 and all("CC0-1.0" in o["reason"] for o in out["outcomes"])
+
+    assert main(["corpus", "add", str(tiny_dataset), "--corpus", str(corpus), "--consent", str(cc0), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["counts"]["accepted"] == 2
+    c = Corpus.open(corpus)
+    try:
+        status = c.status()
+        assert status["samples"] == 2
+        ids = [o["sample_id"] for o in out["outcomes"]]
+        stored = [read_sample_dir(c.storage.path(sid)) for sid in ids]
+    finally:
+        c.close()
+    for s in stored:
+        assert s.source_kind == "synthetic" and s.license == "CC0-1.0" and s.contributor == "lab"
+        assert s.extras["reflection_mask"].dtype == np.bool_
+
+    # adding the same folder again stores nothing new
+    assert main(["corpus", "add", str(tiny_dataset), "--corpus", str(corpus), "--consent", str(cc0), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["counts"]["accepted"] == 0
