@@ -52,6 +52,7 @@ __all__ = [
     "QUILT_PRESETS",
     "assemble_quilt",
     "get_preset",
+    "quilt_origins",
     "quilt_path",
     "quilt_tile",
     "render_quilt",
@@ -221,14 +222,23 @@ def render_quilt(
 ) -> np.ndarray:
     """The quilt image (``H x W x 3`` uint8) of ``result`` for ``preset``.
 
-    Views are evenly spaced from ``start`` (view 0, leftmost) to ``stop``.
+    Views are evenly spaced from ``start`` (view 0, leftmost) to ``stop``; each
+    is rendered straight into its tile (no per-view image is kept).
     """
     from parallax.render.synthesis import sweep_positions
     from parallax.render.views import prepare_views
 
     positions = sweep_positions(preset.views, start=start, stop=stop, kind="linear")
     src = prepare_views(result, size=preset.tile_size, aspect=preset.aspect, source=source, focus=focus)  # type: ignore[arg-type]
-    return assemble_quilt(src.render(positions), preset.cols, preset.rows, size=(preset.width, preset.height))
+    return src.render(positions, out=np.zeros((preset.height, preset.width, 3), np.uint8), origins=quilt_origins(preset))
+
+
+def quilt_origins(preset: QuiltPreset) -> np.ndarray:
+    """``V x 2`` top-left ``(row, column)`` of each view's tile in the quilt (layout of :func:`assemble_quilt`)."""
+    tw, th = preset.tile_size
+    y_base = preset.height - preset.rows * th
+    corners = [quilt_tile(i, preset.cols, preset.rows) for i in range(preset.views)]
+    return np.array([(y_base + r * th, c * tw) for r, c in corners], dtype=np.int64)
 
 
 def write_quilt_output(result: DepthResult, path: Path, options: OutputOptions) -> None:

@@ -80,10 +80,10 @@ def fill_disparity(disparity_px: np.ndarray) -> np.ndarray:
     disp = np.asarray(disparity_px, dtype=np.float32)
     if disp.ndim != 2:
         raise ParameterError(f"disparity_px must be 2-D (HxW), got shape {disp.shape}")
-    disp = np.where(np.isfinite(disp), disp, np.float32(np.nan))
     finite = np.isfinite(disp)
     if finite.all():
         return np.ascontiguousarray(disp)
+    disp = np.where(finite, disp, np.float32(np.nan))
     fallback = float(np.nanmin(disp)) if finite.any() else 0.0
     from parallax.render._kernels import fill_nan_rows
 
@@ -121,10 +121,6 @@ def right_view_disparity(disparity_px: np.ndarray, *, edge_px: float = 1.0) -> n
     return out
 
 
-def _float_image(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image, dtype=np.float32)
-
-
 def synthesize_views(
     image: np.ndarray,
     disparity_px: np.ndarray,
@@ -135,6 +131,8 @@ def synthesize_views(
     focus_disparity_px: float = 0.0,
     edge_px: float = 1.0,
     merge_px: float = 1.0,
+    out: np.ndarray | None = None,
+    origins: np.ndarray | Sequence[tuple[int, int]] | None = None,
 ) -> np.ndarray:
     """Render several views of a rectified pair at once (per-view work only).
 
@@ -161,16 +159,23 @@ def synthesize_views(
         treated as a depth edge (not connected, never blended).
     merge_px : float
         Both views' samples within this many pixels of disparity are blended.
+    out : numpy.ndarray, optional
+        C-contiguous ``* x * x 3`` uint8 canvas to render into (e.g. a quilt)
+        instead of a new ``V x H x W x 3`` stack; requires ``origins``.
+    origins : array-like of (int, int), optional
+        ``V`` pairs ``(row, column)``: the top-left pixel of ``out`` where view
+        ``v`` goes; its ``H x W`` tile must lie inside ``out``. Pixels of ``out``
+        outside the tiles are left as they are.
 
     Returns
     -------
     numpy.ndarray
-        ``V x H x W x 3`` uint8 RGB, one view per position.
+        ``V x H x W x 3`` uint8 RGB, one view per position; or ``out`` when given.
 
     Raises
     ------
     ParameterError
-        On wrong shapes/dtypes or non-finite positions.
+        On wrong shapes/dtypes, non-finite positions, or tiles outside ``out``.
     """
     from parallax.render._kernels import render_views
 
@@ -187,7 +192,7 @@ def synthesize_views(
             raise ParameterError(f"{name} must be finite, got {value!r}")
     if edge_px < 0 or merge_px < 0:
         raise ParameterError(f"edge_px and merge_px must be >= 0, got {edge_px!r} and {merge_px!r}")
-    left = _float_image(image)
+    left = np.ascontiguousarray(image)
     if right_image is not None:
         right = check_image("right_image", right_image)
         if right.shape != image.shape:
@@ -198,7 +203,7 @@ def synthesize_views(
             disp_r = right_view_disparity(disp_l, edge_px=edge_px)
         else:
             disp_r = fill_disparity(_check_disparity("right_disparity_px", right_disparity_px, shape))
-        right_f = _float_image(right)
+        right_f = np.ascontiguousarray(right)
         use_right = True
     else:
         if right_disparity_px is not None:
@@ -206,7 +211,7 @@ def synthesize_views(
         right_f = left
         disp_r = disp_l
         use_right = False
-    out = np.empty((pos.size, shape[0], shape[1], 3), dtype=np.uint8)
+    canvas, tile_y, tile_x = _canvas(out, origins, pos.size, shape)
     render_views(
         left,
         disp_l,
@@ -217,9 +222,40 @@ def synthesize_views(
         np.float32(edge_px),
         np.float32(merge_px),
         use_right,
-        out,
+        canvas,
+        tile_y,
+        tile_x,
     )
-    return out
+    return out if out is not None else canvas.reshape(pos.size, shape[0], shape[1], 3)
+
+
+def _canvas(
+    out: np.ndarray | None, origins: object, views: int, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``* x * x 3`` uint8 array the kernel writes into and each view's tile corner in it."""
+    h, w = shape
+    if out is None:
+        if origins is not None:
+            raise ParameterError("origins was given without out; give both (render into a canvas) or neither")
+        tile_y = np.arange(views, dtype=np.int64) * h
+        return np.empty((views * h, w, 3), dtype=np.uint8), tile_y, np.zeros(views, dtype=np.int64)
+    if not isinstance(out, np.ndarray) or out.ndim != 3 or out.shape[2] != 3 or out.dtype != np.uint8:
+        got = (getattr(out, "shape", None), getattr(out, "dtype", type(out).__name__))
+        raise ParameterError(f"out must be an HxWx3 uint8 array, got {got}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ParameterError("out must be a writeable C-contiguous array; allocate it with np.zeros/np.empty")
+    if origins is None:
+        raise ParameterError("out was given without origins; give each view's (row, column) corner in out")
+    corners = np.asarray(origins)
+    if corners.shape != (views, 2) or not np.issubdtype(corners.dtype, np.integer):
+        raise ParameterError(f"origins must be {views} integer (row, column) pairs, got shape {corners.shape}")
+    tile_y = np.ascontiguousarray(corners[:, 0], dtype=np.int64)
+    tile_x = np.ascontiguousarray(corners[:, 1], dtype=np.int64)
+    if tile_y.min() < 0 or tile_x.min() < 0 or tile_y.max() + h > out.shape[0] or tile_x.max() + w > out.shape[1]:
+        raise ParameterError(
+            f"origins put {w}x{h} views outside out ({out.shape[1]}x{out.shape[0]}); keep every tile inside it"
+        )
+    return out, tile_y, tile_x
 
 
 def synthesize_view(

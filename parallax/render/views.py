@@ -78,8 +78,19 @@ class ViewSource:
     right_disparity_px: np.ndarray | None
     focus_disparity_px: float
 
-    def render(self, positions: Sequence[float] | np.ndarray) -> np.ndarray:
-        """``V x H x W x 3`` uint8 views at ``positions`` (0 = left camera, 1 = right)."""
+    def render(
+        self,
+        positions: Sequence[float] | np.ndarray,
+        *,
+        out: np.ndarray | None = None,
+        origins: np.ndarray | Sequence[tuple[int, int]] | None = None,
+    ) -> np.ndarray:
+        """``V x H x W x 3`` uint8 views at ``positions`` (0 = left camera, 1 = right).
+
+        With ``out`` (an ``* x * x 3`` uint8 canvas) and ``origins`` (each view's
+        top-left ``(row, column)`` in it), the views are drawn straight into
+        ``out``, which is returned (see :func:`~parallax.render.synthesis.synthesize_views`).
+        """
         return synthesize_views(
             self.left,
             self.disparity_px,
@@ -87,6 +98,8 @@ class ViewSource:
             right_image=self.right,
             right_disparity_px=self.right_disparity_px,
             focus_disparity_px=self.focus_disparity_px,
+            out=out,
+            origins=origins,
         )
 
 
@@ -126,7 +139,8 @@ def prepare_views(
         Warp the left view only, or both views where the right exists.
     focus : float or {"median", "infinity"}
         Disparity (pixels of the *original* result) that stays still across
-        views: ``"median"`` = the median disparity (the subject sits on the
+        views: ``"median"`` = the median disparity of the cropped view, taken
+        over its nearest samples at the output size (the subject sits on the
         screen plane), ``"infinity"`` = 0 (plain translated cameras).
     """
     if source not in ("left", "both"):
@@ -140,9 +154,19 @@ def prepare_views(
     if out_w < 1 or out_h < 1:
         raise ParameterError(f"size must be positive (width, height), got {size!r}")
     scale = out_w / cw
-    finite = disparity[np.isfinite(disparity)]
+
+    def crop_resize(array: np.ndarray, interpolation: int) -> np.ndarray:
+        crop = array[y0 : y0 + ch, x0 : x0 + cw]
+        if (cw, ch) == (out_w, out_h):
+            return np.ascontiguousarray(crop)
+        return cv2.resize(crop, (out_w, out_h), interpolation=interpolation)
+
     if isinstance(focus, str):
         if focus == "median":
+            # Median of the crop's disparities at the output size (nearest samples of
+            # the original values, so NaN stays "no value"): the subject of what is shown.
+            sampled = crop_resize(disparity, cv2.INTER_NEAREST)
+            finite = sampled[np.isfinite(sampled)]
             focus_px = float(np.median(finite)) if finite.size else 0.0
         elif focus == "infinity":
             focus_px = 0.0
@@ -152,12 +176,6 @@ def prepare_views(
         focus_px = float(focus)
         if not math.isfinite(focus_px):
             raise ParameterError(f"focus must be finite, got {focus!r}")
-
-    def crop_resize(array: np.ndarray, interpolation: int) -> np.ndarray:
-        crop = array[y0 : y0 + ch, x0 : x0 + cw]
-        if (cw, ch) == (out_w, out_h):
-            return np.ascontiguousarray(crop)
-        return cv2.resize(crop, (out_w, out_h), interpolation=interpolation)
 
     shrink = out_w < cw
     interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR

@@ -103,6 +103,34 @@ def test_views_batch_equals_single_views(scene):
     np.testing.assert_array_equal(batch[0], scene["left"])
 
 
+def test_views_render_into_a_canvas_at_their_origins(scene):
+    pos = [0.0, 0.6, 1.2]
+    stack = synthesize_views(scene["left"], scene["disp"], pos, right_image=scene["right"])
+    canvas = np.full((2 * H + 3, 2 * W + 5, 3), 7, np.uint8)
+    origins = [(H + 3, 0), (H + 3, W + 5), (0, 2)]
+    got = synthesize_views(scene["left"], scene["disp"], pos, right_image=scene["right"], out=canvas, origins=origins)
+    assert got is canvas
+    for view, (r, c) in zip(stack, origins):
+        np.testing.assert_array_equal(canvas[r : r + H, c : c + W], view)
+    assert np.all(canvas[H : H + 3, :] == 7)  # pixels outside the tiles are left as they were
+
+
+@pytest.mark.parametrize(
+    "out, origins, match",
+    [
+        (None, [(0, 0)], "origins was given without out"),
+        (np.zeros((H, W, 3), np.uint8), None, "out was given without origins"),
+        (np.zeros((H, W, 3), np.float32), [(0, 0)], "out must be an HxWx3 uint8"),
+        (np.zeros((H, 2 * W, 3), np.uint8)[:, ::2], [(0, 0)], "C-contiguous"),
+        (np.zeros((H, W, 3), np.uint8), [(0, 0), (0, 0)], "1 integer"),
+        (np.zeros((H, W, 3), np.uint8), [(1, 0)], "outside out"),
+    ],
+)
+def test_canvas_errors(scene, out, origins, match):
+    with pytest.raises(ParameterError, match=match):
+        synthesize_views(scene["left"], scene["disp"], [0.5], out=out, origins=origins)
+
+
 def test_focus_keeps_its_plane_still(scene):
     view = synthesize_view(scene["left"], scene["disp"], 1.0, focus_disparity_px=D_FG)
     np.testing.assert_array_equal(_is_red(view), _is_red(scene["left"]))
