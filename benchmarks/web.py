@@ -22,41 +22,12 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CAPTURE = ROOT.parent / "shared" / "data" / "captures" / "heic" / "vision-pro.HEIC"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 TARGET_S = 3.0
-
-
-def _serve(data_dir: Path):
-    import uvicorn
-
-    from parallax.server import ServerConfig, create_app
-
-    app = create_app(ServerConfig(data_dir=data_dir))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SystemExit("the server did not start")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
 
 
 def _one_upload(context, url: str, capture: Path, wait_refined: bool, screenshot: Path | None) -> dict:
@@ -92,19 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
+    from parallax.server import ServerConfig, create_app
+    from parallax.server.local import launch_chromium, serve_in_thread
+
     with tempfile.TemporaryDirectory(prefix="parallax-bench-web-") as tmp:
         t0 = time.perf_counter()
-        server, thread, url = _serve(Path(tmp) / "data")
-        startup = time.perf_counter() - t0
-        try:
+        with serve_in_thread(create_app(ServerConfig(data_dir=Path(tmp) / "data"))) as url:
+            startup = time.perf_counter() - t0
             with sync_playwright() as pw:
-                context = pw.chromium.launch_persistent_context(
-                    str(Path(tmp) / "profile"),
-                    executable_path="/usr/bin/chromium",
-                    headless=True,
-                    args=CHROMIUM_ARGS,
-                    viewport={"width": 960, "height": 640},
-                )
+                context = launch_chromium(pw, Path(tmp) / "profile")
                 # Warm the browser's cache of the viewer's scripts (a returning visitor's case).
                 page = context.new_page()
                 page.goto(url + "/")
@@ -119,9 +86,6 @@ def main(argv: list[str] | None = None) -> int:
                           f"depth {run['server'].get('depth', float('nan')):.2f} s)"
                           + (f"; refined depth shown {run['refined_s']:.1f} s after upload" if "refined_s" in run else ""))
                 context.close()
-        finally:
-            server.should_exit = True
-            thread.join(60)
     first = statistics.median(r["first_frame_s"] for r in runs)
     refined = runs[-1]["refined_s"]
     print(f"server start (worker warm-up): {startup:.1f} s")

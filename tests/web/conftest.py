@@ -7,27 +7,12 @@ Playwright, with a fresh profile and software WebGL (SwiftShader).
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 MB = 1024 * 1024
 
@@ -44,31 +29,13 @@ class LiveServer:
 
 
 def _serve(config: Any) -> Iterator[LiveServer]:
-    import uvicorn
-
     from parallax.server import create_app
+    from parallax.server.local import serve_in_thread
 
     app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="parallax-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield LiveServer(
-            url=f"http://127.0.0.1:{port}",
-            app=app,
-            service=app.state.service,
-            data_dir=config.data_dir,
-            corpus_dir=config.corpus_dir,
-        )
-    finally:
-        server.should_exit = True
-        thread.join(60)
+    with serve_in_thread(app) as url:
+        yield LiveServer(url=url, app=app, service=app.state.service, data_dir=config.data_dir,
+                         corpus_dir=config.corpus_dir)
 
 
 @pytest.fixture(scope="session")
@@ -112,18 +79,11 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A chromium context with a fresh profile (Playwright, Debian's chromium, software WebGL)."""
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.is_file():
-        raise RuntimeError(f"{CHROMIUM} not found; run scripts/setup.sh (it installs Debian's chromium)")
+    from parallax.server.local import launch_chromium
+
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 960, "height": 640},
-            accept_downloads=True,
-        )
+        context = launch_chromium(pw, profile, accept_downloads=True)
         try:
             yield context
         finally:
