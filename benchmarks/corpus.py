@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         _ingest(tmp / "warm-up", items[:1], settings, "embedded")  # JIT compilation and detector loading
         secs, status = _ingest(tmp / "embedded", items, settings, "embedded")
         base = n / secs * 60
-        print(f"ingest embedded      : {base:7.2f} captures/min ({secs:.1f} s; {status['samples']} samples, "
-              f"{status['duplicates']} duplicates, {status['rejected']} rejected)")
+        print(
+            f"ingest embedded      : {base:7.2f} captures/min ({secs:.1f} s; {status['samples']} samples, "
+            f"{status['duplicates']} duplicates, {status['rejected']} rejected)"
+        )
         if not args.skip_ray:
             from parallax.corpus.ray_engine import ensure_ray
 
@@ -71,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             for workers in (1, 2):
                 secs, _ = _ingest(tmp / f"ray{workers}", items, settings, "ray", workers)
                 rate = n / secs * 60
-                print(f"ingest ray {workers} worker{'s' if workers > 1 else ' '}: {rate:7.2f} captures/min "
-                      f"({secs:.1f} s; x{rate / base:.2f} vs embedded)")
+                print(
+                    f"ingest ray {workers} worker{'s' if workers > 1 else ' '}: {rate:7.2f} captures/min "
+                    f"({secs:.1f} s; x{rate / base:.2f} vs embedded)"
+                )
             ray.shutdown()
         corpus = Corpus.open(tmp / "embedded")
         for fmt, suffix in (("webdataset", ".tar"), ("parquet", ".parquet")):

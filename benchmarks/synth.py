@@ -99,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     base = seconds["local"]
-    print(f"synthetic pairs, {args.size}, {args.spp} spp, {args.count} pairs per engine "
-          f"(renderer: {results['stages_one_pair']['variant']})")
+    print(
+        f"synthetic pairs, {args.size}, {args.spp} spp, {args.count} pairs per engine "
+        f"(renderer: {results['stages_one_pair']['variant']})"
+    )
     print(f"{'engine':<8} {'seconds':>9} {'pairs/min':>10} {'vs local':>9}")
     table = {}
     for name, s in seconds.items():
@@ -108,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<8} {s:9.1f} {60.0 * args.count / s:10.2f} {base / s:9.2f}")
     results["engines"] = table
     st = results["stages_one_pair"]
-    print(f"one pair: plan {st['plan_s']:.2f} s, render both views {st['render_s']:.1f} s, "
-          f"ground truth (5 rays/pixel, both views) {st['ground_truth_s']:.2f} s")
+    print(
+        f"one pair: plan {st['plan_s']:.2f} s, render both views {st['render_s']:.1f} s, "
+        f"ground truth (5 rays/pixel, both views) {st['ground_truth_s']:.2f} s"
+    )
     bad2 = results["bad2_sgbm_pct"]
-    print(f"OpenCV SGBM bad-2 (all GT pixels) on the local pairs: {', '.join(f'{b:.1f}' for b in bad2)} % "
-          f"(mean {np.mean(bad2):.1f} %; real scenes in ../shared/data: about 4-17 %)")
+    print(
+        f"OpenCV SGBM bad-2 (all GT pixels) on the local pairs: {', '.join(f'{b:.1f}' for b in bad2)} % "
+        f"(mean {np.mean(bad2):.1f} %; real scenes in ../shared/data: about 4-17 %)"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

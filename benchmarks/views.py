@@ -61,8 +61,13 @@ def _cactus_2560():
     depth = (1.0 / (disp + 1.0)).astype(np.float32)
     depth /= np.median(depth)
     return DepthResult(
-        image=left, right_image=right, disparity_px=disp, confidence=np.ones_like(disp), depth=depth,
-        depth_is_metric=False, source="Cactus.jpg (2x upscaled)",
+        image=left,
+        right_image=right,
+        disparity_px=disp,
+        confidence=np.ones_like(disp),
+        depth=depth,
+        depth_is_metric=False,
+        source="Cactus.jpg (2x upscaled)",
     )
 
 
@@ -109,9 +114,7 @@ def speed(repeats: int) -> dict[str, float]:
         "quilt_both_s": _best_of(lambda: render_quilt(result, preset, source="both"), repeats),
     }
     full_remap = _best_of(lambda: _remap_views(result.image, disp, positions, focus), 1)
-    full_ours = _best_of(
-        lambda: synthesize_views(result.image, disp, positions, focus_disparity_px=focus), 1
-    )
+    full_ours = _best_of(lambda: synthesize_views(result.image, disp, positions, focus_disparity_px=focus), 1)
     out.update({"full_remap_s": full_remap, "full_left_s": full_ours})
     return out
 
@@ -128,10 +131,9 @@ def naive_backward(left: np.ndarray, disparity: np.ndarray) -> np.ndarray:
 
 
 def quality() -> list[dict]:
+    from parallax.bench.datasets import load_scenes
     from parallax.render.quality import psnr, ssim
     from parallax.render.synthesis import synthesize_view
-
-    from parallax.bench.datasets import load_scenes
     from parallax.stereo.disparity import estimate_disparity
 
     rows = []
@@ -157,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=("speed", "quality"), default=None, help="run only the quilt timing or only the quality part"
     )
-    parser.add_argument("--repeats", type=int, default=None, help="timing repeats (best of N; default 3, 1 with --quick)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timing repeats (best of N; default 3, 1 with --quick)"
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 3)
     if args.only != "quality":
@@ -172,16 +176,27 @@ def _print_speed(s: dict[str, float], repeats: int) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"45-view quilt from 2560x1440 (tiles 819x455), best of {repeats}, load average {load:.2f}:")
     print(f"  cv2.remap backward warp baseline : {s['quilt_remap_s'] * 1000:8.1f} ms")
-    print(f"  parallax, source=left            : {s['quilt_left_s'] * 1000:8.1f} ms  ratio {s['quilt_left_s'] / s['quilt_remap_s']:.2f} (target <= 2)")
-    print(f"  parallax, source=both (default)  : {s['quilt_both_s'] * 1000:8.1f} ms  ratio {s['quilt_both_s'] / s['quilt_remap_s']:.2f} (target <= 2)")
+    print(
+        f"  parallax, source=left            : {s['quilt_left_s'] * 1000:8.1f} ms  "
+        f"ratio {s['quilt_left_s'] / s['quilt_remap_s']:.2f} (target <= 2)"
+    )
+    print(
+        f"  parallax, source=both (default)  : {s['quilt_both_s'] * 1000:8.1f} ms  "
+        f"ratio {s['quilt_both_s'] / s['quilt_remap_s']:.2f} (target <= 2)"
+    )
     print("45 views at full 2560x1440:")
     print(f"  cv2.remap                        : {s['full_remap_s'] * 1000:8.1f} ms")
-    print(f"  parallax, source=left            : {s['full_left_s'] * 1000:8.1f} ms  ratio {s['full_left_s'] / s['full_remap_s']:.2f}")
+    print(
+        f"  parallax, source=left            : {s['full_left_s'] * 1000:8.1f} ms  ratio {s['full_left_s'] / s['full_remap_s']:.2f}"
+    )
 
 
 def _print_quality(rows: list[dict]) -> int:
     print("\nright view from the left view alone (position 1) vs the real right view:")
-    print(f"{'scene':30s} {'disp':8s} {'PSNR':>6s} {'ident':>6s} {'bwarp':>6s} {'margin':>7s} | {'SSIM':>6s} {'ident':>6s} {'bwarp':>6s} {'margin':>7s}")
+    print(
+        f"{'scene':30s} {'disp':8s} {'PSNR':>6s} {'ident':>6s} {'bwarp':>6s} {'margin':>7s} | "
+        f"{'SSIM':>6s} {'ident':>6s} {'bwarp':>6s} {'margin':>7s}"
+    )
     ok = True
     for r in rows:
         print(

@@ -78,20 +78,31 @@ def main(argv: list[str] | None = None) -> int:
                 page.close()
                 runs = []
                 for i in range(args.runs):
-                    run = _one_upload(context, url, args.capture, wait_refined=(i == args.runs - 1),
-                                      screenshot=args.screenshot if i == 0 else None)
+                    run = _one_upload(
+                        context,
+                        url,
+                        args.capture,
+                        wait_refined=(i == args.runs - 1),
+                        screenshot=args.screenshot if i == 0 else None,
+                    )
                     runs.append(run)
-                    print(f"run {i + 1}: first 3D frame {run['first_frame_s']:.2f} s after upload "
-                          f"(server: read {run['server'].get('read', float('nan')):.2f} s, "
-                          f"depth {run['server'].get('depth', float('nan')):.2f} s)"
-                          + (f"; refined depth shown {run['refined_s']:.1f} s after upload" if "refined_s" in run else ""))
+                    print(
+                        f"run {i + 1}: first 3D frame {run['first_frame_s']:.2f} s after upload "
+                        f"(server: read {run['server'].get('read', float('nan')):.2f} s, "
+                        f"depth {run['server'].get('depth', float('nan')):.2f} s)"
+                        + (f"; refined depth shown {run['refined_s']:.1f} s after upload" if "refined_s" in run else "")
+                    )
                 context.close()
     first = statistics.median(r["first_frame_s"] for r in runs)
     refined = runs[-1]["refined_s"]
     print(f"server start (worker warm-up): {startup:.1f} s")
-    print(f"capture: {args.capture.name}; median first 3D frame: {first:.2f} s (target < {TARGET_S:.1f} s: "
-          f"{'PASS' if first < TARGET_S else 'FAIL'}; {first / TARGET_S:.2f} x target)")
-    print(f"baseline (same run): refined depth shown after {refined:.1f} s; first look is {refined / first:.1f} x sooner")
+    print(
+        f"capture: {args.capture.name}; median first 3D frame: {first:.2f} s (target < {TARGET_S:.1f} s: "
+        f"{'PASS' if first < TARGET_S else 'FAIL'}; {first / TARGET_S:.2f} x target)"
+    )
+    print(
+        f"baseline (same run): refined depth shown after {refined:.1f} s; first look is {refined / first:.1f} x sooner"
+    )
     return 0 if first < TARGET_S else 1
 
 

@@ -35,12 +35,12 @@ _LAZY = {
 
 __all__ = ["__version__", *_LAZY]
 
-if TYPE_CHECKING:  # pragma: no cover
-    from parallax.capture import read_capture
-    from parallax.capture.types import CameraIntrinsics, Capture, EmbeddedMap
-    from parallax.errors import ParallaxError
-    from parallax.stereo import compute_depth, estimate_disparity, rectify
-    from parallax.stereo.types import DepthResult, Rectification
+if TYPE_CHECKING:  # pragma: no cover  (names re-exported lazily through __all__)
+    from parallax.capture import read_capture  # noqa: F401
+    from parallax.capture.types import CameraIntrinsics, Capture, EmbeddedMap  # noqa: F401
+    from parallax.errors import ParallaxError  # noqa: F401
+    from parallax.stereo import compute_depth, estimate_disparity, rectify  # noqa: F401
+    from parallax.stereo.types import DepthResult, Rectification  # noqa: F401
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())

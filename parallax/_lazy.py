@@ -9,7 +9,8 @@ Usage in a package ``__init__``::
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["lazy_getattr"]
 

@@ -54,7 +54,7 @@ class MissingDependencyError(ParallaxError, ImportError):
     """An optional dependency is not installed; the message names the extra."""
 
     @classmethod
-    def for_extra(cls, module: str, extra: str, feature: str) -> "MissingDependencyError":
+    def for_extra(cls, module: str, extra: str, feature: str) -> MissingDependencyError:
         """Build the standard message: which feature needs which module from which extra."""
         return cls(
             f"{feature} needs the Python package {module!r}, which is not installed; "

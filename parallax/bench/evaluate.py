@@ -12,8 +12,9 @@ run for deterministic matchers; timing lives in its own ``"timing"`` block.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from parallax.bench.metrics import DisparityMetrics, scene_metrics
 from parallax.bench.scene import StereoScene
@@ -147,13 +148,21 @@ class EvalReport:
                 }
                 for r in self.results
             ],
-            "mean": {m: {"all": rounded(self.mean(m, "all")), "nonocc": rounded(self.mean(m, "nonocc"))} for m in self.matchers},
+            "mean": {
+                m: {"all": rounded(self.mean(m, "all")), "nonocc": rounded(self.mean(m, "nonocc"))}
+                for m in self.matchers
+            },
         }
         if timing and self.timed:
             out["timing"] = {
                 "unit": "milliseconds per megapixel, warm (one untimed call per matcher first)",
                 "per_scene": [
-                    {"scene": r.scene, "matcher": r.matcher, "ms": round(r.elapsed_ms or 0.0, 3), "ms_per_mp": round(r.ms_per_mp or 0.0, 3)}
+                    {
+                        "scene": r.scene,
+                        "matcher": r.matcher,
+                        "ms": round(r.elapsed_ms or 0.0, 3),
+                        "ms_per_mp": round(r.ms_per_mp or 0.0, 3),
+                    }
                     for r in self.results
                 ],
                 "mean_ms_per_mp": {m: round(self.ms_per_mp(m) or 0.0, 3) for m in self.matchers},
@@ -206,7 +215,7 @@ def evaluate(
         raise ParameterError(f"matchers {names!r} name one matcher twice; list each once")
     options = dict(matcher_options or {})
     built: dict[str, Matcher] = {}
-    for name, m in zip(names, matchers):
+    for name, m in zip(names, matchers, strict=True):
         if isinstance(m, str):
             from parallax.stereo.disparity import get_matcher
 

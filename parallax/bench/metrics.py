@@ -28,7 +28,15 @@ import numpy as np
 
 from parallax.errors import ParameterError
 
-__all__ = ["DisparityMetrics", "THRESHOLDS_PX", "D1_ABS_PX", "D1_REL", "fill_missing", "disparity_metrics", "scene_metrics"]
+__all__ = [
+    "DisparityMetrics",
+    "THRESHOLDS_PX",
+    "D1_ABS_PX",
+    "D1_REL",
+    "fill_missing",
+    "disparity_metrics",
+    "scene_metrics",
+]
 
 #: The bad-N thresholds, pixels (an error counts when strictly larger).
 THRESHOLDS_PX = (0.5, 1.0, 2.0, 4.0)

@@ -137,7 +137,9 @@ class StereoScene:
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ParameterError(f"scene {self.name}: disparity range [{lo}, {hi}] must be finite with min < max")
         if self.range_source not in ("dataset", "ground-truth"):
-            raise ParameterError(f"scene {self.name}: range_source {self.range_source!r} is not dataset or ground-truth")
+            raise ParameterError(
+                f"scene {self.name}: range_source {self.range_source!r} is not dataset or ground-truth"
+            )
 
     @property
     def width(self) -> int:

@@ -23,14 +23,14 @@ import os
 from pathlib import Path
 
 from parallax.capture.image_io import DEFAULT_MAX_PIXELS, check_input_file, load_image
-from parallax.capture.registry import ReadOptions, ReaderSpec, find_reader, probe_file, readers, register_reader
+from parallax.capture.registry import ReaderSpec, ReadOptions, find_reader, probe_file, readers, register_reader
 from parallax.capture.types import CameraIntrinsics, Capture, CaptureFormat, EmbeddedMap, check_image
 
 # Readers register themselves on import, most specific first (a LIF and an MPO are JPEGs too).
-from parallax.capture import lif as _lif  # noqa: E402,F401  (isort: skip)
-from parallax.capture import mpo as _mpo  # noqa: E402,F401  (isort: skip)
-from parallax.capture import heic as _heic  # noqa: E402,F401  (isort: skip)
-from parallax.capture import sbs as _sbs  # noqa: E402,F401  (isort: skip)
+from parallax.capture import lif as _lif  # noqa: F401  (isort: skip)
+from parallax.capture import mpo as _mpo  # noqa: F401  (isort: skip)
+from parallax.capture import heic as _heic  # noqa: F401  (isort: skip)
+from parallax.capture import sbs as _sbs  # noqa: F401  (isort: skip)
 from parallax.errors import ParameterError
 
 __all__ = [
@@ -119,7 +119,9 @@ def read_capture(
 
         return read_pair(Path(path), Path(right_path), options)
     if layout in ("pair", "rgbd"):
-        raise ParameterError(f"layout={layout!r} needs two files; give the second one (the right view or the depth map)")
+        raise ParameterError(
+            f"layout={layout!r} needs two files; give the second one (the right view or the depth map)"
+        )
     file = check_input_file(path)
     spec = find_reader(probe_file(file))
     return spec.read(file, options)

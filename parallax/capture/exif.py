@@ -39,6 +39,7 @@ _DATETIME_ORIGINAL, _LENS_MODEL = 0x9003, 0xA434
 _MM_PER_UNIT = {2: 25.4, 3: 10.0, 4: 1.0}  # inch, cm, mm
 _DIAGONAL_35MM = math.hypot(36.0, 24.0)  # 43.2666 mm
 
+
 def load_exif(raw: bytes | Image.Exif | None) -> Image.Exif | None:
     """Parse EXIF bytes (with or without the ``Exif\\0\\0`` prefix); None if absent or unreadable."""
     if raw is None or isinstance(raw, Image.Exif):
@@ -139,4 +140,6 @@ def intrinsics_from_exif(facts: dict[str, Any], width: int, height: int) -> Came
     if focal_ref is None:
         return None
     focal = focal_ref * width / ref_w
-    return CameraIntrinsics(focal_px=focal, cx_px=(width - 1) / 2.0, cy_px=(height - 1) / 2.0, width=width, height=height)
+    return CameraIntrinsics(
+        focal_px=focal, cx_px=(width - 1) / 2.0, cy_px=(height - 1) / 2.0, width=width, height=height
+    )

@@ -31,7 +31,7 @@ import numpy as np
 from parallax.capture.exif import exif_facts, intrinsics_from_exif, load_exif
 from parallax.capture.heif_boxes import is_heif, parse_heif_layout
 from parallax.capture.image_io import check_pixel_count
-from parallax.capture.registry import FileProbe, ReadOptions, ReaderSpec, register_reader
+from parallax.capture.registry import FileProbe, ReaderSpec, ReadOptions, register_reader
 from parallax.capture.types import CameraIntrinsics, Capture, EmbeddedMap
 from parallax.errors import InputFileError, NotStereoError, ParameterError
 
@@ -104,7 +104,9 @@ def read_heic(path: Path, options: ReadOptions) -> Capture:
         Truncated, corrupt or too large.
     """
     if options.layout != "auto":
-        raise ParameterError(f"layout={options.layout!r} does not apply to {path}: a HEIC stores its views separately; drop --layout")
+        raise ParameterError(
+            f"layout={options.layout!r} does not apply to {path}: a HEIC stores its views separately; drop --layout"
+        )
     heif = _open(path)
     primary = heif[heif.primary_index]
     facts = exif_facts(load_exif(primary.info.get("exif")))
@@ -147,9 +149,18 @@ def _depth_map(raw: np.ndarray, dmeta: dict[str, Any], make: str | None) -> Embe
     d_min, d_max = dmeta.get("d_min"), dmeta.get("d_max")
     meta = {k: (float(v) if isinstance(v, float) else v) for k, v in dmeta.items()}
     meta["representation"] = _REPRESENTATIONS.get(rep, f"unknown ({rep})")
-    have_range = isinstance(d_min, (int, float)) and isinstance(d_max, (int, float)) and math.isfinite(d_min) and math.isfinite(d_max)
+    have_range = (
+        isinstance(d_min, (int, float))
+        and isinstance(d_max, (int, float))
+        and math.isfinite(d_min)
+        and math.isfinite(d_max)
+    )
     if have_range and (rep == 0 or (rep == 1 and (make or "").lower() == "apple")):
-        meta["conversion"] = "d_min + n * (d_max - d_min), n = sample / max; Apple stores disparity as 1/m" if rep == 1 else "d_min + n * (d_max - d_min)"
+        meta["conversion"] = (
+            "d_min + n * (d_max - d_min), n = sample / max; Apple stores disparity as 1/m"
+            if rep == 1
+            else "d_min + n * (d_max - d_min)"
+        )
         return EmbeddedMap(data=d_min + n * (d_max - d_min), kind="inverse-depth", units="1/m", metadata=meta)
     if have_range and rep == 2:
         meta["conversion"] = "d_min + n * (d_max - d_min)"
@@ -184,8 +195,16 @@ def _read_spatial(path: Path, heif: Any, ster: dict[str, Any], facts: dict[str, 
     metadata: dict[str, Any] = {
         "ster_group": {"id": ster.get("id"), "entities": list(ster["entities"]), "images": [li, ri]},
         "exif": facts,
-        "left": {"item_id": lid, "extrinsics": lext.to_dict() if lext else None, "heif": _jsonable(limg.info.get("heif"))},
-        "right": {"item_id": rid, "extrinsics": rext.to_dict() if rext else None, "heif": _jsonable(rimg.info.get("heif"))},
+        "left": {
+            "item_id": lid,
+            "extrinsics": lext.to_dict() if lext else None,
+            "heif": _jsonable(limg.info.get("heif")),
+        },
+        "right": {
+            "item_id": rid,
+            "extrinsics": rext.to_dict() if rext else None,
+            "heif": _jsonable(rimg.info.get("heif")),
+        },
     }
     if adjust is not None:
         metadata["disparity_adjustment"] = {"raw": adjust, "fraction_of_width": adjust * 1e-4}
@@ -219,5 +238,7 @@ def _sniff(probe: FileProbe) -> bool:
 
 
 register_reader(
-    ReaderSpec(name="heic", description="HEIC/HEIF image", sniff=_sniff, extensions=(".heic", ".heif", ".hif"), read=read_heic)
+    ReaderSpec(
+        name="heic", description="HEIC/HEIF image", sniff=_sniff, extensions=(".heic", ".heif", ".hif"), read=read_heic
+    )
 )

@@ -88,7 +88,9 @@ def check_pixel_count(name: str, width: int, height: int, max_pixels: int) -> No
         )
 
 
-def open_image(source: str | os.PathLike[str] | bytes, *, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def open_image(
+    source: str | os.PathLike[str] | bytes, *, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
     """Open an image lazily with Pillow (header only) and check its pixel count.
 
     Parameters
@@ -126,7 +128,9 @@ def open_image(source: str | os.PathLike[str] | bytes, *, name: str | None = Non
             "refusing to decode it"
         ) from exc
     except UnidentifiedImageError as exc:
-        raise UnsupportedFormatError(f"{name} is not an image Parallax can read; give a JPEG, PNG, MPO, HEIC or LIF file") from exc
+        raise UnsupportedFormatError(
+            f"{name} is not an image Parallax can read; give a JPEG, PNG, MPO, HEIC or LIF file"
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputFileError(f"{name} has a damaged image header ({exc}); the file is corrupt or truncated") from exc
     try:
@@ -163,7 +167,9 @@ def to_rgb_array(image: Image.Image, *, name: str, apply_orientation: bool = Tru
         raise InputFileError(f"{name} could not be decoded ({exc}); the file is truncated or corrupt") from exc
 
 
-def decode_image(source: str | os.PathLike[str] | bytes, *, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def decode_image(
+    source: str | os.PathLike[str] | bytes, *, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Decode an image file or bytes (Pillow formats only) to ``HxWx3`` uint8 RGB."""
     name = name or str(source if not isinstance(source, bytes) else "<bytes>")
     image = open_image(source, name=name, max_pixels=max_pixels)

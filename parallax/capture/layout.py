@@ -46,7 +46,15 @@ import numpy as np
 
 from parallax.errors import NotStereoError
 
-__all__ = ["Arrangement", "HalvesEvidence", "LayoutDecision", "split_halves", "halves_evidence", "name_hint", "decide_layout"]
+__all__ = [
+    "Arrangement",
+    "HalvesEvidence",
+    "LayoutDecision",
+    "split_halves",
+    "halves_evidence",
+    "name_hint",
+    "decide_layout",
+]
 
 Arrangement = Literal["side-by-side", "over-under"]
 _MIN_INLIERS = 24
@@ -122,7 +130,11 @@ def split_halves(image: np.ndarray, arrangement: Arrangement) -> tuple[np.ndarra
 
 def _grey_small(image: np.ndarray, scale: float) -> np.ndarray:
     if scale < 1.0:
-        image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image,
+            (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
@@ -159,8 +171,16 @@ def halves_evidence(image: np.ndarray, arrangement: Arrangement, *, max_side_px:
     pa, pb = _match(first, second, max_side_px)
     hh, hw = first.shape[:2]
     if len(pa) == 0:
-        return HalvesEvidence(arrangement=arrangement, matches=0, inliers=0, median_dx_px=None, median_dy_px=None,
-                              fraction_positive=None, ground_rho=None, is_stereo=False)
+        return HalvesEvidence(
+            arrangement=arrangement,
+            matches=0,
+            inliers=0,
+            median_dx_px=None,
+            median_dy_px=None,
+            fraction_positive=None,
+            ground_rho=None,
+            is_stereo=False,
+        )
     dx, dy = pa[:, 0] - pb[:, 0], pb[:, 1] - pa[:, 1]
     med_dy = float(np.median(dy))
     inl = np.abs(dy - med_dy) <= max(2.0, 0.01 * hh)
@@ -210,7 +230,10 @@ def _order(ev: HalvesEvidence) -> tuple[bool, str]:
     if rho is not None and abs(rho) >= _GROUND_RHO_STRONG:
         return rho > 0, f"ground-plane cue: disparity-row rank correlation {rho:+.2f} (nearer toward the bottom)"
     if frac is not None and (frac >= _PARALLEL_FRACTION or frac <= 1.0 - _PARALLEL_FRACTION):
-        return frac >= 0.5, f"{frac:.0%} of matches have positive disparity with the first half as left view (parallel rig assumed)"
+        return (
+            frac >= 0.5,
+            f"{frac:.0%} of matches have positive disparity with the first half as left view (parallel rig assumed)",
+        )
     if rho is not None and abs(rho) >= _GROUND_RHO_WEAK:
         return rho > 0, f"weak ground-plane cue: disparity-row rank correlation {rho:+.2f}"
     return (frac or 0.0) >= 0.5, "low confidence: majority sign of the disparities"

@@ -55,16 +55,17 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
 from parallax.capture.exif import exif_facts, intrinsics_from_exif
 from parallax.capture.image_io import decode_image, open_image, to_rgb_array
-from parallax.capture.registry import FileProbe, ReadOptions, ReaderSpec, register_reader
+from parallax.capture.registry import FileProbe, ReaderSpec, ReadOptions, register_reader
 from parallax.capture.types import CameraIntrinsics, Capture, EmbeddedMap
 from parallax.errors import InputFileError, NotStereoError, ParameterError
 
@@ -127,17 +128,23 @@ def parse_lif(data: bytes, *, name: str = "<lif>") -> tuple[bytes, tuple[LifFiel
     (region,) = struct.unpack(">I", data[-6:-2])
     start = len(data) - region
     if not 2 <= start <= len(data) - 10:
-        raise InputFileError(f"{name}: LIF region size {region} does not fit the file of {len(data)} bytes; the file is truncated")
+        raise InputFileError(
+            f"{name}: LIF region size {region} does not fit the file of {len(data)} bytes; the file is truncated"
+        )
     (count,) = struct.unpack(">I", data[start : start + 4])
     if count > _MAX_FIELDS:
         raise InputFileError(f"{name}: LIF region claims {count} fields; the file is corrupt")
     pos, end, fields = start + 4, len(data) - 6, []
     for i in range(count):
         if pos + 8 > end:
-            raise InputFileError(f"{name}: LIF field {i + 1} of {count} starts past the region's end; the file is truncated")
+            raise InputFileError(
+                f"{name}: LIF field {i + 1} of {count} starts past the region's end; the file is truncated"
+            )
         ftype, fsize = struct.unpack(">II", data[pos : pos + 8])
         if pos + 8 + fsize > end:
-            raise InputFileError(f"{name}: LIF field {i + 1} ({fsize} bytes) runs past the region's end; the file is truncated")
+            raise InputFileError(
+                f"{name}: LIF field {i + 1} ({fsize} bytes) runs past the region's end; the file is truncated"
+            )
         fields.append(LifField(type=ftype, data=bytes(data[pos + 8 : pos + 8 + fsize])))
         pos += 8 + fsize
     if pos != end:
@@ -170,7 +177,9 @@ def lif_json(fields: Sequence[LifField], *, name: str = "<lif>") -> tuple[int | 
                 try:
                     parsed = json.loads(field.data.decode("utf-8"))
                 except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    raise InputFileError(f"{name}: LIF metadata (field {ftype}) is not valid JSON ({exc}); the file is corrupt") from exc
+                    raise InputFileError(
+                        f"{name}: LIF metadata (field {ftype}) is not valid JSON ({exc}); the file is corrupt"
+                    ) from exc
                 return ftype, parsed if isinstance(parsed, dict) else {"value": parsed}
     return None, {}
 
@@ -213,7 +222,9 @@ def _image_id(view: dict[str, Any]) -> int | None:
     return image.get("blob_id") if isinstance(image, dict) else None
 
 
-def _map_for(view: dict[str, Any], blobs: dict[int, bytes], which: str, name: str, max_pixels: int) -> EmbeddedMap | None:
+def _map_for(
+    view: dict[str, Any], blobs: dict[int, bytes], which: str, name: str, max_pixels: int
+) -> EmbeddedMap | None:
     inv = view.get("inv_z_map")
     if isinstance(inv, dict) and inv.get("blob_id") in blobs:
         n = _grey(blobs[inv["blob_id"]], f"{name} ({which} inverse-depth map)", max_pixels)
@@ -224,7 +235,9 @@ def _map_for(view: dict[str, Any], blobs: dict[int, bytes], which: str, name: st
             if not view.get("width_px") and isinstance(ratio, (int, float)) and ratio:
                 lo, hi = lo / -ratio, hi / -ratio
             meta["conversion"] = "inv_z = max + n * (min - max), n = value / max_value (Leia viewer)"
-            return EmbeddedMap(data=hi + n * (lo - hi), kind="inverse-depth", units="relative", view=which, metadata=meta)
+            return EmbeddedMap(
+                data=hi + n * (lo - hi), kind="inverse-depth", units="relative", view=which, metadata=meta
+            )
         meta["conversion"] = "n = value / max_value (no min/max in the file)"
         return EmbeddedMap(data=n, kind="normalized-disparity", units="relative", view=which, metadata=meta)
     did = view.get("disparityId")
@@ -260,7 +273,9 @@ def read_lif(path: Path, options: ReadOptions) -> Capture:
         One view and no map.
     """
     if options.layout != "auto":
-        raise ParameterError(f"layout={options.layout!r} does not apply to {path}: a LIF stores its views separately; drop --layout")
+        raise ParameterError(
+            f"layout={options.layout!r} does not apply to {path}: a LIF stores its views separately; drop --layout"
+        )
     name = str(path)
     host, fields = parse_lif(path.read_bytes(), name=name)
     json_type, meta = lif_json(fields, name=name)
@@ -285,14 +300,25 @@ def read_lif(path: Path, options: ReadOptions) -> Capture:
                 right = cv2.resize(right, (left.shape[1], left.shape[0]), interpolation=cv2.INTER_AREA)
             else:
                 left = cv2.resize(left, (right.shape[1], right.shape[0]), interpolation=cv2.INTER_AREA)
-    maps = [m for m in (_map_for(v, blobs, w, name, options.max_pixels) for v, w in ((lview, "left"), (rview, "right")) if v) if m]
+    maps = [
+        m
+        for m in (_map_for(v, blobs, w, name, options.max_pixels) for v, w in ((lview, "left"), (rview, "right")) if v)
+        if m
+    ]
     if right is None and not maps:
         raise NotStereoError(f"{name} is a LIF with one view and no depth map; give a second view or a stereo file")
     h, w = left.shape[:2]
     metadata: dict[str, Any] = {
         "json_field_type": json_type,
         "lif": meta,
-        "fields": [{"type": f.type, "name": FIELD_TYPES.get(f.type, "blob" if f.type >= 1_000_000 else "unknown"), "size_bytes": len(f.data)} for f in fields],
+        "fields": [
+            {
+                "type": f.type,
+                "name": FIELD_TYPES.get(f.type, "blob" if f.type >= 1_000_000 else "unknown"),
+                "size_bytes": len(f.data),
+            }
+            for f in fields
+        ],
         "host_size": host_size,
         "exif": facts,
     }
@@ -313,5 +339,7 @@ def read_lif(path: Path, options: ReadOptions) -> Capture:
 
 
 register_reader(
-    ReaderSpec(name="lif", description="Leia LIF (JPEG with appended views)", sniff=_sniff, extensions=(".lif",), read=read_lif)
+    ReaderSpec(
+        name="lif", description="Leia LIF (JPEG with appended views)", sniff=_sniff, extensions=(".lif",), read=read_lif
+    )
 )

@@ -39,7 +39,7 @@ from typing import Any
 
 from parallax.capture.exif import exif_facts, intrinsics_from_exif
 from parallax.capture.image_io import open_image, to_rgb_array
-from parallax.capture.registry import FileProbe, ReadOptions, ReaderSpec, register_reader
+from parallax.capture.registry import FileProbe, ReaderSpec, ReadOptions, register_reader
 from parallax.capture.types import Capture
 from parallax.errors import InputFileError, NotStereoError, ParameterError
 
@@ -269,7 +269,11 @@ def _sniff(probe: FileProbe) -> bool:
 def _trusted(attrs: dict[str, Any], make: str | None) -> tuple[float | None, float | None, str | None]:
     baseline, convergence = attrs.get("baseline_length_m"), attrs.get("convergence_angle_deg")
     if (make or "").lower().startswith("nintendo") or (baseline == 1.0 and convergence == 1.0):
-        return None, None, "baseline/convergence are placeholders on this camera (Nintendo 3DS: DC-007 'unknown'); not metric"
+        return (
+            None,
+            None,
+            "baseline/convergence are placeholders on this camera (Nintendo 3DS: DC-007 'unknown'); not metric",
+        )
     if baseline is not None and not (0.0 < baseline < 10.0):
         return None, convergence, f"baseline {baseline} m is out of range; ignored"
     return baseline, convergence, None
@@ -289,11 +293,20 @@ def read_mpo(path: Path, options: ReadOptions) -> Capture:
     index = parse_mp_index(data, name=str(path))
     views = [e for e in index.entries if e.mp_type in _VIEW_TYPES] if index else []
     assumed = False
-    if len(views) < 2 and index is not None and len(index.entries) >= 2 and all(e.mp_type in _UNTYPED for e in index.entries):
+    if (
+        len(views) < 2
+        and index is not None
+        and len(index.entries) >= 2
+        and all(e.mp_type in _UNTYPED for e in index.entries)
+    ):
         # Untyped frames (e.g. written by Pillow): the listed images are the views, in order.
         views, assumed = list(index.entries), True
     if len(views) < 2:
-        if path.suffix.lower() != ".mpo" and index is not None and all(e.mp_type not in _VIEW_TYPES for e in index.entries):
+        if (
+            path.suffix.lower() != ".mpo"
+            and index is not None
+            and all(e.mp_type not in _VIEW_TYPES for e in index.entries)
+        ):
             # An ordinary JPEG with MPF thumbnails (many cameras write one): a single image.
             from parallax.capture.sbs import read_single_image
 
@@ -303,7 +316,9 @@ def read_mpo(path: Path, options: ReadOptions) -> Capture:
             "give a second view or a stereo file"
         )
     if options.layout != "auto":
-        raise ParameterError(f"layout={options.layout!r} does not apply to {path}: an MPO stores its views separately; drop --layout")
+        raise ParameterError(
+            f"layout={options.layout!r} does not apply to {path}: an MPO stores its views separately; drop --layout"
+        )
     frames = []
     for entry in views:
         frame = data[entry.offset : entry.offset + entry.size]
@@ -337,7 +352,10 @@ def read_mpo(path: Path, options: ReadOptions) -> Capture:
     h, w = left.shape[:2]
     metadata: dict[str, Any] = {
         "mpf_version": index.version,
-        "images": [{"index": e.index, "type": e.type_name, "size_bytes": e.size, "representative": e.representative} for e in index.entries],
+        "images": [
+            {"index": e.index, "type": e.type_name, "size_bytes": e.size, "representative": e.representative}
+            for e in index.entries
+        ],
         "left": {"image_index": lentry.index, "attributes": lattrs},
         "right": {"image_index": rentry.index, "attributes": rattrs},
         "exif": facts[0],
@@ -345,7 +363,9 @@ def read_mpo(path: Path, options: ReadOptions) -> Capture:
     if note:
         metadata["untrusted"] = note
     if assumed:
-        metadata["views_assumed"] = "no image is typed as a disparity view; the first two listed images were taken as left and right"
+        metadata["views_assumed"] = (
+            "no image is typed as a disparity view; the first two listed images were taken as left and right"
+        )
     return Capture(
         left=left,
         right=right,

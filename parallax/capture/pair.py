@@ -72,7 +72,9 @@ def read_depth_file(path: Path, *, max_pixels: int) -> EmbeddedMap:
         except (OSError, ValueError) as exc:
             raise InputFileError(f"{path} is not a readable .npy array ({exc}); save depth with numpy.save") from exc
         if data.ndim != 2 or not np.issubdtype(data.dtype, np.number):
-            raise InputFileError(f"{path} holds a {data.dtype} array of shape {data.shape}; a depth map must be 2-D numbers in metres")
+            raise InputFileError(
+                f"{path} holds a {data.dtype} array of shape {data.shape}; a depth map must be 2-D numbers in metres"
+            )
         check_pixel_count(str(path), int(data.shape[1]), int(data.shape[0]), max_pixels)
         depth = data.astype(np.float32)
         depth[~(depth > 0)] = np.nan
@@ -80,7 +82,9 @@ def read_depth_file(path: Path, *, max_pixels: int) -> EmbeddedMap:
     image = open_image(path, name=str(path), max_pixels=max_pixels)
     try:
         if image.mode not in _DEPTH_MODES:
-            raise InputFileError(f"{path} is a {image.mode} image, not a 16-bit depth PNG (millimetres); give a 16-bit PNG or a .npy in metres")
+            raise InputFileError(
+                f"{path} is a {image.mode} image, not a 16-bit depth PNG (millimetres); give a 16-bit PNG or a .npy in metres"
+            )
         try:
             raw = np.asarray(image).astype(np.float32)
         except (OSError, ValueError) as exc:
@@ -89,7 +93,12 @@ def read_depth_file(path: Path, *, max_pixels: int) -> EmbeddedMap:
         image.close()
     depth = raw / 1000.0
     depth[raw == 0] = np.nan
-    return EmbeddedMap(data=depth, kind="depth", units="m", metadata={"file": str(path), "encoding": "uint16 PNG millimetres, 0 = no value"})
+    return EmbeddedMap(
+        data=depth,
+        kind="depth",
+        units="m",
+        metadata={"file": str(path), "encoding": "uint16 PNG millimetres, 0 = no value"},
+    )
 
 
 def read_pair(left_path: Path, right_path: Path, options: ReadOptions) -> Capture:

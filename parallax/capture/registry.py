@@ -9,9 +9,9 @@ reader recognises the bytes, the extension only shapes the error message: a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from parallax.capture.image_io import DEFAULT_MAX_PIXELS
 from parallax.capture.types import Capture

@@ -19,7 +19,7 @@ import numpy as np
 from parallax.capture.exif import exif_facts, intrinsics_from_exif
 from parallax.capture.image_io import open_image, to_rgb_array
 from parallax.capture.layout import LayoutDecision, decide_layout, split_halves
-from parallax.capture.registry import FileProbe, ReadOptions, ReaderSpec, register_reader
+from parallax.capture.registry import FileProbe, ReaderSpec, ReadOptions, register_reader
 from parallax.capture.types import Capture
 from parallax.errors import ParameterError
 
@@ -68,7 +68,9 @@ def read_single_image(path: Path, options: ReadOptions) -> Capture:
     """
     layout = options.layout
     if layout != "auto" and layout not in SINGLE_IMAGE_LAYOUTS:
-        raise ParameterError(f"layout={layout!r} does not apply to the single image {path}; use one of auto, {', '.join(SINGLE_IMAGE_LAYOUTS)}")
+        raise ParameterError(
+            f"layout={layout!r} does not apply to the single image {path}; use one of auto, {', '.join(SINGLE_IMAGE_LAYOUTS)}"
+        )
     pil = open_image(path, name=str(path), max_pixels=options.max_pixels)
     try:
         facts = exif_facts(pil.getexif())

@@ -16,8 +16,9 @@ Conventions (written down once, see ``docs/conventions.md``):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -119,14 +120,14 @@ class CameraIntrinsics:
         return math.degrees(2.0 * math.atan(self.width / (2.0 * self.focal_px)))
 
     @classmethod
-    def from_hfov(cls, *, hfov_deg: float, width: int, height: int) -> "CameraIntrinsics":
+    def from_hfov(cls, *, hfov_deg: float, width: int, height: int) -> CameraIntrinsics:
         """Intrinsics of a centred pinhole camera with horizontal field of view ``hfov_deg``."""
         if not (0.0 < hfov_deg < 180.0):
             raise ParameterError(f"hfov_deg must be in (0, 180) degrees, got {hfov_deg!r}")
         focal = width / (2.0 * math.tan(math.radians(hfov_deg) / 2.0))
         return cls(focal_px=focal, cx_px=(width - 1) / 2.0, cy_px=(height - 1) / 2.0, width=width, height=height)
 
-    def scaled(self, sx: float, sy: float | None = None) -> "CameraIntrinsics":
+    def scaled(self, sx: float, sy: float | None = None) -> CameraIntrinsics:
         """The intrinsics after resizing the view by ``sx`` horizontally and ``sy`` vertically."""
         sy = sx if sy is None else sy
         return CameraIntrinsics(
@@ -185,7 +186,9 @@ class EmbeddedMap:
         data = self.data if self.data.dtype == np.float32 else self.data.astype(np.float32)
         object.__setattr__(self, "data", _readonly(data))
         if self.kind not in ("disparity", "depth", "inverse-depth", "normalized-disparity"):
-            raise ParameterError(f"EmbeddedMap.kind {self.kind!r} is not one of disparity, depth, inverse-depth, normalized-disparity")
+            raise ParameterError(
+                f"EmbeddedMap.kind {self.kind!r} is not one of disparity, depth, inverse-depth, normalized-disparity"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (size and value range, not the pixels)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -15,8 +15,10 @@ __all__ = ["register", "info"]
 
 
 def info(
-    file: Path = typer.Argument(..., help="Stereo file (MPO, HEIC, LIF, side-by-side JPEG/PNG, .jps), or the left view."),
-    right: Optional[Path] = typer.Argument(None, help="Right view (same size), or a depth map for an RGB-D capture."),
+    file: Path = typer.Argument(
+        ..., help="Stereo file (MPO, HEIC, LIF, side-by-side JPEG/PNG, .jps), or the left view."
+    ),
+    right: Path | None = typer.Argument(None, help="Right view (same size), or a depth map for an RGB-D capture."),
     layout: str = typer.Option("auto", "--layout", help="auto, sbs, sbs-cross, over-under, under-over, pair, rgbd."),
     as_json: bool = typer.Option(False, "--json", help="Print Capture.to_dict() as JSON instead of a table."),
 ) -> None:

@@ -9,7 +9,6 @@ itself: adding a format to the registry makes it available here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -20,7 +19,7 @@ from parallax.errors import ParameterError
 __all__ = ["register", "parse_options"]
 
 
-def parse_options(pairs: List[str]) -> dict[str, str]:
+def parse_options(pairs: list[str]) -> dict[str, str]:
     """Turn ``["key=value", ...]`` into a dict for :class:`OutputOptions.extra`."""
     extra: dict[str, str] = {}
     for pair in pairs:
@@ -33,19 +32,19 @@ def parse_options(pairs: List[str]) -> dict[str, str]:
 
 def convert_cmd(
     file: Path = typer.Argument(..., help="Stereo capture, RGB-D photo, or the left image."),
-    right: Optional[Path] = opt.RIGHT,
+    right: Path | None = opt.RIGHT,
     output: Path = typer.Option(..., "-o", "--output", help="Output file; its extension picks the format."),
-    format: Optional[str] = typer.Option(None, "--format", help="Output format name (overrides the extension)."),
-    option: List[str] = typer.Option([], "--option", help="Format option KEY=VALUE (repeatable)."),
-    focal_px: Optional[float] = opt.FOCAL_PX,
-    baseline_mm: Optional[float] = opt.BASELINE_MM,
-    doffs: Optional[float] = opt.DOFFS,
-    min_disparity: Optional[float] = opt.MIN_DISPARITY,
-    max_disparity: Optional[float] = opt.MAX_DISPARITY,
+    format: str | None = typer.Option(None, "--format", help="Output format name (overrides the extension)."),
+    option: list[str] = typer.Option([], "--option", help="Format option KEY=VALUE (repeatable)."),
+    focal_px: float | None = opt.FOCAL_PX,
+    baseline_mm: float | None = opt.BASELINE_MM,
+    doffs: float | None = opt.DOFFS,
+    min_disparity: float | None = opt.MIN_DISPARITY,
+    max_disparity: float | None = opt.MAX_DISPARITY,
     matcher: str = opt.MATCHER,
-    model: Optional[Path] = opt.MODEL,
+    model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
-    max_size: Optional[int] = opt.MAX_SIZE,
+    max_size: int | None = opt.MAX_SIZE,
 ) -> None:
     """Convert a capture to another format (point cloud, depth map, display formats ...)."""
     from parallax.io.atomic import check_writable_dir
@@ -62,8 +61,17 @@ def convert_cmd(
             extra["preset"] = named.name
         output = quilt_path(output, get_preset(extra.get("preset") or "portrait"))
     result = run_pipeline(
-        file, right, layout=layout, matcher=matcher, model=model, min_disparity=min_disparity,
-        max_disparity=max_disparity, max_size=max_size, focal_px=focal_px, baseline_mm=baseline_mm, doffs=doffs,
+        file,
+        right,
+        layout=layout,
+        matcher=matcher,
+        model=model,
+        min_disparity=min_disparity,
+        max_disparity=max_disparity,
+        max_size=max_size,
+        focal_px=focal_px,
+        baseline_mm=baseline_mm,
+        doffs=doffs,
     )
     write_output(result, output, format=fmt.name, options=OutputOptions(extra=extra))
     typer.echo(describe_depth(result))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -20,6 +19,7 @@ class VerifyFailed(ParallaxError):
     """``parallax corpus verify`` found problems (exit status 1)."""
 
     exit_code = 1
+
 
 corpus_app = typer.Typer(
     name="corpus", help="A consented, private, deduplicated corpus of real 3D training data.", no_args_is_help=True
@@ -35,9 +35,11 @@ def _console(stderr: bool = False):
 
 @corpus_app.command("init")
 def init_cmd(
-    directory: Optional[Path] = typer.Argument(None, help="Folder to create the corpus in (default: --corpus)."),
+    directory: Path | None = typer.Argument(None, help="Folder to create the corpus in (default: --corpus)."),
     corpus: Path = _CORPUS,
-    samples_url: Optional[str] = typer.Option(None, "--samples-url", help="fsspec URL for sample folders (default DIR/samples)."),
+    samples_url: str | None = typer.Option(
+        None, "--samples-url", help="fsspec URL for sample folders (default DIR/samples)."
+    ),
 ) -> None:
     """Create an empty corpus: a SQLite catalog and a samples folder."""
     from parallax.corpus.store import Corpus
@@ -50,17 +52,21 @@ def init_cmd(
 
 @corpus_app.command("add")
 def add_cmd(
-    inputs: List[Path] = typer.Argument(
+    inputs: list[Path] = typer.Argument(
         ..., help="Capture files or folders (X-left.* + X-right.* pair up), or sample folders (parallax synth output)."
     ),
-    consent: Optional[Path] = typer.Option(None, "--consent", help="consent.json: contributor, license, allow_training, date."),
+    consent: Path | None = typer.Option(
+        None, "--consent", help="consent.json: contributor, license, allow_training, date."
+    ),
     corpus: Path = _CORPUS,
     engine: str = typer.Option("embedded", "--engine", help="embedded or ray."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Ray workers (CPUs) for --engine ray."),
+    workers: int | None = typer.Option(None, "--workers", help="Ray workers (CPUs) for --engine ray."),
     max_side: int = typer.Option(1280, "--max-side", help="Longest side of the stored views, pixels."),
     matcher: str = typer.Option("default", "--matcher", help="Disparity matcher name."),
-    face_detector: Optional[str] = typer.Option(None, "--face-detector", help="Local .xml cascade or YuNet .onnx (default: MTCNN)."),
-    plate_detector: Optional[str] = typer.Option(None, "--plate-detector", help="Local licence-plate cascade .xml."),
+    face_detector: str | None = typer.Option(
+        None, "--face-detector", help="Local .xml cascade or YuNet .onnx (default: MTCNN)."
+    ),
+    plate_detector: str | None = typer.Option(None, "--plate-detector", help="Local licence-plate cascade .xml."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
 ) -> None:
     """Ingest captures: privacy, depth, quality, dedup; one sample folder per accepted capture."""
@@ -72,25 +78,40 @@ def add_cmd(
     from parallax.corpus.store import Corpus
 
     record = load_consent(consent)
-    settings = IngestSettings(max_side_px=max_side, matcher=matcher, face_detector=face_detector, plate_detector=plate_detector)
+    settings = IngestSettings(
+        max_side_px=max_side, matcher=matcher, face_detector=face_detector, plate_detector=plate_detector
+    )
     c = Corpus.open(corpus)
     try:
         sample_dirs, capture_inputs = split_sample_dirs(inputs)
         items, skipped = discover(capture_inputs) if capture_inputs else ([], [])
         err = _console(stderr=True)
-        with Progress(TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.description}"), console=err, transient=False, disable=as_json) as progress:
+        with Progress(
+            TextColumn("[bold]ingest[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=err,
+            transient=False,
+            disable=as_json,
+        ) as progress:
             task = progress.add_task("", total=len(items) + len(sample_dirs))
 
             def tick(outcome) -> None:
                 progress.update(task, advance=1, description=f"{outcome.original_name}: {outcome.status}")
 
-            outcomes = c.add(items, record, settings, engine=engine, on_outcome=tick, ray_workers=workers) if items else []
+            outcomes = (
+                c.add(items, record, settings, engine=engine, on_outcome=tick, ray_workers=workers) if items else []
+            )
             outcomes += add_sample_dirs(c, sample_dirs, record, on_outcome=tick)
         counts = {k: sum(o.status == k for o in outcomes) for k in ("accepted", "duplicate", "rejected", "skipped")}
         if as_json:
-            typer.echo(json.dumps({"counts": counts, "not_looked_at": skipped,
-                                   "outcomes": [o.__dict__ for o in outcomes]}, indent=2))
+            typer.echo(
+                json.dumps(
+                    {"counts": counts, "not_looked_at": skipped, "outcomes": [o.__dict__ for o in outcomes]}, indent=2
+                )
+            )
             return
         from rich.table import Table
 
@@ -101,7 +122,10 @@ def add_cmd(
             table.add_row(o.original_name, o.status, o.sample_id or "", o.reason or "")
         out = _console()
         out.print(table)
-        out.print(", ".join(f"{v} {k}" for k, v in counts.items()) + (f"; {len(skipped)} files not looked at" if skipped else ""))
+        out.print(
+            ", ".join(f"{v} {k}" for k, v in counts.items())
+            + (f"; {len(skipped)} files not looked at" if skipped else "")
+        )
     finally:
         c.close()
 
@@ -127,8 +151,8 @@ def status_cmd(corpus: Path = _CORPUS, as_json: bool = typer.Option(False, "--js
 @corpus_app.command("withdraw")
 def withdraw_cmd(
     corpus: Path = _CORPUS,
-    contributor: Optional[str] = typer.Option(None, "--contributor", help="Withdraw every sample of this contributor."),
-    sample: Optional[str] = typer.Option(None, "--sample", help="Withdraw this one sample."),
+    contributor: str | None = typer.Option(None, "--contributor", help="Withdraw every sample of this contributor."),
+    sample: str | None = typer.Option(None, "--sample", help="Withdraw this one sample."),
 ) -> None:
     """Delete samples, keep tombstones, mark exports that held them stale."""
     from parallax.corpus.maintenance import withdraw
@@ -160,8 +184,10 @@ def verify_cmd(corpus: Path = _CORPUS, as_json: bool = typer.Option(False, "--js
         out = _console()
         for problem in report.problems:
             out.print(f"[red]problem:[/] {problem}")
-        out.print(f"{'OK' if report.ok else 'FAILED'}: {report.samples_checked} samples, {report.files_checked} files, "
-                  f"{report.exports_checked} exports checked; {len(report.problems)} problem(s)")
+        out.print(
+            f"{'OK' if report.ok else 'FAILED'}: {report.samples_checked} samples, {report.files_checked} files, "
+            f"{report.exports_checked} exports checked; {len(report.problems)} problem(s)"
+        )
     if not report.ok:
         raise VerifyFailed(f"corpus verify found {len(report.problems)} problem(s) in {corpus} (listed above)")
 
@@ -172,7 +198,7 @@ def export_cmd(
     fmt: str = typer.Option("webdataset", "--format", help="webdataset or parquet."),
     corpus: Path = _CORPUS,
     shard_size: str = typer.Option("256MB", "--shard-size", help="Target shard size, e.g. 64MB."),
-    name: Optional[str] = typer.Option(None, "--name", help="Dataset name for the card and Croissant."),
+    name: str | None = typer.Option(None, "--name", help="Dataset name for the card and Croissant."),
 ) -> None:
     """Write deterministic shards split by contributor, a dataset card and croissant.json."""
     from parallax.corpus.export import export_corpus
@@ -184,8 +210,10 @@ def export_cmd(
     finally:
         c.close()
     counts = ", ".join(f"{k} {len(v)}" for k, v in result.samples.items())
-    _console().print(f"exported {counts} samples in {len(result.shards)} {fmt} shard(s), "
-                     f"{result.bytes / 1e6:.1f} MB, to {result.url} (export {result.export_id})")
+    _console().print(
+        f"exported {counts} samples in {len(result.shards)} {fmt} shard(s), "
+        f"{result.bytes / 1e6:.1f} MB, to {result.url} (export {result.export_id})"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -44,18 +43,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("eval")
     def eval_cmd(
-        dataset: Optional[Path] = typer.Option(
-            None, "--dataset", "-d",
+        dataset: Path | None = typer.Option(
+            None,
+            "--dataset",
+            "-d",
             help="Dataset folder (Middlebury, ETH3D, KITTI layouts) or scenes.json; "
             "default: ../shared/data/stereo-gt/scenes.json when it exists.",
         ),
-        scene: Optional[List[str]] = typer.Option(
+        scene: list[str] | None = typer.Option(
             None, "--scene", "-s", help="Scene to evaluate (repeat or comma-separate); default: all."
         ),
         matcher: str = typer.Option(
             "sgbm,default", "--matcher", "-m", help="Comma-separated matchers, e.g. sgbm,default,sgbm-raw,onnx."
         ),
-        model: Optional[Path] = typer.Option(None, "--model", help="ONNX model file for --matcher onnx."),
+        model: Path | None = typer.Option(None, "--model", help="ONNX model file for --matcher onnx."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
         no_timing: bool = typer.Option(
             False, "--no-timing", help="Skip warm-up and timing (the JSON is then identical run to run)."

@@ -5,8 +5,17 @@ from __future__ import annotations
 import typer
 
 __all__ = [
-    "RIGHT", "FOCAL_PX", "BASELINE_MM", "DOFFS", "MIN_DISPARITY", "MAX_DISPARITY", "MATCHER", "MODEL", "LAYOUT",
-    "MAX_SIZE", "MAX_SIZE_HELP",
+    "RIGHT",
+    "FOCAL_PX",
+    "BASELINE_MM",
+    "DOFFS",
+    "MIN_DISPARITY",
+    "MAX_DISPARITY",
+    "MATCHER",
+    "MODEL",
+    "LAYOUT",
+    "MAX_SIZE",
+    "MAX_SIZE_HELP",
 ]
 
 MAX_SIZE_HELP = "Process at a reduced size: longer side at most this many pixels (outputs get that size)."

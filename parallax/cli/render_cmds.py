@@ -13,7 +13,6 @@ is their disparity. Position 0 = left camera, 1 = right camera.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -27,14 +26,20 @@ _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 
 def synthesize_cmd(
     file: Path = typer.Argument(..., help="Stereo capture (MPO, HEIC, LIF, side-by-side ...) or the left image."),
-    right: Optional[Path] = opt.RIGHT,
-    position: float = typer.Option(..., "--position", "-p", help="Camera position: 0 = left camera, 1 = right, beyond extrapolates."),
+    right: Path | None = opt.RIGHT,
+    position: float = typer.Option(
+        ..., "--position", "-p", help="Camera position: 0 = left camera, 1 = right, beyond extrapolates."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg ...)."),
     source: str = typer.Option("both", "--source", help="Warp the 'left' view only, or 'both' views."),
-    disparity: Optional[Path] = typer.Option(None, "--disparity", help="Disparity of the (rectified) left view: .pfm, .png (16-bit), .npy."),
-    focus_px: float = typer.Option(0.0, "--focus-px", help="Disparity (px) of the plane that stays still; 0 = plain camera translation."),
+    disparity: Path | None = typer.Option(
+        None, "--disparity", help="Disparity of the (rectified) left view: .pfm, .png (16-bit), .npy."
+    ),
+    focus_px: float = typer.Option(
+        0.0, "--focus-px", help="Disparity (px) of the plane that stays still; 0 = plain camera translation."
+    ),
     layout: str = opt.LAYOUT,
-    max_size: Optional[int] = opt.MAX_SIZE,
+    max_size: int | None = opt.MAX_SIZE,
 ) -> None:
     """Synthesise the view at a camera position along the baseline."""
     import numpy as np
@@ -46,7 +51,9 @@ def synthesize_cmd(
     if source not in ("left", "both"):
         raise ParameterError(f"--source must be 'left' or 'both', got {source!r}")
     if output.suffix.lower() not in _IMAGE_EXTENSIONS:
-        raise ParameterError(f"-o {output}: unknown image extension {output.suffix!r}; use one of {', '.join(_IMAGE_EXTENSIONS)}")
+        raise ParameterError(
+            f"-o {output}: unknown image extension {output.suffix!r}; use one of {', '.join(_IMAGE_EXTENSIONS)}"
+        )
     check_writable_dir(output)
     if disparity is not None:
         from parallax.cli.stereo_cmds import read_input
@@ -70,14 +77,18 @@ def synthesize_cmd(
     if not np.isfinite(disp).any():
         raise ParameterError(f"{file}: the disparity map has no value; nothing to warp")
     view = synthesize_view(
-        np.asarray(left_img), disp, position,
+        np.asarray(left_img),
+        disp,
+        position,
         right_image=np.asarray(right_img) if (source == "both" and right_img is not None) else None,
         focus_disparity_px=focus_px,
     )
     with atomic_output(output) as tmp:
         fmt = "JPEG" if output.suffix.lower() in (".jpg", ".jpeg") else None
         Image.fromarray(view).save(tmp, format=fmt or Image.registered_extensions()[output.suffix.lower()])
-    typer.echo(f"wrote {output} (position {position:g}, {view.shape[1]}x{view.shape[0]}, source {source if right_img is not None else 'left'})")
+    typer.echo(
+        f"wrote {output} (position {position:g}, {view.shape[1]}x{view.shape[0]}, source {source if right_img is not None else 'left'})"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -35,7 +35,9 @@ def _config(data_dir: Path, corpus: Path | None, max_upload_mb: float, admin_tok
         try:
             token = admin_token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ParameterError(f"--admin-token-file {admin_token_file}: {exc.strerror}; give a readable file") from exc
+            raise ParameterError(
+                f"--admin-token-file {admin_token_file}: {exc.strerror}; give a readable file"
+            ) from exc
     return ServerConfig(
         data_dir=data_dir,
         corpus_dir=corpus,
@@ -56,13 +58,25 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        corpus: Path = typer.Option(None, "--corpus", help="Corpus folder that opted-in captures are contributed to (default: contribution off)."),
+        corpus: Path = typer.Option(
+            None,
+            "--corpus",
+            help="Corpus folder that opted-in captures are contributed to (default: contribution off).",
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
         port: int = typer.Option(8000, "--port", help="TCP port."),
-        data_dir: Path = typer.Option(None, "--data-dir", help="Folder for uploads (default ~/.local/share/parallax/server)."),
+        data_dir: Path = typer.Option(
+            None, "--data-dir", help="Folder for uploads (default ~/.local/share/parallax/server)."
+        ),
         max_upload_mb: float = typer.Option(64.0, "--max-upload-mb", help="Largest upload in MB (answered 413 above)."),
-        admin_token_file: Path = typer.Option(None, "--admin-token-file", help="File holding the admin token for the corpus endpoints (default: a fresh token, printed)."),
-        refine: bool = typer.Option(True, "--refine/--no-refine", help="Refine the depth in the background after the first look."),
+        admin_token_file: Path = typer.Option(
+            None,
+            "--admin-token-file",
+            help="File holding the admin token for the corpus endpoints (default: a fresh token, printed).",
+        ),
+        refine: bool = typer.Option(
+            True, "--refine/--no-refine", help="Refine the depth in the background after the first look."
+        ),
     ) -> None:
         """Run the web app: drop a stereo photo, see it in 3D, download, share, contribute."""
         from parallax.server import create_app
@@ -98,7 +112,9 @@ def register(app: typer.Typer) -> None:
         if not file.is_file():
             raise ParameterError(f"{file}: no such file; give the path of a stereo photo")
         with tempfile.TemporaryDirectory(prefix="parallax-view-") as tmp:
-            size_mb = max(64.0, file.stat().st_size / 1024 / 1024 + (right.stat().st_size / 1024 / 1024 if right else 0) + 1)
+            size_mb = max(
+                64.0, file.stat().st_size / 1024 / 1024 + (right.stat().st_size / 1024 / 1024 if right else 0) + 1
+            )
             config = _config(Path(tmp), None, size_mb, None, refine)
             web = create_app(config)
             server = _uvicorn_server(web, host, port)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import typer
 
@@ -21,8 +22,7 @@ from parallax.errors import OutputError, ParameterError
 __all__ = ["register", "read_input", "depth_options", "run_pipeline", "describe_depth"]
 
 
-
-def read_input(file: Path, right: Optional[Path], layout: str = "auto") -> Any:
+def read_input(file: Path, right: Path | None, layout: str = "auto") -> Any:
     """Read a capture with :func:`parallax.capture.read_capture`."""
     from parallax.capture import read_capture
 
@@ -39,9 +39,7 @@ def _progress(message: str) -> Iterator[None]:
         yield
 
 
-def depth_options(
-    focal_px: Optional[float], baseline_mm: Optional[float], doffs: Optional[float]
-) -> dict[str, Optional[float]]:
+def depth_options(focal_px: float | None, baseline_mm: float | None, doffs: float | None) -> dict[str, float | None]:
     """Turn the CLI's depth flags into :func:`compute_depth` keywords (baseline mm -> m)."""
     if baseline_mm is not None and not baseline_mm > 0:
         raise ParameterError(f"--baseline-mm must be positive, got {baseline_mm}; give the camera distance in mm")
@@ -56,17 +54,17 @@ def depth_options(
 
 def run_pipeline(
     file: Path,
-    right: Optional[Path],
+    right: Path | None,
     *,
     layout: str = "auto",
     matcher: str = "default",
-    model: Optional[Path] = None,
-    min_disparity: Optional[float] = None,
-    max_disparity: Optional[float] = None,
-    max_size: Optional[int] = None,
-    focal_px: Optional[float] = None,
-    baseline_mm: Optional[float] = None,
-    doffs: Optional[float] = None,
+    model: Path | None = None,
+    min_disparity: float | None = None,
+    max_disparity: float | None = None,
+    max_size: int | None = None,
+    focal_px: float | None = None,
+    baseline_mm: float | None = None,
+    doffs: float | None = None,
 ) -> Any:
     """Read, rectify, match and compute depth, with a progress spinner; return the DepthResult."""
     from parallax.stereo.pipeline import compute_depth
@@ -77,8 +75,13 @@ def run_pipeline(
         capture = read_input(file, right, layout)
     with _progress(f"rectifying and matching {file.name} ({capture.width}x{capture.height})"):
         return compute_depth(
-            capture, matcher=matcher, min_disparity=min_disparity, max_disparity=max_disparity,
-            max_side_px=max_size, matcher_options=options, **depth_kw,
+            capture,
+            matcher=matcher,
+            min_disparity=min_disparity,
+            max_disparity=max_disparity,
+            max_side_px=max_size,
+            matcher_options=options,
+            **depth_kw,
         )
 
 
@@ -140,10 +143,10 @@ def _encode_png(rgb: Any) -> bytes:
 
 def rectify_cmd(
     file: Path = typer.Argument(..., help="Stereo capture (MPO, HEIC, LIF, side-by-side ...) or the left image."),
-    right: Optional[Path] = opt.RIGHT,
+    right: Path | None = opt.RIGHT,
     output: Path = typer.Option(..., "-o", "--output", help="Folder for left.png, right.png, rectification.json."),
     layout: str = opt.LAYOUT,
-    max_size: Optional[int] = opt.MAX_SIZE,
+    max_size: int | None = opt.MAX_SIZE,
 ) -> None:
     """Rectify a stereo pair: write the rectified views and the homographies."""
     from parallax.io.atomic import atomic_output
@@ -185,14 +188,16 @@ def rectify_cmd(
 
 def disparity_cmd(
     file: Path = typer.Argument(..., help="Stereo capture or the left image."),
-    right: Optional[Path] = opt.RIGHT,
-    output: Path = typer.Option(..., "-o", "--output", help="Disparity map: .pfm (+inf = no value), .png (16-bit), .npy."),
-    min_disparity: Optional[float] = opt.MIN_DISPARITY,
-    max_disparity: Optional[float] = opt.MAX_DISPARITY,
+    right: Path | None = opt.RIGHT,
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Disparity map: .pfm (+inf = no value), .png (16-bit), .npy."
+    ),
+    min_disparity: float | None = opt.MIN_DISPARITY,
+    max_disparity: float | None = opt.MAX_DISPARITY,
     matcher: str = opt.MATCHER,
-    model: Optional[Path] = opt.MODEL,
+    model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
-    max_size: Optional[int] = opt.MAX_SIZE,
+    max_size: int | None = opt.MAX_SIZE,
 ) -> None:
     """Estimate disparity of the rectified left view (x_right = x_left - d, pixels)."""
     import numpy as np
@@ -201,8 +206,14 @@ def disparity_cmd(
 
     _check_map_path(output)
     result = run_pipeline(
-        file, right, layout=layout, matcher=matcher, model=model, min_disparity=min_disparity,
-        max_disparity=max_disparity, max_size=max_size,
+        file,
+        right,
+        layout=layout,
+        matcher=matcher,
+        model=model,
+        min_disparity=min_disparity,
+        max_disparity=max_disparity,
+        max_size=max_size,
     )
     if result.disparity_px is None:
         raise OutputError(
@@ -218,17 +229,19 @@ def disparity_cmd(
 
 def depth_cmd(
     file: Path = typer.Argument(..., help="Stereo capture, RGB-D photo, or the left image."),
-    right: Optional[Path] = opt.RIGHT,
-    output: Path = typer.Option(..., "-o", "--output", help="Depth map: .pfm/.npy (float; metres when metric), .png (16-bit mm)."),
-    focal_px: Optional[float] = opt.FOCAL_PX,
-    baseline_mm: Optional[float] = opt.BASELINE_MM,
-    doffs: Optional[float] = opt.DOFFS,
-    min_disparity: Optional[float] = opt.MIN_DISPARITY,
-    max_disparity: Optional[float] = opt.MAX_DISPARITY,
+    right: Path | None = opt.RIGHT,
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Depth map: .pfm/.npy (float; metres when metric), .png (16-bit mm)."
+    ),
+    focal_px: float | None = opt.FOCAL_PX,
+    baseline_mm: float | None = opt.BASELINE_MM,
+    doffs: float | None = opt.DOFFS,
+    min_disparity: float | None = opt.MIN_DISPARITY,
+    max_disparity: float | None = opt.MAX_DISPARITY,
     matcher: str = opt.MATCHER,
-    model: Optional[Path] = opt.MODEL,
+    model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
-    max_size: Optional[int] = opt.MAX_SIZE,
+    max_size: int | None = opt.MAX_SIZE,
 ) -> None:
     """Compute depth of the rectified left view: metres when focal length and baseline are known."""
     import numpy as np
@@ -237,8 +250,17 @@ def depth_cmd(
 
     _check_map_path(output)
     result = run_pipeline(
-        file, right, layout=layout, matcher=matcher, model=model, min_disparity=min_disparity,
-        max_disparity=max_disparity, max_size=max_size, focal_px=focal_px, baseline_mm=baseline_mm, doffs=doffs,
+        file,
+        right,
+        layout=layout,
+        matcher=matcher,
+        model=model,
+        min_disparity=min_disparity,
+        max_disparity=max_disparity,
+        max_size=max_size,
+        focal_px=focal_px,
+        baseline_mm=baseline_mm,
+        doffs=doffs,
     )
     write_map(output, result.depth, kind="depth" if result.depth_is_metric else "relative-depth")
     valid = np.isfinite(result.depth)

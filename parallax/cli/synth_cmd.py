@@ -8,7 +8,6 @@ Writes ``--count`` corpus sample folders and a ``synth.json`` index into
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -25,7 +24,7 @@ def synth_config_from_options(
     focal_range: str,
     rect_error: float,
     effects: bool,
-    textures: Optional[Path],
+    textures: Path | None,
     scenes: str,
     mirror_prob: float,
     glass_prob: float,
@@ -49,9 +48,15 @@ def synth_config_from_options(
         )
     except ParameterError as exc:  # name the CLI options rather than the config fields
         text = str(exc)
-        for field, option in (("baseline_range_m", "--baseline-range"), ("focal_range_mm35", "--focal-range"),
-                              ("rect_error_deg", "--rect-error"), ("scene_kinds", "--scenes"), ("spp", "--spp"),
-                              ("mirror_probability", "--mirror-prob"), ("glass_probability", "--glass-prob")):
+        for field, option in (
+            ("baseline_range_m", "--baseline-range"),
+            ("focal_range_mm35", "--focal-range"),
+            ("rect_error_deg", "--rect-error"),
+            ("scene_kinds", "--scenes"),
+            ("spp", "--spp"),
+            ("mirror_probability", "--mirror-prob"),
+            ("glass_probability", "--glass-prob"),
+        ):
             text = text.replace(field, option)
         raise ParameterError(text) from exc
 
@@ -62,24 +67,49 @@ def register(app: typer.Typer) -> None:
     @app.command("synth")
     def synth(
         count: int = typer.Option(..., "--count", "-n", help="Number of stereo pairs to make."),
-        out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing; must not hold these samples)."),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="Output folder (created if missing; must not hold these samples)."
+        ),
         size: str = typer.Option("640x480", "--size", help="Image size WxH, or a range WxH:WxH to draw from."),
-        seed: int = typer.Option(0, "--seed", help="Dataset seed: the same seed gives the same scenes and ground truth."),
-        engine: str = typer.Option("local", "--engine", help="local (one pair after another) or ray (one Ray task per pair)."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="CPUs for a local Ray (--engine ray); default all."),
+        seed: int = typer.Option(
+            0, "--seed", help="Dataset seed: the same seed gives the same scenes and ground truth."
+        ),
+        engine: str = typer.Option(
+            "local", "--engine", help="local (one pair after another) or ray (one Ray task per pair)."
+        ),
+        workers: int | None = typer.Option(None, "--workers", help="CPUs for a local Ray (--engine ray); default all."),
         spp: int = typer.Option(64, "--spp", help="Path-tracing samples per pixel (more = less noise, slower)."),
-        baseline_range: str = typer.Option("0.02,0.1", "--baseline-range", help="Stereo baseline range LOW,HIGH in metres."),
-        focal_range: str = typer.Option("22,50", "--focal-range", help="Focal length range LOW,HIGH, 35 mm-equivalent millimetres."),
-        rect_error: float = typer.Option(0.0, "--rect-error", help="Largest rectification error of the right camera, degrees (0 = none)."),
-        effects: bool = typer.Option(True, "--effects/--no-effects", help="Phone-like exposure, blur and sensor noise."),
-        textures: Optional[Path] = typer.Option(None, "--textures", help="Folder of your images to use as textures too."),
-        scenes: str = typer.Option("room,outdoor", "--scenes", help="Scene kinds to draw from: room, outdoor (comma-separated)."),
-        mirror_prob: float = typer.Option(0.5, "--mirror-prob", help="Chance that a scene has a mirror facing the camera."),
+        baseline_range: str = typer.Option(
+            "0.02,0.1", "--baseline-range", help="Stereo baseline range LOW,HIGH in metres."
+        ),
+        focal_range: str = typer.Option(
+            "22,50", "--focal-range", help="Focal length range LOW,HIGH, 35 mm-equivalent millimetres."
+        ),
+        rect_error: float = typer.Option(
+            0.0, "--rect-error", help="Largest rectification error of the right camera, degrees (0 = none)."
+        ),
+        effects: bool = typer.Option(
+            True, "--effects/--no-effects", help="Phone-like exposure, blur and sensor noise."
+        ),
+        textures: Path | None = typer.Option(None, "--textures", help="Folder of your images to use as textures too."),
+        scenes: str = typer.Option(
+            "room,outdoor", "--scenes", help="Scene kinds to draw from: room, outdoor (comma-separated)."
+        ),
+        mirror_prob: float = typer.Option(
+            0.5, "--mirror-prob", help="Chance that a scene has a mirror facing the camera."
+        ),
         glass_prob: float = typer.Option(0.5, "--glass-prob", help="Chance that a scene may hold glass objects."),
     ) -> None:
         """Render synthetic stereo pairs with exact ground truth (disparity, depth, occlusion, normals, reflections)."""
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         from parallax.synth.dataset import generate_dataset
 
@@ -92,15 +122,34 @@ def register(app: typer.Typer) -> None:
         if workers is not None and workers < 1:
             raise ParameterError(f"--workers must be at least 1, got {workers}")
         config = synth_config_from_options(
-            size=size, spp=spp, baseline_range=baseline_range, focal_range=focal_range, rect_error=rect_error,
-            effects=effects, textures=textures, scenes=scenes, mirror_prob=mirror_prob, glass_prob=glass_prob,
+            size=size,
+            spp=spp,
+            baseline_range=baseline_range,
+            focal_range=focal_range,
+            rect_error=rect_error,
+            effects=effects,
+            textures=textures,
+            scenes=scenes,
+            mirror_prob=mirror_prob,
+            glass_prob=glass_prob,
         )
         console = Console(stderr=True)
-        columns = (TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("[bold]synth"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("pairs", total=count)
             folders = generate_dataset(
-                config, count=count, out=out, seed=seed, engine=engine, workers=workers,  # type: ignore[arg-type]
+                config,
+                count=count,
+                out=out,
+                seed=seed,
+                engine=engine,
+                workers=workers,  # type: ignore[arg-type]
                 progress=lambda i, folder: bar.advance(task),
             )
         typer.echo(f"wrote {len(folders)} synthetic pairs to {out}")

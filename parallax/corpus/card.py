@@ -94,55 +94,119 @@ def dataset_card(*, title: str, fmt: str, listing: dict[str, Any], rights: list[
     licences = _licence_breakdown(rights)
     ext = "tar" if fmt == "webdataset" else "parquet"
     lic_yaml = ("other" if len(licences) != 1 else next(iter(licences)).lower()) if licences else "other"
-    lines = ["---", f"license: {lic_yaml}", "pretty_name: " + json.dumps(title), "task_categories:", "- depth-estimation",
-             "tags:", "- stereo", "- disparity", "- depth", "- 3d", "- parallax", "size_categories:", f"- {_size_category(total)}",
-             "configs:", "- config_name: default", "  data_files:"]
+    lines = [
+        "---",
+        f"license: {lic_yaml}",
+        "pretty_name: " + json.dumps(title),
+        "task_categories:",
+        "- depth-estimation",
+        "tags:",
+        "- stereo",
+        "- disparity",
+        "- depth",
+        "- 3d",
+        "- parallax",
+        "size_categories:",
+        f"- {_size_category(total)}",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+    ]
     for split in ("train", "val", "test"):
         if counts.get(split):
             hf_split = "validation" if split == "val" else split
-            lines += [f"  - split: {hf_split}", f"    path: \"{split}-*.{ext}\""]
+            lines += [f"  - split: {hf_split}", f'    path: "{split}-*.{ext}"']
     lines.append("---")
     body = [
-        f"# {title}", "",
+        f"# {title}",
+        "",
         "Rectified stereo pairs with disparity, depth, confidence and cameras (OpenCV convention), made from consented "
-        "everyday stereo captures by Parallax.", "",
-        "## Counts", "", "| split | samples |", "|---|---|",
-        *[f"| {s} | {counts.get(s, 0)} |" for s in ("train", "val", "test")], f"| total | {total} |", "",
+        "everyday stereo captures by Parallax.",
+        "",
+        "## Counts",
+        "",
+        "| split | samples |",
+        "|---|---|",
+        *[f"| {s} | {counts.get(s, 0)} |" for s in ("train", "val", "test")],
+        f"| total | {total} |",
+        "",
         f"Contributors: {len({r['contributor'] for r in rights})}. Source kinds: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(Counter(r["source_kind"] for r in rights).items())) + ".", "",
+        + ", ".join(f"{k} {v}" for k, v in sorted(Counter(r["source_kind"] for r in rights).items()))
+        + ".",
+        "",
         "Splits are assigned per contributor (salted SHA-256 of the contributor id), so no one's captures appear in two splits.",
-        "", "## Licences", "", "| licence | samples |", "|---|---|", *[f"| {k} | {v} |" for k, v in licences.items()], "",
-        "Each sample's own licence, contributor and consent id are in its metadata (`.json` / `meta` column).", "",
-        "## Collection", "", _COLLECTION, "", "## Personal data", "", _PERSONAL, "", "## Processing", "",
-        *[f"- {p}" for p in _PREPROCESSING], "",
-        "## Format", "",
-        ("WebDataset tar shards: per sample `<key>.left.png`, `.right.png` (rectified views), `.disparity.png`, "
-         "`.depth.png`, `.confidence.png` (16-bit PNG with the scale and offset stated in the `.json`), `.valid.png`, "
-         "and `<key>.json` (the sample's meta.json)." if fmt == "webdataset" else
-         "Parquet shards, one row per sample: PNG bytes of `left`, `right`, `disparity`, `depth`, `confidence`, `valid`; "
-         "`K` (row-major 3x3), `baseline_m`, rights columns, and `meta` (the sample's meta.json)."),
+        "",
+        "## Licences",
+        "",
+        "| licence | samples |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in licences.items()],
+        "",
+        "Each sample's own licence, contributor and consent id are in its metadata (`.json` / `meta` column).",
+        "",
+        "## Collection",
+        "",
+        _COLLECTION,
+        "",
+        "## Personal data",
+        "",
+        _PERSONAL,
+        "",
+        "## Processing",
+        "",
+        *[f"- {p}" for p in _PREPROCESSING],
+        "",
+        "## Format",
+        "",
+        (
+            "WebDataset tar shards: per sample `<key>.left.png`, `.right.png` (rectified views), `.disparity.png`, "
+            "`.depth.png`, `.confidence.png` (16-bit PNG with the scale and offset stated in the `.json`), `.valid.png`, "
+            "and `<key>.json` (the sample's meta.json)."
+            if fmt == "webdataset"
+            else "Parquet shards, one row per sample: PNG bytes of `left`, `right`, `disparity`, `depth`, `confidence`, `valid`; "
+            "`K` (row-major 3x3), `baseline_m`, rights columns, and `meta` (the sample's meta.json)."
+        ),
         "Disparity is in pixels of the rectified left view with `x_right = x_left - d`; decode 16-bit maps with "
-        "`value = (stored - offset) / scale`, stored 0 = no value.", "",
-        "## Withdrawal", "", "Owners may withdraw consent at any time; withdrawn samples are removed and this export is "
-        "then marked stale and must be regenerated. Check `export.json` (export id " + listing["export_id"] + ").", "",
+        "`value = (stored - offset) / scale`, stored 0 = no value.",
+        "",
+        "## Withdrawal",
+        "",
+        "Owners may withdraw consent at any time; withdrawn samples are removed and this export is "
+        "then marked stale and must be regenerated. Check `export.json` (export id " + listing["export_id"] + ").",
+        "",
     ]
     return "\n".join(lines + [""] + body)
 
 
-def croissant(*, title: str, fmt: str, listing: dict[str, Any], rights: list[dict[str, Any]],
-              consents: list[dict[str, Any]]) -> dict[str, Any]:
+def croissant(
+    *, title: str, fmt: str, listing: dict[str, Any], rights: list[dict[str, Any]], consents: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Croissant 1.0 JSON-LD metadata of the export, with RAI fields (collection, consent, personal data, licences)."""
     licences = _licence_breakdown(rights)
     total = sum(len(ids) for ids in listing["samples"].values())
     dates = sorted({c["date"] for c in consents})
     encoding = "application/x-tar" if fmt == "webdataset" else "application/x-parquet"
-    files = [{"@type": "cr:FileObject", "@id": s["path"], "name": s["path"], "contentUrl": s["path"],
-              "encodingFormat": encoding, "sha256": s["sha256"], "contentSize": f"{s['bytes']} B"} for s in listing["shards"]]
+    files = [
+        {
+            "@type": "cr:FileObject",
+            "@id": s["path"],
+            "name": s["path"],
+            "contentUrl": s["path"],
+            "encodingFormat": encoding,
+            "sha256": s["sha256"],
+            "contentSize": f"{s['bytes']} B",
+        }
+        for s in listing["shards"]
+    ]
     fields = [
         ("sample_id", "sc:Text", "Sample id (content-derived)."),
         ("left", "sc:ImageObject", "Rectified left view, 8-bit RGB PNG."),
         ("right", "sc:ImageObject", "Rectified right view, 8-bit RGB PNG."),
-        ("disparity", "sc:ImageObject", "Disparity of the left view, 16-bit PNG: d = (stored - offset) / scale px, 0 = none."),
+        (
+            "disparity",
+            "sc:ImageObject",
+            "Disparity of the left view, 16-bit PNG: d = (stored - offset) / scale px, 0 = none.",
+        ),
         ("valid", "sc:ImageObject", "Valid-disparity mask, 8-bit PNG (255 = valid)."),
         ("meta", "sc:Text", "The sample's meta.json: cameras (K, baseline, rectification), rights, quality, lineage."),
     ]
@@ -153,42 +217,68 @@ def croissant(*, title: str, fmt: str, listing: dict[str, Any], rights: list[dic
             source["extract"] = {"fileProperty": "content"}
         else:
             source["extract"] = {"column": name}
-        record_fields.append({"@type": "cr:Field", "@id": f"samples/{name}", "name": name, "description": desc,
-                              "dataType": dtype, "source": source})
-    shard_set = {"@type": "cr:FileSet", "@id": "shards", "name": "shards", "encodingFormat": encoding,
-                 "includes": "*.tar" if fmt == "webdataset" else "*.parquet"}
+        record_fields.append(
+            {
+                "@type": "cr:Field",
+                "@id": f"samples/{name}",
+                "name": name,
+                "description": desc,
+                "dataType": dtype,
+                "source": source,
+            }
+        )
+    shard_set = {
+        "@type": "cr:FileSet",
+        "@id": "shards",
+        "name": "shards",
+        "encodingFormat": encoding,
+        "includes": "*.tar" if fmt == "webdataset" else "*.parquet",
+    }
     return {
         "@context": CROISSANT_CONTEXT,
         "@type": "sc:Dataset",
         "name": title,
         "description": f"{total} rectified stereo samples with disparity, depth, confidence and cameras, from consented "
-                       "everyday stereo captures (Parallax corpus export " + listing["export_id"] + ").",
+        "everyday stereo captures (Parallax corpus export " + listing["export_id"] + ").",
         "conformsTo": ["http://mlcommons.org/croissant/1.0", "http://mlcommons.org/croissant/RAI/1.0"],
         "license": [f"https://spdx.org/licenses/{k}.html" for k in licences],
         "keywords": ["stereo", "disparity", "depth estimation", "3D", "spatial AI"],
         "version": "1.0.0",
         "isLiveDataset": True,
         "distribution": [*files, shard_set],
-        "recordSet": [{"@type": "cr:RecordSet", "@id": "samples", "name": "samples", "key": {"@id": "samples/sample_id"},
-                       "field": record_fields}],
+        "recordSet": [
+            {
+                "@type": "cr:RecordSet",
+                "@id": "samples",
+                "name": "samples",
+                "key": {"@id": "samples/sample_id"},
+                "field": record_fields,
+            }
+        ],
         "rai:dataCollection": _COLLECTION,
-        "rai:dataCollectionType": ["Self-reported (contributed by the owners)", "Secondary data analysis (computed depth)"],
+        "rai:dataCollectionType": [
+            "Self-reported (contributed by the owners)",
+            "Secondary data analysis (computed depth)",
+        ],
         "rai:dataCollectionTimeframe": dates[:1] + dates[-1:] if dates else [],
         "rai:dataPreprocessingProtocol": _PREPROCESSING,
         "rai:dataManipulationProtocol": "Faces blurred and metadata stripped before storage; views downsized and rectified.",
         "rai:personalSensitiveInformation": _PERSONAL,
         "rai:dataUseCases": "Training and evaluating stereo matching, monocular and stereo depth estimation, and novel-view "
-                            "synthesis models; only as each sample's licence allows.",
+        "synthesis models; only as each sample's licence allows.",
         "rai:dataBiases": "Captured by volunteers with consumer stereo devices: scenes, places and devices reflect who "
-                          "contributed; disparity is estimated, not measured ground truth.",
+        "contributed; disparity is estimated, not measured ground truth.",
         "rai:dataLimitations": "Depth is metric only where the device states its baseline and focal length; elsewhere it "
-                               "is relative. Estimated disparity has errors in textureless, reflective and occluded areas.",
+        "is relative. Estimated disparity has errors in textureless, reflective and occluded areas.",
         "rai:dataSocialImpact": "Real 3D data with consent and privacy protection for spatial AI; blurring may miss faces "
-                                "the detector does not find.",
+        "the detector does not find.",
         "rai:dataReleaseMaintenancePlan": "Live dataset: contributors can withdraw consent; exports holding withdrawn samples "
-                                          "are marked stale and regenerated without them.",
+        "are marked stale and regenerated without them.",
         "px:licenseBreakdown": licences,
-        "px:consentRecords": {"count": len(consents), "fields": ["contributor", "license", "allow_training", "date"],
-                               "allow_training": "required true for every stored sample"},
+        "px:consentRecords": {
+            "count": len(consents),
+            "fields": ["contributor", "license", "allow_training", "date"],
+            "allow_training": "required true for every stored sample",
+        },
         "px:sampleCounts": {s: len(ids) for s, ids in listing["samples"].items()},
     }

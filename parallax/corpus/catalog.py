@@ -20,9 +20,10 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from parallax.errors import InputFileError
 
@@ -61,7 +62,7 @@ CREATE TABLE IF NOT EXISTS export_samples(
 
 def utc_now() -> str:
     """The current UTC time as ISO 8601 (seconds)."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 class Catalog:
@@ -96,9 +97,13 @@ class Catalog:
                     self.db.execute("INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             version = self.db.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise InputFileError(f"{self.path} is not a readable corpus catalog ({exc}); restore it or init a new corpus") from exc
+            raise InputFileError(
+                f"{self.path} is not a readable corpus catalog ({exc}); restore it or init a new corpus"
+            ) from exc
         if version is None or int(version[0]) > SCHEMA_VERSION:
-            raise InputFileError(f"{self.path}: catalog schema {version and version[0]} is not one this Parallax reads; upgrade")
+            raise InputFileError(
+                f"{self.path}: catalog schema {version and version[0]} is not one this Parallax reads; upgrade"
+            )
 
     def close(self) -> None:
         """Close the connection."""
@@ -129,15 +134,25 @@ class Catalog:
         """Active sample rows, sorted by id (optionally of one contributor)."""
         if contributor is None:
             return self.rows("SELECT * FROM samples WHERE status = 'active' ORDER BY sample_id")
-        return self.rows("SELECT * FROM samples WHERE status = 'active' AND contributor = ? ORDER BY sample_id", (contributor,))
+        return self.rows(
+            "SELECT * FROM samples WHERE status = 'active' AND contributor = ? ORDER BY sample_id", (contributor,)
+        )
 
     def counts(self) -> dict[str, Any]:
         """Counts for ``parallax corpus status``."""
         one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
-        licences = {r["license"]: r["n"] for r in self.rows(
-            "SELECT license, COUNT(*) AS n FROM samples WHERE status = 'active' GROUP BY license ORDER BY license")}
-        kinds = {r["source_kind"]: r["n"] for r in self.rows(
-            "SELECT source_kind, COUNT(*) AS n FROM samples WHERE status = 'active' GROUP BY source_kind ORDER BY source_kind")}
+        licences = {
+            r["license"]: r["n"]
+            for r in self.rows(
+                "SELECT license, COUNT(*) AS n FROM samples WHERE status = 'active' GROUP BY license ORDER BY license"
+            )
+        }
+        kinds = {
+            r["source_kind"]: r["n"]
+            for r in self.rows(
+                "SELECT source_kind, COUNT(*) AS n FROM samples WHERE status = 'active' GROUP BY source_kind ORDER BY source_kind"
+            )
+        }
         return {
             "samples": one("SELECT COUNT(*) FROM samples WHERE status = 'active'"),
             "rejected": one("SELECT COUNT(*) FROM inputs WHERE status = 'rejected'"),
@@ -158,10 +173,17 @@ class Catalog:
             "samples": self.rows(
                 "SELECT sample_id, content_sha256, phash_left, phash_right, contributor, consent_id, license, source_kind, "
                 "source_format, device, original_name, width, height, manifest_sha256, bytes, status, quality "
-                "FROM samples ORDER BY sample_id"),
-            "inputs": self.rows("SELECT input_key, original_name, consent_id, status, reason, sample_id FROM inputs ORDER BY input_key"),
-            "tombstones": self.rows("SELECT sample_id, content_sha256, contributor, reason FROM tombstones ORDER BY sample_id"),
-            "consents": self.rows("SELECT consent_id, contributor, license, allow_training, date FROM consents ORDER BY consent_id"),
+                "FROM samples ORDER BY sample_id"
+            ),
+            "inputs": self.rows(
+                "SELECT input_key, original_name, consent_id, status, reason, sample_id FROM inputs ORDER BY input_key"
+            ),
+            "tombstones": self.rows(
+                "SELECT sample_id, content_sha256, contributor, reason FROM tombstones ORDER BY sample_id"
+            ),
+            "consents": self.rows(
+                "SELECT consent_id, contributor, license, allow_training, date FROM consents ORDER BY consent_id"
+            ),
         }
 
     @staticmethod

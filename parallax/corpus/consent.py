@@ -15,9 +15,10 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from parallax.errors import InputFileError, ParameterError
 
@@ -76,18 +77,27 @@ class Consent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"contributor": self.contributor, "license": self.license, "allow_training": self.allow_training, "date": self.date}
+        return {
+            "contributor": self.contributor,
+            "license": self.license,
+            "allow_training": self.allow_training,
+            "date": self.date,
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "consent") -> "Consent":
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "consent") -> Consent:
         """Build from a mapping; missing fields are named in the error."""
         missing = [k for k in ("contributor", "license", "allow_training", "date") if k not in data]
         if missing:
             raise InputFileError(
                 f"{where} lacks {', '.join(missing)}; a consent file holds contributor, license, allow_training and date"
             )
-        return cls(contributor=data["contributor"], license=data["license"], allow_training=data["allow_training"],
-                   date=str(data["date"]))
+        return cls(
+            contributor=data["contributor"],
+            license=data["license"],
+            allow_training=data["allow_training"],
+            date=str(data["date"]),
+        )
 
 
 def load_consent(path: str | os.PathLike[str] | None) -> Consent:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import cv2
 import numpy as np
@@ -75,7 +76,9 @@ def choose_encoding(kind: str, values: np.ndarray) -> MapEncoding:
         return MapEncoding(encoding="png16-affine", scale=scale, offset=DISPARITY_OFFSET, nodata=0)
     if kind in ("depth", "unsigned"):
         if finite.size and float(finite.min()) < 0:
-            raise ParameterError(f"a {kind} map must not hold negative values (min {float(finite.min())}); store it as 'signed'")
+            raise ParameterError(
+                f"a {kind} map must not hold negative values (min {float(finite.min())}); store it as 'signed'"
+            )
         scale = DEPTH_M_SCALE
         while scale > 2.0**-8 and peak * scale > 65534:
             scale /= 2.0

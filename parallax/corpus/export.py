@@ -115,27 +115,66 @@ def _tar_shard(entries: list[tuple[str, dict[str, Any], dict[str, bytes]]]) -> b
 def _parquet_shard(entries: list[tuple[str, dict[str, Any], dict[str, bytes]]], split: str) -> bytes:
     pa = require("pyarrow", "corpus", "the Parquet export")
     pq = require("pyarrow.parquet", "corpus", "the Parquet export")
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "sample_id", "split", "contributor", "license", "source_kind", "source_format", "device", "original_name",
-        "width", "height", "baseline_m", "depth_is_metric", "K", *_MAP_KEYS, "meta")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "sample_id",
+            "split",
+            "contributor",
+            "license",
+            "source_kind",
+            "source_format",
+            "device",
+            "original_name",
+            "width",
+            "height",
+            "baseline_m",
+            "depth_is_metric",
+            "K",
+            *_MAP_KEYS,
+            "meta",
+        )
+    }
     for sid, meta, files in entries:
         cam, src, rights = meta["camera"], meta["source"], meta["rights"]
-        for k, v in (("sample_id", sid), ("split", split), ("contributor", rights["contributor"]),
-                     ("license", rights["license"]), ("source_kind", src["kind"]), ("source_format", src["format"]),
-                     ("device", src.get("device")), ("original_name", src["original_name"]), ("width", meta["width"]),
-                     ("height", meta["height"]), ("baseline_m", cam.get("baseline_m")),
-                     ("depth_is_metric", bool(cam.get("depth_is_metric"))),
-                     ("K", [float(x) for row in cam["K"] for x in row]), ("meta", files["meta"].decode("utf-8"))):
+        for k, v in (
+            ("sample_id", sid),
+            ("split", split),
+            ("contributor", rights["contributor"]),
+            ("license", rights["license"]),
+            ("source_kind", src["kind"]),
+            ("source_format", src["format"]),
+            ("device", src.get("device")),
+            ("original_name", src["original_name"]),
+            ("width", meta["width"]),
+            ("height", meta["height"]),
+            ("baseline_m", cam.get("baseline_m")),
+            ("depth_is_metric", bool(cam.get("depth_is_metric"))),
+            ("K", [float(x) for row in cam["K"] for x in row]),
+            ("meta", files["meta"].decode("utf-8")),
+        ):
             cols[k].append(v)
         for k in _MAP_KEYS:
             cols[k].append(files.get(k))
-    schema = pa.schema([
-        ("sample_id", pa.string()), ("split", pa.string()), ("contributor", pa.string()), ("license", pa.string()),
-        ("source_kind", pa.string()), ("source_format", pa.string()), ("device", pa.string()),
-        ("original_name", pa.string()), ("width", pa.int32()), ("height", pa.int32()), ("baseline_m", pa.float64()),
-        ("depth_is_metric", pa.bool_()), ("K", pa.list_(pa.float64(), 9)),
-        *[(k, pa.binary()) for k in _MAP_KEYS], ("meta", pa.string()),
-    ])
+    schema = pa.schema(
+        [
+            ("sample_id", pa.string()),
+            ("split", pa.string()),
+            ("contributor", pa.string()),
+            ("license", pa.string()),
+            ("source_kind", pa.string()),
+            ("source_format", pa.string()),
+            ("device", pa.string()),
+            ("original_name", pa.string()),
+            ("width", pa.int32()),
+            ("height", pa.int32()),
+            ("baseline_m", pa.float64()),
+            ("depth_is_metric", pa.bool_()),
+            ("K", pa.list_(pa.float64(), 9)),
+            *[(k, pa.binary()) for k in _MAP_KEYS],
+            ("meta", pa.string()),
+        ]
+    )
     table = pa.table(cols, schema=schema)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", row_group_size=64)
@@ -188,15 +227,23 @@ def export_corpus(
         batch: list[tuple[str, dict[str, Any], dict[str, bytes]]] = []
         size = 0
 
-        def flush() -> None:
+        def flush(split: str = split) -> None:
             nonlocal batch, size
             if not batch:
                 return
             path = f"{split}-{sum(1 for s in shards if s['split'] == split):06d}.{ext}"
             data = _tar_shard(batch) if fmt == "webdataset" else _parquet_shard(batch, split)
             written[path] = data
-            shards.append({"path": path, "split": split, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-                           "samples": [sid for sid, _, _ in batch], "keys": [_wds_key(sid) for sid, _, _ in batch]})
+            shards.append(
+                {
+                    "path": path,
+                    "split": split,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "bytes": len(data),
+                    "samples": [sid for sid, _, _ in batch],
+                    "keys": [_wds_key(sid) for sid, _, _ in batch],
+                }
+            )
             batch, size = [], 0
 
         for row in sorted(by_split[split], key=lambda r: r["sample_id"]):
@@ -209,8 +256,15 @@ def export_corpus(
         flush()
     samples = {s: sorted(r["sample_id"] for r in by_split[s]) for s in SPLITS}
     listing: dict[str, Any] = {
-        "format": "parallax-export", "version": 1, "export_format": fmt, "split_ratios": list(ratios), "salt": salt,
-        "split_by": "contributor", "samples": samples, "shards": shards, "shard_size_target_bytes": target,
+        "format": "parallax-export",
+        "version": 1,
+        "export_format": fmt,
+        "split_ratios": list(ratios),
+        "salt": salt,
+        "split_by": "contributor",
+        "samples": samples,
+        "shards": shards,
+        "shard_size_target_bytes": target,
     }
     export_id = "e-" + hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
     listing["export_id"] = export_id
@@ -221,12 +275,22 @@ def export_corpus(
     for path, data in written.items():
         store.put_file(path, data)
     rights = corpus.catalog.rows(
-        "SELECT license, contributor, source_kind, consent_id FROM samples WHERE status = 'active' ORDER BY sample_id")
+        "SELECT license, contributor, source_kind, consent_id FROM samples WHERE status = 'active' ORDER BY sample_id"
+    )
     consents = corpus.catalog.rows("SELECT consent_id, date FROM consents ORDER BY consent_id")
     title = name or f"Parallax corpus ({corpus.root.name})"
     store.put_file("README.md", dataset_card(title=title, fmt=fmt, listing=listing, rights=rights).encode("utf-8"))
-    store.put_file("croissant.json", (json.dumps(croissant(title=title, fmt=fmt, listing=listing, rights=rights,
-                                                           consents=consents), indent=2, sort_keys=False) + "\n").encode())
+    store.put_file(
+        "croissant.json",
+        (
+            json.dumps(
+                croissant(title=title, fmt=fmt, listing=listing, rights=rights, consents=consents),
+                indent=2,
+                sort_keys=False,
+            )
+            + "\n"
+        ).encode(),
+    )
     store.put_file("export.json", (json.dumps(listing, indent=2, sort_keys=True) + "\n").encode())
     if old is not None:
         for shard in old.get("shards", []):
@@ -239,8 +303,11 @@ def export_corpus(
             db.execute("DELETE FROM export_samples WHERE export_id = ?", (old_id,))
             db.execute("DELETE FROM exports WHERE export_id = ?", (old_id,))
         db.execute("DELETE FROM export_samples WHERE export_id = ?", (export_id,))
-        db.execute("INSERT OR REPLACE INTO exports VALUES (?, ?, ?, ?, ?, 0, NULL)",
-                   (export_id, url, fmt, utc_now(), len(held)))
+        db.execute(
+            "INSERT OR REPLACE INTO exports VALUES (?, ?, ?, ?, ?, 0, NULL)",
+            (export_id, url, fmt, utc_now(), len(held)),
+        )
         db.executemany("INSERT INTO export_samples VALUES (?, ?)", [(export_id, sid) for sid in held])
-    return ExportResult(export_id=export_id, url=url, format=fmt, samples=samples, shards=shards,
-                        bytes=sum(s["bytes"] for s in shards))
+    return ExportResult(
+        export_id=export_id, url=url, format=fmt, samples=samples, shards=shards, bytes=sum(s["bytes"] for s in shards)
+    )

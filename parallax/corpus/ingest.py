@@ -15,9 +15,10 @@ import dataclasses
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import cv2
 import numpy as np
@@ -30,8 +31,15 @@ from parallax.corpus.quality import QualityThresholds, assess_quality
 from parallax.corpus.sample import Sample, encode_sample, manifest_bytes
 from parallax.errors import InputFileError, ParallaxError, ParameterError
 
-__all__ = ["CaptureItem", "IngestSettings", "Processed", "discover", "process_capture", "package_sample",
-           "CAPTURE_EXTENSIONS"]
+__all__ = [
+    "CaptureItem",
+    "IngestSettings",
+    "Processed",
+    "discover",
+    "process_capture",
+    "package_sample",
+    "CAPTURE_EXTENSIONS",
+]
 
 #: File extensions looked at inside folders (explicit file arguments are always tried).
 CAPTURE_EXTENSIONS = frozenset(
@@ -122,10 +130,17 @@ def discover(inputs: list[str | os.PathLike[str]]) -> tuple[list[CaptureItem], l
     for sides in groups.values():
         if "l" in sides and "r" in sides:
             pair = (sides["l"], sides["r"])
-            items.append(CaptureItem(paths=tuple(map(str, pair)), original_name=f"{pair[0].name} + {pair[1].name}",
-                                     input_key=_file_key(pair)))
+            items.append(
+                CaptureItem(
+                    paths=tuple(map(str, pair)),
+                    original_name=f"{pair[0].name} + {pair[1].name}",
+                    input_key=_file_key(pair),
+                )
+            )
         else:
-            items.extend(CaptureItem(paths=(str(f),), original_name=f.name, input_key=_file_key((f,))) for f in sides.values())
+            items.extend(
+                CaptureItem(paths=(str(f),), original_name=f.name, input_key=_file_key((f,))) for f in sides.values()
+            )
     items.sort(key=lambda it: (it.original_name, it.paths))
     return items, skipped
 
@@ -225,14 +240,20 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
     except (ParallaxError, OSError, ValueError) as exc:
         return _reject(item, consent, f"unreadable: {exc}")
     if capture.right is None:
-        return _reject(item, consent, f"not a stereo pair: {capture.format} capture with one view (RGB-D); the corpus stores stereo pairs")
+        return _reject(
+            item,
+            consent,
+            f"not a stereo pair: {capture.format} capture with one view (RGB-D); the corpus stores stereo pairs",
+        )
     content = pixel_sha256(capture.left, capture.right)
     original = {"original_width": capture.width, "original_height": capture.height}
     try:
         small, scale = _downsize(capture, settings.max_side_px)
         phash = (dedup.phash64(small.left), dedup.phash64(small.right))
         left, right, privacy = anonymise_pair(
-            small.left, small.right, _detector(settings.face_detector, "face"),
+            small.left,
+            small.right,
+            _detector(settings.face_detector, "face"),
             plate_detector=_detector(settings.plate_detector, "plate") if settings.plate_detector else None,
         )
         private = dataclasses.replace(small, left=left, right=right)
@@ -245,8 +266,15 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
     residual = rect.vertical_error_after_px if rect is not None else None
     matches = rect.matches if rect is not None else 0
     valid = np.isfinite(result.disparity_px) & (result.confidence >= settings.min_confidence)
-    quality = assess_quality(result.image, result.right_image, result.disparity_px, valid=valid,
-                             rectification_residual_px=residual, feature_matches=matches, thresholds=settings.thresholds)
+    quality = assess_quality(
+        result.image,
+        result.right_image,
+        result.disparity_px,
+        valid=valid,
+        rectification_residual_px=residual,
+        feature_matches=matches,
+        thresholds=settings.thresholds,
+    )
     if not quality.accepted:
         return _reject(item, consent, "quality: " + "; ".join(quality.reasons))
     facts, dropped = camera_facts(capture.to_dict())
@@ -278,12 +306,24 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
         consent_id=consent.consent_id,
         contributor=consent.contributor,
         quality=quality.to_dict(),
-        lineage={"parallax_version": __version__, "matcher": dict(result.settings), "matcher_requested": settings.matcher},
+        lineage={
+            "parallax_version": __version__,
+            "matcher": dict(result.settings),
+            "matcher_requested": settings.matcher,
+        },
         camera_facts=facts,
-        processing={**original, "max_side_px": settings.max_side_px, "scale": round(scale, 6), "K": k_note,
-                    "valid": f"finite disparity with matcher confidence >= {settings.min_confidence}"},
-        privacy={**privacy.to_dict(), "exif": "stored files carry no metadata; camera facts kept in meta.json",
-                 "metadata_keys_removed": dropped},
+        processing={
+            **original,
+            "max_side_px": settings.max_side_px,
+            "scale": round(scale, 6),
+            "K": k_note,
+            "valid": f"finite disparity with matcher confidence >= {settings.min_confidence}",
+        },
+        privacy={
+            **privacy.to_dict(),
+            "exif": "stored files carry no metadata; camera facts kept in meta.json",
+            "metadata_keys_removed": dropped,
+        },
         content_sha256=content,
     )
     return package_sample(sample, item=item, phash=phash)
@@ -301,12 +341,30 @@ def package_sample(sample: Sample, *, item: CaptureItem, phash: tuple[int, int] 
     meta = manifest_bytes(manifest)
     files = {**files, "meta.json": meta}
     row = {
-        "sample_id": sample.sample_id, "content_sha256": content, "phash_left": phash[0], "phash_right": phash[1],
-        "contributor": sample.contributor, "consent_id": sample.consent_id, "license": sample.license,
-        "source_kind": sample.source_kind, "source_format": sample.source_format, "device": sample.device,
-        "original_name": sample.original_name, "width": sample.width, "height": sample.height,
-        "manifest_sha256": hashlib.sha256(meta).hexdigest(), "bytes": sum(len(b) for b in files.values()),
+        "sample_id": sample.sample_id,
+        "content_sha256": content,
+        "phash_left": phash[0],
+        "phash_right": phash[1],
+        "contributor": sample.contributor,
+        "consent_id": sample.consent_id,
+        "license": sample.license,
+        "source_kind": sample.source_kind,
+        "source_format": sample.source_format,
+        "device": sample.device,
+        "original_name": sample.original_name,
+        "width": sample.width,
+        "height": sample.height,
+        "manifest_sha256": hashlib.sha256(meta).hexdigest(),
+        "bytes": sum(len(b) for b in files.values()),
         "quality": dict(sample.quality),
     }
-    return Processed(item=item, consent_id=sample.consent_id, status="ok", sample_id=sample.sample_id,
-                     content_sha256=content, phash=phash, files=files, row=row)
+    return Processed(
+        item=item,
+        consent_id=sample.consent_id,
+        status="ok",
+        sample_id=sample.sample_id,
+        content_sha256=content,
+        phash=phash,
+        files=files,
+        row=row,
+    )

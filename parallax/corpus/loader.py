@@ -28,7 +28,8 @@ from __future__ import annotations
 import json
 import math
 import tarfile
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -138,9 +139,13 @@ class CorpusDataset(torch.utils.data.IterableDataset):
             try:
                 listing = json.loads(store.read_bytes("export.json"))
             except FileNotFoundError as exc:
-                raise InputFileError(f"{url} has no export.json; give a folder written by parallax corpus export") from exc
+                raise InputFileError(
+                    f"{url} has no export.json; give a folder written by parallax corpus export"
+                ) from exc
             if listing.get("export_format") != "webdataset":
-                raise InputFileError(f"{url} is a {listing.get('export_format')} export; the loader reads webdataset exports")
+                raise InputFileError(
+                    f"{url} is a {listing.get('export_format')} export; the loader reads webdataset exports"
+                )
             shards = [(s["path"], list(s["keys"])) for s in listing["shards"] if s["split"] == split]
             self.sources[name] = (url, shards)
 
@@ -209,4 +214,3 @@ class CorpusDataset(torch.utils.data.IterableDataset):
 
     def __repr__(self) -> str:
         return f"CorpusDataset(split={self.split!r}, sources={list(self.sources)}, samples={len(self)})"
-

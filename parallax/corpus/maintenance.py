@@ -27,8 +27,9 @@ from parallax.errors import ParameterError
 __all__ = ["withdraw", "verify", "VerifyReport"]
 
 
-def withdraw(corpus: Corpus, *, contributor: str | None = None, sample_id: str | None = None,
-             reason: str = "consent withdrawn") -> list[str]:
+def withdraw(
+    corpus: Corpus, *, contributor: str | None = None, sample_id: str | None = None, reason: str = "consent withdrawn"
+) -> list[str]:
     """Withdraw every active sample of ``contributor``, or one sample; return the withdrawn ids.
 
     Raises
@@ -42,25 +43,37 @@ def withdraw(corpus: Corpus, *, contributor: str | None = None, sample_id: str |
     now = utc_now()
     with corpus.catalog.write() as db:
         if contributor is not None:
-            rows = db.execute("SELECT * FROM samples WHERE status = 'active' AND contributor = ? ORDER BY sample_id",
-                              (contributor,)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM samples WHERE status = 'active' AND contributor = ? ORDER BY sample_id", (contributor,)
+            ).fetchall()
             what = f"contributor {contributor!r}"
         else:
-            rows = db.execute("SELECT * FROM samples WHERE status = 'active' AND sample_id = ?", (sample_id,)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM samples WHERE status = 'active' AND sample_id = ?", (sample_id,)
+            ).fetchall()
             what = f"sample {sample_id!r}"
         if not rows:
-            raise ParameterError(f"no active sample of {what} in {corpus.root}; check the id with: parallax corpus status --json")
+            raise ParameterError(
+                f"no active sample of {what} in {corpus.root}; check the id with: parallax corpus status --json"
+            )
         ids = [r["sample_id"] for r in rows]
         for r in rows:
-            db.execute("UPDATE samples SET status = 'withdrawn', withdrawn_at = ? WHERE sample_id = ?", (now, r["sample_id"]))
-            db.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (r["sample_id"], r["content_sha256"], r["phash_left"], r["phash_right"], r["contributor"], reason, now))
+            db.execute(
+                "UPDATE samples SET status = 'withdrawn', withdrawn_at = ? WHERE sample_id = ?", (now, r["sample_id"])
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (r["sample_id"], r["content_sha256"], r["phash_left"], r["phash_right"], r["contributor"], reason, now),
+            )
         marks = ",".join("?" * len(ids))
-        stale = [e[0] for e in db.execute(
-            f"SELECT DISTINCT export_id FROM export_samples WHERE sample_id IN ({marks})", ids)]
+        stale = [
+            e[0] for e in db.execute(f"SELECT DISTINCT export_id FROM export_samples WHERE sample_id IN ({marks})", ids)
+        ]
         for export_id in stale:
-            db.execute("UPDATE exports SET stale = 1, stale_reason = ? WHERE export_id = ?",
-                       (f"holds withdrawn samples (withdrawn {now}); re-export", export_id))
+            db.execute(
+                "UPDATE exports SET stale = 1, stale_reason = ? WHERE export_id = ?",
+                (f"holds withdrawn samples (withdrawn {now}); re-export", export_id),
+            )
     for sid in ids:
         corpus.storage.remove(sid)
     return ids
@@ -83,8 +96,14 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"ok": self.ok, "samples_checked": self.samples_checked, "files_checked": self.files_checked,
-                "exports_checked": self.exports_checked, "stale_exports": self.stale_exports, "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "samples_checked": self.samples_checked,
+            "files_checked": self.files_checked,
+            "exports_checked": self.exports_checked,
+            "stale_exports": self.stale_exports,
+            "problems": self.problems,
+        }
 
 
 def _sha(data: bytes) -> str:
@@ -106,7 +125,7 @@ def verify(corpus: Corpus, *, check_export_files: bool = True) -> VerifyReport:
         if _sha(meta_bytes) != row["manifest_sha256"]:
             report.problems.append(f"sample {sid}: meta.json does not match the catalog's hash")
             continue
-        for key, info in json.loads(meta_bytes)["files"].items():
+        for info in json.loads(meta_bytes)["files"].values():
             report.files_checked += 1
             try:
                 data = corpus.storage.read_bytes(f"{sid}/{info['path']}")
@@ -118,7 +137,9 @@ def verify(corpus: Corpus, *, check_export_files: bool = True) -> VerifyReport:
     withdrawn = {r["sample_id"] for r in cat.rows("SELECT sample_id FROM tombstones")}
     for sid in sorted(withdrawn):
         if corpus.storage.exists(sid):
-            report.problems.append(f"withdrawn sample {sid}: its folder still exists (run parallax corpus add or withdraw again)")
+            report.problems.append(
+                f"withdrawn sample {sid}: its folder still exists (run parallax corpus add or withdraw again)"
+            )
     for export in cat.rows("SELECT * FROM exports ORDER BY export_id"):
         store = Storage(export["url"])
         try:

@@ -28,9 +28,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -114,15 +115,18 @@ class MtcnnFaceDetector:
         for attr, name in (("_MTCNN__pnet", "pnet"), ("_MTCNN__rnet", "rnet"), ("_MTCNN__onet", "onet")):
             slot = getattr(self._net, attr, None)
             if isinstance(slot, list) and slot:
-                slot[0] = onnxruntime.InferenceSession(str(weights / f"{name}.onnx"), sess_options=opts,
-                                                       providers=["CPUExecutionProvider"])
+                slot[0] = onnxruntime.InferenceSession(
+                    str(weights / f"{name}.onnx"), sess_options=opts, providers=["CPUExecutionProvider"]
+                )
 
     def detect(self, image: np.ndarray) -> np.ndarray:
         """Face boxes ``(N, 4)`` as ``x0, y0, x1, y1`` pixels of ``image`` (RGB)."""
         if min(image.shape[:2]) < 24:
             return np.zeros((0, 4))
         boxes, _ = self._net.detect(
-            np.ascontiguousarray(image[:, :, ::-1]), min_face_size=self.min_face_px, thresholds=[0.6, 0.7, self.threshold]
+            np.ascontiguousarray(image[:, :, ::-1]),
+            min_face_size=self.min_face_px,
+            thresholds=[0.6, 0.7, self.threshold],
         )
         boxes = np.asarray(boxes, dtype=np.float64)
         return boxes[:, :4] if boxes.size else np.zeros((0, 4))
@@ -164,7 +168,9 @@ class YuNetFaceDetector:
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), threshold, 0.3, 5000)
         except cv2.error as exc:
-            raise InputFileError(f"{path} could not be loaded as a YuNet face detector ({exc.err}); give a YuNet .onnx") from exc
+            raise InputFileError(
+                f"{path} could not be loaded as a YuNet face detector ({exc.err}); give a YuNet .onnx"
+            ) from exc
         self.name = f"yunet {path.name}"
 
     def detect(self, image: np.ndarray) -> np.ndarray:
@@ -205,8 +211,12 @@ def load_detector(spec: str | os.PathLike[str] | None, *, kind: str = "face") ->
 def _expand(box: np.ndarray, scale: float, width: int, height: int) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = box
     cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * scale / 2, (y1 - y0) * scale / 2
-    return (max(0, int(np.floor(cx - hw))), max(0, int(np.floor(cy - hh))),
-            min(width, int(np.ceil(cx + hw))), min(height, int(np.ceil(cy + hh))))
+    return (
+        max(0, int(np.floor(cx - hw))),
+        max(0, int(np.floor(cy - hh))),
+        min(width, int(np.ceil(cx + hw))),
+        min(height, int(np.ceil(cy + hh))),
+    )
 
 
 def blur_boxes(image: np.ndarray, boxes: np.ndarray, *, grow: float = 1.35, cells: int = 6) -> np.ndarray:
@@ -276,7 +286,8 @@ class PrivacyReport:
         """JSON-ready dict (box coordinates rounded to pixels; no image content)."""
         return {
             "face_detector": self.detector,
-            "plate_detector": self.plate_detector or "none available (no registry package ships one; give --plate-detector PATH)",
+            "plate_detector": self.plate_detector
+            or "none available (no registry package ships one; give --plate-detector PATH)",
             "faces_blurred_left": self.faces_left,
             "faces_blurred_right": self.faces_right,
             "plates_blurred": self.plates,
@@ -305,7 +316,9 @@ def merge_boxes(boxes: np.ndarray, *, iou: float = 0.3) -> np.ndarray:
     for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
         for i, kept in enumerate(out):
             if _iou(box, kept) > iou:
-                out[i] = np.array([min(box[0], kept[0]), min(box[1], kept[1]), max(box[2], kept[2]), max(box[3], kept[3])])
+                out[i] = np.array(
+                    [min(box[0], kept[0]), min(box[1], kept[1]), max(box[2], kept[2]), max(box[3], kept[3])]
+                )
                 break
         else:
             out.append(box)
@@ -387,7 +400,9 @@ def camera_facts(capture_dict: Mapping[str, Any]) -> tuple[dict[str, Any], list[
         Names (not values) of sensitive metadata keys that were found and not stored.
     """
     cam = capture_dict.get("camera", {}) or {}
-    facts: dict[str, Any] = {k: cam.get(k) for k in ("make", "model", "baseline_m", "convergence_deg") if cam.get(k) is not None}
+    facts: dict[str, Any] = {
+        k: cam.get(k) for k in ("make", "model", "baseline_m", "convergence_deg") if cam.get(k) is not None
+    }
     dropped: set[str] = set()
 
     def walk(node: Any, path: str) -> None:
@@ -397,7 +412,12 @@ def camera_facts(capture_dict: Mapping[str, Any]) -> tuple[dict[str, Any], list[
                 if SENSITIVE_KEY.search(key_s):
                     dropped.add(key_s)
                     continue
-                if key_s in _KEEP and key_s not in facts and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                if (
+                    key_s in _KEEP
+                    and key_s not in facts
+                    and isinstance(value, (int, float, str))
+                    and not isinstance(value, bool)
+                ):
                     if not (isinstance(value, str) and SENSITIVE_KEY.search(value)):
                         facts[key_s] = value
                 walk(value, f"{path}.{key_s}")

@@ -68,7 +68,12 @@ class QualityReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"accepted": self.accepted, "reasons": list(self.reasons), "scores": self.scores, "thresholds": self.thresholds}
+        return {
+            "accepted": self.accepted,
+            "reasons": list(self.reasons),
+            "scores": self.scores,
+            "thresholds": self.thresholds,
+        }
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:
@@ -137,7 +142,9 @@ def assess_quality(
     if sharpness < t.min_sharpness:
         reasons.append(f"too blurry: sharpness {scores['sharpness']} < {t.min_sharpness}")
     if not (t.min_exposure_mean <= exposure <= t.max_exposure_mean):
-        reasons.append(f"badly exposed: mean grey {scores['exposure_mean']} outside [{t.min_exposure_mean}, {t.max_exposure_mean}]")
+        reasons.append(
+            f"badly exposed: mean grey {scores['exposure_mean']} outside [{t.min_exposure_mean}, {t.max_exposure_mean}]"
+        )
     if clipped > t.max_clipped_fraction:
         reasons.append(f"clipped: {scores['clipped_fraction']} of pixels black or white > {t.max_clipped_fraction}")
     if density < t.min_disparity_density:
@@ -146,7 +153,11 @@ def assess_quality(
         if p98 - p2 < t.min_disparity_span_px:
             reasons.append(f"flat disparity: span {scores['disparity_span_px']} px < {t.min_disparity_span_px} px")
         if max(abs(p2), abs(p98)) > t.max_abs_disparity_fraction * w:
-            reasons.append(f"implausible disparity range [{scores['disparity_p2_px']}, {scores['disparity_p98_px']}] px for width {w}")
+            reasons.append(
+                f"implausible disparity range [{scores['disparity_p2_px']}, {scores['disparity_p98_px']}] px for width {w}"
+            )
     if not math.isfinite(photometric) or photometric > t.max_lr_photometric_error:
-        reasons.append(f"left-right inconsistent: photometric error {scores['lr_photometric_error']} > {t.max_lr_photometric_error}")
+        reasons.append(
+            f"left-right inconsistent: photometric error {scores['lr_photometric_error']} > {t.max_lr_photometric_error}"
+        )
     return QualityReport(accepted=not reasons, reasons=tuple(reasons), scores=scores, thresholds=asdict(t))

@@ -30,9 +30,10 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,8 +42,16 @@ from parallax.corpus import encoding as enc
 from parallax.errors import InputFileError, OutputError, ParameterError
 from parallax.stereo.types import Rectification
 
-__all__ = ["Sample", "SourceKind", "write_sample_dir", "read_sample_dir", "encode_sample", "decode_sample",
-           "SAMPLE_FORMAT", "SAMPLE_FORMAT_VERSION"]
+__all__ = [
+    "Sample",
+    "SourceKind",
+    "write_sample_dir",
+    "read_sample_dir",
+    "encode_sample",
+    "decode_sample",
+    "SAMPLE_FORMAT",
+    "SAMPLE_FORMAT_VERSION",
+]
 
 SAMPLE_FORMAT = "parallax-sample"
 SAMPLE_FORMAT_VERSION = 1
@@ -164,7 +173,9 @@ class Sample:
         left = check_image("Sample.left", self.left)
         right = check_image("Sample.right", self.right)
         if right.shape != left.shape:
-            raise ParameterError(f"Sample {self.sample_id}: left {left.shape} and right {right.shape} views differ in size")
+            raise ParameterError(
+                f"Sample {self.sample_id}: left {left.shape} and right {right.shape} views differ in size"
+            )
         object.__setattr__(self, "left", left)
         object.__setattr__(self, "right", right)
         shape = left.shape[:2]
@@ -175,7 +186,9 @@ class Sample:
         if valid is None:
             valid = np.isfinite(self.disparity_px)
         elif not isinstance(valid, np.ndarray) or valid.shape != shape:
-            raise ParameterError(f"Sample.valid must be a bool array of shape {shape}, got {getattr(valid, 'shape', valid)}")
+            raise ParameterError(
+                f"Sample.valid must be a bool array of shape {shape}, got {getattr(valid, 'shape', valid)}"
+            )
         valid = _readonly(valid.astype(bool, copy=False))
         object.__setattr__(self, "valid", valid)
         if conf is None:
@@ -185,10 +198,14 @@ class Sample:
         object.__setattr__(self, "confidence", conf)
         k = np.asarray(self.K, dtype=np.float64)
         if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
-            raise ParameterError(f"Sample.K must be a finite 3x3 camera matrix with positive focal lengths, got {k.tolist()}")
+            raise ParameterError(
+                f"Sample.K must be a finite 3x3 camera matrix with positive focal lengths, got {k.tolist()}"
+            )
         object.__setattr__(self, "K", _readonly(k))
         if self.baseline_m is not None and not (math.isfinite(self.baseline_m) and self.baseline_m > 0):
-            raise ParameterError(f"Sample.baseline_m must be a positive number of metres or None, got {self.baseline_m!r}")
+            raise ParameterError(
+                f"Sample.baseline_m must be a positive number of metres or None, got {self.baseline_m!r}"
+            )
         if self.depth_is_metric and (self.baseline_m is None or self.depth is None):
             raise ParameterError(f"Sample {self.sample_id}: depth_is_metric needs a depth map and baseline_m")
         if self.source_kind not in ("real", "synthetic", "video"):
@@ -259,7 +276,13 @@ def encode_sample(sample: Sample) -> tuple[dict[str, bytes], dict[str, Any]]:
     add("disparity", "disparity.png", enc.encode_map16(sample.disparity_px, e), units="px", **e)
     if sample.depth is not None:
         e = enc.choose_encoding("depth", sample.depth)
-        add("depth", "depth.png", enc.encode_map16(sample.depth, e), units="m" if sample.depth_is_metric else "relative", **e)
+        add(
+            "depth",
+            "depth.png",
+            enc.encode_map16(sample.depth, e),
+            units="m" if sample.depth_is_metric else "relative",
+            **e,
+        )
     e = enc.choose_encoding("confidence", sample.confidence)
     add("confidence", "confidence.png", enc.encode_map16(sample.confidence, e), units="1", **e)
     add("valid", "valid.png", enc.encode_mask_png(sample.valid), encoding="png8-mask", true_value=255)
@@ -341,7 +364,9 @@ def write_files_atomically(files: Mapping[str, bytes], final: Path) -> None:
         os.rename(stage, final)
         _fsync_dir(final.parent)
     except OSError as exc:
-        raise OutputError(f"cannot write sample folder {final}: {exc.strerror}; check the folder and free space") from exc
+        raise OutputError(
+            f"cannot write sample folder {final}: {exc.strerror}; check the folder and free space"
+        ) from exc
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
@@ -400,11 +425,15 @@ def decode_sample(read: Callable[[str], bytes], *, where: str, verify: bool = Tr
     except (OSError, FileNotFoundError, KeyError) as exc:
         raise InputFileError(f"{where}: no meta.json; this is not a Parallax sample folder") from exc
     except ValueError as exc:
-        raise InputFileError(f"{where}/meta.json is not valid JSON ({exc}); the sample is corrupt, re-create it") from exc
+        raise InputFileError(
+            f"{where}/meta.json is not valid JSON ({exc}); the sample is corrupt, re-create it"
+        ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != SAMPLE_FORMAT:
         raise InputFileError(f"{where}/meta.json is not a {SAMPLE_FORMAT} manifest; give a sample folder")
     if int(manifest.get("format_version", 0)) > SAMPLE_FORMAT_VERSION:
-        raise InputFileError(f"{where}: sample format version {manifest['format_version']} is newer than this Parallax reads; upgrade")
+        raise InputFileError(
+            f"{where}: sample format version {manifest['format_version']} is newer than this Parallax reads; upgrade"
+        )
     data: dict[str, bytes] = {}
     for key, info in manifest["files"].items():
         try:

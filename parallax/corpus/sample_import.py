@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from parallax.corpus.sample import SAMPLE_FORMAT, read_sample_dir
 from parallax.errors import InputFileError
@@ -68,12 +69,12 @@ def split_sample_dirs(inputs: Iterable[str | os.PathLike[str]]) -> tuple[list[Pa
 
 
 def add_sample_dirs(
-    corpus: "Corpus",
+    corpus: Corpus,
     sample_dirs: Iterable[Path],
-    consent: "Consent",
+    consent: Consent,
     *,
-    on_outcome: Callable[["Outcome"], None] | None = None,
-) -> list["Outcome"]:
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
     """Store each sample folder under ``consent``; one :class:`Outcome` per folder, in order.
 
     A folder that cannot be read, or whose licence differs from the consent's,
@@ -90,7 +91,8 @@ def add_sample_dirs(
         else:
             if sample.license != consent.license:
                 outcome = Outcome(
-                    original_name=folder.name, status="rejected",
+                    original_name=folder.name,
+                    status="rejected",
                     reason=f"sample licence {sample.license} differs from the consent's {consent.license}; "
                     f"add it with a consent whose license is {sample.license}",
                 )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Mapping
+from typing import IO
 
 from parallax.errors import OutputError
 
@@ -49,7 +50,9 @@ class Storage:
             try:
                 self.fs, self.root = fsspec.core.url_to_fs(text)
             except (ImportError, ValueError) as exc:
-                raise OutputError(f"cannot open storage {text!r}: {exc}; install the fsspec backend or use a local folder") from exc
+                raise OutputError(
+                    f"cannot open storage {text!r}: {exc}; install the fsspec backend or use a local folder"
+                ) from exc
             self.root = self.root.rstrip("/")
 
     def _p(self, rel: str) -> str:

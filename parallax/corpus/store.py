@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from parallax.corpus import dedup
 from parallax.corpus.catalog import Catalog, utc_now
@@ -65,7 +66,7 @@ class Corpus:
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def init(cls, root: str | os.PathLike[str], *, samples_url: str | None = None) -> "Corpus":
+    def init(cls, root: str | os.PathLike[str], *, samples_url: str | None = None) -> Corpus:
         """Create a corpus in folder ``root`` (created if missing; must not hold a corpus yet).
 
         Parameters
@@ -85,7 +86,12 @@ class Corpus:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create corpus folder {root}: {exc.strerror}; choose another folder") from exc
-        config = {"format": CORPUS_FORMAT, "version": 1, "samples_url": samples_url or "samples", "created_at": utc_now()}
+        config = {
+            "format": CORPUS_FORMAT,
+            "version": 1,
+            "samples_url": samples_url or "samples",
+            "created_at": utc_now(),
+        }
         catalog = Catalog(root / "catalog.sqlite", create=True)
         Storage(_samples_url(root, config)).makedirs()
         from parallax.io.atomic import atomic_output
@@ -95,7 +101,7 @@ class Corpus:
         return cls(root=root, config=config, catalog=catalog, storage=Storage(_samples_url(root, config)))
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str]) -> "Corpus":
+    def open(cls, root: str | os.PathLike[str]) -> Corpus:
         """Open the corpus in ``root``.
 
         Raises
@@ -107,7 +113,9 @@ class Corpus:
         try:
             config = json.loads((root / "corpus.json").read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise InputFileError(f"{root} is not a corpus (no corpus.json); create one with: parallax corpus init {root}") from exc
+            raise InputFileError(
+                f"{root} is not a corpus (no corpus.json); create one with: parallax corpus init {root}"
+            ) from exc
         except (OSError, ValueError) as exc:
             raise InputFileError(f"{root}/corpus.json is unreadable ({exc}); restore it") from exc
         if config.get("format") != CORPUS_FORMAT:
@@ -158,10 +166,16 @@ class Corpus:
         item = processed.item
         now = utc_now()
         with self.catalog.write() as db:
-            seen = db.execute("SELECT status, reason, sample_id FROM inputs WHERE input_key = ?", (item.input_key,)).fetchone()
+            seen = db.execute(
+                "SELECT status, reason, sample_id FROM inputs WHERE input_key = ?", (item.input_key,)
+            ).fetchone()
             if seen is not None:
-                return Outcome(original_name=item.original_name, status="skipped", reason=f"seen before ({seen[0]})",
-                               sample_id=seen[2])
+                return Outcome(
+                    original_name=item.original_name,
+                    status="skipped",
+                    reason=f"seen before ({seen[0]})",
+                    sample_id=seen[2],
+                )
             status, reason, sample_id = self._decide(db, processed, near_duplicate_bits)
             if status == "accepted":
                 row = dict(processed.row)
@@ -174,8 +188,10 @@ class Corpus:
                     ":manifest_sha256, :bytes, 'active', :quality, :added_at, NULL)",
                     {**row, "quality": Catalog.dumps(row["quality"]), "added_at": now},
                 )
-            db.execute("INSERT INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (item.input_key, item.original_name, processed.consent_id, status, reason, sample_id, now))
+            db.execute(
+                "INSERT INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (item.input_key, item.original_name, processed.consent_id, status, reason, sample_id, now),
+            )
         return Outcome(original_name=item.original_name, status=status, reason=reason, sample_id=sample_id)
 
     @staticmethod
@@ -183,7 +199,9 @@ class Corpus:
         if processed.status != "ok":
             return "rejected", processed.reason, None
         content = processed.content_sha256
-        hit = db.execute("SELECT sample_id FROM samples WHERE content_sha256 = ? AND status = 'active'", (content,)).fetchone()
+        hit = db.execute(
+            "SELECT sample_id FROM samples WHERE content_sha256 = ? AND status = 'active'", (content,)
+        ).fetchone()
         if hit:
             return "duplicate", f"same pixels as sample {hit[0]}", hit[0]
         gone = db.execute("SELECT sample_id FROM tombstones WHERE content_sha256 = ?", (content,)).fetchone()
@@ -196,7 +214,11 @@ class Corpus:
                 if dedup.is_near_duplicate(processed.phash, (pl, pr), bits=bits):
                     d = max(dedup.hamming(processed.phash[0], pl), dedup.hamming(processed.phash[1], pr))
                     if status == "duplicate":
-                        return "duplicate", f"near-duplicate of sample {sid} (perceptual hash distance {d} <= {bits} bits)", sid
+                        return (
+                            "duplicate",
+                            f"near-duplicate of sample {sid} (perceptual hash distance {d} <= {bits} bits)",
+                            sid,
+                        )
                     return "rejected", f"near-duplicate of withdrawn sample {sid}; consent was withdrawn", None
         return "accepted", None, processed.sample_id
 
@@ -236,8 +258,15 @@ class Corpus:
         for index, item in enumerate(items):
             row = self.seen(item)
             if row is not None:
-                done(index, Outcome(original_name=item.original_name, status="skipped",
-                                    reason=f"seen before ({row['status']})", sample_id=row["sample_id"]))
+                done(
+                    index,
+                    Outcome(
+                        original_name=item.original_name,
+                        status="skipped",
+                        reason=f"seen before ({row['status']})",
+                        sample_id=row["sample_id"],
+                    ),
+                )
             else:
                 todo.append(index)
         bits = settings.near_duplicate_bits
@@ -248,11 +277,11 @@ class Corpus:
             from parallax.corpus.ray_engine import process_with_ray
 
             results = process_with_ray([items[i] for i in todo], consent, settings, workers=ray_workers)
-            for index, processed in zip(todo, results):
+            for index, processed in zip(todo, results, strict=True):
                 done(index, self.commit(processed, near_duplicate_bits=bits))
         return [o for o in outcomes if o is not None]
 
-    def add_sample(self, sample: "Sample", consent: Consent) -> Outcome:
+    def add_sample(self, sample: Sample, consent: Consent) -> Outcome:
         """Store a ready-made :class:`~parallax.corpus.sample.Sample` (e.g. synthetic) under ``consent``.
 
         The sample goes through the same dedup and crash-safe commit as a capture;
@@ -266,11 +295,16 @@ class Corpus:
         from parallax.corpus.encoding import pixel_sha256
         from parallax.corpus.ingest import package_sample
 
-        for field_name, want in (("contributor", consent.contributor), ("license", consent.license),
-                                 ("consent_id", consent.consent_id)):
+        for field_name, want in (
+            ("contributor", consent.contributor),
+            ("license", consent.license),
+            ("consent_id", consent.consent_id),
+        ):
             if getattr(sample, field_name) != want:
-                raise ParameterError(f"sample {sample.sample_id}: {field_name} {getattr(sample, field_name)!r} does not "
-                                     f"match the consent's {want!r}; build the Sample from the consent record")
+                raise ParameterError(
+                    f"sample {sample.sample_id}: {field_name} {getattr(sample, field_name)!r} does not "
+                    f"match the consent's {want!r}; build the Sample from the consent record"
+                )
         self.recover()
         self.register_consent(consent)
         content = sample.content_sha256 or pixel_sha256(sample.left, sample.right)

@@ -73,7 +73,9 @@ def _as_map(data: Any, *, channels_ok: bool = False) -> np.ndarray:
     arr = np.asarray(data)
     ok = arr.ndim == 2 or (channels_ok and arr.ndim == 3 and arr.shape[2] == 3)
     if not ok or arr.size == 0 or not np.issubdtype(arr.dtype, np.number):
-        raise ParameterError(f"a map must be a non-empty numeric HxW array, got shape {arr.shape} and dtype {arr.dtype}")
+        raise ParameterError(
+            f"a map must be a non-empty numeric HxW array, got shape {arr.shape} and dtype {arr.dtype}"
+        )
     return arr.astype(np.float32, copy=False)
 
 
@@ -328,11 +330,11 @@ def write_preview(path: PathLike, data: np.ndarray, *, larger_is_nearer: bool = 
 # ---------------------------------------------------------------- registry writers
 
 
-def _depth_kind(result: "DepthResult") -> MapKind:
+def _depth_kind(result: DepthResult) -> MapKind:
     return "depth" if result.depth_is_metric else "relative-depth"
 
 
-def write_disparity_output(result: "DepthResult", path: Path, options: "OutputOptions") -> None:
+def write_disparity_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: the disparity map (pixels of the rectified left view) as PFM, PNG16 or NPY.
 
     For RGB-D results, which have no disparity, raises :class:`OutputError`.
@@ -345,12 +347,12 @@ def write_disparity_output(result: "DepthResult", path: Path, options: "OutputOp
     _write_to(Path(path), result.disparity_px, "disparity")
 
 
-def write_depth_output(result: "DepthResult", path: Path, options: "OutputOptions") -> None:
+def write_depth_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: depth (metres when metric, else relative) as PFM, PNG16 or NPY."""
     _write_to(Path(path), result.depth, _depth_kind(result))
 
 
-def write_preview_output(result: "DepthResult", path: Path, options: "OutputOptions") -> None:
+def write_preview_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: turbo-coloured preview of depth (``extra['map']='disparity'`` for disparity)."""
     if options.extra.get("map") == "disparity" and result.disparity_px is not None:
         rgb = colorize(result.disparity_px, larger_is_nearer=True)

@@ -20,7 +20,15 @@ from __future__ import annotations
 
 from parallax._lazy import lazy_getattr
 
-__all__ = ["synthesize_view", "synthesize_views", "right_view_disparity", "fill_disparity", "sweep_positions", "psnr", "ssim"]
+__all__ = [
+    "synthesize_view",
+    "synthesize_views",
+    "right_view_disparity",
+    "fill_disparity",
+    "sweep_positions",
+    "psnr",
+    "ssim",
+]
 
 _LAZY = {name: "parallax.render.synthesis" for name in __all__[:5]}
 _LAZY.update({"psnr": "parallax.render.quality", "ssim": "parallax.render.quality"})

@@ -91,7 +91,14 @@ def write_gif(frames: np.ndarray, path: str | Path, *, fps: float = 25.0) -> Non
     images = [Image.fromarray(f) for f in frames]
     duration_ms = int(round(1000.0 / fps))
     images[0].save(
-        path, format="GIF", save_all=True, append_images=images[1:], loop=0, duration=duration_ms, disposal=1, optimize=False
+        path,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        loop=0,
+        duration=duration_ms,
+        disposal=1,
+        optimize=False,
     )
 
 

@@ -33,7 +33,9 @@ def _pair(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> tuple[np.nda
     return a.astype(np.float64), b.astype(np.float64)
 
 
-def psnr(image: np.ndarray, reference: np.ndarray, *, mask: np.ndarray | None = None, data_range: float = 255.0) -> float:
+def psnr(
+    image: np.ndarray, reference: np.ndarray, *, mask: np.ndarray | None = None, data_range: float = 255.0
+) -> float:
     """Peak signal-to-noise ratio in dB (``inf`` for identical images).
 
     Parameters
@@ -77,7 +79,9 @@ def _ssim_map(a: np.ndarray, b: np.ndarray, data_range: float) -> np.ndarray:
     return num / den
 
 
-def ssim(image: np.ndarray, reference: np.ndarray, *, mask: np.ndarray | None = None, data_range: float = 255.0) -> float:
+def ssim(
+    image: np.ndarray, reference: np.ndarray, *, mask: np.ndarray | None = None, data_range: float = 255.0
+) -> float:
     """Mean structural similarity (Gaussian window, see the module docstring), in [-1, 1].
 
     Parameters

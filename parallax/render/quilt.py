@@ -109,14 +109,52 @@ class QuiltPreset:
 QUILT_PRESETS: dict[str, QuiltPreset] = {
     p.name: p
     for p in (
-        QuiltPreset(name="portrait", display="Looking Glass Portrait", width=3360, height=3360, cols=8, rows=6, aspect=0.75),
+        QuiltPreset(
+            name="portrait", display="Looking Glass Portrait", width=3360, height=3360, cols=8, rows=6, aspect=0.75
+        ),
         QuiltPreset(name="go", display="Looking Glass Go", width=4092, height=4092, cols=11, rows=6, aspect=0.5625),
-        QuiltPreset(name="16-landscape", display='Looking Glass 16" Spatial Display (landscape)', width=5999, height=5999, cols=7, rows=7, aspect=1.77778),
-        QuiltPreset(name="16-portrait", display='Looking Glass 16" Spatial Display (portrait)', width=5995, height=6000, cols=11, rows=6, aspect=0.5625),
-        QuiltPreset(name="32-landscape", display='Looking Glass 32" Spatial Display (landscape)', width=8190, height=8190, cols=7, rows=7, aspect=1.77778),
-        QuiltPreset(name="32-portrait", display='Looking Glass 32" Spatial Display (portrait)', width=8184, height=8184, cols=11, rows=6, aspect=0.5625),
-        QuiltPreset(name="65", display='Looking Glass 65" (gen 2)', width=8192, height=8192, cols=8, rows=9, aspect=1.77778),
-        QuiltPreset(name="16-gen2", display='Looking Glass 16" (gen 2)', width=4096, height=4096, cols=5, rows=9, aspect=1.77778),
+        QuiltPreset(
+            name="16-landscape",
+            display='Looking Glass 16" Spatial Display (landscape)',
+            width=5999,
+            height=5999,
+            cols=7,
+            rows=7,
+            aspect=1.77778,
+        ),
+        QuiltPreset(
+            name="16-portrait",
+            display='Looking Glass 16" Spatial Display (portrait)',
+            width=5995,
+            height=6000,
+            cols=11,
+            rows=6,
+            aspect=0.5625,
+        ),
+        QuiltPreset(
+            name="32-landscape",
+            display='Looking Glass 32" Spatial Display (landscape)',
+            width=8190,
+            height=8190,
+            cols=7,
+            rows=7,
+            aspect=1.77778,
+        ),
+        QuiltPreset(
+            name="32-portrait",
+            display='Looking Glass 32" Spatial Display (portrait)',
+            width=8184,
+            height=8184,
+            cols=11,
+            rows=6,
+            aspect=0.5625,
+        ),
+        QuiltPreset(
+            name="65", display='Looking Glass 65" (gen 2)', width=8192, height=8192, cols=8, rows=9, aspect=1.77778
+        ),
+        QuiltPreset(
+            name="16-gen2", display='Looking Glass 16" (gen 2)', width=4096, height=4096, cols=5, rows=9, aspect=1.77778
+        ),
     )
 }
 
@@ -230,7 +268,9 @@ def render_quilt(
 
     positions = sweep_positions(preset.views, start=start, stop=stop, kind="linear")
     src = prepare_views(result, size=preset.tile_size, aspect=preset.aspect, source=source, focus=focus)  # type: ignore[arg-type]
-    return src.render(positions, out=np.zeros((preset.height, preset.width, 3), np.uint8), origins=quilt_origins(preset))
+    return src.render(
+        positions, out=np.zeros((preset.height, preset.width, 3), np.uint8), origins=quilt_origins(preset)
+    )
 
 
 def quilt_origins(preset: QuiltPreset) -> np.ndarray:

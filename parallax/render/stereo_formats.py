@@ -64,7 +64,9 @@ def _pair(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
-def side_by_side(left: np.ndarray, right: np.ndarray, *, order: Literal["parallel", "cross"] = "parallel") -> np.ndarray:
+def side_by_side(
+    left: np.ndarray, right: np.ndarray, *, order: Literal["parallel", "cross"] = "parallel"
+) -> np.ndarray:
     """``H x 2W x 3`` uint8: ``"parallel"`` puts the left view on the left, ``"cross"`` the right view."""
     left, right = _pair(left, right)
     if order == "parallel":

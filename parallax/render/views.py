@@ -13,8 +13,9 @@ Disparity follows ``docs/conventions.md``: pixels of the left view,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import cv2
 import numpy as np

@@ -17,7 +17,16 @@ _LAZY = {name: "parallax.scene.pointcloud" for name in __all__}
 _LAZY.update({n: "parallax.scene.mesh" for n in ("DepthMesh", "depth_mesh", "write_glb")})
 _LAZY.update({n: "parallax.scene.splats" for n in ("Splats", "splats_from_depth", "write_splat_ply")})
 _LAZY.update({n: "parallax.scene.spz" for n in ("read_spz", "write_spz")})
-__all__ += ["DepthMesh", "depth_mesh", "write_glb", "Splats", "splats_from_depth", "write_splat_ply", "read_spz", "write_spz"]
+__all__ += [
+    "DepthMesh",
+    "depth_mesh",
+    "write_glb",
+    "Splats",
+    "splats_from_depth",
+    "write_splat_ply",
+    "read_spz",
+    "write_spz",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from parallax.scene.pointcloud import PointCloud, pointcloud_from_depth, read_ply, write_ply

@@ -192,10 +192,19 @@ def write_glb(
     tex = np.asarray(texture)
     if max(tex.shape[:2]) > max_texture_size:
         s = max_texture_size / max(tex.shape[:2])
-        tex = np.asarray(Image.fromarray(tex).resize((max(1, round(tex.shape[1] * s)), max(1, round(tex.shape[0] * s))), Image.LANCZOS))
+        tex = np.asarray(
+            Image.fromarray(tex).resize(
+                (max(1, round(tex.shape[1] * s)), max(1, round(tex.shape[0] * s))), Image.LANCZOS
+            )
+        )
     buf = io.BytesIO()
     Image.fromarray(tex).save(buf, format="JPEG", quality=jpeg_quality)
-    blobs = [pos.tobytes(), mesh.uv.astype(np.float32).tobytes(), mesh.faces.astype(np.uint32).tobytes(), buf.getvalue()]
+    blobs = [
+        pos.tobytes(),
+        mesh.uv.astype(np.float32).tobytes(),
+        mesh.faces.astype(np.uint32).tobytes(),
+        buf.getvalue(),
+    ]
     views = []
     binary = b""
     for i, blob in enumerate(blobs):
@@ -214,16 +223,16 @@ def write_glb(
         "scenes": [{"nodes": [0]}],
         "nodes": nodes,
         "meshes": [
-            {
-                "primitives": [
-                    {"attributes": {"POSITION": 0, "TEXCOORD_0": 1}, "indices": 2, "material": 0, "mode": 4}
-                ]
-            }
+            {"primitives": [{"attributes": {"POSITION": 0, "TEXCOORD_0": 1}, "indices": 2, "material": 0, "mode": 4}]}
         ],
         "materials": [
             {
                 "name": "photo",
-                "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0, "roughnessFactor": 1.0},
+                "pbrMetallicRoughness": {
+                    "baseColorTexture": {"index": 0},
+                    "metallicFactor": 0.0,
+                    "roughnessFactor": 1.0,
+                },
                 "doubleSided": True,
                 "extensions": {"KHR_materials_unlit": {}},
             }

@@ -30,7 +30,14 @@ from parallax.stereo.types import DepthResult
 if TYPE_CHECKING:  # pragma: no cover
     from parallax.outputs.registry import OutputOptions
 
-__all__ = ["ASSUMED_HFOV_DEG", "PointCloud", "pointcloud_from_depth", "write_ply", "read_ply", "write_pointcloud_output"]
+__all__ = [
+    "ASSUMED_HFOV_DEG",
+    "PointCloud",
+    "pointcloud_from_depth",
+    "write_ply",
+    "read_ply",
+    "write_pointcloud_output",
+]
 
 #: Horizontal field of view assumed when a result carries no intrinsics, degrees.
 ASSUMED_HFOV_DEG = 60.0
@@ -67,7 +74,9 @@ class PointCloud:
         if pts.ndim != 2 or pts.shape[1] != 3:
             raise ParameterError(f"PointCloud.points must be Nx3, got shape {pts.shape}")
         if cols.shape != pts.shape or cols.dtype != np.uint8:
-            raise ParameterError(f"PointCloud.colors must be Nx3 uint8 like points {pts.shape}, got {cols.shape} {cols.dtype}")
+            raise ParameterError(
+                f"PointCloud.colors must be Nx3 uint8 like points {pts.shape}, got {cols.shape} {cols.dtype}"
+            )
         object.__setattr__(self, "points", _readonly(pts))
         object.__setattr__(self, "colors", _readonly(cols))
 
@@ -106,8 +115,13 @@ def pointcloud_from_depth(result: DepthResult, *, stride: int = 1) -> PointCloud
     y = (v - camera.cy_px) * z / camera.fy_px
     points = np.stack([x, y, z], axis=1).astype(np.float32)
     colors = result.image[::stride, ::stride][keep]
-    return PointCloud(points=points, colors=np.ascontiguousarray(colors), metric=result.depth_is_metric,
-                      camera=camera, camera_assumed=assumed)
+    return PointCloud(
+        points=points,
+        colors=np.ascontiguousarray(colors),
+        metric=result.depth_is_metric,
+        camera=camera,
+        camera_assumed=assumed,
+    )
 
 
 def _header(cloud: PointCloud, source: str) -> bytes:
@@ -123,7 +137,9 @@ def _header(cloud: PointCloud, source: str) -> bytes:
         f"width={cam.width} height={cam.height}",
     ]
     if cloud.camera_assumed:
-        lines.append(f"comment camera assumed: no intrinsics known, {ASSUMED_HFOV_DEG:g} degree horizontal field of view")
+        lines.append(
+            f"comment camera assumed: no intrinsics known, {ASSUMED_HFOV_DEG:g} degree horizontal field of view"
+        )
     if source:
         lines.append("comment source: " + " ".join(Path(part).name for part in source.split()))
     lines += [
@@ -184,7 +200,7 @@ def read_ply(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, list
     if match is None:
         raise InputFileError(f"{path} has no vertex element")
     n = int(match.group(1))
-    body = raw[end + len(b"end_header\n"):]
+    body = raw[end + len(b"end_header\n") :]
     if len(body) < n * _VERTEX.itemsize:
         raise InputFileError(f"{path} is truncated: {len(body)} bytes for {n} vertices")
     v = np.frombuffer(body, dtype=_VERTEX, count=n)
@@ -194,7 +210,7 @@ def read_ply(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, list
     return points, colors, comments
 
 
-def write_pointcloud_output(result: DepthResult, path: Path, options: "OutputOptions") -> None:
+def write_pointcloud_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: ``result`` as a coloured point cloud PLY (``extra['stride']`` thins it)."""
     stride = options.extra.get("stride", 1)
     try:

@@ -123,16 +123,28 @@ def rotation_to_quaternion(rotations: np.ndarray) -> np.ndarray:
         m = r[sel]
         if case == 0:
             s = 2.0 * np.sqrt(1.0 + trace[sel])
-            q[sel] = np.stack([0.25 * s, (m[:, 2, 1] - m[:, 1, 2]) / s, (m[:, 0, 2] - m[:, 2, 0]) / s, (m[:, 1, 0] - m[:, 0, 1]) / s], axis=1)
+            q[sel] = np.stack(
+                [0.25 * s, (m[:, 2, 1] - m[:, 1, 2]) / s, (m[:, 0, 2] - m[:, 2, 0]) / s, (m[:, 1, 0] - m[:, 0, 1]) / s],
+                axis=1,
+            )
         elif case == 1:
             s = 2.0 * np.sqrt(1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2])
-            q[sel] = np.stack([(m[:, 2, 1] - m[:, 1, 2]) / s, 0.25 * s, (m[:, 0, 1] + m[:, 1, 0]) / s, (m[:, 0, 2] + m[:, 2, 0]) / s], axis=1)
+            q[sel] = np.stack(
+                [(m[:, 2, 1] - m[:, 1, 2]) / s, 0.25 * s, (m[:, 0, 1] + m[:, 1, 0]) / s, (m[:, 0, 2] + m[:, 2, 0]) / s],
+                axis=1,
+            )
         elif case == 2:
             s = 2.0 * np.sqrt(1.0 + m[:, 1, 1] - m[:, 0, 0] - m[:, 2, 2])
-            q[sel] = np.stack([(m[:, 0, 2] - m[:, 2, 0]) / s, (m[:, 0, 1] + m[:, 1, 0]) / s, 0.25 * s, (m[:, 1, 2] + m[:, 2, 1]) / s], axis=1)
+            q[sel] = np.stack(
+                [(m[:, 0, 2] - m[:, 2, 0]) / s, (m[:, 0, 1] + m[:, 1, 0]) / s, 0.25 * s, (m[:, 1, 2] + m[:, 2, 1]) / s],
+                axis=1,
+            )
         else:
             s = 2.0 * np.sqrt(1.0 + m[:, 2, 2] - m[:, 0, 0] - m[:, 1, 1])
-            q[sel] = np.stack([(m[:, 1, 0] - m[:, 0, 1]) / s, (m[:, 0, 2] + m[:, 2, 0]) / s, (m[:, 1, 2] + m[:, 2, 1]) / s, 0.25 * s], axis=1)
+            q[sel] = np.stack(
+                [(m[:, 1, 0] - m[:, 0, 1]) / s, (m[:, 0, 2] + m[:, 2, 0]) / s, (m[:, 1, 2] + m[:, 2, 1]) / s, 0.25 * s],
+                axis=1,
+            )
     q *= np.where(q[:, :1] < 0, -1.0, 1.0)
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
@@ -175,7 +187,9 @@ def splats_from_depth(
     if not (0.0 < opacity < 1.0):
         raise ParameterError(f"opacity must be in (0, 1), got {opacity!r}")
     if not (sigma_fraction > 0 and thin_fraction > 0):
-        raise ParameterError(f"sigma_fraction and thin_fraction must be positive, got {sigma_fraction!r}, {thin_fraction!r}")
+        raise ParameterError(
+            f"sigma_fraction and thin_fraction must be positive, got {sigma_fraction!r}, {thin_fraction!r}"
+        )
     if not isinstance(max_splats, (int, np.integer)) or max_splats < 1:
         raise ParameterError(f"max_splats must be an integer >= 1, got {max_splats!r}")
     h, w = depth.shape

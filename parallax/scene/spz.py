@@ -94,7 +94,9 @@ def write_spz(splats: Splats, path: str | Path, *, version: int = 3) -> None:
     while frac_bits > 0 and max_abs * (1 << frac_bits) >= 2**23 - 1:
         frac_bits -= 1
     if max_abs * (1 << frac_bits) >= 2**23 - 1:
-        raise ParameterError(f"splat coordinates up to {max_abs:g} do not fit SPZ's 24-bit positions; scale the scene down")
+        raise ParameterError(
+            f"splat coordinates up to {max_abs:g} do not fit SPZ's 24-bit positions; scale the scene down"
+        )
     fixed = np.round(pos * (1 << frac_bits)).astype(np.int32).reshape(-1)
     positions = np.stack([fixed & 0xFF, (fixed >> 8) & 0xFF, (fixed >> 16) & 0xFF], axis=1).astype(np.uint8).reshape(-1)
     alphas = _u8(1.0 / (1.0 + np.exp(-splats.opacity_logits.astype(np.float64))) * 255.0)
@@ -109,7 +111,9 @@ def write_spz(splats: Splats, path: str | Path, *, version: int = 3) -> None:
         q = q * np.where(q[:, 3:] < 0, -127.5, 127.5) + 127.5
         rotations = _u8(q[:, :3]).reshape(-1)
     header = struct.pack("<IIIBBBB", SPZ_MAGIC, version, n, 0, frac_bits, 0, 0)
-    raw = b"".join([header, positions.tobytes(), alphas.tobytes(), colors.tobytes(), scales.tobytes(), rotations.tobytes()])
+    raw = b"".join(
+        [header, positions.tobytes(), alphas.tobytes(), colors.tobytes(), scales.tobytes(), rotations.tobytes()]
+    )
     with open(path, "wb") as f:
         f.write(gzip.compress(raw, compresslevel=6, mtime=0))
 
@@ -131,7 +135,9 @@ def read_spz(path: str | Path) -> Splats:
         raise InputFileError(f"{path}: SPZ header truncated ({len(raw)} bytes); the file is damaged")
     magic, version, n, sh_degree, frac_bits, flags, _ = struct.unpack_from("<IIIBBBB", raw)
     if magic != SPZ_MAGIC:
-        raise InputFileError(f"{path}: SPZ magic is 0x{magic:08x}, expected 0x{SPZ_MAGIC:08x} ('NGSP'); not an SPZ file")
+        raise InputFileError(
+            f"{path}: SPZ magic is 0x{magic:08x}, expected 0x{SPZ_MAGIC:08x} ('NGSP'); not an SPZ file"
+        )
     if version not in (2, 3):
         raise InputFileError(f"{path}: SPZ version {version} is not supported (2 or 3)")
     if flags & 0x2:

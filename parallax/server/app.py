@@ -20,8 +20,9 @@ import json
 import logging
 import mimetypes
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -194,7 +195,9 @@ def build_app(config: ServerConfig) -> FastAPI:
                 raise ParameterError("send the photo as the multipart form field 'file'")
             if right is not None and not isinstance(right, UploadFile):
                 raise ParameterError("the optional form field 'right' must be a file (the right view of a pair)")
-            done = await service.ingest(file.file, file.filename or "upload", right.file if right else None, right.filename if right else None)
+            done = await service.ingest(
+                file.file, file.filename or "upload", right.file if right else None, right.filename if right else None
+            )
         return JSONResponse(
             {"id": done.capture_id, "owner_token": done.owner_token, "url": f"/c/{done.capture_id}", "read": done.read},
             status_code=201,
@@ -215,7 +218,7 @@ def build_app(config: ServerConfig) -> FastAPI:
                 if event is None:
                     yield b": keep-alive\n\n"
                 else:
-                    yield f"event: {event['event']}\ndata: {json.dumps(event)}\n\n".encode("utf-8")
+                    yield f"event: {event['event']}\ndata: {json.dumps(event)}\n\n".encode()
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -264,5 +267,7 @@ def build_app(config: ServerConfig) -> FastAPI:
         return await service.export_corpus(_bearer(request))
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_upload_bytes)
-    app.add_middleware(SecurityHeadersMiddleware, script_hashes=page_script_hashes())  # added last = outermost: every response gets the headers
+    app.add_middleware(
+        SecurityHeadersMiddleware, script_hashes=page_script_hashes()
+    )  # added last = outermost: every response gets the headers
     return app

@@ -74,7 +74,14 @@ class ServerConfig:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if self.corpus_dir is not None:
             object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
-        for name in ("max_upload_bytes", "max_pixels", "uploads_per_minute", "preview_side_px", "mesh_side_px", "workers"):
+        for name in (
+            "max_upload_bytes",
+            "max_pixels",
+            "uploads_per_minute",
+            "preview_side_px",
+            "mesh_side_px",
+            "workers",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"server setting {name} must be a positive integer, got {value!r}")
@@ -83,7 +90,10 @@ class ServerConfig:
         if self.preview_side_px < 64:
             raise ParameterError(f"server setting preview_side_px must be >= 64, got {self.preview_side_px}")
         if self.admin_token is not None and len(self.admin_token) < 16:
-            raise ParameterError("the admin token must be at least 16 characters; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+            raise ParameterError(
+                "the admin token must be at least 16 characters; generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
 
     @property
     def captures_dir(self) -> Path:

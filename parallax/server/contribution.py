@@ -14,8 +14,9 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from parallax.errors import InputFileError, ParallaxError, ParameterError
 
@@ -58,13 +59,17 @@ def _open(corpus_dir: Path) -> Any:
     try:
         from parallax.corpus.store import Corpus
     except ImportError as exc:
-        raise CorpusUnavailableError("contributing is not available: this build has no corpus (parallax.corpus)") from exc
+        raise CorpusUnavailableError(
+            "contributing is not available: this build has no corpus (parallax.corpus)"
+        ) from exc
     if (Path(corpus_dir) / "corpus.json").exists():
         return Corpus.open(corpus_dir)
     return Corpus.init(corpus_dir)
 
 
-def add_to_corpus(corpus_dir: Path, sources: tuple[Path, ...], original_name: str, consent: Mapping[str, Any]) -> dict[str, Any]:
+def add_to_corpus(
+    corpus_dir: Path, sources: tuple[Path, ...], original_name: str, consent: Mapping[str, Any]
+) -> dict[str, Any]:
     """Ingest an uploaded capture into the corpus under ``consent``; return what happened.
 
     Parameters
@@ -127,7 +132,16 @@ def corpus_listing(corpus_dir: Path) -> dict[str, Any]:
     """Active samples with their consent, and the corpus counts (admin)."""
     corpus = _open(corpus_dir)
     try:
-        keys = ("sample_id", "contributor", "license", "consent_id", "original_name", "source_format", "width", "height")
+        keys = (
+            "sample_id",
+            "contributor",
+            "license",
+            "consent_id",
+            "original_name",
+            "source_format",
+            "width",
+            "height",
+        )
         samples = [{k: row.get(k) for k in keys} for row in corpus.catalog.active_samples()]
         return {"samples": samples, "status": corpus.catalog.counts()}
     finally:
@@ -138,7 +152,7 @@ def export_corpus(corpus_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Export the active samples as WebDataset shards into a new folder under ``out_dir`` (admin)."""
     from parallax.corpus.export import export_corpus as export
 
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     out = Path(out_dir) / f"export-{stamp}"
     out.parent.mkdir(parents=True, exist_ok=True)
     corpus = _open(corpus_dir)

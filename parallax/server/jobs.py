@@ -19,9 +19,10 @@ import json
 import logging
 import multiprocessing
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from parallax.errors import ParallaxError
 from parallax.server.config import ServerConfig
@@ -98,7 +99,7 @@ class JobManager:
         for pool in self._pools.values():
             try:  # a running refinement may hold a worker; do not wait for it forever
                 await asyncio.wait_for(asyncio.to_thread(pool.shutdown, True), timeout=10.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("a worker was still busy at shutdown; it ends with its job")
         if self._queue is not None:
             self._queue.close()
@@ -117,7 +118,9 @@ class JobManager:
     # -- events ------------------------------------------------------------------------------
     def _on_worker_event(self, capture_id: str, event: dict[str, Any]) -> None:
         if event.get("event") == "read":
-            if any(e["event"] == "read" and e.get("stage") == event.get("stage") for e in self._events.get(capture_id, [])):
+            if any(
+                e["event"] == "read" and e.get("stage") == event.get("stage") for e in self._events.get(capture_id, [])
+            ):
                 return  # already recorded from the job's result
             waiter = self._read_waiters.pop(capture_id, None)
             if waiter is not None and not waiter.done():
@@ -136,7 +139,9 @@ class JobManager:
         state = event["event"]
         try:
             if state in ("read", "preview-ready", "refining", "done", "error"):
-                self.store.update_meta(capture_id, state=state, **({"error": event["message"]} if state == "error" else {}))
+                self.store.update_meta(
+                    capture_id, state=state, **({"error": event["message"]} if state == "error" else {})
+                )
         except (CaptureNotFoundError, OSError, ParallaxError):
             pass  # deleted meanwhile: the events still tell the page
         changed = self._changed.pop(capture_id, None)
@@ -167,7 +172,9 @@ class JobManager:
         elif state == "done":
             rebuilt.append({"event": "done"})
         else:
-            rebuilt.append({"event": "error", "message": "processing was interrupted (server restart); upload the file again"})
+            rebuilt.append(
+                {"event": "error", "message": "processing was interrupted (server restart); upload the file again"}
+            )
         return rebuilt
 
     async def events(self, capture_id: str, keepalive_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
@@ -191,7 +198,7 @@ class JobManager:
             changed = self._changed.setdefault(capture_id, asyncio.Event())
             try:
                 await asyncio.wait_for(changed.wait(), keepalive_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield None
 
     def forget(self, capture_id: str) -> None:
@@ -202,7 +209,9 @@ class JobManager:
         self._deleted.add(capture_id)
 
     # -- jobs --------------------------------------------------------------------------------
-    def _stage_job(self, capture_id: str, folder: Path, sources: tuple[Path, Path | None], name: str, stage: str) -> StageJob:
+    def _stage_job(
+        self, capture_id: str, folder: Path, sources: tuple[Path, Path | None], name: str, stage: str
+    ) -> StageJob:
         side = self.config.preview_side_px if stage == "preview" else (self.config.refine_side_px or None)
         return StageJob(
             capture_id=capture_id,
@@ -212,11 +221,15 @@ class JobManager:
             display_name=name,
             stage=stage,
             max_side_px=side,
-            mesh_side_px=min(self.config.mesh_side_px, self.config.preview_side_px) if stage == "preview" else self.config.mesh_side_px,
+            mesh_side_px=min(self.config.mesh_side_px, self.config.preview_side_px)
+            if stage == "preview"
+            else self.config.mesh_side_px,
             matcher=self.config.preview_matcher if stage == "preview" else self.config.refine_matcher,
         )
 
-    async def submit(self, capture_id: str, folder: Path, source: Path, right_source: Path | None, display_name: str) -> dict[str, Any]:
+    async def submit(
+        self, capture_id: str, folder: Path, source: Path, right_source: Path | None, display_name: str
+    ) -> dict[str, Any]:
         """Start processing an uploaded capture; return once the file has been read.
 
         The preview depth and the refinement go on in the background (see :meth:`events`).
@@ -245,7 +258,11 @@ class JobManager:
     def _after_stage(self, capture_id: str, job: StageJob, future: asyncio.Future) -> None:
         exc = future.exception()
         if exc is not None:
-            message = str(exc) if isinstance(exc, ParallaxError) else "processing failed on the server; try again or another file"
+            message = (
+                str(exc)
+                if isinstance(exc, ParallaxError)
+                else "processing failed on the server; try again or another file"
+            )
             if not isinstance(exc, ParallaxError):
                 log.error("capture %s: %s failed", capture_id, job.stage, exc_info=exc)
             self._record(capture_id, {"event": "error", "stage": job.stage, "message": message})

@@ -10,15 +10,22 @@ import collections
 import json
 import math
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-__all__ = ["content_security_policy", "CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "BodyLimitMiddleware", "SecurityHeadersMiddleware", "RateLimiter"]
+__all__ = [
+    "content_security_policy",
+    "CONTENT_SECURITY_POLICY",
+    "SECURITY_HEADERS",
+    "BodyLimitMiddleware",
+    "SecurityHeadersMiddleware",
+    "RateLimiter",
+]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 
 
 def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
@@ -142,7 +149,9 @@ class SecurityHeadersMiddleware:
 
         async def with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in self.headers]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in self.headers
+                ]
                 headers += [(k.encode(), v.encode()) for k, v in self.headers.items()]
                 message = {**message, "headers": headers}
             await send(message)

@@ -113,7 +113,9 @@ class ParallaxService:
                 await asyncio.to_thread(_copy, right, right_source)
             await asyncio.to_thread(_copy, file, source)
             if source.stat().st_size == 0:
-                raise InputFileError(f"{name}: the file is empty; choose a stereo photo (MPO, HEIC spatial photo, LIF, side-by-side)")
+                raise InputFileError(
+                    f"{name}: the file is empty; choose a stereo photo (MPO, HEIC spatial photo, LIF, side-by-side)"
+                )
             read = await self.jobs.submit(capture_id, folder, source, right_source, name)
             uploads = [source.name] + ([right_source.name] if right_source is not None else [])
             self.store.update_meta(capture_id, upload_files=uploads)
@@ -133,7 +135,9 @@ class ParallaxService:
     def require_owner(self, capture_id: str, token: str | None) -> None:
         """Raise :class:`AccessDeniedError` unless ``token`` is the capture's owner token."""
         if not self.store.is_owner(capture_id, token):
-            raise AccessDeniedError("only the owner of this capture can do that (the owner token from the upload is missing or wrong)")
+            raise AccessDeniedError(
+                "only the owner of this capture can do that (the owner token from the upload is missing or wrong)"
+            )
 
     async def delete(self, capture_id: str, token: str | None) -> None:
         """Delete a capture (owner only); also withdraws it from the corpus if it was contributed."""
@@ -189,7 +193,9 @@ class ParallaxService:
 
     def _corpus(self) -> Path:
         if self.config.corpus_dir is None:
-            raise contribution.CorpusUnavailableError("this server has no corpus (start it with --corpus DIR to accept contributions)")
+            raise contribution.CorpusUnavailableError(
+                "this server has no corpus (start it with --corpus DIR to accept contributions)"
+            )
         return self.config.corpus_dir
 
     async def contribute(
@@ -226,7 +232,9 @@ class ParallaxService:
             if self._contributed(meta):
                 return contrib
             if isinstance(contrib, dict) and contrib.get("status") == "withdrawn":
-                raise ParameterError("this capture was withdrawn from the corpus; a withdrawn capture is not taken again")
+                raise ParameterError(
+                    "this capture was withdrawn from the corpus; a withdrawn capture is not taken again"
+                )
             folder = self.store.dir_for(capture_id)
             sources = tuple(folder / "upload" / Path(name).name for name in meta.get("upload_files", []))
             if not sources or not all(p.is_file() for p in sources):
@@ -254,7 +262,7 @@ class ParallaxService:
                 raise ParameterError("this capture is not in the corpus; nothing to withdraw")
             record = dict(meta["contribution"])
             await self.jobs.call("export", contribution.withdraw_from_corpus, self._corpus(), record["sample_id"])
-            record.update(status="withdrawn", withdrawn=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+            record.update(status="withdrawn", withdrawn=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
             self.store.update_meta(capture_id, contribution=record)
             return record
 
@@ -266,7 +274,9 @@ class ParallaxService:
     async def export_corpus(self, token: str | None) -> dict[str, Any]:
         """Export the corpus as WebDataset shards under ``<data_dir>/exports`` (admin only)."""
         self.check_admin(token)
-        return await self.jobs.call("export", contribution.export_corpus, self._corpus(), self.config.data_dir / "exports")
+        return await self.jobs.call(
+            "export", contribution.export_corpus, self._corpus(), self.config.data_dir / "exports"
+        )
 
     def check_admin(self, token: str | None) -> None:
         """Raise :class:`AccessDeniedError` unless ``token`` is the admin token (constant time)."""

@@ -129,7 +129,9 @@ def warm_up(matchers: tuple[str, ...] = ("sgbm", "default")) -> int:
 
     rng = np.random.default_rng(0)
     texture = _blurred(rng.integers(0, 255, (96, 136, 3), dtype=np.uint8))
-    capture = Capture(left=texture[:, 8:], right=np.ascontiguousarray(texture[:, :-8]), format="synthetic", source="warm-up")
+    capture = Capture(
+        left=texture[:, 8:], right=np.ascontiguousarray(texture[:, :-8]), format="synthetic", source="warm-up"
+    )
     for matcher in matchers:
         try:
             compute_depth(capture, matcher=matcher)

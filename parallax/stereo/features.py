@@ -42,7 +42,7 @@ class FeatureMatches:
         """Vertical offset of each match, ``y_right - y_left`` (pixels)."""
         return self.right_xy[:, 1] - self.left_xy[:, 1]
 
-    def subset(self, mask: np.ndarray) -> "FeatureMatches":
+    def subset(self, mask: np.ndarray) -> FeatureMatches:
         """The matches where ``mask`` is true."""
         return FeatureMatches(left_xy=self.left_xy[mask], right_xy=self.right_xy[mask])
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import cv2
 import numpy as np
@@ -72,8 +73,11 @@ def downscale_capture(capture: Capture, max_side_px: int | None) -> tuple[Captur
         return None if c is None else c.scaled(size[0] / c.width, size[1] / c.height)
 
     small = dataclasses.replace(
-        capture, left=shrink(capture.left), right=shrink(capture.right),
-        left_camera=cam(capture.left_camera), right_camera=cam(capture.right_camera),
+        capture,
+        left=shrink(capture.left),
+        right=shrink(capture.right),
+        left_camera=cam(capture.left_camera),
+        right_camera=cam(capture.right_camera),
     )
     return small, math.sqrt(sx * sy)
 
@@ -112,8 +116,9 @@ def _covered(h_left: np.ndarray, width: int, height: int) -> np.ndarray:
     if np.allclose(h_left, np.eye(3)):
         return np.ones((height, width), dtype=bool)
     ones = np.full((height, width), 255, dtype=np.uint8)
-    warped = cv2.warpPerspective(ones, h_left, (width, height), flags=cv2.INTER_NEAREST,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.warpPerspective(
+        ones, h_left, (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     return warped > 0
 
 
@@ -156,8 +161,11 @@ def _rectified_camera(capture: Capture, focal_px: float | None) -> CameraIntrins
     if focal_px is not None:
         if base is None:
             return CameraIntrinsics(
-                focal_px=focal_px, cx_px=(capture.width - 1) / 2.0, cy_px=(capture.height - 1) / 2.0,
-                width=capture.width, height=capture.height,
+                focal_px=focal_px,
+                cx_px=(capture.width - 1) / 2.0,
+                cy_px=(capture.height - 1) / 2.0,
+                width=capture.width,
+                height=capture.height,
             )
         ratio = base.fy_px / base.focal_px
         return dataclasses.replace(base, focal_px=focal_px, focal_y_px=focal_px * ratio)
@@ -202,9 +210,17 @@ def _from_embedded_map(capture: Capture, scale: float, settings: dict[str, Any])
     camera = _rectified_camera(capture, None)
     settings.update({"depth_source": f"embedded {embedded.kind} map ({embedded.units})", "scale": scale})
     return DepthResult(
-        image=capture.left, right_image=None, disparity_px=None, confidence=valid.astype(np.float32),
-        depth=depth.astype(np.float32), depth_is_metric=metric, camera=camera, baseline_m=None,
-        rectification=None, source=capture.source, settings=settings,
+        image=capture.left,
+        right_image=None,
+        disparity_px=None,
+        confidence=valid.astype(np.float32),
+        depth=depth.astype(np.float32),
+        depth_is_metric=metric,
+        camera=camera,
+        baseline_m=None,
+        rectification=None,
+        source=capture.source,
+        settings=settings,
     )
 
 
@@ -301,12 +317,16 @@ def compute_depth(
     if camera is not None and (rect_w, rect_h) != (camera.width, camera.height):
         # cropped to the common view: the left view lost max(offset, 0) columns on its left
         camera = dataclasses.replace(camera, cx_px=camera.cx_px - max(offset, 0.0), width=rect_w, height=rect_h)
-    settings.update({
-        "min_disparity": result.min_disparity, "max_disparity": result.max_disparity,
-        "matcher_settings": dict(result.settings), "rectification": method,
-        "focal_source": "argument" if focal_px is not None else ("file" if focal is not None else None),
-        "baseline_source": "argument" if baseline_m is not None else ("file" if baseline is not None else None),
-    })
+    settings.update(
+        {
+            "min_disparity": result.min_disparity,
+            "max_disparity": result.max_disparity,
+            "matcher_settings": dict(result.settings),
+            "rectification": method,
+            "focal_source": "argument" if focal_px is not None else ("file" if focal is not None else None),
+            "baseline_source": "argument" if baseline_m is not None else ("file" if baseline is not None else None),
+        }
+    )
     metric = focal is not None and baseline is not None
     if metric and focal_px is None and baseline_m is None and doffs_px is None:
         # Facts from the file only: trust them only if the disparities are consistent with
@@ -332,7 +352,16 @@ def compute_depth(
         settings["depth"] = f"relative (median 1, larger = farther): {why}; disparity offset {doffs:.3f} px"
         settings["depth_reason"] = f"{why}; disparity offset {doffs:.3f} px"
     return DepthResult(
-        image=pair.left, right_image=pair.right, disparity_px=disparity, confidence=confidence, depth=depth,
-        depth_is_metric=metric, camera=camera, baseline_m=baseline, doffs_px=float(doffs),
-        rectification=rectification, source=capture.source, settings=settings,
+        image=pair.left,
+        right_image=pair.right,
+        disparity_px=disparity,
+        confidence=confidence,
+        depth=depth,
+        depth_is_metric=metric,
+        camera=camera,
+        baseline_m=baseline,
+        doffs_px=float(doffs),
+        rectification=rectification,
+        source=capture.source,
+        settings=settings,
     )

@@ -139,8 +139,12 @@ def warp_view(image: np.ndarray, h: np.ndarray, width: int, height: int) -> np.n
     if np.allclose(h, np.eye(3)) and image.shape[:2] == (height, width):
         return image
     return cv2.warpPerspective(
-        np.ascontiguousarray(image), h, (int(width), int(height)), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+        np.ascontiguousarray(image),
+        h,
+        (int(width), int(height)),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
     )
 
 
@@ -221,7 +225,15 @@ def _calibrated(capture: Capture, transpose: bool) -> tuple[np.ndarray, np.ndarr
     # OpenCV: X_right = R X_left + T; the right camera sits at +x of the left one
     t = np.array([[-baseline], [0.0], [0.0]])
     r1, r2, *_ = cv2.stereoRectify(
-        k1, np.zeros(5), k2, np.zeros(5), (capture.width, capture.height), r, t, flags=cv2.CALIB_ZERO_DISPARITY, alpha=-1
+        k1,
+        np.zeros(5),
+        k2,
+        np.zeros(5),
+        (capture.width, capture.height),
+        r,
+        t,
+        flags=cv2.CALIB_ZERO_DISPARITY,
+        alpha=-1,
     )
     # keep the left view's focal length and principal point for both rectified views
     h_l = k1 @ r1 @ np.linalg.inv(k1)
@@ -264,7 +276,9 @@ def _crop_to_common_view(
     return h_left, h_right, width - int(abs(s)), s
 
 
-def _split(capture_or_left: Capture | np.ndarray, right: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, Capture | None]:
+def _split(
+    capture_or_left: Capture | np.ndarray, right: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, Capture | None]:
     if isinstance(capture_or_left, Capture):
         if right is not None:
             raise ParameterError("rectify: give either a Capture or two views, not a Capture and a right view")
@@ -333,12 +347,19 @@ def rectify(
         if method != "none":
             h_l, h_r, out_w, offset = _crop_to_common_view(_transformed(matches, h_l, h_r), h_l, h_r, width)
         rect = Rectification(
-            method=method, H_left=h_l, H_right=h_r, width=out_w, height=height,
-            vertical_error_before_px=before, vertical_error_after_px=after, matches=len(matches),
+            method=method,
+            H_left=h_l,
+            H_right=h_r,
+            width=out_w,
+            height=height,
+            vertical_error_before_px=before,
+            vertical_error_after_px=after,
+            matches=len(matches),
             disparity_offset_px=offset,
         )
         return RectifiedPair(
-            left=warp_view(left, h_l, out_w, height), right=warp_view(right_view, h_r, out_w, height),
+            left=warp_view(left, h_l, out_w, height),
+            right=warp_view(right_view, h_r, out_w, height),
             rectification=rect,
         )
 

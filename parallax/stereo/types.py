@@ -9,8 +9,9 @@ their own marker (PFM +inf, 16-bit PNG 0). Camera axes are OpenCV's.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class Rectification:
         object.__setattr__(self, "H_right", _check_h("H_right", self.H_right))
 
     @classmethod
-    def identity(cls, width: int, height: int, **kwargs: Any) -> "Rectification":
+    def identity(cls, width: int, height: int, **kwargs: Any) -> Rectification:
         """The rectification of a pair that needs none."""
         eye = np.eye(3)
         return cls(method="none", H_left=eye, H_right=eye, width=width, height=height, **kwargs)
@@ -94,7 +95,7 @@ class Rectification:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Rectification":
+    def from_dict(cls, data: Mapping[str, Any]) -> Rectification:
         """Inverse of :meth:`to_dict`."""
         return cls(
             method=data["method"],

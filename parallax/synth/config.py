@@ -26,7 +26,9 @@ def _check_range(name: str, value: Any, *, low: float, high: float, unit: str) -
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"{name} must be a pair (low, high) of numbers in {unit}, got {value!r}") from exc
     if not (math.isfinite(a) and math.isfinite(b) and low <= a <= b <= high):
-        raise ParameterError(f"{name} must be LOW,HIGH with {low:g} <= LOW <= HIGH <= {high:g} ({unit}), got ({a:g}, {b:g})")
+        raise ParameterError(
+            f"{name} must be LOW,HIGH with {low:g} <= LOW <= HIGH <= {high:g} ({unit}), got ({a:g}, {b:g})"
+        )
     return a, b
 
 
@@ -95,10 +97,14 @@ class SynthConfig:
         if not isinstance(self.spp, int) or isinstance(self.spp, bool) or not 1 <= self.spp <= 65536:
             raise ParameterError(f"spp must be an integer 1..65536 (samples per pixel), got {self.spp!r}")
         object.__setattr__(
-            self, "baseline_range_m", _check_range("baseline_range_m", self.baseline_range_m, low=0.001, high=2.0, unit="metres")
+            self,
+            "baseline_range_m",
+            _check_range("baseline_range_m", self.baseline_range_m, low=0.001, high=2.0, unit="metres"),
         )
         object.__setattr__(
-            self, "focal_range_mm35", _check_range("focal_range_mm35", self.focal_range_mm35, low=6.0, high=400.0, unit="mm (35 mm equivalent)")
+            self,
+            "focal_range_mm35",
+            _check_range("focal_range_mm35", self.focal_range_mm35, low=6.0, high=400.0, unit="mm (35 mm equivalent)"),
         )
         if not (isinstance(self.rect_error_deg, (int, float)) and 0.0 <= float(self.rect_error_deg) <= 5.0):
             raise ParameterError(f"rect_error_deg must be 0..5 degrees, got {self.rect_error_deg!r}")

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from parallax.errors import OutputError, ParameterError, require
 from parallax.io.atomic import atomic_output
@@ -63,7 +64,9 @@ def _prepare(out: Path, seed: int, count: int) -> list[str]:
         clash = [i for i in ids if (out / i).exists()]
         if clash or (out / INDEX_NAME).exists():
             what = clash[0] if clash else INDEX_NAME
-            raise OutputError(f"{out} already holds {what}; choose an empty folder or another --seed (nothing was written)")
+            raise OutputError(
+                f"{out} already holds {what}; choose an empty folder or another --seed (nothing was written)"
+            )
     else:
         try:
             out.mkdir(parents=True)
@@ -74,7 +77,9 @@ def _prepare(out: Path, seed: int, count: int) -> list[str]:
     return ids
 
 
-def _run_ray(config: SynthConfig, seed: int, count: int, out: Path, workers: int | None, progress: Progress | None) -> list[Path]:
+def _run_ray(
+    config: SynthConfig, seed: int, count: int, out: Path, workers: int | None, progress: Progress | None
+) -> list[Path]:
     ray = require("ray", "ray", "parallax synth --engine ray")
     started = False
     if not ray.is_initialized():
@@ -97,8 +102,16 @@ def _run_ray(config: SynthConfig, seed: int, count: int, out: Path, workers: int
             ray.shutdown()
 
 
-def generate_dataset(config: SynthConfig, *, count: int, out: str | os.PathLike[str], seed: int = 0,
-                     engine: Engine = "local", workers: int | None = None, progress: Progress | None = None) -> list[Path]:
+def generate_dataset(
+    config: SynthConfig,
+    *,
+    count: int,
+    out: str | os.PathLike[str],
+    seed: int = 0,
+    engine: Engine = "local",
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> list[Path]:
     """Generate ``count`` synthetic stereo pairs into ``out`` (created if missing).
 
     Parameters
@@ -155,8 +168,14 @@ def generate_dataset(config: SynthConfig, *, count: int, out: str | os.PathLike[
             folders.append(Path(make_one(config, seed, i, str(out))))
             if progress is not None:
                 progress(i, folders[-1])
-    index: dict[str, Any] = {"format": INDEX_FORMAT, "format_version": 1, "seed": int(seed), "count": int(count),
-                             "settings": config.to_dict(), "samples": ids}
+    index: dict[str, Any] = {
+        "format": INDEX_FORMAT,
+        "format_version": 1,
+        "seed": int(seed),
+        "count": int(count),
+        "settings": config.to_dict(),
+        "samples": ids,
+    }
     with atomic_output(out / INDEX_NAME) as tmp:
         tmp.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return folders

@@ -84,7 +84,9 @@ def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.round(s * 255.0).astype(np.uint8))
 
 
-def develop(linear: np.ndarray, *, scale: float, effects: PhoneEffects, view: int, rng: np.random.Generator) -> np.ndarray:
+def develop(
+    linear: np.ndarray, *, scale: float, effects: PhoneEffects, view: int, rng: np.random.Generator
+) -> np.ndarray:
     """Turn rendered linear radiance of one view into an ``HxWx3`` ``uint8`` sRGB image.
 
     Parameters

@@ -90,7 +90,7 @@ def pair_to_sample(pair: SynthPair, config: SynthConfig) -> Any:
             "depth": "z along the optical axis of the first surface hit through each pixel centre, metres",
             "disparity": "f * B / Z, pixels of the rectified left view, x_right = x_left - d, doffs 0",
             "right_view": "the right ground truth is for the rectified right camera; the stored right image is the "
-                          "delivered one (rectification error in lineage.rig)",
+            "delivered one (rectification error in lineage.rig)",
             "sky": "no surface: NaN (no value)",
         },
     }

@@ -130,13 +130,28 @@ def render_scene(plan: ScenePlan, config: SynthConfig, *, render_seeds: tuple[in
             sub = render.cast_rays(built, rig, view, offset_px=offset)
             subs.append(sub.distance_m * sub.dirs_cam[..., 2])
         mixed = mixed_pixels(hits.distance_m * hits.dirs_cam[..., 2], subs)
-        truths[view] = view_truth(hits.distance_m, hits.dirs_cam, hits.normal_world, hits.kind, rig.pose(view),
-                                  focal_px=rig.focal_px, baseline_m=rig.baseline_m, mixed=mixed)
-    return {"left_linear": left_linear, "right_linear": right_linear, "left_truth": truths["left"],
-            "right_truth": truths["right"], "renderer": render.renderer_name()}
+        truths[view] = view_truth(
+            hits.distance_m,
+            hits.dirs_cam,
+            hits.normal_world,
+            hits.kind,
+            rig.pose(view),
+            focal_px=rig.focal_px,
+            baseline_m=rig.baseline_m,
+            mixed=mixed,
+        )
+    return {
+        "left_linear": left_linear,
+        "right_linear": right_linear,
+        "left_truth": truths["left"],
+        "right_truth": truths["right"],
+        "renderer": render.renderer_name(),
+    }
 
 
-def render_pair(config: SynthConfig, *, seed: int, index: int = 0, texture_files: list[Path] | None = None) -> SynthPair:
+def render_pair(
+    config: SynthConfig, *, seed: int, index: int = 0, texture_files: list[Path] | None = None
+) -> SynthPair:
     """Draw, render and label pair ``index`` of dataset ``seed``.
 
     Parameters

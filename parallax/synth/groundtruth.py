@@ -71,8 +71,17 @@ def disparity_from_depth(depth_m: np.ndarray, *, focal_px: float, baseline_m: fl
         return (focal_px * baseline_m / depth_m.astype(np.float64)).astype(np.float32)
 
 
-def view_truth(distance_m: np.ndarray, dirs_cam: np.ndarray, normal_world: np.ndarray, kind: np.ndarray,
-               cam_to_world: np.ndarray, *, focal_px: float, baseline_m: float, mixed: np.ndarray | None = None) -> ViewTruth:
+def view_truth(
+    distance_m: np.ndarray,
+    dirs_cam: np.ndarray,
+    normal_world: np.ndarray,
+    kind: np.ndarray,
+    cam_to_world: np.ndarray,
+    *,
+    focal_px: float,
+    baseline_m: float,
+    mixed: np.ndarray | None = None,
+) -> ViewTruth:
     """Turn ray hits of one view into its ground-truth maps.
 
     Parameters
@@ -139,8 +148,9 @@ def mixed_pixels(depth_centre: np.ndarray, depth_subsamples: list[np.ndarray], *
     return mixed
 
 
-def occlusion_mask(depth_src: np.ndarray, disparity_src: np.ndarray, depth_dst: np.ndarray, *, sign: int,
-                   rel_tol: float = 0.01) -> np.ndarray:
+def occlusion_mask(
+    depth_src: np.ndarray, disparity_src: np.ndarray, depth_dst: np.ndarray, *, sign: int, rel_tol: float = 0.01
+) -> np.ndarray:
     """Pixels of the source view whose surface point is not visible in the destination view.
 
     The point of source pixel ``(x, y)`` lands at ``x' = x + sign * d`` in the
@@ -171,7 +181,11 @@ def occlusion_mask(depth_src: np.ndarray, disparity_src: np.ndarray, depth_dst: 
     z = depth_src.astype(np.float64)
     tol = rel_tol * z
     with np.errstate(invalid="ignore"):
-        match = (np.abs(zi - z) <= tol) | ((frac <= 0.5) & (np.abs(z0 - z) <= tol)) | ((frac >= 0.5) & (np.abs(z1 - z) <= tol))
+        match = (
+            (np.abs(zi - z) <= tol)
+            | ((frac <= 0.5) & (np.abs(z0 - z) <= tol))
+            | ((frac >= 0.5) & (np.abs(z1 - z) <= tol))
+        )
     return has & ~(inside & match)
 
 
@@ -198,4 +212,11 @@ def warp_with_disparity(image: np.ndarray, disparity_px: np.ndarray, *, sign: in
         raise ParameterError(f"image {image.shape[:2]} and disparity {disparity_px.shape} differ in size")
     map_x = (np.arange(w, dtype=np.float32)[None, :] + sign * np.nan_to_num(disparity_px, nan=-1e6)).astype(np.float32)
     map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
-    return cv2.remap(image.astype(np.float32), map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.remap(
+        image.astype(np.float32),
+        map_x,
+        map_y,
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )

@@ -9,9 +9,10 @@ stereo matching is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -110,7 +111,9 @@ class MaterialFactory:
         Side of procedural textures in texels.
     """
 
-    def __init__(self, rng: np.random.Generator, texture_files: Sequence[Path] = (), *, texture_size: int = 256) -> None:
+    def __init__(
+        self, rng: np.random.Generator, texture_files: Sequence[Path] = (), *, texture_size: int = 256
+    ) -> None:
         self.rng = rng
         self.texture_files = list(texture_files)
         self.texture_size = texture_size
@@ -145,7 +148,13 @@ class MaterialFactory:
             pattern, tex = procedural_texture(self.rng, size=self.texture_size)
             source = f"procedural:{pattern}"
         return self._add(
-            Material(name=self._name("diffuse"), kind="diffuse", texture=tex, texture_repeat=float(repeat), texture_source=source)
+            Material(
+                name=self._name("diffuse"),
+                kind="diffuse",
+                texture=tex,
+                texture_repeat=float(repeat),
+                texture_source=source,
+            )
         )
 
     def metal(self, *, rough: bool) -> Material:
@@ -153,7 +162,12 @@ class MaterialFactory:
         metal = str(self.rng.choice(_METALS))
         if rough:
             return self._add(
-                Material(name=self._name("rough_metal"), kind="rough_metal", metal=metal, roughness=float(self.rng.uniform(0.05, 0.4)))
+                Material(
+                    name=self._name("rough_metal"),
+                    kind="rough_metal",
+                    metal=metal,
+                    roughness=float(self.rng.uniform(0.05, 0.4)),
+                )
             )
         return self._add(Material(name=self._name("metal"), kind="metal", metal=metal))
 
@@ -175,7 +189,14 @@ class MaterialFactory:
 
     def for_object(self, *, glass_allowed: bool) -> Material:
         """A material for a scattered object, drawn from the whole mix."""
-        weights = {"textured": 0.45, "plain": 0.18, "rough_metal": 0.14, "metal": 0.07, "glass": 0.1 if glass_allowed else 0.0, "mirror": 0.06}
+        weights = {
+            "textured": 0.45,
+            "plain": 0.18,
+            "rough_metal": 0.14,
+            "metal": 0.07,
+            "glass": 0.1 if glass_allowed else 0.0,
+            "mirror": 0.06,
+        }
         names = list(weights)
         p = np.array([weights[n] for n in names])
         choice = names[int(self.rng.choice(len(names), p=p / p.sum()))]

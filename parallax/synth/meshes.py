@@ -95,7 +95,7 @@ def icosphere(subdivisions: int = 3) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(subdivisions):
         cache: dict[tuple[int, int], int] = {}
 
-        def mid(a: int, b: int) -> int:
+        def mid(a: int, b: int, cache: dict[tuple[int, int], int] = cache) -> int:
             key = (min(a, b), max(a, b))
             if key not in cache:
                 p = v[a] + v[b]
@@ -209,8 +209,15 @@ def superellipsoid(rng: np.random.Generator, *, nu: int = 40, nv: int = 24) -> T
     return TriMesh(vertices=v, faces=f, uv=uv, normals=vertex_normals(v, f))
 
 
-def terrain(rng: np.random.Generator, *, size_m: float = 80.0, n: int = 96, amplitude_m: float = 1.5,
-            flat_radius_m: float = 3.0, uv_repeat: float = 16.0) -> TriMesh:
+def terrain(
+    rng: np.random.Generator,
+    *,
+    size_m: float = 80.0,
+    n: int = 96,
+    amplitude_m: float = 1.5,
+    flat_radius_m: float = 3.0,
+    uv_repeat: float = 16.0,
+) -> TriMesh:
     """Rolling ground: an ``n x n`` heightfield over ``[-size/2, size/2]^2`` in x and z, height y.
 
     Heights are smooth noise of peak ``amplitude_m`` metres, growing with the

@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
 
 from parallax.errors import InputFileError
 
-__all__ = ["SynthScene", "is_synth_sample_dir", "is_synth_dataset_dir", "synth_sample_dirs", "load_synth_scene",
-           "list_synth_scenes", "iter_synth_scenes"]
+__all__ = [
+    "SynthScene",
+    "is_synth_sample_dir",
+    "is_synth_dataset_dir",
+    "synth_sample_dirs",
+    "load_synth_scene",
+    "list_synth_scenes",
+    "iter_synth_scenes",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,7 +145,9 @@ def load_synth_scene(path: str | os.PathLike[str], *, rectify_right: bool = True
     right = s.right
     H = np.asarray(s.lineage.get("rig", {}).get("H_right_residual", np.eye(3)), dtype=np.float64)
     if rectify_right and not np.allclose(H, np.eye(3), atol=1e-12):
-        right = cv2.warpPerspective(np.asarray(right), H, (s.width, s.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        right = cv2.warpPerspective(
+            np.asarray(right), H, (s.width, s.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
     return SynthScene(
         name=s.sample_id,
         left=np.asarray(s.left),

@@ -27,8 +27,20 @@ from parallax.synth.materials import MATERIAL_KINDS, Material
 from parallax.synth.rig import StereoRig, View, pixel_rays
 from parallax.synth.scene import ScenePlan, ShapeSpec
 
-__all__ = ["mitsuba", "mitsuba_variant", "set_render_threads", "BuiltScene", "build_scene", "sensor_dict", "render_view", "render_depth_aov",
-           "cast_rays", "RayHits", "renderer_name", "NEAR_CLIP_M"]
+__all__ = [
+    "mitsuba",
+    "mitsuba_variant",
+    "set_render_threads",
+    "BuiltScene",
+    "build_scene",
+    "sensor_dict",
+    "render_view",
+    "render_depth_aov",
+    "cast_rays",
+    "RayHits",
+    "renderer_name",
+    "NEAR_CLIP_M",
+]
 
 LLVM_VARIANT = "llvm_ad_rgb"
 SCALAR_VARIANT = "scalar_rgb"
@@ -112,8 +124,13 @@ def sensor_dict(rig: StereoRig, view: View, *, spp: int) -> dict[str, Any]:
         "near_clip": NEAR_CLIP_M,
         "far_clip": 10000.0,
         "to_world": _transform(mi, rig.pose(view) @ _CV_TO_MI),
-        "film": {"type": "hdrfilm", "width": int(rig.width), "height": int(rig.height), "rfilter": {"type": "box"},
-                 "pixel_format": "rgb"},
+        "film": {
+            "type": "hdrfilm",
+            "width": int(rig.width),
+            "height": int(rig.height),
+            "rfilter": {"type": "box"},
+            "pixel_format": "rgb",
+        },
         "sampler": {"type": "independent", "sample_count": int(spp)},
     }
 
@@ -121,9 +138,14 @@ def sensor_dict(rig: StereoRig, view: View, *, spp: int) -> dict[str, Any]:
 def _bsdf(mi: Any, m: Material) -> Any:
     if m.kind == "diffuse":
         if m.texture is not None:
-            refl: Any = {"type": "bitmap", "bitmap": mi.Bitmap(np.ascontiguousarray(m.texture, dtype=np.float32)),
-                         "filter_type": "bilinear", "wrap_mode": "repeat", "raw": True,
-                         "to_uv": mi.ScalarTransform4f().scale([m.texture_repeat, m.texture_repeat, 1.0])}
+            refl: Any = {
+                "type": "bitmap",
+                "bitmap": mi.Bitmap(np.ascontiguousarray(m.texture, dtype=np.float32)),
+                "filter_type": "bilinear",
+                "wrap_mode": "repeat",
+                "raw": True,
+                "to_uv": mi.ScalarTransform4f().scale([m.texture_repeat, m.texture_repeat, 1.0]),
+            }
         else:
             refl = {"type": "rgb", "value": list(m.rgb)}
         d = {"type": "twosided", "material": {"type": "diffuse", "reflectance": refl}}
@@ -135,7 +157,13 @@ def _bsdf(mi: Any, m: Material) -> Any:
         d = {"type": "conductor", "material": m.metal}
     else:  # glass
         if m.roughness > 0:
-            d = {"type": "roughdielectric", "int_ior": float(m.ior), "ext_ior": 1.000277, "distribution": "ggx", "alpha": float(m.roughness)}
+            d = {
+                "type": "roughdielectric",
+                "int_ior": float(m.ior),
+                "ext_ior": 1.000277,
+                "distribution": "ggx",
+                "alpha": float(m.roughness),
+            }
         else:
             d = {"type": "dielectric", "int_ior": float(m.ior), "ext_ior": 1.000277}
     return mi.load_dict(d)
@@ -148,7 +176,14 @@ def _shape(mi: Any, s: ShapeSpec, bsdf: Any, material: Material) -> Any:
     if s.primitive == "sphere":
         return {"type": "sphere", "center": list(s.center), "radius": float(s.radius), "bsdf": bsdf, **extra}
     if s.primitive == "cylinder":
-        return {"type": "cylinder", "p0": list(s.p0), "p1": list(s.p1), "radius": float(s.radius), "bsdf": bsdf, **extra}
+        return {
+            "type": "cylinder",
+            "p0": list(s.p0),
+            "p1": list(s.p1),
+            "radius": float(s.radius),
+            "bsdf": bsdf,
+            **extra,
+        }
     if s.primitive in ("cube", "rectangle"):
         return {"type": s.primitive, "to_world": _transform(mi, s.to_world), "bsdf": bsdf, **extra}
     mesh = s.mesh
@@ -156,8 +191,14 @@ def _shape(mi: Any, s: ShapeSpec, bsdf: Any, material: Material) -> Any:
     props = mi.Properties()
     props["bsdf"] = bsdf
     has_n = mesh.normals is not None
-    m = mi.Mesh(s.name, vertex_count=len(v), face_count=len(mesh.faces), props=props,
-                has_vertex_normals=has_n, has_vertex_texcoords=True)
+    m = mi.Mesh(
+        s.name,
+        vertex_count=len(v),
+        face_count=len(mesh.faces),
+        props=props,
+        has_vertex_normals=has_n,
+        has_vertex_texcoords=True,
+    )
     params = mi.traverse(m)
     params["vertex_positions"] = np.ascontiguousarray(v, dtype=np.float32).ravel()
     params["faces"] = mesh.faces.ravel()
@@ -259,7 +300,9 @@ def cast_rays(built: BuiltScene, rig: StereoRig, view: View, *, offset_px: tuple
         t, nrm, kind = _cast_scalar(mi, built, origin, dirs_w.reshape(-1, 3))
     else:
         t, nrm, kind = _cast_vectorised(mi, built, origin, dirs_w.reshape(-1, 3))
-    return RayHits(distance_m=t.reshape(h, w), normal_world=nrm.reshape(h, w, 3), kind=kind.reshape(h, w), dirs_cam=dirs_c)
+    return RayHits(
+        distance_m=t.reshape(h, w), normal_world=nrm.reshape(h, w, 3), kind=kind.reshape(h, w), dirs_cam=dirs_c
+    )
 
 
 def _cast_vectorised(mi: Any, built: BuiltScene, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -47,7 +47,9 @@ def axis_angle_matrix(axis: np.ndarray, angle_rad: float) -> np.ndarray:
     )
 
 
-def look_rotation(forward: np.ndarray, *, up: tuple[float, float, float] = (0.0, 1.0, 0.0), roll_rad: float = 0.0) -> np.ndarray:
+def look_rotation(
+    forward: np.ndarray, *, up: tuple[float, float, float] = (0.0, 1.0, 0.0), roll_rad: float = 0.0
+) -> np.ndarray:
     """Camera-to-world rotation (3x3, OpenCV camera axes as columns) looking along ``forward``.
 
     ``up`` is the world's up direction (y up); the camera's y axis points down
@@ -179,7 +181,9 @@ class StereoRig:
         }
 
 
-def pixel_rays(rig: StereoRig, view: View, *, offset_px: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pixel_rays(
+    rig: StereoRig, view: View, *, offset_px: tuple[float, float] = (0.0, 0.0)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rays through the pixel centres of ``view`` (shifted by ``offset_px = (dx, dy)`` pixels, to sample inside pixels).
 
     Returns

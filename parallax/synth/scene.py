@@ -9,9 +9,10 @@ front of the left camera so that it is likely to be visible.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -71,7 +72,12 @@ class ShapeSpec:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary."""
-        d: dict[str, Any] = {"name": self.name, "primitive": self.primitive, "material": self.material, "role": self.role}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "primitive": self.primitive,
+            "material": self.material,
+            "role": self.role,
+        }
         if self.primitive == "sphere":
             d.update(center=[round(c, 5) for c in self.center], radius=round(self.radius, 5))
         elif self.primitive == "cylinder":
@@ -192,7 +198,7 @@ def _random_rotation(rng: np.random.Generator, *, upright: bool) -> np.ndarray:
     )
 
 
-def sky_envmap(rng: np.random.Generator, *, width: int = 256) -> tuple[np.ndarray, "LightSpec"]:
+def sky_envmap(rng: np.random.Generator, *, width: int = 256) -> tuple[np.ndarray, LightSpec]:
     """A procedural daylight sky (zenith-to-horizon gradient, dim ground, a glow around the sun) and the sun.
 
     Returns the lat-long radiance map (``width/2 x width x 3`` float32, linear,
@@ -212,11 +218,16 @@ def sky_envmap(rng: np.random.Generator, *, width: int = 256) -> tuple[np.ndarra
     sun_elev = rng.uniform(math.radians(15), math.radians(65))
     sun_az = rng.uniform(0, 2 * np.pi)
     sun = np.array([math.cos(sun_elev) * math.cos(sun_az), math.sin(sun_elev), math.cos(sun_elev) * math.sin(sun_az)])
-    dirs = np.stack([np.sin(tt) * np.sin(pp), np.cos(tt), -np.sin(tt) * np.cos(pp)], axis=-1)  # Mitsuba: u = atan2(x, -z) / 2pi
+    dirs = np.stack(
+        [np.sin(tt) * np.sin(pp), np.cos(tt), -np.sin(tt) * np.cos(pp)], axis=-1
+    )  # Mitsuba: u = atan2(x, -z) / 2pi
     ang = np.arccos(np.clip(dirs @ sun, -1, 1))
     sky += np.exp(-((ang / math.radians(12)) ** 2))[..., None] * 2.0 * np.array([1.0, 0.9, 0.7])
-    sun_light = LightSpec(kind="directional", vector=tuple(float(c) for c in -sun),
-                          rgb=tuple(float(c) for c in rng.uniform(3.0, 8.0) * np.array([1.0, 0.95, 0.85])))
+    sun_light = LightSpec(
+        kind="directional",
+        vector=tuple(float(c) for c in -sun),
+        rgb=tuple(float(c) for c in rng.uniform(3.0, 8.0) * np.array([1.0, 0.95, 0.85])),
+    )
     return sky.astype(np.float32), sun_light
 
 
@@ -224,8 +235,16 @@ def sky_envmap(rng: np.random.Generator, *, width: int = 256) -> tuple[np.ndarra
 
 
 class _Builder:
-    def __init__(self, rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory, rig_R: np.ndarray, cam: np.ndarray,
-                 tan_x: float, tan_y: float) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        cfg: SynthConfig,
+        factory: MaterialFactory,
+        rig_R: np.ndarray,
+        cam: np.ndarray,
+        tan_x: float,
+        tan_y: float,
+    ) -> None:
         self.rng, self.cfg, self.mat = rng, cfg, factory
         self.R, self.cam, self.tan_x, self.tan_y = rig_R, cam, tan_x, tan_y
         self.shapes: list[ShapeSpec] = []
@@ -253,14 +272,22 @@ class _Builder:
         kind = str(rng.choice(["sphere", "cube", "cylinder", "blob", "rock", "torus", "vase", "superellipsoid"]))
         R = _random_rotation(rng, upright=upright)
         if kind == "sphere":
-            self.add(primitive="sphere", center=tuple(map(float, p)), radius=float(size), material=material, role="object")
+            self.add(
+                primitive="sphere", center=tuple(map(float, p)), radius=float(size), material=material, role="object"
+            )
         elif kind == "cube":
             s = size * rng.uniform(0.4, 1.0, 3)
             self.add(primitive="cube", to_world=_trs(p, R, s), material=material, role="object")
         elif kind == "cylinder":
             axis = R[:, 1] * size * rng.uniform(0.8, 2.0)
-            self.add(primitive="cylinder", p0=tuple(map(float, p - axis)), p1=tuple(map(float, p + axis)),
-                     radius=float(size * rng.uniform(0.2, 0.6)), material=material, role="object")
+            self.add(
+                primitive="cylinder",
+                p0=tuple(map(float, p - axis)),
+                p1=tuple(map(float, p + axis)),
+                radius=float(size * rng.uniform(0.2, 0.6)),
+                material=material,
+                role="object",
+            )
         else:
             mesh = {
                 "blob": lambda: meshes.blob(rng),
@@ -269,10 +296,19 @@ class _Builder:
                 "vase": lambda: meshes.vase(rng),
                 "superellipsoid": lambda: meshes.superellipsoid(rng),
             }[kind]()
-            self.add(primitive="mesh", mesh=mesh, to_world=_trs(p, R, [size] * 3), material=material, role=f"object:{kind}")
+            self.add(
+                primitive="mesh", mesh=mesh, to_world=_trs(p, R, [size] * 3), material=material, role=f"object:{kind}"
+            )
 
     def rod(self, a: np.ndarray, b: np.ndarray, radius: float, material: str) -> None:
-        self.add(primitive="cylinder", p0=tuple(map(float, a)), p1=tuple(map(float, b)), radius=float(radius), material=material, role="thin")
+        self.add(
+            primitive="cylinder",
+            p0=tuple(map(float, a)),
+            p1=tuple(map(float, b)),
+            radius=float(radius),
+            material=material,
+            role="thin",
+        )
 
     def thin_material(self) -> str:
         r = self.rng.random()
@@ -285,7 +321,10 @@ class _Builder:
     def mirror_panel(self, z_range: tuple[float, float], floor_y: float) -> None:
         """A mirror facing back toward the camera, turned 15-40 degrees so it shows the scene, not the lens."""
         p = self.in_view(z_range, spread=0.5)
-        hw, hh = self.fit_size(p, self.rng.uniform(0.3, 0.8), max_angle=0.2), self.fit_size(p, self.rng.uniform(0.4, 1.0), max_angle=0.2)
+        hw, hh = (
+            self.fit_size(p, self.rng.uniform(0.3, 0.8), max_angle=0.2),
+            self.fit_size(p, self.rng.uniform(0.4, 1.0), max_angle=0.2),
+        )
         p[1] = max(p[1], floor_y + hh + 0.05)
         to_cam = self.cam - p
         to_cam[1] = 0.0
@@ -294,7 +333,12 @@ class _Builder:
         n = axis_angle_matrix(np.array([0.0, 1.0, 0.0]), turn) @ to_cam
         up = np.array([0.0, 1.0, 0.0])
         u = np.cross(up, n)  # u x up = n
-        self.add(primitive="rectangle", to_world=_rect(p, u / np.linalg.norm(u), up, hw, hh), material=self.mat.mirror().name, role="mirror")
+        self.add(
+            primitive="rectangle",
+            to_world=_rect(p, u / np.linalg.norm(u), up, hw, hh),
+            material=self.mat.mirror().name,
+            role="mirror",
+        )
 
 
 def _sample_rig(rng: np.random.Generator, cfg: SynthConfig, R: np.ndarray, cam: np.ndarray) -> StereoRig:
@@ -311,10 +355,14 @@ def _sample_rig(rng: np.random.Generator, cfg: SynthConfig, R: np.ndarray, cam: 
         R_err = np.eye(3)
     pose = np.eye(4)
     pose[:3, :3], pose[:3, 3] = R, cam
-    return StereoRig(width=width, height=height, focal_px=focal, baseline_m=baseline, left_to_world=pose, rect_error_rotation=R_err)
+    return StereoRig(
+        width=width, height=height, focal_px=focal, baseline_m=baseline, left_to_world=pose, rect_error_rotation=R_err
+    )
 
 
-def _room(rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory) -> tuple[StereoRig, _Builder, dict[str, Any]]:
+def _room(
+    rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory
+) -> tuple[StereoRig, _Builder, dict[str, Any]]:
     W, D, H = rng.uniform(3.5, 8.0), rng.uniform(4.5, 10.0), rng.uniform(2.4, 3.4)
     cam = np.array([rng.uniform(-W / 4, W / 4), rng.uniform(1.0, 1.7), rng.uniform(0.3, 0.9)])
     yaw, pitch = rng.uniform(-0.5, 0.5), rng.uniform(-0.35, 0.05)
@@ -325,20 +373,58 @@ def _room(rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory) 
     b = _Builder(rng, cfg, factory, R, cam, tan_x, tan_x * rig.height / rig.width)
     X, Y, Z = np.eye(3)
     floor = factory.textured(repeat=float(round(max(W, D) / rng.uniform(0.8, 2.0))), user_share=0.3)
-    wall_mats = [factory.plain(grey=rng.random() < 0.5) if rng.random() < 0.6 else factory.textured(repeat=float(rng.choice([2, 3, 4])))
-                 for _ in range(4)]
+    wall_mats = [
+        factory.plain(grey=rng.random() < 0.5)
+        if rng.random() < 0.6
+        else factory.textured(repeat=float(rng.choice([2, 3, 4])))
+        for _ in range(4)
+    ]
     b.add(primitive="rectangle", to_world=_rect([0, 0, D / 2], Z, X, D / 2, W / 2), material=floor.name, role="floor")
-    b.add(primitive="rectangle", to_world=_rect([0, H, D / 2], X, Z, W / 2, D / 2), material=factory.plain(grey=True).name, role="ceiling")
-    b.add(primitive="rectangle", to_world=_rect([0, H / 2, D], Y, X, H / 2, W / 2), material=wall_mats[0].name, role="wall")
-    b.add(primitive="rectangle", to_world=_rect([0, H / 2, 0], X, Y, W / 2, H / 2), material=wall_mats[1].name, role="wall")
-    b.add(primitive="rectangle", to_world=_rect([-W / 2, H / 2, D / 2], Y, Z, H / 2, D / 2), material=wall_mats[2].name, role="wall")
-    b.add(primitive="rectangle", to_world=_rect([W / 2, H / 2, D / 2], Z, Y, D / 2, H / 2), material=wall_mats[3].name, role="wall")
+    b.add(
+        primitive="rectangle",
+        to_world=_rect([0, H, D / 2], X, Z, W / 2, D / 2),
+        material=factory.plain(grey=True).name,
+        role="ceiling",
+    )
+    b.add(
+        primitive="rectangle",
+        to_world=_rect([0, H / 2, D], Y, X, H / 2, W / 2),
+        material=wall_mats[0].name,
+        role="wall",
+    )
+    b.add(
+        primitive="rectangle",
+        to_world=_rect([0, H / 2, 0], X, Y, W / 2, H / 2),
+        material=wall_mats[1].name,
+        role="wall",
+    )
+    b.add(
+        primitive="rectangle",
+        to_world=_rect([-W / 2, H / 2, D / 2], Y, Z, H / 2, D / 2),
+        material=wall_mats[2].name,
+        role="wall",
+    )
+    b.add(
+        primitive="rectangle",
+        to_world=_rect([W / 2, H / 2, D / 2], Z, Y, D / 2, H / 2),
+        material=wall_mats[3].name,
+        role="wall",
+    )
     for _ in range(int(rng.integers(1, 4))):
         hx, hz = rng.uniform(0.25, 0.7, 2)
         c = [rng.uniform(-W / 2 + hx, W / 2 - hx), H - 0.005, rng.uniform(hz, D - hz)]
-        b.add(primitive="rectangle", to_world=_rect(c, X, Z, hx, hz), material=factory.emitter(rng.uniform(6.0, 18.0)).name, role="light")
+        b.add(
+            primitive="rectangle",
+            to_world=_rect(c, X, Z, hx, hz),
+            material=factory.emitter(rng.uniform(6.0, 18.0)).name,
+            role="light",
+        )
     for _ in range(int(rng.integers(1, 3))):
-        pos = (float(rng.uniform(-W / 2 + 0.3, W / 2 - 0.3)), float(H - rng.uniform(0.2, 0.6)), float(rng.uniform(0.5, D - 0.3)))
+        pos = (
+            float(rng.uniform(-W / 2 + 0.3, W / 2 - 0.3)),
+            float(H - rng.uniform(0.2, 0.6)),
+            float(rng.uniform(0.5, D - 0.3)),
+        )
         tint = np.array([1.0, 1.0, 1.0]) + rng.uniform(-0.2, 0.2) * np.array([1.0, 0.0, -1.0])
         b.lights.append(LightSpec(kind="point", vector=pos, rgb=tuple(float(c) for c in rng.uniform(2.0, 8.0) * tint)))
     lo = np.array([-W / 2, 0.0, 0.0])
@@ -360,13 +446,20 @@ def _room(rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory) 
             d = _random_rotation(rng, upright=False)[:, 0] * rng.uniform(0.4, 1.2)
             b.rod(np.clip(p - d, lo, hi), np.clip(p + d, lo, hi), radius, b.thin_material())
         else:
-            b.rod(np.array([-W / 2, p[1], p[2]]), np.array([W / 2, p[1] + rng.uniform(-0.3, 0.3), p[2]]), radius, b.thin_material())
+            b.rod(
+                np.array([-W / 2, p[1], p[2]]),
+                np.array([W / 2, p[1] + rng.uniform(-0.3, 0.3), p[2]]),
+                radius,
+                b.thin_material(),
+            )
     if rng.random() < cfg.mirror_probability:
         b.mirror_panel((1.5, max(2.0, 0.8 * D)), floor_y=0.0)
     return rig, b, {"room_size_m": [round(W, 4), round(D, 4), round(H, 4)]}
 
 
-def _outdoor(rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory) -> tuple[StereoRig, _Builder, dict[str, Any]]:
+def _outdoor(
+    rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactory
+) -> tuple[StereoRig, _Builder, dict[str, Any]]:
     ground = meshes.terrain(rng)
     cam = np.array([0.0, rng.uniform(1.2, 2.0), 0.0])
     yaw, pitch = rng.uniform(0, 2 * np.pi), rng.uniform(-0.3, 0.0)
@@ -392,15 +485,31 @@ def _outdoor(rng: np.random.Generator, cfg: SynthConfig, factory: MaterialFactor
         s = rng.uniform([1.5, 2.0, 1.5], [6.0, 8.0, 6.0])
         p[1] += s[1] - 0.2
         mat = factory.textured(repeat=float(rng.choice([2, 4]))) if rng.random() < 0.7 else factory.plain()
-        b.add(primitive="cube", to_world=_trs(p, _random_rotation(rng, upright=True), s), material=mat.name, role="building")
+        b.add(
+            primitive="cube",
+            to_world=_trs(p, _random_rotation(rng, upright=True), s),
+            material=mat.name,
+            role="building",
+        )
     for _ in range(int(rng.integers(1, 4))):  # trees
         p = on_ground((4.0, 20.0))
         h = rng.uniform(2.0, 5.0)
-        b.add(primitive="cylinder", p0=tuple(map(float, p)), p1=tuple(map(float, p + [0, h, 0])), radius=float(rng.uniform(0.08, 0.25)),
-              material=factory.textured(repeat=4.0).name, role="tree")
+        b.add(
+            primitive="cylinder",
+            p0=tuple(map(float, p)),
+            p1=tuple(map(float, p + [0, h, 0])),
+            radius=float(rng.uniform(0.08, 0.25)),
+            material=factory.textured(repeat=4.0).name,
+            role="tree",
+        )
         crown = rng.uniform(0.8, 2.0)
-        b.add(primitive="mesh", mesh=meshes.blob(rng, roughness=0.35), to_world=_trs(p + [0, h + 0.6 * crown, 0], np.eye(3), [crown] * 3),
-              material=factory.textured(repeat=3.0).name, role="tree")
+        b.add(
+            primitive="mesh",
+            mesh=meshes.blob(rng, roughness=0.35),
+            to_world=_trs(p + [0, h + 0.6 * crown, 0], np.eye(3), [crown] * 3),
+            material=factory.textured(repeat=3.0).name,
+            role="tree",
+        )
     for _ in range(int(rng.integers(cfg.object_count_range[0], cfg.object_count_range[1] + 1))):
         p = on_ground((1.5, 15.0))
         size = b.fit_size(p, float(rng.uniform(0.15, 1.2)))
@@ -452,5 +561,13 @@ def plan_scene(rng: np.random.Generator, config: SynthConfig, texture_files: Seq
         envmap, sun = sky_envmap(rng)
         builder.lights.append(sun)
         ambient = 0.0
-    return ScenePlan(kind=kind, rig=rig, shapes=tuple(builder.shapes), materials=dict(factory.materials),
-                     envmap=envmap, ambient=ambient, lights=tuple(builder.lights), info=info)
+    return ScenePlan(
+        kind=kind,
+        rig=rig,
+        shapes=tuple(builder.shapes),
+        materials=dict(factory.materials),
+        envmap=envmap,
+        ambient=ambient,
+        lights=tuple(builder.lights),
+        info=info,
+    )

@@ -8,8 +8,8 @@ only from the ``numpy.random.Generator`` passed in (see ``docs/conventions.md``)
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -169,7 +169,9 @@ PATTERNS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
 """Procedural patterns by name; each returns ``size x size x 3`` sRGB values in [0, 1]."""
 
 
-def procedural_texture(rng: np.random.Generator, *, pattern: str | None = None, size: int = 256) -> tuple[str, np.ndarray]:
+def procedural_texture(
+    rng: np.random.Generator, *, pattern: str | None = None, size: int = 256
+) -> tuple[str, np.ndarray]:
     """Make one procedural texture.
 
     Parameters

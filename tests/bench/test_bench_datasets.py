@@ -37,7 +37,9 @@ def save_pfm(path: Path, disp: np.ndarray) -> None:
     path.write_bytes(b"Pf\n%d %d\n-1\n" % (disp.shape[1], disp.shape[0]) + np.ascontiguousarray(data).tobytes())
 
 
-def save_calib(path: Path, *, f: float, cx0: float, cx1: float, cy: float, baseline_mm: float, ndisp: int, w: int = W) -> None:
+def save_calib(
+    path: Path, *, f: float, cx0: float, cx1: float, cy: float, baseline_mm: float, ndisp: int, w: int = W
+) -> None:
     path.write_text(
         f"cam0=[{f} 0 {cx0}; 0 {f} {cy}; 0 0 1]\ncam1=[{f} 0 {cx1}; 0 {f} {cy}; 0 0 1]\n"
         f"doffs={cx1 - cx0}\nbaseline={baseline_mm}\nwidth={w}\nheight={H}\nndisp={ndisp}\nisint=0\nvmin=2\nvmax=9\n"
@@ -179,7 +181,9 @@ def test_middlebury2001_tsukuba_palette_and_pgm_namings(tmp_path: Path) -> None:
     Image.fromarray(raw).save(venus / "disp2.pgm")
 
     sources = {s.name: s for s in find_scenes(tmp_path)}
-    assert {n: s.layout for n, s in sources.items()} == dict.fromkeys(["tsukuba", "tsukuba-orig", "venus"], "middlebury2001")
+    assert {n: s.layout for n, s in sources.items()} == dict.fromkeys(
+        ["tsukuba", "tsukuba-orig", "venus"], "middlebury2001"
+    )
     expected = grey_of_index[idx] / 16.0
     expected[idx == 0] = np.nan
     for name in ("tsukuba", "tsukuba-orig"):
@@ -188,7 +192,9 @@ def test_middlebury2001_tsukuba_palette_and_pgm_namings(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- KITTI
-def _kitti_frames(training: Path, left: str, right: str, occ: str, noc: str, calib: str, calib_keys: tuple[str, str]) -> dict:
+def _kitti_frames(
+    training: Path, left: str, right: str, occ: str, noc: str, calib: str, calib_keys: tuple[str, str]
+) -> dict:
     h, w = 5, 12
     frames = {}
     for frame in ("000000", "000001"):
@@ -268,7 +274,10 @@ def test_real_manifest_reads_every_scene_with_its_encoding(stereo_gt_dir: Path) 
 
 def test_manifest_encodings_and_errors(tmp_path: Path) -> None:
     assert parse_gt_encoding("16-bit PNG, disparity = value / 256; 0 = invalid") == {"kind": "png", "divisor": 256.0}
-    assert parse_gt_encoding("8-bit PNG (take one channel), disparity = value; 0 = invalid") == {"kind": "png", "divisor": 1.0}
+    assert parse_gt_encoding("8-bit PNG (take one channel), disparity = value; 0 = invalid") == {
+        "kind": "png",
+        "divisor": 1.0,
+    }
     assert parse_gt_encoding("PFM float32; inf = invalid") == {"kind": "pfm"}
     with pytest.raises(UnsupportedFormatError, match="gt_encoding 'EXR half floats'"):
         parse_gt_encoding("EXR half floats")
@@ -278,8 +287,13 @@ def test_manifest_encodings_and_errors(tmp_path: Path) -> None:
     raw = RNG.integers(1, 255, (H, W), dtype=np.uint8)
     save_png(folder / "d.png", raw)
     manifest = tmp_path / "scenes.json"
-    entry = {"left": "l.png", "right": "r.png", "gt": "d.png", "gt_encoding": "8-bit PNG, disparity = value / 2; 0 = invalid",
-             "calib": {"f": 10.0, "cx": 5.0, "cy": 3.0, "doffs": 1.5, "baseline_mm": 100.0}}
+    entry = {
+        "left": "l.png",
+        "right": "r.png",
+        "gt": "d.png",
+        "gt_encoding": "8-bit PNG, disparity = value / 2; 0 = invalid",
+        "calib": {"f": 10.0, "cx": 5.0, "cy": 3.0, "doffs": 1.5, "baseline_mm": 100.0},
+    }
     manifest.write_text(json.dumps({"scenes": {"s1": entry}}))
     (scene,) = load_scenes(tmp_path)  # the folder holding scenes.json
     np.testing.assert_allclose(scene.gt_disparity_px, raw / 2.0)
@@ -357,15 +371,47 @@ def test_scene_selection_and_validation(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="--scene 'C' is not in the dataset; available: A, B"):
         select_scenes(sources, ["C"])
     with pytest.raises(ParameterError, match="range"):
-        StereoScene(name="x", left=rgb(), right=rgb(), gt_disparity_px=gt_map(), nonocc=None, calib=None,
-                    min_disparity=5.0, max_disparity=5.0, range_source="dataset", dataset="t", source="m")
+        StereoScene(
+            name="x",
+            left=rgb(),
+            right=rgb(),
+            gt_disparity_px=gt_map(),
+            nonocc=None,
+            calib=None,
+            min_disparity=5.0,
+            max_disparity=5.0,
+            range_source="dataset",
+            dataset="t",
+            source="m",
+        )
     with pytest.raises(ParameterError, match="differ in size"):
-        StereoScene(name="x", left=rgb(), right=rgb(H, W + 1), gt_disparity_px=gt_map(), nonocc=None, calib=None,
-                    min_disparity=0.0, max_disparity=5.0, range_source="dataset", dataset="t", source="m")
+        StereoScene(
+            name="x",
+            left=rgb(),
+            right=rgb(H, W + 1),
+            gt_disparity_px=gt_map(),
+            nonocc=None,
+            calib=None,
+            min_disparity=0.0,
+            max_disparity=5.0,
+            range_source="dataset",
+            dataset="t",
+            source="m",
+        )
     with pytest.raises(ParameterError, match="inf"):
-        StereoScene(name="x", left=rgb(), right=rgb(), gt_disparity_px=np.full((H, W), np.inf, np.float32),
-                    nonocc=None, calib=None, min_disparity=0.0, max_disparity=5.0, range_source="dataset",
-                    dataset="t", source="m")
+        StereoScene(
+            name="x",
+            left=rgb(),
+            right=rgb(),
+            gt_disparity_px=np.full((H, W), np.inf, np.float32),
+            nonocc=None,
+            calib=None,
+            min_disparity=0.0,
+            max_disparity=5.0,
+            range_source="dataset",
+            dataset="t",
+            source="m",
+        )
     assert range_from_ground_truth(np.array([[-3.5, 16.0]])) == (-4.0, 32.0)
     with pytest.raises(ParameterError, match="no valid pixel"):
         range_from_ground_truth(np.full((2, 2), np.nan))
@@ -394,7 +440,7 @@ def test_reader_error_paths(tmp_path: Path) -> None:
 
     manifest = tmp_path / "m" / "scenes.json"
     manifest.parent.mkdir()
-    for doc, message in (([], "no \"scenes\" object"), ({"scenes": {"a": 3}}, "scene 'a' is not an object")):
+    for doc, message in (([], 'no "scenes" object'), ({"scenes": {"a": 3}}, "scene 'a' is not an object")):
         manifest.write_text(json.dumps(doc))
         with pytest.raises(InputFileError, match=message):
             find_scenes(manifest)

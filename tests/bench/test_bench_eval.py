@@ -37,8 +37,13 @@ class Constant:
     def match(self, left, right, *, min_disparity=None, max_disparity=None) -> MatchResult:
         d = np.full(left.shape[:2], self.value, np.float32)
         d[:, : self.strip] = np.nan
-        return MatchResult(disparity_px=d, confidence=np.isfinite(d).astype(np.float32),
-                           min_disparity=0.0, max_disparity=16.0, settings={"matcher": self.name})
+        return MatchResult(
+            disparity_px=d,
+            confidence=np.isfinite(d).astype(np.float32),
+            min_disparity=0.0,
+            max_disparity=16.0,
+            settings={"matcher": self.name},
+        )
 
 
 def _tsukuba_gt(stereo_gt_dir: Path) -> np.ndarray:
@@ -92,8 +97,15 @@ SGBM_BLOCK = 5
 def _independent_sgbm(left_rgb: np.ndarray, right_rgb: np.ndarray, lo: int, hi: int) -> np.ndarray:
     nd = int(math.ceil((hi - lo + 1) / 16.0)) * 16
     sgbm = cv2.StereoSGBM_create(
-        minDisparity=lo, numDisparities=nd, blockSize=SGBM_BLOCK, P1=8 * 3 * SGBM_BLOCK**2, P2=32 * 3 * SGBM_BLOCK**2,
-        disp12MaxDiff=1, uniquenessRatio=10, speckleWindowSize=100, speckleRange=2,
+        minDisparity=lo,
+        numDisparities=nd,
+        blockSize=SGBM_BLOCK,
+        P1=8 * 3 * SGBM_BLOCK**2,
+        P2=32 * 3 * SGBM_BLOCK**2,
+        disp12MaxDiff=1,
+        uniquenessRatio=10,
+        speckleWindowSize=100,
+        speckleRange=2,
         mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY,
     )
     raw = sgbm.compute(left_rgb, right_rgb).astype(np.float64) / 16.0
@@ -115,15 +127,31 @@ def _independent_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     valid = np.isfinite(gt)
     err = np.abs(pred[valid] - gt[valid])
     return {
-        "bad_0_5_pct": 100 * np.mean(err > 0.5), "bad_1_pct": 100 * np.mean(err > 1), "bad_2_pct": 100 * np.mean(err > 2),
-        "bad_4_pct": 100 * np.mean(err > 4), "epe_px": float(np.mean(err)), "rms_px": float(np.sqrt(np.mean(err**2))),
-        "d1_pct": 100 * np.mean((err > 3) & (err > 0.05 * gt[valid])), "density_pct": 100 * np.mean(np.isfinite(pred[valid])),
+        "bad_0_5_pct": 100 * np.mean(err > 0.5),
+        "bad_1_pct": 100 * np.mean(err > 1),
+        "bad_2_pct": 100 * np.mean(err > 2),
+        "bad_4_pct": 100 * np.mean(err > 4),
+        "epe_px": float(np.mean(err)),
+        "rms_px": float(np.sqrt(np.mean(err**2))),
+        "d1_pct": 100 * np.mean((err > 3) & (err > 0.05 * gt[valid])),
+        "density_pct": 100 * np.mean(np.isfinite(pred[valid])),
     }
 
 
 def test_eval_cli_sgbm_matches_independent_computation(stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["eval", "--dataset", str(stereo_gt_dir / "scenes.json"), "--scene", f"{TSUKUBA},{CONES}",
-                 "--matcher", "sgbm", "--json", "--no-timing"])
+    code = main(
+        [
+            "eval",
+            "--dataset",
+            str(stereo_gt_dir / "scenes.json"),
+            "--scene",
+            f"{TSUKUBA},{CONES}",
+            "--matcher",
+            "sgbm",
+            "--json",
+            "--no-timing",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert [s["name"] for s in report["scenes"]] == [TSUKUBA, CONES] and "timing" not in report
@@ -138,18 +166,33 @@ def test_eval_cli_sgbm_matches_independent_computation(stereo_gt_dir: Path, caps
             raw = np.asarray(Image.open(folder / "cones_disp_02.png")).astype(np.float64)
             gt = np.where(raw > 0, raw / 4.0, np.nan)
         hi = 16 * (math.floor(np.nanmax(gt) / 16) + 1)  # the GT-derived range (no ndisp in these files)
-        pred = _independent_sgbm(np.asarray(Image.open(folder / lf).convert("RGB")),
-                                 np.asarray(Image.open(folder / rf).convert("RGB")), 0, hi)
+        pred = _independent_sgbm(
+            np.asarray(Image.open(folder / lf).convert("RGB")),
+            np.asarray(Image.open(folder / rf).convert("RGB")),
+            0,
+            hi,
+        )
         expected = _independent_metrics(pred, gt)
         for key, value in expected.items():
             assert rows[scene][key] == pytest.approx(value, abs=2e-3), (scene, key)
         assert rows[scene]["n_pixels"] == int(np.isfinite(gt).sum())
     assert report["mean"]["sgbm"]["all"]["bad_2_pct"] == pytest.approx(
-        (rows[TSUKUBA]["bad_2_pct"] + rows[CONES]["bad_2_pct"]) / 2, abs=2e-4)
+        (rows[TSUKUBA]["bad_2_pct"] + rows[CONES]["bad_2_pct"]) / 2, abs=2e-4
+    )
 
 
 def test_eval_cli_json_is_identical_run_to_run(stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["eval", "-d", str(stereo_gt_dir / "scenes.json"), "-s", TSUKUBA, "-m", "sgbm,sgbm-raw", "--json", "--no-timing"]
+    args = [
+        "eval",
+        "-d",
+        str(stereo_gt_dir / "scenes.json"),
+        "-s",
+        TSUKUBA,
+        "-m",
+        "sgbm,sgbm-raw",
+        "--json",
+        "--no-timing",
+    ]
     outs = []
     for _ in range(2):
         assert main(args) == 0
@@ -169,7 +212,9 @@ def test_eval_cli_table_with_timing(stereo_gt_dir: Path, capsys: pytest.CaptureF
     assert timing["per_scene"][0]["ms_per_mp"] > 0 and timing["mean_ms_per_mp"]["sgbm"] > 0
 
 
-def test_eval_cli_default_dataset_and_list(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_cli_default_dataset_and_list(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(ROOT)
     assert main(["eval", "--list"]) == 0
     assert TSUKUBA in capsys.readouterr().out
@@ -188,7 +233,9 @@ def test_eval_cli_default_dataset_and_list(monkeypatch: pytest.MonkeyPatch, tmp_
         (["-m", "onnx", "--model", "missing.onnx"], "missing.onnx not found"),
     ],
 )
-def test_eval_cli_errors(args: list[str], message: str, stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_cli_errors(
+    args: list[str], message: str, stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["eval", "-d", str(stereo_gt_dir / "scenes.json"), *args]) == 2
     err = capsys.readouterr().err
     assert message in " ".join(err.split()) and "Traceback" not in err and err.count("\n") == 1

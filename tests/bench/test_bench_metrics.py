@@ -73,9 +73,7 @@ def test_inf_prediction_counts_as_missing() -> None:
 
 
 def test_fill_missing_takes_background_neighbour() -> None:
-    d = np.array(
-        [[NAN, 5.0, NAN, NAN, 2.0, NAN], [NAN] * 6, [1.0, np.inf, 3.0, 4.0, 4.0, 4.0]], dtype=np.float32
-    )
+    d = np.array([[NAN, 5.0, NAN, NAN, 2.0, NAN], [NAN] * 6, [1.0, np.inf, 3.0, 4.0, 4.0, 4.0]], dtype=np.float32)
     out = fill_missing(d)
     np.testing.assert_array_equal(out[0], [5, 5, 2, 2, 2, 2])
     np.testing.assert_array_equal(out[1], [0] * 6)
@@ -93,16 +91,35 @@ def test_metric_errors() -> None:
     with pytest.raises(ParameterError, match="2-D"):
         fill_missing(np.zeros(4))
     with pytest.raises(ParameterError, match="finite"):
-        DisparityMetrics(n_pixels=1, density_pct=NAN, bad_0_5_pct=0, bad_1_pct=0, bad_2_pct=0, bad_4_pct=0,
-                         d1_pct=0, epe_px=0, rms_px=0)
+        DisparityMetrics(
+            n_pixels=1,
+            density_pct=NAN,
+            bad_0_5_pct=0,
+            bad_1_pct=0,
+            bad_2_pct=0,
+            bad_4_pct=0,
+            d1_pct=0,
+            epe_px=0,
+            rms_px=0,
+        )
 
 
 def test_scene_metrics_regions() -> None:
     rng = np.random.default_rng(7)
     img = rng.integers(0, 255, (2, 4, 3), dtype=np.uint8)
     nonocc = np.array([[True, True, True, True], [True, True, True, False]])
-    common = dict(name="t", left=img, right=img, gt_disparity_px=GT, calib=None, min_disparity=0.0,
-                  max_disparity=16.0, range_source="dataset", dataset="test", source="mem")
+    common = dict(
+        name="t",
+        left=img,
+        right=img,
+        gt_disparity_px=GT,
+        calib=None,
+        min_disparity=0.0,
+        max_disparity=16.0,
+        range_source="dataset",
+        dataset="test",
+        source="mem",
+    )
     scores = scene_metrics(PRED, StereoScene(nonocc=nonocc, **common))
     assert scores["all"].n_pixels == 7 and scores["nonocc"].n_pixels == 6
     assert scene_metrics(PRED, StereoScene(nonocc=None, **common))["nonocc"] is None

@@ -31,8 +31,16 @@ def _export(path: Path, module, *, dynamic: bool, size: tuple[int, int] = (48, 6
     axes = {n: {2: "height", 3: "width"} for n in names} | {"disparity": {2: "height", 3: "width"}} if dynamic else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter warns that it is legacy
-        torch.onnx.export(module, example, str(path), dynamo=False, input_names=names,
-                          output_names=["disparity"], dynamic_axes=axes, opset_version=17)
+        torch.onnx.export(
+            module,
+            example,
+            str(path),
+            dynamo=False,
+            input_names=names,
+            output_names=["disparity"],
+            dynamic_axes=axes,
+            opset_version=17,
+        )
     return path
 
 
@@ -142,8 +150,12 @@ def test_onnx_matcher_errors(models: dict[str, Path], tmp_path: Path, monkeypatc
         OnnxMatcher(models["half_size"]).match(left, right)
     with pytest.raises(ParameterError, match="one size"):
         OnnxMatcher(models["dynamic"]).match(left, right[:, :20].copy())
-    for kwargs, message in (({"normalization": "z"}, "normalization"), ({"tile_height_px": 8}, "must exceed"),
-                            ({"output_sign": 2}, "output_sign"), ({"max_side_px": 4}, "max_side_px")):
+    for kwargs, message in (
+        ({"normalization": "z"}, "normalization"),
+        ({"tile_height_px": 8}, "must exceed"),
+        ({"output_sign": 2}, "output_sign"),
+        ({"max_side_px": 4}, "max_side_px"),
+    ):
         with pytest.raises(ParameterError, match=message):
             OnnxMatcher(models["dynamic"], **kwargs)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the extra were not installed
@@ -151,9 +163,24 @@ def test_onnx_matcher_errors(models: dict[str, Path], tmp_path: Path, monkeypatc
         OnnxMatcher(models["dynamic"])
 
 
-def test_eval_cli_runs_the_onnx_model(models: dict[str, Path], stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["eval", "--dataset", str(stereo_gt_dir / "scenes.json"), "--scene", TSUKUBA,
-                 "--matcher", "onnx", "--model", str(models["dynamic"]), "--json", "--no-timing"])
+def test_eval_cli_runs_the_onnx_model(
+    models: dict[str, Path], stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "eval",
+            "--dataset",
+            str(stereo_gt_dir / "scenes.json"),
+            "--scene",
+            TSUKUBA,
+            "--matcher",
+            "onnx",
+            "--model",
+            str(models["dynamic"]),
+            "--json",
+            "--no-timing",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     (row,) = report["results"]
@@ -161,8 +188,10 @@ def test_eval_cli_runs_the_onnx_model(models: dict[str, Path], stereo_gt_dir: Pa
     import onnxruntime as ort
 
     folder = stereo_gt_dir / TSUKUBA
-    feed = {name: np.asarray(Image.open(folder / f).convert("RGB"), np.float32).transpose(2, 0, 1)[None] / 255.0
-            for name, f in (("left", "imL.png"), ("right", "imR.png"))}
+    feed = {
+        name: np.asarray(Image.open(folder / f).convert("RGB"), np.float32).transpose(2, 0, 1)[None] / 255.0
+        for name, f in (("left", "imL.png"), ("right", "imR.png"))
+    }
     disp = ort.InferenceSession(str(models["dynamic"]), providers=["CPUExecutionProvider"]).run(None, feed)[0][0, 0]
     gt = np.asarray(Image.open(folder / "groundtruth.png").convert("L"), np.float32) / 16.0
     valid = gt > 0
@@ -173,20 +202,34 @@ def test_eval_cli_runs_the_onnx_model(models: dict[str, Path], stereo_gt_dir: Pa
     assert row["all"]["bad_2_pct"] < 40.0  # a 5x5 SAD block matcher on Tsukuba
 
 
-def test_disparity_cli_runs_the_onnx_model(models: dict[str, Path], stereo_gt_dir: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_disparity_cli_runs_the_onnx_model(
+    models: dict[str, Path], stereo_gt_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import onnxruntime as ort
 
     from parallax.io.maps import read_pfm
 
     folder = stereo_gt_dir / TSUKUBA
     out = tmp_path / "d.pfm"
-    code = main(["disparity", str(folder / "imL.png"), str(folder / "imR.png"), "--matcher", "onnx",
-                 "--model", str(models["dynamic"]), "-o", str(out)])
+    code = main(
+        [
+            "disparity",
+            str(folder / "imL.png"),
+            str(folder / "imR.png"),
+            "--matcher",
+            "onnx",
+            "--model",
+            str(models["dynamic"]),
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     written = read_pfm(out)
-    feed = {name: np.asarray(Image.open(folder / f).convert("RGB"), np.float32).transpose(2, 0, 1)[None] / 255.0
-            for name, f in (("left", "imL.png"), ("right", "imR.png"))}
+    feed = {
+        name: np.asarray(Image.open(folder / f).convert("RGB"), np.float32).transpose(2, 0, 1)[None] / 255.0
+        for name, f in (("left", "imL.png"), ("right", "imR.png"))
+    }
     direct = ort.InferenceSession(str(models["dynamic"]), providers=["CPUExecutionProvider"]).run(None, feed)[0][0, 0]
     # Tsukuba is already rectified: the pipeline feeds the pair to the model unchanged, and only
     # leaves out the left pixels whose match x - d falls outside the right view (one camera saw them)
@@ -195,6 +238,20 @@ def test_disparity_cli_runs_the_onnx_model(models: dict[str, Path], stereo_gt_di
     assert np.all(np.isnan(written[outside]))
     np.testing.assert_array_equal(written[~outside], direct[~outside])
     missing = tmp_path / "none.onnx"
-    assert main(["disparity", str(folder / "imL.png"), str(folder / "imR.png"), "--matcher", "onnx",
-                 "--model", str(missing), "-o", str(tmp_path / "e.pfm")]) == 2
+    assert (
+        main(
+            [
+                "disparity",
+                str(folder / "imL.png"),
+                str(folder / "imR.png"),
+                "--matcher",
+                "onnx",
+                "--model",
+                str(missing),
+                "-o",
+                str(tmp_path / "e.pfm"),
+            ]
+        )
+        == 2
+    )
     assert "none.onnx not found" in capsys.readouterr().err and not (tmp_path / "e.pfm").exists()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -134,7 +134,9 @@ def stereo_views() -> tuple[np.ndarray, np.ndarray]:
     texture = np.asarray(Image.fromarray(coarse).resize((w + 40, h), Image.Resampling.BICUBIC))
     left = texture[:, 20 : 20 + w].copy()
     right = texture[:, 22 : 22 + w].copy()  # x_right = x_left - 2
-    square = np.asarray(Image.fromarray((rng.random((8, 8, 3)) * 255).astype(np.uint8)).resize((30, 30), Image.Resampling.BICUBIC))
+    square = np.asarray(
+        Image.fromarray((rng.random((8, 8, 3)) * 255).astype(np.uint8)).resize((30, 30), Image.Resampling.BICUBIC)
+    )
     left[40:70, 60:90] = square
     right[40:70, 50:80] = square  # x_right = x_left - 10
     return left, right

@@ -40,7 +40,11 @@ def test_info_json_vision_pro(capsys, captures_dir):
 
 
 def test_info_table_and_pair(capsys, captures_dir):
-    code, out, _ = _info(capsys, str(captures_dir / "sbs/Panasonic-DMC-GX8-left.jpg"), str(captures_dir / "sbs/Panasonic-DMC-GX8-right.jpg"))
+    code, out, _ = _info(
+        capsys,
+        str(captures_dir / "sbs/Panasonic-DMC-GX8-left.jpg"),
+        str(captures_dir / "sbs/Panasonic-DMC-GX8-right.jpg"),
+    )
     assert code == 0
     assert "pair" in out and "1824x1367" in out
 
@@ -50,7 +54,9 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _bad_files(tmp_path, captures_dir, stereo_views):

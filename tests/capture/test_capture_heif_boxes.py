@@ -27,7 +27,12 @@ def _spatial_meta(cmex_right: bytes, *, apple_uuid: bool) -> bytes:
     else:
         props = _box(b"cmex", left_cmex) + _box(b"cmex", cmex_right)
     ipco = _box(b"ipco", props)
-    ipma = _full(b"ipma", 0, 0, struct.pack(">I", 2) + struct.pack(">HB", 1, 1) + bytes([0x01]) + struct.pack(">HB", 2, 1) + bytes([0x02]))
+    ipma = _full(
+        b"ipma",
+        0,
+        0,
+        struct.pack(">I", 2) + struct.pack(">HB", 1, 1) + bytes([0x01]) + struct.pack(">HB", 2, 1) + bytes([0x02]),
+    )
     grpl = _box(b"grpl", _full(b"ster", 0, 0, struct.pack(">III", 9, 2, 1) + struct.pack(">I", 2)))
     meta = _full(b"meta", 0, 0, iinf + _box(b"iprp", ipco + ipma) + grpl)
     return _box(b"ftyp", b"heic" + b"\x00\x00\x00\x00" + b"mif1heic") + meta

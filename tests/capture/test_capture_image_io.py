@@ -26,10 +26,10 @@ def test_load_image_applies_exif_orientation(tmp_path):
 
 
 def test_load_image_modes(tmp_path):
-    grey = (np.arange(64, dtype=np.uint8).reshape(8, 8) * 4)
+    grey = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
     Image.fromarray(grey).save(tmp_path / "grey.png")
     np.testing.assert_array_equal(load_image(tmp_path / "grey.png")[:, :, 2], grey)
-    deep = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)
+    deep = np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000
     Image.fromarray(deep).save(tmp_path / "deep.png")
     np.testing.assert_array_equal(load_image(tmp_path / "deep.png")[:, :, 0], np.round(deep / 257.0).astype(np.uint8))
     rgba = np.zeros((4, 4, 4), np.uint8)
@@ -62,7 +62,11 @@ def test_pillow_bomb_warning_never_escapes(tmp_path):
     def chunk(tag: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
 
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10000, 10000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 10000, 10000, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
     (tmp_path / "big.png").write_bytes(png)
     with pytest.raises(InputFileError, match="more than the limit of 50 MP"):
         load_image(tmp_path / "big.png", max_pixels=50_000_000)

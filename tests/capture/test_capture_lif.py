@@ -61,9 +61,21 @@ def test_lif5_mono_with_inverse_depth_is_rgbd(stereo_views, tmp_path, jpeg_of):
     left = stereo_views[0]
     code = np.full((96, 128), 255, np.uint8)
     code[:, :64] = 0
-    meta = {"views": [{"image": {"blob_id": -1}, "inv_z_map": {"blob_id": 1000010, "min": 0.1, "max": 0.5},
-                       "width_px": 128, "height_px": 96, "focal_px": 100.0, "position": [0, 0, 0]}]}
-    data = pack_lif(jpeg_of(left), [LifField(type=1000010, data=_png(code)), LifField(type=8, data=json.dumps(meta).encode())])
+    meta = {
+        "views": [
+            {
+                "image": {"blob_id": -1},
+                "inv_z_map": {"blob_id": 1000010, "min": 0.1, "max": 0.5},
+                "width_px": 128,
+                "height_px": 96,
+                "focal_px": 100.0,
+                "position": [0, 0, 0],
+            }
+        ]
+    }
+    data = pack_lif(
+        jpeg_of(left), [LifField(type=1000010, data=_png(code)), LifField(type=8, data=json.dumps(meta).encode())]
+    )
     path = tmp_path / "mono.lif"
     path.write_bytes(data)
     capture = read_capture(path)
@@ -78,7 +90,9 @@ def test_lif5_mono_with_inverse_depth_is_rgbd(stereo_views, tmp_path, jpeg_of):
 
 def test_lif_without_second_view_or_map_is_not_stereo(stereo_views, tmp_path, jpeg_of):
     path = tmp_path / "bare.jpg"
-    path.write_bytes(pack_lif(jpeg_of(stereo_views[0]), [LifField(type=8, data=b'{"views": [{"image": {"blob_id": -1}}]}')]))
+    path.write_bytes(
+        pack_lif(jpeg_of(stereo_views[0]), [LifField(type=8, data=b'{"views": [{"image": {"blob_id": -1}}]}')])
+    )
     with pytest.raises(NotStereoError, match="one view and no depth map"):
         read_capture(path)
 

@@ -124,7 +124,6 @@ def test_layout_does_not_apply_to_mpo(captures_dir):
         read_capture(captures_dir / "mpo/sugarshack.mpo", layout="sbs")
 
 
-
 def test_plain_jpeg_has_no_mpf(stereo_views):
     buf = io.BytesIO()
     Image.fromarray(stereo_views[0]).save(buf, format="JPEG")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -55,7 +56,9 @@ def test_gx8_mpo_facts_from_mp_attributes(read_sample):
     assert capture.convergence_deg == 0.0
     assert (capture.make, capture.model) == ("Panasonic", "DMC-GX8")
     left = capture.metadata["left"]["attributes"]
-    assert left["individual_image_number"] == 1 and capture.metadata["right"]["attributes"]["individual_image_number"] == 2
+    assert (
+        left["individual_image_number"] == 1 and capture.metadata["right"]["attributes"]["individual_image_number"] == 2
+    )
     assert left["raw_rationals"]["baseline_length_m"] == [10000, 1000000]
     # EXIF: FocalLengthIn35mmFilm 68 on a 1824x1368 frame -> f = 68 / 43.2666 * 2280 px
     expected = 68.0 / math.hypot(36, 24) * math.hypot(1824, 1368)
@@ -137,4 +140,3 @@ def test_gx8_sbs_halves_equal_the_mpo_views(read_sample):
     # same shot stored two ways: the detected left view is the MPO's left view
     assert np.abs(sbs.left.astype(np.float32) - mpo.left).mean() < 2.0
     assert np.abs(sbs.right.astype(np.float32) - mpo.right).mean() < 2.0
-

@@ -54,11 +54,22 @@ def make_sample(consent: Consent, index: int, *, kind: str = "synthetic", size: 
     left = np.ascontiguousarray(right[:, :w])  # left(x) = right(x - 4) shifted view
     right = np.ascontiguousarray(right[:, 4 : w + 4])
     return Sample(
-        sample_id=f"syn-{consent.contributor}-{index:03d}", left=left, right=right, disparity_px=disparity,
-        depth=(100.0 / disparity).astype(np.float32), K=[[60.0, 0, w / 2], [0, 60.0, h / 2], [0, 0, 1]],
-        baseline_m=0.1, depth_is_metric=True, source_kind=kind, source_format="synthetic", device="test-renderer",
-        original_name=f"scene-{index}", license=consent.license, consent_id=consent.consent_id,
-        contributor=consent.contributor, lineage={"generator": {"kind": "shifted-noise"}, "seed": 1000 + index},
+        sample_id=f"syn-{consent.contributor}-{index:03d}",
+        left=left,
+        right=right,
+        disparity_px=disparity,
+        depth=(100.0 / disparity).astype(np.float32),
+        K=[[60.0, 0, w / 2], [0, 60.0, h / 2], [0, 0, 1]],
+        baseline_m=0.1,
+        depth_is_metric=True,
+        source_kind=kind,
+        source_format="synthetic",
+        device="test-renderer",
+        original_name=f"scene-{index}",
+        license=consent.license,
+        consent_id=consent.consent_id,
+        contributor=consent.contributor,
+        lineage={"generator": {"kind": "shifted-noise"}, "seed": 1000 + index},
         extras={"occlusion": np.zeros((h, w), dtype=bool)},
     )
 

@@ -24,15 +24,32 @@ pytestmark = pytest.mark.slow
 
 
 def _inputs(captures_dir: Path) -> list[Path]:
-    return [captures_dir / "mpo" / "sugarshack.mpo", captures_dir / "mpo" / "frozenpond.mpo",
-            captures_dir / "sbs" / "02-super-mario.jps", captures_dir / "sbs" / "Panasonic-DMC-GX8.jpg",
-            captures_dir / "mpo" / "Panasonic-DMC-GX8.mpo"]
+    return [
+        captures_dir / "mpo" / "sugarshack.mpo",
+        captures_dir / "mpo" / "frozenpond.mpo",
+        captures_dir / "sbs" / "02-super-mario.jps",
+        captures_dir / "sbs" / "Panasonic-DMC-GX8.jpg",
+        captures_dir / "mpo" / "Panasonic-DMC-GX8.mpo",
+    ]
 
 
 def _cli(corpus: Path, files: list[Path], consent: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "parallax.cli.main", "corpus", "add", *map(str, files), "--consent", str(consent),
-           "--corpus", str(corpus), "--max-side", str(MAX_SIDE), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "parallax.cli.main",
+        "corpus",
+        "add",
+        *map(str, files),
+        "--consent",
+        str(consent),
+        "--corpus",
+        str(corpus),
+        "--max-side",
+        str(MAX_SIDE),
+        "--json",
+    ]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

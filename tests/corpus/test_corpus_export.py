@@ -17,6 +17,7 @@ from parallax.errors import ParameterError
 
 from .conftest import ALICE, BOB, make_sample
 
+
 def _contributors_for_every_split(per_split: int = 3) -> list[Consent]:
     chosen: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     for i in range(200):
@@ -73,13 +74,17 @@ def test_parquet_export_reads_with_duckdb(big_corpus, tmp_path):
     result = export_corpus(big_corpus, fmt="parquet", out=str(tmp_path / "pq"))
     con = duckdb.connect()
     rows = con.execute(
-        f"SELECT split, sample_id, contributor, license, source_kind, width, K, octet_length(\"left\") AS nbytes "
-        f"FROM read_parquet('{tmp_path / 'pq'}/*.parquet') ORDER BY sample_id").fetchall()
+        f'SELECT split, sample_id, contributor, license, source_kind, width, K, octet_length("left") AS nbytes '
+        f"FROM read_parquet('{tmp_path / 'pq'}/*.parquet') ORDER BY sample_id"
+    ).fetchall()
     assert [r[1] for r in rows] == sorted(r["sample_id"] for r in big_corpus.catalog.active_samples())
     assert all(r[0] == split_of(r[2]) for r in rows)
     assert all(len(r[6]) == 9 and r[7] > 100 for r in rows)
-    by_licence = dict(con.execute(f"SELECT license, count(*) FROM read_parquet('{tmp_path / 'pq'}/*.parquet') "
-                                  "GROUP BY license").fetchall())
+    by_licence = dict(
+        con.execute(
+            f"SELECT license, count(*) FROM read_parquet('{tmp_path / 'pq'}/*.parquet') GROUP BY license"
+        ).fetchall()
+    )
     assert by_licence["CC0-1.0"] == 18
     assert sum(len(v) for v in result.samples.values()) == len(rows)
 
@@ -90,12 +95,18 @@ def test_dataset_card_and_croissant(big_corpus, tmp_path):
     assert card.startswith("---\n") and "\n---\n" in card[4:]
     front = card[4 : card.index("\n---\n", 4)]
     assert "license: other" in front and "task_categories:" in front and "depth-estimation" in front
-    assert "path: \"train-*.tar\"" in front
+    assert 'path: "train-*.tar"' in front
     assert "| CC0-1.0 | 18 |" in card
     crois = json.loads((tmp_path / "e" / "croissant.json").read_text())
     assert crois["@type"] == "sc:Dataset" and "http://mlcommons.org/croissant/1.0" in crois["conformsTo"]
-    for key in ("rai:dataCollection", "rai:personalSensitiveInformation", "rai:dataUseCases", "rai:dataBiases",
-                "rai:dataLimitations", "rai:dataPreprocessingProtocol"):
+    for key in (
+        "rai:dataCollection",
+        "rai:personalSensitiveInformation",
+        "rai:dataUseCases",
+        "rai:dataBiases",
+        "rai:dataLimitations",
+        "rai:dataPreprocessingProtocol",
+    ):
         assert crois[key], key
     assert "blurred" in crois["rai:personalSensitiveInformation"] and "consent" in crois["rai:dataCollection"]
     assert crois["px:licenseBreakdown"]["CC0-1.0"] == 18
@@ -194,7 +205,10 @@ def test_samples_in_an_object_store(tmp_path):
 
     fs = fsspec.filesystem("memory")
     assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("/objstore/samples", detail=False)) == [
-        "syn-alice-000", "syn-alice-001", "syn-alice-002"]
+        "syn-alice-000",
+        "syn-alice-001",
+        "syn-alice-002",
+    ]
     fs.pipe_file("/objstore/samples/syn-orphan/left.png", b"partial")  # a killed writer's leftovers
     assert corpus.recover() == ["syn-orphan"]
     result = export_corpus(corpus, fmt="webdataset", out=str(tmp_path / "e"))

@@ -32,8 +32,12 @@ def test_every_capture_is_accepted_or_rejected_with_a_reason(ingested, captures_
     by_name = {o.original_name: o for o in outcomes}
     assert by_name["pug.heic"].status == "rejected" and "one view" in by_name["pug.heic"].reason
     rows = ingested["snapshot"]["inputs"]
-    assert len(rows) == len(outcomes) and all(r["status"] == o.status for r, o in zip(
-        sorted(rows, key=lambda r: r["original_name"]), sorted(outcomes, key=lambda o: o.original_name)))
+    assert len(rows) == len(outcomes) and all(
+        r["status"] == o.status
+        for r, o in zip(
+            sorted(rows, key=lambda r: r["original_name"]), sorted(outcomes, key=lambda o: o.original_name), strict=True
+        )
+    )
 
 
 def test_gx8_as_mpo_side_by_side_and_two_files_is_one_sample(ingested):
@@ -63,8 +67,14 @@ def test_meta_json_is_self_describing(ingested):
         assert meta["source"]["original_name"] == o.original_name
         assert meta["rights"]["consent_id"] in (ALICE.consent_id, BOB.consent_id)
         assert meta["quality"]["accepted"] is True and meta["quality"]["thresholds"]
-        assert set(meta["quality"]["scores"]) >= {"rectification_residual_px", "sharpness", "exposure_mean",
-                                                 "disparity_density", "disparity_span_px", "lr_photometric_error"}
+        assert set(meta["quality"]["scores"]) >= {
+            "rectification_residual_px",
+            "sharpness",
+            "exposure_mean",
+            "disparity_density",
+            "disparity_span_px",
+            "lr_photometric_error",
+        }
         assert meta["processing"]["max_side_px"] == ingested["settings"].max_side_px
         assert max(meta["width"], meta["height"]) <= ingested["settings"].max_side_px
         assert meta["lineage"]["parallax_version"] and meta["lineage"]["matcher"]
@@ -115,7 +125,9 @@ def test_cli_add_without_consent_is_refused(tmp_path, captures_dir, capsys):
 
 def test_consent_files_are_checked(tmp_path):
     bad = tmp_path / "consent.json"
-    bad.write_text(json.dumps({"contributor": "eve", "license": "CC-BY-4.0", "allow_training": False, "date": "2026-01-01"}))
+    bad.write_text(
+        json.dumps({"contributor": "eve", "license": "CC-BY-4.0", "allow_training": False, "date": "2026-01-01"})
+    )
     with pytest.raises(ParameterError, match="allow_training"):
         load_consent(bad)
     bad.write_text(json.dumps({"contributor": "eve", "license": "CC-BY-4.0"}))

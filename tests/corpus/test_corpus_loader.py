@@ -35,8 +35,13 @@ def exports(tmp_path_factory, ingested):
         syn.add_sample(make_sample(DAVE, i), DAVE)
     syn_out = export_corpus(syn, fmt="webdataset", out=str(base / "syn"), shard_size="100kB", ratios=(1.0, 0.0, 0.0))
     syn.close()
-    return {"real": base / "real", "syn": base / "syn", "real_ids": real_out.samples["train"],
-            "syn_ids": syn_out.samples["train"], "syn_shards": len(syn_out.shards)}
+    return {
+        "real": base / "real",
+        "syn": base / "syn",
+        "real_ids": real_out.samples["train"],
+        "syn_ids": syn_out.samples["train"],
+        "syn_shards": len(syn_out.shards),
+    }
 
 
 def _ids(loader) -> list[str]:
@@ -101,5 +106,7 @@ def test_loader_errors(tmp_path, exports):
         CorpusDataset({"a": str(exports["syn"])}, weights={"a": 1.0, "b": 1.0})
     with pytest.raises(ParameterError, match="stop"):
         CorpusDataset(str(exports["syn"]), stop="never")
-    assert np.isfinite(len(CorpusDataset(str(exports["syn"]), split="val"))) and len(
-        CorpusDataset(str(exports["syn"]), split="val")) == 0
+    assert (
+        np.isfinite(len(CorpusDataset(str(exports["syn"]), split="val")))
+        and len(CorpusDataset(str(exports["syn"]), split="val")) == 0
+    )

@@ -124,7 +124,9 @@ def _jpeg_with_private_exif(image: np.ndarray, path: Path) -> None:
     exif[0x010F], exif[0x0110] = "TestMake", "TestModel"  # Make, Model: kept
     exif[0x010E] = "Holiday at 12 Secret Street"  # ImageDescription
     exif[0x013B] = "Jane Doe"  # Artist
-    exif.get_ifd(0x8769).update({0xA431: "SN-998877", 0xA435: "LENS-4455", 0x9286: b"ASCII\0\0\0my comment", 0x920A: 4.5})
+    exif.get_ifd(0x8769).update(
+        {0xA431: "SN-998877", 0xA435: "LENS-4455", 0x9286: b"ASCII\0\0\0my comment", 0x920A: 4.5}
+    )
     exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 30.0), 3: "E", 4: (2.0, 17.0, 40.0)})
     Image.fromarray(image).save(path, quality=95, exif=exif.tobytes())
 
@@ -147,14 +149,39 @@ def test_gps_serial_owner_and_comments_never_reach_the_corpus(tmp_path, captures
 
 
 def test_camera_facts_keep_3d_facts_and_drop_private_keys():
-    facts, dropped = camera_facts({
-        "camera": {"make": "Nintendo", "model": "3DS", "baseline_m": 0.035, "convergence_deg": 1.2},
-        "metadata": {"exif": {"GPSInfo": {"1": "N"}, "BodySerialNumber": "123", "focal_length_mm": 4.0,
-                              "UserComment": "hi", "XPComment": "x", "CameraOwnerName": "Jane", "MakerNote": "..."},
-                     "xmp": "<x:xmpmeta/>"},
-    })
-    assert facts == {"make": "Nintendo", "model": "3DS", "baseline_m": 0.035, "convergence_deg": 1.2, "focal_length_mm": 4.0}
-    assert set(dropped) == {"GPSInfo", "BodySerialNumber", "UserComment", "XPComment", "CameraOwnerName", "MakerNote", "xmp"}
+    facts, dropped = camera_facts(
+        {
+            "camera": {"make": "Nintendo", "model": "3DS", "baseline_m": 0.035, "convergence_deg": 1.2},
+            "metadata": {
+                "exif": {
+                    "GPSInfo": {"1": "N"},
+                    "BodySerialNumber": "123",
+                    "focal_length_mm": 4.0,
+                    "UserComment": "hi",
+                    "XPComment": "x",
+                    "CameraOwnerName": "Jane",
+                    "MakerNote": "...",
+                },
+                "xmp": "<x:xmpmeta/>",
+            },
+        }
+    )
+    assert facts == {
+        "make": "Nintendo",
+        "model": "3DS",
+        "baseline_m": 0.035,
+        "convergence_deg": 1.2,
+        "focal_length_mm": 4.0,
+    }
+    assert set(dropped) == {
+        "GPSInfo",
+        "BodySerialNumber",
+        "UserComment",
+        "XPComment",
+        "CameraOwnerName",
+        "MakerNote",
+        "xmp",
+    }
 
 
 def test_plug_in_detectors_by_path(tmp_path):

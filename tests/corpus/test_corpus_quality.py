@@ -38,7 +38,10 @@ def test_a_good_pair_is_accepted_with_its_scores():
     [
         (lambda l, r, d: (np.zeros_like(l), np.zeros_like(r), d), "badly exposed"),
         (lambda l, r, d: (cv2.GaussianBlur(l, (0, 0), 6), cv2.GaussianBlur(r, (0, 0), 6), d), "too blurry"),
-        (lambda l, r, d: (l, r, np.where(np.arange(d.shape[1]) < 150, np.nan, d).astype(np.float32)), "sparse disparity"),
+        (
+            lambda l, r, d: (l, r, np.where(np.arange(d.shape[1]) < 150, np.nan, d).astype(np.float32)),
+            "sparse disparity",
+        ),
         (lambda l, r, d: (l, r, np.full_like(d, 6.0)), "flat disparity"),
         (lambda l, r, d: (l, 255 - r, d), "left-right inconsistent"),
         (lambda l, r, d: (l, r, np.full_like(d, 500.0) + np.indices(d.shape)[1]), "implausible disparity range"),

@@ -22,14 +22,25 @@ def _sample(**over) -> Sample:
     disparity = rng.uniform(-120, 300, (h, w)).astype(np.float32)
     disparity[0, :7] = np.nan
     base = dict(
-        sample_id="s-test", left=rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
-        right=rng.integers(0, 256, (h, w, 3), dtype=np.uint8), disparity_px=disparity,
-        depth=rng.uniform(0.5, 40, (h, w)).astype(np.float32), confidence=rng.uniform(0, 1, (h, w)).astype(np.float32),
-        K=[[500.0, 0, 24.5], [0, 500.0, 14.5], [0, 0, 1]], baseline_m=0.063, depth_is_metric=True,
+        sample_id="s-test",
+        left=rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+        right=rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+        disparity_px=disparity,
+        depth=rng.uniform(0.5, 40, (h, w)).astype(np.float32),
+        confidence=rng.uniform(0, 1, (h, w)).astype(np.float32),
+        K=[[500.0, 0, 24.5], [0, 500.0, 14.5], [0, 0, 1]],
+        baseline_m=0.063,
+        depth_is_metric=True,
         rectification=Rectification.identity(w, h, vertical_error_before_px=0.2, matches=40),
-        source_format="mpo", device="Nintendo 3DS", original_name="a.mpo", license="CC-BY-4.0",
-        consent_id="c-1", contributor="alice", quality={"accepted": True, "reasons": []},
-        lineage={"parallax_version": "0.1.0", "matcher": {"name": "sgm"}}, camera_facts={"make": "Nintendo"},
+        source_format="mpo",
+        device="Nintendo 3DS",
+        original_name="a.mpo",
+        license="CC-BY-4.0",
+        consent_id="c-1",
+        contributor="alice",
+        quality={"accepted": True, "reasons": []},
+        lineage={"parallax_version": "0.1.0", "matcher": {"name": "sgm"}},
+        camera_facts={"make": "Nintendo"},
         extras={"occlusion": disparity > 200, "normals": rng.normal(size=(h, w, 3)).astype(np.float32)},
     )
     base.update(over)
@@ -43,7 +54,10 @@ def test_sample_folder_round_trip_keeps_every_field(tmp_path):
     assert np.array_equal(back.left, sample.left) and np.array_equal(back.right, sample.right)
     finite = np.isfinite(sample.disparity_px)
     assert np.array_equal(np.isfinite(back.disparity_px), finite)
-    assert np.max(np.abs(back.disparity_px[finite] - sample.disparity_px[finite])) <= 0.5 / manifest["files"]["disparity"]["scale"]
+    assert (
+        np.max(np.abs(back.disparity_px[finite] - sample.disparity_px[finite]))
+        <= 0.5 / manifest["files"]["disparity"]["scale"]
+    )
     assert np.max(np.abs(back.depth - sample.depth)) <= 0.5 / manifest["files"]["depth"]["scale"] + 1e-6
     assert np.max(np.abs(back.confidence - sample.confidence)) <= 0.5 / 65535 + 1e-7
     assert np.array_equal(back.valid, finite)
@@ -51,17 +65,32 @@ def test_sample_folder_round_trip_keeps_every_field(tmp_path):
     assert np.array_equal(back.extras["normals"], sample.extras["normals"])
     assert np.allclose(back.K, sample.K) and back.baseline_m == 0.063 and back.depth_is_metric
     assert back.rectification.method == "none" and back.rectification.matches == 40
-    assert (back.license, back.consent_id, back.contributor, back.original_name) == ("CC-BY-4.0", "c-1", "alice", "a.mpo")
+    assert (back.license, back.consent_id, back.contributor, back.original_name) == (
+        "CC-BY-4.0",
+        "c-1",
+        "alice",
+        "a.mpo",
+    )
     assert back.lineage["matcher"] == {"name": "sgm"} and back.camera_facts == {"make": "Nintendo"}
     meta = json.loads((tmp_path / "s-test" / "meta.json").read_text())
     assert meta == manifest
-    assert set(meta["files"]) == {"left", "right", "disparity", "depth", "confidence", "valid", "extra_occlusion", "extra_normals"}
+    assert set(meta["files"]) == {
+        "left",
+        "right",
+        "disparity",
+        "depth",
+        "confidence",
+        "valid",
+        "extra_occlusion",
+        "extra_normals",
+    }
 
 
 def test_disparity_scale_adapts_to_large_disparities(tmp_path):
     big = np.full((10, 12), 2000.5, dtype=np.float32)
-    manifest = write_sample_dir(_sample(disparity_px=np.pad(big, ((10, 10), (19, 19)), constant_values=-700.25),
-                                        extras={}), tmp_path / "big")
+    manifest = write_sample_dir(
+        _sample(disparity_px=np.pad(big, ((10, 10), (19, 19)), constant_values=-700.25), extras={}), tmp_path / "big"
+    )
     scale = manifest["files"]["disparity"]["scale"]
     assert scale < 64 and 2000.5 * scale < 32767
     back = read_sample_dir(tmp_path / "big")

@@ -91,7 +91,9 @@ def test_default_coarse_to_fine_mode_recovers_boxes(wide_pair):
     # a range wide enough (0..64) that the pyramid halves (once: levels keep >= 48 px)
     # and the full level searches a 16-label band per pixel
     left, right, gt = wide_pair
-    result = match(left, right, min_disparity=0, max_disparity=64, pyramid_levels=2, band_labels=16, coarse_voxels=10_000)
+    result = match(
+        left, right, min_disparity=0, max_disparity=64, pyramid_levels=2, band_labels=16, coarse_voxels=10_000
+    )
     assert np.isfinite(result.disparity_px).all()
     assert result.settings["pyramid_levels"] == 2
     err = _errors(result.disparity_px, gt)

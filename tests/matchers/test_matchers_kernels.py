@@ -44,7 +44,9 @@ def test_cost_volume_matches_reference():
     cl = census_transform(left.mean(axis=2).astype(np.float32))
     cr = census_transform(right.mean(axis=2).astype(np.float32))
     dmin, nd = -3, 9
-    cost = cost_volume(cl, cr, left, right, dmin, nd, census_weight=2.0, ad_weight=0.5, ad_truncation=20.0, border_cost=40)
+    cost = cost_volume(
+        cl, cr, left, right, dmin, nd, census_weight=2.0, ad_weight=0.5, ad_truncation=20.0, border_cost=40
+    )
     assert cost.shape == (6, 20, 16) and cost.dtype == np.uint8
     assert np.all(cost[:, :, nd:] == 255)
     for y, x, k in [(0, 0, 0), (3, 10, 4), (5, 19, 8), (2, 1, 6), (4, 18, 0)]:
@@ -84,7 +86,9 @@ def test_winner_take_all_over_bands_matches_the_full_volume():
     full = rng.integers(0, 500, (4, 30, 24)).astype(np.uint16)
     offsets = np.full((4, 30), 0, np.int32)
     offsets[:, 10:] = 8  # labels 8..23 only, holding the same costs
-    band = np.stack([full[y, x, offsets[y, x] : offsets[y, x] + 16] for y in range(4) for x in range(30)]).reshape(4, 30, 16)
+    band = np.stack([full[y, x, offsets[y, x] : offsets[y, x] + 16] for y in range(4) for x in range(30)]).reshape(
+        4, 30, 16
+    )
     fd, fs, _ = winner_take_all(np.ascontiguousarray(full[:, :10, :16]), 0)
     bd, bs, bu = winner_take_all(band, 0, num_disparities=24, offsets=offsets)
     np.testing.assert_array_equal(bd[:, :10], fd)  # the constant part is the ordinary winner search
@@ -268,7 +272,7 @@ def test_row_split_threads_give_identical_kernels():
     two = cost_volume(cl, cr, left, right, -2, 12, census_weight=2.0, ad_weight=0.5, border_cost=30, threads=2)
     np.testing.assert_array_equal(one, two)
     agg = aggregate_sgm(one, left[:, :, 1].astype(np.float32), p1=8, p2=60)
-    for a, b in zip(winner_take_all(agg, -2, threads=1), winner_take_all(agg, -2, threads=2)):
+    for a, b in zip(winner_take_all(agg, -2, threads=1), winner_take_all(agg, -2, threads=2), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

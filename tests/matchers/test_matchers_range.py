@@ -16,7 +16,9 @@ def _shifted_pair(shift: int, seed: int = 5):
     rng = np.random.default_rng(seed)
     h, w = 160, 448
     octaves = [
-        cv2.resize(rng.uniform(0, 255, size=(h // s, w // s, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+        cv2.resize(
+            rng.uniform(0, 255, size=(h // s, w // s, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+        )
         for s in (2, 4, 8, 16)
     ]
     big = np.clip(sum(octaves) / len(octaves), 0, 255)

@@ -16,8 +16,16 @@ def _independent_sgbm(left, right, min_d, max_d):
     mind = int(np.floor(min_d))
     num = int(np.ceil((max_d - mind + 1) / 16)) * 16
     sgbm = cv2.StereoSGBM_create(
-        minDisparity=mind, numDisparities=num, blockSize=5, P1=600, P2=2400, disp12MaxDiff=1,
-        uniquenessRatio=10, speckleWindowSize=100, speckleRange=2, mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY,
+        minDisparity=mind,
+        numDisparities=num,
+        blockSize=5,
+        P1=600,
+        P2=2400,
+        disp12MaxDiff=1,
+        uniquenessRatio=10,
+        speckleWindowSize=100,
+        speckleRange=2,
+        mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY,
     )
     raw = sgbm.compute(left, right)
     return np.where(raw < mind * 16, np.nan, raw / 16.0).astype(np.float32)
@@ -48,7 +56,9 @@ def test_sgbm_fill_is_the_background_favouring_scanline_fill(fg_bg_pair):
 
 def test_scanline_fill_takes_the_smaller_neighbour():
     nan = np.nan
-    row = np.array([[nan, 5.0, nan, nan, 9.0, nan], [nan, nan, nan, nan, nan, nan], [3.0, nan, 7.0, 1.0, nan, 2.0]], np.float32)
+    row = np.array(
+        [[nan, 5.0, nan, nan, 9.0, nan], [nan, nan, nan, nan, nan, nan], [3.0, nan, 7.0, 1.0, nan, 2.0]], np.float32
+    )
     out = scanline_background_fill(row)
     np.testing.assert_array_equal(out[0], [5, 5, 5, 5, 9, 9])
     assert np.isnan(out[1]).all()  # nothing to fill from

@@ -36,8 +36,11 @@ def result_from_gt(stereo_gt_dir: Path, name: str, *, scale: float = 1.0) -> Dep
     if calib:
         sx = scale
         camera = CameraIntrinsics(
-            focal_px=calib["f"] * sx, cx_px=(calib["cx"] + 0.5) * sx - 0.5, cy_px=(calib["cy"] + 0.5) * sx - 0.5,
-            width=w, height=h,
+            focal_px=calib["f"] * sx,
+            cx_px=(calib["cx"] + 0.5) * sx - 0.5,
+            cy_px=(calib["cy"] + 0.5) * sx - 0.5,
+            width=w,
+            height=h,
         )
         baseline_m = calib["baseline_mm"] / 1000.0
         doffs = calib["doffs"] * sx
@@ -49,9 +52,16 @@ def result_from_gt(stereo_gt_dir: Path, name: str, *, scale: float = 1.0) -> Dep
         depth = depth / np.nanmedian(depth)
         metric = False
     return DepthResult(
-        image=left, right_image=right, disparity_px=disp.astype(np.float32),
-        confidence=np.where(np.isfinite(disp), 1.0, 0.0).astype(np.float32), depth=depth.astype(np.float32),
-        depth_is_metric=metric, camera=camera, baseline_m=baseline_m, doffs_px=doffs, source=name,
+        image=left,
+        right_image=right,
+        disparity_px=disp.astype(np.float32),
+        confidence=np.where(np.isfinite(disp), 1.0, 0.0).astype(np.float32),
+        depth=depth.astype(np.float32),
+        depth_is_metric=metric,
+        camera=camera,
+        baseline_m=baseline_m,
+        doffs_px=doffs,
+        source=name,
     )
 
 
@@ -80,8 +90,13 @@ def cactus_result(captures_dir: Path) -> DepthResult:
     disp = ((norm - norm.min()) / (norm.max() - norm.min()) * 12.0).astype(np.float32)
     depth = 1.0 / (disp + 2.0)
     return DepthResult(
-        image=left, right_image=right, disparity_px=disp, confidence=np.ones_like(disp),
-        depth=(depth / np.median(depth)).astype(np.float32), depth_is_metric=False, source="Cactus.jpg",
+        image=left,
+        right_image=right,
+        disparity_px=disp,
+        confidence=np.ones_like(disp),
+        depth=(depth / np.median(depth)).astype(np.float32),
+        depth_is_metric=False,
+        source="Cactus.jpg",
     )
 
 

@@ -22,10 +22,19 @@ def cones_files(tmp_path_factory, gt_scene, stereo_gt_dir):
 def test_synthesize_with_disparity(cones_files, capsys):
     src, spec, folder, left, right, disp = cones_files
     out = folder / "mid.png"
-    rc = main([
-        "synthesize", str(src / spec["left"]), str(src / spec["right"]), "--position", "0.5",
-        "--disparity", str(folder / "disp.pfm"), "-o", str(out),
-    ])
+    rc = main(
+        [
+            "synthesize",
+            str(src / spec["left"]),
+            str(src / spec["right"]),
+            "--position",
+            "0.5",
+            "--disparity",
+            str(folder / "disp.pfm"),
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert "wrote" in capsys.readouterr().out
     got = np.asarray(Image.open(out))
@@ -35,10 +44,21 @@ def test_synthesize_with_disparity(cones_files, capsys):
 def test_synthesize_left_only(cones_files):
     src, spec, folder, left, right, disp = cones_files
     out = folder / "r.png"
-    rc = main([
-        "synthesize", str(src / spec["left"]), str(src / spec["right"]), "-p", "1", "--source", "left",
-        "--disparity", str(folder / "disp.pfm"), "-o", str(out),
-    ])
+    rc = main(
+        [
+            "synthesize",
+            str(src / spec["left"]),
+            str(src / spec["right"]),
+            "-p",
+            "1",
+            "--source",
+            "left",
+            "--disparity",
+            str(folder / "disp.pfm"),
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     np.testing.assert_array_equal(np.asarray(Image.open(out)), synthesize_view(left, disp, 1.0))
 
@@ -54,7 +74,7 @@ def test_synthesize_left_only(cones_files):
 def test_synthesize_errors_are_one_line(cones_files, capsys, args, message):
     src, spec, folder, *_ = cones_files
     base = {"--disparity": str(folder / "disp.pfm"), "-o": str(folder / "e.png"), "--source": "both"}
-    for k, v in zip(args[::2], args[1::2]):
+    for k, v in zip(args[::2], args[1::2], strict=True):
         base[k] = v if k != "--disparity" or v.endswith("disp.pfm") else str(folder / v)
     argv = ["synthesize", str(src / spec["left"]), str(src / spec["right"]), "--position", "1"]
     for k, v in base.items():
@@ -68,8 +88,17 @@ def test_synthesize_errors_are_one_line(cones_files, capsys, args, message):
 def test_synthesize_rejects_a_disparity_of_another_size(cones_files, capsys):
     src, spec, folder, *_ = cones_files
     write_pfm(folder / "small.pfm", np.ones((10, 10), np.float32))
-    argv = ["synthesize", str(src / spec["left"]), str(src / spec["right"]), "--position", "1",
-            "--disparity", str(folder / "small.pfm"), "-o", str(folder / "s.png")]
+    argv = [
+        "synthesize",
+        str(src / spec["left"]),
+        str(src / spec["right"]),
+        "--position",
+        "1",
+        "--disparity",
+        str(folder / "small.pfm"),
+        "-o",
+        str(folder / "s.png"),
+    ]
     assert main(argv) == 2
     assert "10x10" in capsys.readouterr().err
 

@@ -22,9 +22,19 @@ from parallax.render.stereo_formats import (
 
 @pytest.mark.parametrize(
     "name, fmt",
-    [("x.glb", "mesh"), ("x.spz", "spz"), ("x.lif.jpg", "lif"), ("x.sbs.png", "sbs"), ("x.cross.jpg", "sbs-cross"),
-     ("x.ou.png", "over-under"), ("x.jps", "jps"), ("x.anaglyph.png", "anaglyph"), ("x.gif", "wiggle"),
-     ("x.mp4", "video"), ("x.ply", "pointcloud")],
+    [
+        ("x.glb", "mesh"),
+        ("x.spz", "spz"),
+        ("x.lif.jpg", "lif"),
+        ("x.sbs.png", "sbs"),
+        ("x.cross.jpg", "sbs-cross"),
+        ("x.ou.png", "over-under"),
+        ("x.jps", "jps"),
+        ("x.anaglyph.png", "anaglyph"),
+        ("x.gif", "wiggle"),
+        ("x.mp4", "video"),
+        ("x.ply", "pointcloud"),
+    ],
 )
 def test_formats_are_found_by_extension(name, fmt):
     assert find_format(name).name == fmt
@@ -35,7 +45,9 @@ def test_splat_and_quilt_need_format():
     assert find_format("x.png", "quilt").name == "quilt"
 
 
-@pytest.mark.parametrize("name, order", [("pair.sbs.png", "parallel"), ("pair.cross.png", "cross"), ("pair.ou.png", "ou")])
+@pytest.mark.parametrize(
+    "name, order", [("pair.sbs.png", "parallel"), ("pair.cross.png", "cross"), ("pair.ou.png", "ou")]
+)
 def test_two_view_layouts_read_back(tmp_path, cones_result, name, order):
     out = write_output(cones_result, tmp_path / name)
     img = np.asarray(Image.open(out).convert("RGB"))
@@ -132,7 +144,12 @@ def test_quilt_file_of_a_real_capture(tmp_path, cactus_result):
     from parallax.render.views import prepare_views
 
     preset = QUILT_PRESETS["portrait"]
-    out = write_output(cactus_result, tmp_path / "cactus_qs8x6a0.75.png", format="quilt", options=OutputOptions(extra={"preset": "portrait"}))
+    out = write_output(
+        cactus_result,
+        tmp_path / "cactus_qs8x6a0.75.png",
+        format="quilt",
+        options=OutputOptions(extra={"preset": "portrait"}),
+    )
     quilt = np.asarray(Image.open(out))
     assert quilt.shape == (3360, 3360, 3)
     tw, th = preset.tile_size
@@ -148,7 +165,9 @@ def test_quilt_file_of_a_real_capture(tmp_path, cactus_result):
 
 
 def test_wiggle_gif_frames(tmp_path, cactus_result):
-    out = write_output(cactus_result, tmp_path / "w.gif", options=OutputOptions(extra={"frames": "12", "max_size": "160"}))
+    out = write_output(
+        cactus_result, tmp_path / "w.gif", options=OutputOptions(extra={"frames": "12", "max_size": "160"})
+    )
     with Image.open(out) as gif:
         assert gif.n_frames == 12
         assert gif.size == (160, 90)
@@ -163,7 +182,9 @@ def test_wiggle_gif_frames(tmp_path, cactus_result):
 def test_mp4_frames_and_even_size(tmp_path, cactus_result):
     av = pytest.importorskip("av")
     out = write_output(
-        cactus_result, tmp_path / "w.mp4", options=OutputOptions(extra={"frames": "10", "max_size": "161", "loops": "2"})
+        cactus_result,
+        tmp_path / "w.mp4",
+        options=OutputOptions(extra={"frames": "10", "max_size": "161", "loops": "2"}),
     )
     with av.open(str(out)) as container:
         stream = container.streams.video[0]

@@ -146,8 +146,11 @@ def test_spz_write_via_registry_and_bad_files(tmp_path, cactus_result):
 
 def test_spz_reduces_fractional_bits_for_far_points(tmp_path):
     s = Splats(
-        positions=np.array([[0.0, 0.0, 5000.0]]), log_scales=np.zeros((1, 3)), rotations=np.array([[1.0, 0, 0, 0]]),
-        opacity_logits=np.zeros(1), f_dc=np.zeros((1, 3)),
+        positions=np.array([[0.0, 0.0, 5000.0]]),
+        log_scales=np.zeros((1, 3)),
+        rotations=np.array([[1.0, 0, 0, 0]]),
+        opacity_logits=np.zeros(1),
+        f_dc=np.zeros((1, 3)),
     )
     write_spz(s, tmp_path / "far.spz")
     assert read_spz(tmp_path / "far.spz").positions[0, 2] == pytest.approx(5000.0, abs=0.01)
@@ -157,8 +160,13 @@ def test_spz_reduces_fractional_bits_for_far_points(tmp_path):
 
 def test_splats_reject_bad_shapes_and_options():
     with pytest.raises(ParameterError, match="rotations"):
-        Splats(positions=np.zeros((2, 3)), log_scales=np.zeros((2, 3)), rotations=np.zeros((2, 3)),
-               opacity_logits=np.zeros(2), f_dc=np.zeros((2, 3)))
+        Splats(
+            positions=np.zeros((2, 3)),
+            log_scales=np.zeros((2, 3)),
+            rotations=np.zeros((2, 3)),
+            opacity_logits=np.zeros(2),
+            f_dc=np.zeros((2, 3)),
+        )
     cam = CameraIntrinsics.from_hfov(hfov_deg=60, width=4, height=4)
     with pytest.raises(ParameterError, match="opacity"):
         splats_from_depth(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), np.float32), cam, opacity=1.0)

@@ -110,7 +110,7 @@ def test_views_render_into_a_canvas_at_their_origins(scene):
     origins = [(H + 3, 0), (H + 3, W + 5), (0, 2)]
     got = synthesize_views(scene["left"], scene["disp"], pos, right_image=scene["right"], out=canvas, origins=origins)
     assert got is canvas
-    for view, (r, c) in zip(stack, origins):
+    for view, (r, c) in zip(stack, origins, strict=True):
         np.testing.assert_array_equal(canvas[r : r + H, c : c + W], view)
     assert np.all(canvas[H : H + 3, :] == 7)  # pixels outside the tiles are left as they were
 

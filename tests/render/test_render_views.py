@@ -15,9 +15,15 @@ from parallax.stereo.types import DepthResult
 def _rgbd(result: DepthResult, *, metric: bool) -> DepthResult:
     """The same scene as an RGB-D result: one view and depth, no disparity."""
     return DepthResult(
-        image=result.image, right_image=None, disparity_px=None, confidence=result.confidence, depth=result.depth,
-        depth_is_metric=metric, camera=result.camera if metric else None,
-        baseline_m=result.baseline_m if metric else None, doffs_px=result.doffs_px if metric else 0.0,
+        image=result.image,
+        right_image=None,
+        disparity_px=None,
+        confidence=result.confidence,
+        depth=result.depth,
+        depth_is_metric=metric,
+        camera=result.camera if metric else None,
+        baseline_m=result.baseline_m if metric else None,
+        doffs_px=result.doffs_px if metric else 0.0,
         source=result.source,
     )
 

@@ -15,8 +15,16 @@ def _result(depth: np.ndarray, camera: CameraIntrinsics | None, metric: bool = T
     h, w = depth.shape
     rng = np.random.default_rng(5)
     image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
-    return DepthResult(image=image, right_image=None, disparity_px=None, confidence=np.isfinite(depth).astype(np.float32),
-                       depth=depth.astype(np.float32), depth_is_metric=metric, camera=camera, source="synthetic")
+    return DepthResult(
+        image=image,
+        right_image=None,
+        disparity_px=None,
+        confidence=np.isfinite(depth).astype(np.float32),
+        depth=depth.astype(np.float32),
+        depth_is_metric=metric,
+        camera=camera,
+        source="synthetic",
+    )
 
 
 def test_unprojection_follows_opencv_axes():
@@ -83,7 +91,16 @@ def test_pug_convert_to_point_cloud(tmp_path, captures_dir):
     # a person-and-dog portrait: depths of a metre or two, in front of the camera
     assert 0.2 < np.median(points[:, 2]) < 10.0
     thin = tmp_path / "thin.ply"
-    argv = ["convert", str(captures_dir / "heic/pug.heic"), "-o", str(thin), "--max-size", "256", "--option", "stride=4"]
+    argv = [
+        "convert",
+        str(captures_dir / "heic/pug.heic"),
+        "-o",
+        str(thin),
+        "--max-size",
+        "256",
+        "--option",
+        "stride=4",
+    ]
     assert main(argv) == 0
     assert len(read_ply(thin)[0]) == int(valid[::4, ::4].sum())
     bad = ["convert", str(captures_dir / "heic/pug.heic"), "-o", str(tmp_path / "bad.ply"), "--option", "stride=x"]

@@ -41,8 +41,11 @@ def photometric_check(left: np.ndarray, right: np.ndarray, disparity: np.ndarray
         shifted = cv2.remap(right, xs - s, ys, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
         best = min(best, float(np.abs(lf - shifted).mean(axis=2)[compared].mean()))
     return {
-        "coverage": float(valid.mean()), "inside": float(inside.mean()),
-        "error": err_d, "shift_error": best, "ratio": err_d / best,
+        "coverage": float(valid.mean()),
+        "inside": float(inside.mean()),
+        "error": err_d,
+        "shift_error": best,
+        "ratio": err_d / best,
     }
 
 

@@ -122,12 +122,15 @@ def test_convert_through_the_registry(tmp_path, captures_dir, capsys):
     assert not (tmp_path / "d.pfm").exists()
 
 
-@pytest.mark.parametrize("argv_tail,message", [
-    (["-o", "{tmp}/out.xyz"], "unknown extension"),
-    (["-o", "{tmp}/out.ply", "--format", "nonsense"], "--format"),
-    (["-o", "{tmp}/out.ply", "--option", "stride"], "KEY=VALUE"),
-    (["-o", "{tmp}/missing/out.ply"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv_tail,message",
+    [
+        (["-o", "{tmp}/out.xyz"], "unknown extension"),
+        (["-o", "{tmp}/out.ply", "--format", "nonsense"], "--format"),
+        (["-o", "{tmp}/out.ply", "--option", "stride"], "KEY=VALUE"),
+        (["-o", "{tmp}/missing/out.ply"], "does not exist"),
+    ],
+)
 def test_convert_error_paths(tmp_path, captures_dir, capsys, argv_tail, message):
     argv = ["convert", str(captures_dir / "mpo/sugarshack.mpo")] + [a.format(tmp=tmp_path) for a in argv_tail]
     assert main(argv) == 2

@@ -28,11 +28,14 @@ def test_metric_depth_inverts_the_projection(scene_depth_m):
     assert np.isnan(depth[3, 4]) and np.isnan(depth[5, 6])
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"focal_px": 0.0, "baseline_m": 0.1}, "focal_px"),
-    ({"focal_px": 500.0, "baseline_m": -1.0}, "baseline_m"),
-    ({"focal_px": 500.0, "baseline_m": 0.1, "doffs_px": float("nan")}, "doffs_px"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"focal_px": 0.0, "baseline_m": 0.1}, "focal_px"),
+        ({"focal_px": 500.0, "baseline_m": -1.0}, "baseline_m"),
+        ({"focal_px": 500.0, "baseline_m": 0.1, "doffs_px": float("nan")}, "doffs_px"),
+    ],
+)
 def test_metric_depth_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ParameterError, match=match):
         disparity_to_depth(np.ones((4, 4)), **kwargs)

@@ -21,7 +21,7 @@ def test_pfm_round_trip_keeps_values_and_orientation(tmp_path, disparity):
     path = write_pfm(tmp_path / "d.pfm", disparity)
     raw = path.read_bytes()
     assert raw.startswith(b"Pf\n53 37\n-1.0\n")
-    body = np.frombuffer(raw[len(b"Pf\n53 37\n-1.0\n"):], dtype="<f4").reshape(37, 53)
+    body = np.frombuffer(raw[len(b"Pf\n53 37\n-1.0\n") :], dtype="<f4").reshape(37, 53)
     assert np.array_equal(body[::-1], np.where(np.isnan(disparity), np.inf, disparity))  # bottom row first, +inf
     back = read_pfm(path)
     assert back.dtype == np.float32

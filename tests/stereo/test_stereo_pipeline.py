@@ -71,9 +71,17 @@ def test_metric_depth_from_cli_calibration(tmp_path, stereo_gt_dir, scenes, scen
     calib = info["calib"]
     out = tmp_path / "depth.pfm"
     argv = [
-        "depth", str(stereo_gt_dir / scene / info["left"]), str(stereo_gt_dir / scene / info["right"]),
-        "-o", str(out), "--focal-px", str(calib["f"]), "--baseline-mm", str(calib["baseline_mm"]),
-        "--doffs", str(calib["doffs"]),
+        "depth",
+        str(stereo_gt_dir / scene / info["left"]),
+        str(stereo_gt_dir / scene / info["right"]),
+        "-o",
+        str(out),
+        "--focal-px",
+        str(calib["f"]),
+        "--baseline-mm",
+        str(calib["baseline_mm"]),
+        "--doffs",
+        str(calib["doffs"]),
     ]
     assert main(argv) == 0
     depth = read_map(out)

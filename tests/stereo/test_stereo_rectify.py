@@ -29,7 +29,9 @@ def _misalign(right: np.ndarray, dy_px: float, angle_deg: float) -> np.ndarray:
     h, w = right.shape[:2]
     m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle_deg, 1.0)
     m[1, 2] += dy_px
-    return cv2.warpAffine(right, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), np.vstack([m, [0, 0, 1]])
+    return cv2.warpAffine(right, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), np.vstack(
+        [m, [0, 0, 1]]
+    )
 
 
 def _apply(h: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -73,7 +75,9 @@ def test_synthetic_misalignment_is_corrected(motorcycle, dy_px, angle_deg):
     assert np.allclose(_apply(np.linalg.inv(rect.H_right), rr), pr, atol=1e-6)
     # and the rectified views hold the original pixels at those positions
     inside = (rl[:, 0] > 2) & (rl[:, 0] < left.shape[1] - 3) & (rl[:, 1] > 2) & (rl[:, 1] < left.shape[0] - 3)
-    sampled = cv2.remap(pair.left, rl[inside, 0].astype(np.float32)[None], rl[inside, 1].astype(np.float32)[None], cv2.INTER_LINEAR)[0]
+    sampled = cv2.remap(
+        pair.left, rl[inside, 0].astype(np.float32)[None], rl[inside, 1].astype(np.float32)[None], cv2.INTER_LINEAR
+    )[0]
     original = left[pl[inside, 1].astype(int), pl[inside, 0].astype(int)]
     assert np.median(np.abs(sampled.astype(float) - original)) < 4
     # the horizontal disparity keeps its sign and median, once the crop's offset is added back
@@ -145,10 +149,19 @@ def test_calibrated_rectification_uses_the_given_rotation(motorcycle, scenes):
     cam = CameraIntrinsics(focal_px=calib["f"], cx_px=calib["cx"], cy_px=calib["cy"], width=w, height=h)
     rot = cv2.Rodrigues(np.radians([0.4, 0.0, 0.3]))[0]  # right camera tilted and rolled
     k = cam.K
-    moved = cv2.warpPerspective(right, k @ rot.T @ np.linalg.inv(k), (w, h), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REFLECT)
-    capture = Capture(left=left, right=moved, format="pair", source="synthetic", left_camera=cam,
-                      right_camera=cam, right_rotation=rot, baseline_m=calib["baseline_mm"] / 1000)
+    moved = cv2.warpPerspective(
+        right, k @ rot.T @ np.linalg.inv(k), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    capture = Capture(
+        left=left,
+        right=moved,
+        format="pair",
+        source="synthetic",
+        left_camera=cam,
+        right_camera=cam,
+        right_rotation=rot,
+        baseline_m=calib["baseline_mm"] / 1000,
+    )
     pair = rectify(capture)
     assert pair.rectification.method == "calibrated"
     assert pair.rectification.vertical_error_before_px > 2.0

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-
 from parallax.synth.config import SynthConfig
 from parallax.synth.generate import SynthPair, render_pair
 
@@ -21,8 +20,15 @@ SPP = 32
 
 def small_config(**kw) -> SynthConfig:
     """A small, fast configuration: 160x120, low spp, mirrors and glass always allowed."""
-    base = dict(size_range=(SIZE, SIZE), spp=SPP, phone_effects=False, mirror_probability=1.0, glass_probability=1.0,
-                object_count_range=(4, 8), thin_count_range=(2, 4))
+    base = dict(
+        size_range=(SIZE, SIZE),
+        spp=SPP,
+        phone_effects=False,
+        mirror_probability=1.0,
+        glass_probability=1.0,
+        object_count_range=(4, 8),
+        thin_count_range=(2, 4),
+    )
     base.update(kw)
     return SynthConfig(**base)
 
@@ -46,7 +52,10 @@ def outdoor_config() -> SynthConfig:
 @pytest.fixture(scope="session")
 def synth_pairs(room_config: SynthConfig, outdoor_config: SynthConfig) -> list[tuple[SynthConfig, SynthPair]]:
     """A room and an open-ground pair (no camera effects), each with a mirror."""
-    return [(room_config, render_pair(room_config, seed=5, index=0)), (outdoor_config, render_pair(outdoor_config, seed=5, index=1))]
+    return [
+        (room_config, render_pair(room_config, seed=5, index=0)),
+        (outdoor_config, render_pair(outdoor_config, seed=5, index=1)),
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -64,8 +64,20 @@ def test_synth_samples_are_corpus_samples(tiny_dataset):
     assert lineage["generator"]["settings"]["spp"] == 4 and lineage["generator"]["renderer"].startswith("mitsuba")
     rig = lineage["rig"]
     assert np.allclose(rig["K"], s.K) and rig["baseline_m"] == s.baseline_m and len(rig["pose_right"]) == 4
-    assert {"occlusion", "reflection_mask", "normals", "mixed_pixels", "disparity_exact", "depth_exact", "right_disparity",
-            "right_depth", "right_occlusion", "right_reflection_mask", "right_normals", "material_kind"} <= set(s.extras)
+    assert {
+        "occlusion",
+        "reflection_mask",
+        "normals",
+        "mixed_pixels",
+        "disparity_exact",
+        "depth_exact",
+        "right_disparity",
+        "right_depth",
+        "right_occlusion",
+        "right_reflection_mask",
+        "right_normals",
+        "material_kind",
+    } <= set(s.extras)
     d = s.extras["disparity_exact"]
     z = s.extras["depth_exact"]
     ok = np.isfinite(z)
@@ -122,9 +134,32 @@ def test_synth_dataset_errors_leave_nothing_behind(tiny_dataset, tmp_path, make_
 
 def test_synth_cli_end_to_end(tmp_path, capsys, texture_folder):
     out = tmp_path / "cli"
-    code = main(["synth", "--count", "1", "--size", "96x64", "--spp", "4", "--out", str(out), "--seed", "3",
-                 "--baseline-range", "0.05,0.06", "--focal-range", "30,30", "--rect-error", "0.5", "--no-effects",
-                 "--textures", str(texture_folder), "--scenes", "room"])
+    code = main(
+        [
+            "synth",
+            "--count",
+            "1",
+            "--size",
+            "96x64",
+            "--spp",
+            "4",
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--baseline-range",
+            "0.05,0.06",
+            "--focal-range",
+            "30,30",
+            "--rect-error",
+            "0.5",
+            "--no-effects",
+            "--textures",
+            str(texture_folder),
+            "--scenes",
+            "room",
+        ]
+    )
     assert code == 0
     assert "wrote 1 synthetic pairs" in capsys.readouterr().out
     scene = load_synth_scene(out / "synth-3-000000")
@@ -183,8 +218,15 @@ def test_synth_ray_engine_matches_local(tiny_dataset, tmp_path, make_config):
     pytest.importorskip("ray")
     out = tmp_path / "ray"
     seen = []
-    folders = generate_dataset(make_config(**TINY, phone_effects=True), count=2, out=out, seed=4, engine="ray", workers=1,
-                               progress=lambda i, f: seen.append(i))
+    folders = generate_dataset(
+        make_config(**TINY, phone_effects=True),
+        count=2,
+        out=out,
+        seed=4,
+        engine="ray",
+        workers=1,
+        progress=lambda i, f: seen.append(i),
+    )
     assert sorted(seen) == [0, 1] and [f.name for f in folders] == ["synth-4-000000", "synth-4-000001"]
     assert _files(out) == _files(tiny_dataset)
 
@@ -199,9 +241,20 @@ def test_synth_scenes_are_not_trivial_for_sgbm(tmp_path, capsys, make_config):
     harder than trivial, and not broken.
     """
     out = tmp_path / "sgbm"
-    generate_dataset(make_config(size_range=((320, 240), (320, 240)), spp=16, phone_effects=True, mirror_probability=0.5,
-                                 glass_probability=0.5, object_count_range=(6, 14), thin_count_range=(2, 6)),
-                     count=4, out=out, seed=1)
+    generate_dataset(
+        make_config(
+            size_range=((320, 240), (320, 240)),
+            spp=16,
+            phone_effects=True,
+            mirror_probability=0.5,
+            glass_probability=0.5,
+            object_count_range=(6, 14),
+            thin_count_range=(2, 6),
+        ),
+        count=4,
+        out=out,
+        seed=1,
+    )
     assert main(["eval", "--dataset", str(out), "--matcher", "sgbm", "--json", "--no-timing"]) == 0
     report = json.loads(capsys.readouterr().out)
     bad2 = [r["all"]["bad_2_pct"] for r in report["results"]]
@@ -215,9 +268,13 @@ def test_synth_folder_goes_into_the_corpus_with_consent(tiny_dataset, tmp_path, 
 
     corpus = tmp_path / "corpus"
     cc0 = tmp_path / "cc0.json"
-    cc0.write_text(json.dumps({"contributor": "lab", "license": "CC0-1.0", "allow_training": True, "date": "2026-11-22"}))
+    cc0.write_text(
+        json.dumps({"contributor": "lab", "license": "CC0-1.0", "allow_training": True, "date": "2026-11-22"})
+    )
     ccby = tmp_path / "ccby.json"
-    ccby.write_text(json.dumps({"contributor": "lab", "license": "CC-BY-4.0", "allow_training": True, "date": "2026-11-22"}))
+    ccby.write_text(
+        json.dumps({"contributor": "lab", "license": "CC-BY-4.0", "allow_training": True, "date": "2026-11-22"})
+    )
     assert main(["corpus", "init", str(corpus)]) == 0
 
     # no consent, no sample, for synthetic samples too

@@ -25,7 +25,6 @@ from parallax.synth.rig import StereoRig, axis_angle_matrix, look_rotation, pixe
 from parallax.synth.scene import plan_scene
 from parallax.synth.textures import PATTERNS, list_texture_images, load_texture_image, procedural_texture
 
-
 # ----------------------------------------------------------------------------- settings
 
 
@@ -135,9 +134,13 @@ def test_synth_rig_residual_homography_maps_delivered_to_rectified():
 
 def test_synth_rig_rejects_bad_values():
     with pytest.raises(ParameterError, match="baseline_m"):
-        StereoRig(width=8, height=8, focal_px=5.0, baseline_m=0.0, left_to_world=np.eye(4), rect_error_rotation=np.eye(3))
+        StereoRig(
+            width=8, height=8, focal_px=5.0, baseline_m=0.0, left_to_world=np.eye(4), rect_error_rotation=np.eye(3)
+        )
     with pytest.raises(ParameterError, match="rotation"):
-        StereoRig(width=8, height=8, focal_px=5.0, baseline_m=0.1, left_to_world=np.eye(4), rect_error_rotation=2 * np.eye(3))
+        StereoRig(
+            width=8, height=8, focal_px=5.0, baseline_m=0.1, left_to_world=np.eye(4), rect_error_rotation=2 * np.eye(3)
+        )
     with pytest.raises(ParameterError, match="parallel"):
         look_rotation(np.array([0.0, 1.0, 0.0]))
 

@@ -42,8 +42,13 @@ def test_synth_warp_right_into_left_matches_up_to_render_noise(synth_pairs):
         mask = pair.nonocc_left & ~lt.reflection_mask & ~depth_edges(lt.depth_m) & ~lt.mixed_mask
         assert mask.mean() > 0.25, f"{pair.sample_id}: too few comparable pixels ({mask.mean():.2f})"
         built = render.build_scene(pair.plan, spp=config.spp, max_bounces=config.max_bounces)
-        again = develop(render.render_view(built, 0, spp=config.spp, seed=pair.render_seeds[0] + 1),
-                        scale=pair.exposure_scale, effects=NO_EFFECTS, view=0, rng=np.random.default_rng(0))
+        again = develop(
+            render.render_view(built, 0, spp=config.spp, seed=pair.render_seeds[0] + 1),
+            scale=pair.exposure_scale,
+            effects=NO_EFFECTS,
+            view=0,
+            rng=np.random.default_rng(0),
+        )
         floor = _mean_abs(pair.left, again, mask)
         bound = 1.1 * floor + 1.0
         warped = warp_with_disparity(pair.right, lt.disparity_px)
@@ -125,14 +130,30 @@ def test_synth_rectification_error_is_stated_exactly(make_config):
 
 
 def test_synth_phone_effects_are_seeded(make_config):
-    config = make_config(size_range=((64, 48), (64, 48)), spp=4, phone_effects=True, scene_kinds=("outdoor",),
-                          object_count_range=(1, 2), thin_count_range=(0, 1))
+    config = make_config(
+        size_range=((64, 48), (64, 48)),
+        spp=4,
+        phone_effects=True,
+        scene_kinds=("outdoor",),
+        object_count_range=(1, 2),
+        thin_count_range=(0, 1),
+    )
     a = render_pair(config, seed=2, index=0)
     b = render_pair(config, seed=2, index=0)
     assert np.array_equal(a.left, b.left) and np.array_equal(a.right, b.right)
     assert a.effects == b.effects and a.effects.shot_gain > 0
-    clean = render_pair(make_config(size_range=((64, 48), (64, 48)), spp=4, phone_effects=False, scene_kinds=("outdoor",),
-                                     object_count_range=(1, 2), thin_count_range=(0, 1)), seed=2, index=0)
+    clean = render_pair(
+        make_config(
+            size_range=((64, 48), (64, 48)),
+            spp=4,
+            phone_effects=False,
+            scene_kinds=("outdoor",),
+            object_count_range=(1, 2),
+            thin_count_range=(0, 1),
+        ),
+        seed=2,
+        index=0,
+    )
     assert not np.array_equal(clean.left, a.left)  # the effects changed the pixels
     assert np.array_equal(clean.left_truth.depth_m, a.left_truth.depth_m, equal_nan=True)  # but not the ground truth
 

@@ -7,9 +7,10 @@ Playwright, with a fresh profile and software WebGL (SwiftShader).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,9 @@ def _serve(config: Any) -> Iterator[LiveServer]:
 
     app = create_app(config)
     with serve_in_thread(app) as url:
-        yield LiveServer(url=url, app=app, service=app.state.service, data_dir=config.data_dir,
-                         corpus_dir=config.corpus_dir)
+        yield LiveServer(
+            url=url, app=app, service=app.state.service, data_dir=config.data_dir, corpus_dir=config.corpus_dir
+        )
 
 
 @pytest.fixture(scope="session")

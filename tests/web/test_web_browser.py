@@ -99,7 +99,9 @@ def test_web_browser_upload_view_drag_modes_download(page, web_server, captures_
     page.wait_for_function("() => document.body.dataset.mode === 'wiggle'")
     a = _canvas(page)
     page.wait_for_timeout(250)
-    page.wait_for_function("(n) => window.parallax.viewer.frames > n", arg=page.evaluate("() => window.parallax.viewer.frames") + 3)
+    page.wait_for_function(
+        "(n) => window.parallax.viewer.frames > n", arg=page.evaluate("() => window.parallax.viewer.frames") + 3
+    )
     assert _diff(a, _canvas(page)) > 0.5, "wiggle mode does not move"
 
     # Download the GLB mesh and read it back.
@@ -111,7 +113,9 @@ def test_web_browser_upload_view_drag_modes_download(page, web_server, captures_
     info.value.save_as(glb)
     assert info.value.suggested_filename.endswith(".glb")
     scene = trimesh.load(glb)
-    vertices = sum(len(g.vertices) for g in scene.geometry.values()) if hasattr(scene, "geometry") else len(scene.vertices)
+    vertices = (
+        sum(len(g.vertices) for g in scene.geometry.values()) if hasattr(scene, "geometry") else len(scene.vertices)
+    )
     assert vertices > 1000
 
     # Share link: the page's URL, shown for copying.

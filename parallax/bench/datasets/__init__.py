@@ -32,8 +32,8 @@ layout             files
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from parallax.bench.datasets.source import SceneSource
 from parallax.bench.scene import StereoScene

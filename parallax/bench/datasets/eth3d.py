@@ -20,7 +20,9 @@ from parallax.bench.scene import StereoScene
 __all__ = ["NAME", "DESCRIPTION", "find", "load"]
 
 NAME = "eth3d"
-DESCRIPTION = "ETH3D two-view: im0.png, im1.png, calib.txt; disp0GT.pfm, mask0nocc.png (also in the *_gt sibling folder)"
+DESCRIPTION = (
+    "ETH3D two-view: im0.png, im1.png, calib.txt; disp0GT.pfm, mask0nocc.png (also in the *_gt sibling folder)"
+)
 
 
 def find(folder: Path, root: Path) -> list[SceneSource]:

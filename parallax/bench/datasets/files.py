@@ -36,7 +36,9 @@ def _open(path: Path) -> Image.Image:
         image = Image.open(path)
         image.load()
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputFileError(f"{path}: cannot read the image ({exc}); the file may be truncated or not an image") from exc
+        raise InputFileError(
+            f"{path}: cannot read the image ({exc}); the file may be truncated or not an image"
+        ) from exc
     return image
 
 
@@ -179,8 +181,12 @@ def calib_from_middlebury(calib: dict[str, Any], path: Path, *, width: int, heig
     if doffs is None:
         doffs = float(calib["cam1"][0, 2] - k0[0, 2]) if "cam1" in calib else 0.0
     camera = CameraIntrinsics(
-        focal_px=float(k0[0, 0]), focal_y_px=float(k0[1, 1]), cx_px=float(k0[0, 2]), cy_px=float(k0[1, 2]),
-        width=width, height=height,
+        focal_px=float(k0[0, 0]),
+        focal_y_px=float(k0[1, 1]),
+        cx_px=float(k0[0, 2]),
+        cy_px=float(k0[1, 2]),
+        width=width,
+        height=height,
     )
     return SceneCalib(camera=camera, baseline_m=float(calib["baseline"]) / 1000.0, doffs_px=float(doffs))
 
@@ -210,8 +216,12 @@ def read_kitti_calib(path: Path, *, width: int, height: int):
         raise InputFileError(f"{path}: no P2/P3 (or P_rect_02/P_rect_03) projection matrices; not a KITTI calibration")
     focal = float(left[0, 0])
     camera = CameraIntrinsics(
-        focal_px=focal, focal_y_px=float(left[1, 1]), cx_px=float(left[0, 2]), cy_px=float(left[1, 2]),
-        width=width, height=height,
+        focal_px=focal,
+        focal_y_px=float(left[1, 1]),
+        cx_px=float(left[0, 2]),
+        cy_px=float(left[1, 2]),
+        width=width,
+        height=height,
     )
     baseline = (float(left[0, 3]) - float(right[0, 3])) / focal
     return SceneCalib(camera=camera, baseline_m=baseline, doffs_px=float(right[0, 2] - left[0, 2]))

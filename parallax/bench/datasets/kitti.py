@@ -42,7 +42,14 @@ EDITIONS = (
 def find(folder: Path, root: Path) -> list[SceneSource]:
     """Every ``*_10`` frame with ground truth when ``folder`` is a KITTI ``training`` folder."""
     for lefts, rights, occ, noc, calib in EDITIONS:
-        pair = next(((folder / l, folder / r) for l, r in zip(lefts, rights) if (folder / l).is_dir() and (folder / r).is_dir()), None)
+        pair = next(
+            (
+                (folder / lf, folder / rf)
+                for lf, rf in zip(lefts, rights, strict=True)
+                if (folder / lf).is_dir() and (folder / rf).is_dir()
+            ),
+            None,
+        )
         if pair is None or not ((folder / occ).is_dir() or (folder / noc).is_dir()):
             continue
         sources = []

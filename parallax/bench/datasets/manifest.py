@@ -49,10 +49,12 @@ def find_manifest(manifest: Path) -> list[SceneSource]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{manifest}: cannot read the manifest ({exc})") from exc
     except json.JSONDecodeError as exc:
-        raise InputFileError(f"{manifest}: not valid JSON ({exc.msg} at line {exc.lineno}); fix or regenerate it") from exc
+        raise InputFileError(
+            f"{manifest}: not valid JSON ({exc.msg} at line {exc.lineno}); fix or regenerate it"
+        ) from exc
     scenes = doc.get("scenes") if isinstance(doc, dict) else None
     if not isinstance(scenes, dict) or not scenes:
-        raise InputFileError(f"{manifest}: no \"scenes\" object; a manifest maps scene names to their files")
+        raise InputFileError(f'{manifest}: no "scenes" object; a manifest maps scene names to their files')
     sources = []
     for name, entry in scenes.items():
         if not isinstance(entry, dict):
@@ -69,7 +71,12 @@ def find_manifest(manifest: Path) -> list[SceneSource]:
         if calib is not None and not isinstance(calib, dict):
             raise InputFileError(f"{manifest}: scene {name!r}: calib must be an object or null")
         sources.append(
-            SceneSource(name=name, layout=NAME, files=files, params={"encoding": encoding, "calib": calib, "manifest": str(manifest)})
+            SceneSource(
+                name=name,
+                layout=NAME,
+                files=files,
+                params={"encoding": encoding, "calib": calib, "manifest": str(manifest)},
+            )
         )
     return sources
 
@@ -144,7 +151,9 @@ def load(source: SceneSource) -> StereoScene:
             camera = CameraIntrinsics(
                 focal_px=float(raw["f"]), cx_px=float(raw["cx"]), cy_px=float(raw["cy"]), width=width, height=height
             )
-            calib = SceneCalib(camera=camera, baseline_m=float(raw["baseline_mm"]) / 1000.0, doffs_px=float(raw.get("doffs", 0.0)))
+            calib = SceneCalib(
+                camera=camera, baseline_m=float(raw["baseline_mm"]) / 1000.0, doffs_px=float(raw.get("doffs", 0.0))
+            )
         except (KeyError, TypeError, ValueError, ParallaxError) as exc:
             raise InputFileError(
                 f"{source.params['manifest']}: scene {source.name!r}: calib {raw!r} needs numbers f, cx, cy, baseline_mm ({exc})"

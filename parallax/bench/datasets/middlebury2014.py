@@ -62,4 +62,6 @@ def load(source: SceneSource) -> StereoScene:
         raw = read_middlebury_calib(files["calib"])
         calib = calib_from_middlebury(raw, files["calib"], width=width, height=height)
         dataset_range = usable_ndisp(raw, width)
-    return assemble_scene(source, left=left, right=right, gt=gt, nonocc=nonocc, calib=calib, dataset_range=dataset_range)
+    return assemble_scene(
+        source, left=left, right=right, gt=gt, nonocc=nonocc, calib=calib, dataset_range=dataset_range
+    )

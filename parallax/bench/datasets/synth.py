@@ -21,7 +21,9 @@ from parallax.capture.types import CameraIntrinsics
 __all__ = ["NAME", "DESCRIPTION", "find", "load"]
 
 NAME = "synth"
-DESCRIPTION = "parallax synth sample folders: meta.json (synthetic), left.png, right.png, disparity_exact.npy, occlusion.png"
+DESCRIPTION = (
+    "parallax synth sample folders: meta.json (synthetic), left.png, right.png, disparity_exact.npy, occlusion.png"
+)
 
 
 def find(folder: Path, root: Path) -> list[SceneSource]:
@@ -30,8 +32,13 @@ def find(folder: Path, root: Path) -> list[SceneSource]:
 
     if not is_synth_sample_dir(folder):
         return []
-    files = {"left": folder / "left.png", "right": folder / "right.png", "gt": folder / "disparity_exact.npy",
-             "nonocc": folder / "occlusion.png", "calib": folder / "meta.json"}
+    files = {
+        "left": folder / "left.png",
+        "right": folder / "right.png",
+        "gt": folder / "disparity_exact.npy",
+        "nonocc": folder / "occlusion.png",
+        "calib": folder / "meta.json",
+    }
     return [SceneSource(name=scene_name(folder, root), layout=NAME, files=files)]
 
 

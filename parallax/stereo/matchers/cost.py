@@ -39,8 +39,8 @@ def _census(padded: np.ndarray, h: int, w: int, rx: int, ry: int) -> np.ndarray:
     for y in range(h):
         row = out[y]
         cen = padded[y + ry, rx : rx + w]  # views indexed from 0 keep the loop vectorisable
-        for dy in range(0, 2 * ry + 1):
-            for dx in range(0, 2 * rx + 1):
+        for dy in range(2 * ry + 1):
+            for dx in range(2 * rx + 1):
                 if dy == ry and dx == rx:
                     continue
                 src = padded[y + dy, dx : dx + w]
@@ -114,7 +114,7 @@ def _cost_volume(cl, cr, il, ir, offsets, dlo, dhi, w_census, w_ad, t_ad, border
                 t = w_census * np.float32(_popcount64(a ^ crv[i])) + wc * (e0 + e1 + e2) + half
                 t = t if t < top else top
                 ov[i] = np.uint8(t)
-            for k in range(0, r0):
+            for k in range(r0):
                 out[y, x, k] = pad_cost
             for k in range(r0, k0):
                 out[y, x, k] = border_cost
@@ -189,9 +189,13 @@ def cost_volume(
     else:
         ndp = int(labels) if labels is not None else (nd if pad_to <= 1 else -(-nd // pad_to) * pad_to)
         if offsets.shape != (h, w) or ndp < 1:
-            raise ParameterError(f"offsets {offsets.shape} must be HxW {(h, w)} with labels >= 1, got labels={labels!r}")
+            raise ParameterError(
+                f"offsets {offsets.shape} must be HxW {(h, w)} with labels >= 1, got labels={labels!r}"
+            )
     if image_left.shape != (h, w, 3) or image_right.shape != (h, w, 3):
-        raise ParameterError(f"cost_volume needs HxWx3 images of the census size {(h, w)}, got {image_left.shape}, {image_right.shape}")
+        raise ParameterError(
+            f"cost_volume needs HxWx3 images of the census size {(h, w)}, got {image_left.shape}, {image_right.shape}"
+        )
     if out is None or out.shape != (h, w, ndp) or out.dtype != np.uint8:
         out = np.empty((h, w, ndp), dtype=np.uint8)
     args = (

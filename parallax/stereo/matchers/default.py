@@ -168,9 +168,23 @@ class ParallaxSettings:
 
     def __post_init__(self) -> None:
         rx, ry = self.census_radius_x, self.census_radius_y
-        if not (isinstance(rx, int) and isinstance(ry, int) and rx >= 1 and ry >= 1 and (2 * rx + 1) * (2 * ry + 1) - 1 <= 64):
+        if not (
+            isinstance(rx, int)
+            and isinstance(ry, int)
+            and rx >= 1
+            and ry >= 1
+            and (2 * rx + 1) * (2 * ry + 1) - 1 <= 64
+        ):
             raise ParameterError(f"census radii must be integers >= 1 with at most 64 window bits, got {rx!r}, {ry!r}")
-        for name in ("census_weight", "ad_weight", "ad_truncation", "fill_sigma_color", "p2_gamma", "range_margin_px", "range_margin_frac"):
+        for name in (
+            "census_weight",
+            "ad_weight",
+            "ad_truncation",
+            "fill_sigma_color",
+            "p2_gamma",
+            "range_margin_px",
+            "range_margin_frac",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -228,16 +242,36 @@ def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
     nl = -(-nd // _PAD_LABELS) * _PAD_LABELS if offsets is None else labels
     shape = (h, w, nl)
     cost = cost_volume(
-        cl, cr, left, right, dmin, nd,
-        census_weight=s.census_weight, ad_weight=s.ad_weight, ad_truncation=s.ad_truncation,
-        border_cost=s.border_cost, pad_to=_PAD_LABELS, offsets=offsets, labels=labels if offsets is not None else None,
-        out=scratch("cost", shape, np.uint8), threads=s.threads,
+        cl,
+        cr,
+        left,
+        right,
+        dmin,
+        nd,
+        census_weight=s.census_weight,
+        ad_weight=s.ad_weight,
+        ad_truncation=s.ad_truncation,
+        border_cost=s.border_cost,
+        pad_to=_PAD_LABELS,
+        offsets=offsets,
+        labels=labels if offsets is not None else None,
+        out=scratch("cost", shape, np.uint8),
+        threads=s.threads,
     )
     agg = aggregate_sgm(
-        cost, gl, p1=s.p1, p2=s.p2, p2_gamma=s.p2_gamma, offsets=offsets, threads=s.threads,
-        out=scratch("agg", shape, np.uint16), scratch=scratch("agg2", shape, np.uint16),
+        cost,
+        gl,
+        p1=s.p1,
+        p2=s.p2,
+        p2_gamma=s.p2_gamma,
+        offsets=offsets,
+        threads=s.threads,
+        out=scratch("agg", shape, np.uint16),
+        scratch=scratch("agg2", shape, np.uint16),
     )
-    return winner_take_all(agg, dmin, num_disparities=nd, offsets=offsets, lr_tolerance=s.lr_tolerance, threads=s.threads)
+    return winner_take_all(
+        agg, dmin, num_disparities=nd, offsets=offsets, lr_tolerance=s.lr_tolerance, threads=s.threads
+    )
 
 
 def _band_offsets(coarse: np.ndarray, size: tuple[int, int], ratio: float, dmin: int, dmax: int, s) -> np.ndarray:
@@ -359,14 +393,19 @@ class ParallaxMatcher:
                 f"left {left.shape[:2]} and right {right.shape[:2]} views must have the same size; rectify the pair first"
             )
         for name, value in (("min_disparity", min_disparity), ("max_disparity", max_disparity)):
-            if value is not None and not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)):
+            if value is not None and not (
+                isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+            ):
                 raise ParameterError(f"{name} must be a finite number of pixels or None, got {value!r}")
         if min_disparity is None or max_disparity is None:
             lo, hi = self.find_range(left, right)
             min_disparity = lo if min_disparity is None else min_disparity
             max_disparity = hi if max_disparity is None else max_disparity
             if min_disparity >= max_disparity:  # one bound given and outside the found range
-                min_disparity, max_disparity = min(min_disparity, max_disparity - 16), max(max_disparity, min_disparity + 16)
+                min_disparity, max_disparity = (
+                    min(min_disparity, max_disparity - 16),
+                    max(max_disparity, min_disparity + 16),
+                )
         if not min_disparity < max_disparity:
             raise ParameterError(
                 f"min_disparity ({min_disparity}) must be smaller than max_disparity ({max_disparity}); swap or widen them"
@@ -389,7 +428,10 @@ class ParallaxMatcher:
             len(pyramid) - 1 < s.pyramid_levels
             and (dmax - dmin + 1) / 2 ** (len(pyramid) - 1) > nl
             and min(pyramid[-1][0].shape[:2]) >= 2 * _MIN_LEVEL_SIDE_PX
-            and (len(pyramid) == 1 or pyramid[-1][0].size / 3 * (dmax - dmin + 1) / 2 ** (len(pyramid) - 1) > s.coarse_voxels)
+            and (
+                len(pyramid) == 1
+                or pyramid[-1][0].size / 3 * (dmax - dmin + 1) / 2 ** (len(pyramid) - 1) > s.coarse_voxels
+            )
         ):
             pl, pr = pyramid[-1]
             pyramid.append((cv2.pyrDown(pl), cv2.pyrDown(pr)))

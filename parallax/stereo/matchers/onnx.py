@@ -52,8 +52,18 @@ _IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(1, 3, 
 
 def _ort_errors(ort: Any) -> tuple[type[BaseException], ...]:
     state = ort.capi.onnxruntime_pybind11_state
-    names = ("Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "NoModel", "NoSuchFile",
-             "NotImplemented", "RuntimeException", "EPFail", "EngineError")
+    names = (
+        "Fail",
+        "InvalidArgument",
+        "InvalidGraph",
+        "InvalidProtobuf",
+        "NoModel",
+        "NoSuchFile",
+        "NotImplemented",
+        "RuntimeException",
+        "EPFail",
+        "EngineError",
+    )
     return tuple(getattr(state, n) for n in names if isinstance(getattr(state, n, None), type))
 
 
@@ -137,7 +147,9 @@ class OnnxMatcher:
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except _ort_errors(ort) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputFileError(f"ONNX model {path} cannot be loaded by onnxruntime ({first}); give a valid .onnx file") from exc
+            raise InputFileError(
+                f"ONNX model {path} cannot be loaded by onnxruntime ({first}); give a valid .onnx file"
+            ) from exc
         inputs = self._session.get_inputs()
         by_name = {i.name: i for i in inputs}
         if "left" in by_name and "right" in by_name:
@@ -148,7 +160,9 @@ class OnnxMatcher:
             raise ParameterError(f"ONNX model {path} has {len(inputs)} input(s); a stereo model needs left and right")
         shape = self._inputs[0].shape
         if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
-            raise ParameterError(f"ONNX model {path}: input {self._inputs[0].name} has shape {shape}; expected N x 3 x H x W")
+            raise ParameterError(
+                f"ONNX model {path}: input {self._inputs[0].name} has shape {shape}; expected N x 3 x H x W"
+            )
         h, w = shape[2], shape[3]
         self._fixed = (int(h), int(w)) if isinstance(h, int) and isinstance(w, int) else None
         self.model_path = path
@@ -181,7 +195,9 @@ class OnnxMatcher:
         left = check_image("left", left)
         right = check_image("right", right)
         if left.shape != right.shape:
-            raise ParameterError(f"left {left.shape} and right {right.shape} must have one size; rectify the pair first")
+            raise ParameterError(
+                f"left {left.shape} and right {right.shape} must have one size; rectify the pair first"
+            )
         h, w = left.shape[:2]
         if self._fixed is not None:
             size = (self._fixed[1], self._fixed[0])

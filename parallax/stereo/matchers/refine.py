@@ -180,14 +180,40 @@ def winner_take_all(
     state = np.zeros((h, w), dtype=np.uint8)
     unique = np.zeros((h, w), dtype=np.float32)
     dlo = int(min_disparity)
-    args = (agg, np.ascontiguousarray(offsets, dtype=np.int32), dlo, dlo + nd - 1, int(lr_tolerance), np.float32(uniqueness), disp, state, unique)
+    args = (
+        agg,
+        np.ascontiguousarray(offsets, dtype=np.int32),
+        dlo,
+        dlo + nd - 1,
+        int(lr_tolerance),
+        np.float32(uniqueness),
+        disp,
+        state,
+        unique,
+    )
     run_rows(lambda y0, y1: _wta(*args, y0, y1), h, threads)
     return disp, state, unique
 
 
 _DIRS = np.array(
-    [[0, 1], [0, -1], [1, 0], [-1, 0], [1, 1], [1, -1], [-1, 1], [-1, -1],
-     [1, 2], [-1, 2], [1, -2], [-1, -2], [2, 1], [-2, 1], [2, -1], [-2, -1]],
+    [
+        [0, 1],
+        [0, -1],
+        [1, 0],
+        [-1, 0],
+        [1, 1],
+        [1, -1],
+        [-1, 1],
+        [-1, -1],
+        [1, 2],
+        [-1, 2],
+        [1, -2],
+        [-1, -2],
+        [2, 1],
+        [-2, 1],
+        [2, -1],
+        [-2, -1],
+    ],
     dtype=np.int64,
 )
 
@@ -248,8 +274,11 @@ def _fill(disp, state, image, dirs, max_steps, outside_mode, sigma_color):
                 if found:
                     vals[n] = disp[yy, xx]
                     if guided:
-                        dc = (abs(image[yy, xx, 0] - image[y, x, 0]) + abs(image[yy, xx, 1] - image[y, x, 1])
-                              + abs(image[yy, xx, 2] - image[y, x, 2]))
+                        dc = (
+                            abs(image[yy, xx, 0] - image[y, x, 0])
+                            + abs(image[yy, xx, 1] - image[y, x, 1])
+                            + abs(image[yy, xx, 2] - image[y, x, 2])
+                        )
                         wts[n] = np.exp(-dc / (np.float32(3.0) * sigma_color))
                     n += 1
             if n == 0:
@@ -324,14 +353,21 @@ def fill_occlusion_aware(
     h, w = np.shape(disparity)[:2]
     if sigma_color > 0:
         if image is None or np.shape(image) != (h, w, 3):
-            raise ParameterError(f"fill with sigma_color={sigma_color} needs the HxWx3 image of size {(h, w)}, got "
-                                 f"{None if image is None else np.shape(image)}")
+            raise ParameterError(
+                f"fill with sigma_color={sigma_color} needs the HxWx3 image of size {(h, w)}, got "
+                f"{None if image is None else np.shape(image)}"
+            )
         img = np.ascontiguousarray(image, dtype=np.float32)
     else:
         img = np.zeros((1, 1, 3), dtype=np.float32)
     return _fill(
-        np.ascontiguousarray(disparity, dtype=np.float32), np.ascontiguousarray(state, dtype=np.uint8), img,
-        _DIRS, int(max_steps), int(outside_mode), np.float32(sigma_color),
+        np.ascontiguousarray(disparity, dtype=np.float32),
+        np.ascontiguousarray(state, dtype=np.uint8),
+        img,
+        _DIRS,
+        int(max_steps),
+        int(outside_mode),
+        np.float32(sigma_color),
     )
 
 
@@ -373,4 +409,3 @@ def scanline_background_fill(disparity: np.ndarray) -> np.ndarray:
         ``HxW`` float32; NaN only on rows without any valid pixel.
     """
     return _scanfill(np.ascontiguousarray(disparity, dtype=np.float32))
-

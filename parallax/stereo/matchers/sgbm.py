@@ -39,7 +39,9 @@ def resolve_range(
         If a bound is not finite or ``min_disparity >= max_disparity``.
     """
     for name, value in (("min_disparity", min_disparity), ("max_disparity", max_disparity)):
-        if value is not None and not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)):
+        if value is not None and not (
+            isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+        ):
             raise ParameterError(f"{name} must be a finite number of pixels or None, got {value!r}")
     if min_disparity is None or max_disparity is None:
         from parallax.stereo.range import estimate_disparity_range

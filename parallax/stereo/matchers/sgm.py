@@ -168,10 +168,40 @@ def _pass(cost, offsets, guide, p1, p2, gamma, acc, forward, accumulate):
                 oh = shf[3, x]
             c0 = np.uint64(y * w + x) * und
             q = np.uint64(xb) * uw + np.uint64(pad)
-            cur_min[0, xb] = _path(cf, c0, prev, np.uint64(xa) * uw + np.uint64(o0 - 1), cur, q, nd, m0, b0, p1, tmp, True)
-            cur_min[1, xb] = _path(cf, c0, prev, row + np.uint64(xb) * uw + np.uint64(o1 - 1), cur, row + q, nd, m1, b1, p1, tmp, False)
-            cur_min[2, xb] = _path(cf, c0, prev, row + row + np.uint64(xc) * uw + np.uint64(o2 - 1), cur, row + row + q, nd, m2, b2, p1, tmp, False)
-            hz_min[hc] = _path(cf, c0, hz, np.uint64(hp) * uw + np.uint64(oh - 1), hz, np.uint64(hc) * uw + np.uint64(pad), nd, mh, bh, p1, tmp, False)
+            cur_min[0, xb] = _path(
+                cf, c0, prev, np.uint64(xa) * uw + np.uint64(o0 - 1), cur, q, nd, m0, b0, p1, tmp, True
+            )
+            cur_min[1, xb] = _path(
+                cf, c0, prev, row + np.uint64(xb) * uw + np.uint64(o1 - 1), cur, row + q, nd, m1, b1, p1, tmp, False
+            )
+            cur_min[2, xb] = _path(
+                cf,
+                c0,
+                prev,
+                row + row + np.uint64(xc) * uw + np.uint64(o2 - 1),
+                cur,
+                row + row + q,
+                nd,
+                m2,
+                b2,
+                p1,
+                tmp,
+                False,
+            )
+            hz_min[hc] = _path(
+                cf,
+                c0,
+                hz,
+                np.uint64(hp) * uw + np.uint64(oh - 1),
+                hz,
+                np.uint64(hc) * uw + np.uint64(pad),
+                nd,
+                mh,
+                bh,
+                p1,
+                tmp,
+                False,
+            )
             a = acc[y, x]
             if accumulate:
                 for k in range(nd):

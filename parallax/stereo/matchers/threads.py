@@ -10,8 +10,8 @@ on several threads at once only queue.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 __all__ = ["run_rows", "run_pair"]
 
