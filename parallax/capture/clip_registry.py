@@ -1,0 +1,225 @@
+"""The clip-reader registry: stereo videos and frame folders -> :class:`~parallax.capture.clip.StereoClip`.
+
+It mirrors the still-capture registry (:mod:`parallax.capture.registry`): one
+reader per format, found by content first (magic bytes of the container, or a
+folder's layout), extension second. :func:`read_clip` is the entry point;
+:func:`is_clip_path` tells the command line whether a path is a clip or a still.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from parallax.capture.clip import StereoClip
+from parallax.capture.image_io import DEFAULT_MAX_PIXELS, check_input_file
+from parallax.capture.registry import FileProbe, probe_file
+from parallax.errors import InputFileError, ParameterError, UnsupportedFormatError
+
+__all__ = [
+    "CLIP_LAYOUTS",
+    "EYE_ORDERS",
+    "VIDEO_EXTENSIONS",
+    "ClipReadOptions",
+    "ClipReaderSpec",
+    "register_clip_reader",
+    "clip_readers",
+    "find_clip_reader",
+    "is_clip_path",
+    "read_clip",
+]
+
+#: Accepted ``layout`` values for clips: ``auto`` decides from the file's metadata, then its content.
+CLIP_LAYOUTS = ("auto", "sbs", "sbs-half", "sbs-cross", "over-under", "ou-half", "under-over")
+#: Accepted ``eyes`` values: ``auto`` decides (and records why), the others force the order.
+EYE_ORDERS = ("auto", "left-right", "right-left")
+#: Container extensions a stereo video may have (for messages and the extension fallback).
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".ts", ".m2ts", ".mts")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipReadOptions:
+    """Options every clip reader receives.
+
+    Parameters
+    ----------
+    layout : str
+        One of :data:`CLIP_LAYOUTS` (frame-packed videos only).
+    eyes : str
+        One of :data:`EYE_ORDERS`.
+    max_pixels : int
+        Largest ``width * height`` of a decoded frame.
+    fps : float, optional
+        Frame rate for sources that do not state one (frame folders); ``None``
+        assumes 30 and says so in the clip's metadata.
+    hfov_deg, yaw_deg, pitch_deg : float
+        The virtual pinhole camera an equirectangular source is reprojected into:
+        horizontal field of view and viewing direction in degrees (yaw positive
+        to the right, pitch positive up).
+    view_width : int, optional
+        Width of a reprojected view in pixels (``None``: from the source's angular resolution).
+    """
+
+    layout: str = "auto"
+    eyes: str = "auto"
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    fps: float | None = None
+    hfov_deg: float = 90.0
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+    view_width: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.layout not in CLIP_LAYOUTS:
+            raise ParameterError(f"layout must be one of {', '.join(CLIP_LAYOUTS)}; got {self.layout!r}")
+        if self.eyes not in EYE_ORDERS:
+            raise ParameterError(f"eyes must be one of {', '.join(EYE_ORDERS)}; got {self.eyes!r}")
+        if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+            raise ParameterError(f"max_pixels must be a positive integer, got {self.max_pixels!r}")
+        if self.fps is not None and not (isinstance(self.fps, (int, float)) and 0 < self.fps < 10000):
+            raise ParameterError(f"fps must be a positive frame rate, got {self.fps!r}")
+        if not (10.0 <= self.hfov_deg <= 170.0):
+            raise ParameterError(f"hfov_deg must be in [10, 170] degrees for a pinhole view, got {self.hfov_deg!r}")
+        if not (-180.0 <= self.yaw_deg <= 180.0) or not (-90.0 <= self.pitch_deg <= 90.0):
+            raise ParameterError(
+                f"yaw_deg must be in [-180, 180] and pitch_deg in [-90, 90], got {self.yaw_deg!r}, {self.pitch_deg!r}"
+            )
+        if self.view_width is not None and (not isinstance(self.view_width, int) or self.view_width < 16):
+            raise ParameterError(f"view_width must be an integer >= 16 or None, got {self.view_width!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipReaderSpec:
+    """One clip format's reader.
+
+    Parameters
+    ----------
+    name : str
+        Short name (``"mv-hevc"``, ``"frames"``, ...).
+    description : str
+        For messages and ``parallax info``.
+    sniff : callable
+        ``sniff(path, probe) -> bool``; ``probe`` is ``None`` for a folder.
+    extensions : tuple of str
+        Lower-case extensions with the dot, for messages and the extension fallback.
+    read : callable
+        ``read(path, options) -> StereoClip``.
+    """
+
+    name: str
+    description: str
+    sniff: Callable[[Path, FileProbe | None], bool]
+    extensions: tuple[str, ...]
+    read: Callable[[Path, ClipReadOptions], StereoClip]
+
+
+_READERS: list[ClipReaderSpec] = []
+
+
+def register_clip_reader(spec: ClipReaderSpec) -> ClipReaderSpec:
+    """Add a clip reader (replacing one of the same name, keeping its place)."""
+    for i, existing in enumerate(_READERS):
+        if existing.name == spec.name:
+            _READERS[i] = spec
+            return spec
+    _READERS.append(spec)
+    return spec
+
+
+def clip_readers() -> tuple[ClipReaderSpec, ...]:
+    """The registered clip readers, in the order they are tried."""
+    _load_readers()
+    return tuple(_READERS)
+
+
+def _load_readers() -> None:
+    # Readers register themselves on import; importing them here keeps `import parallax.capture` cheap.
+    from parallax.capture import frames as _frames  # noqa: F401
+
+
+def find_clip_reader(path: Path) -> ClipReaderSpec | None:
+    """The first clip reader that recognises ``path`` by content, else by extension, else ``None``."""
+    _load_readers()
+    probe = None if path.is_dir() else probe_file(path)
+    for spec in _READERS:
+        if spec.sniff(path, probe):
+            return spec
+    return None
+
+
+def is_clip_path(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a folder of stereo frames or a file a clip reader recognises."""
+    p = Path(path)
+    if not p.exists():
+        return False
+    if p.is_file() and p.stat().st_size == 0:
+        return False
+    return find_clip_reader(p) is not None
+
+
+def read_clip(
+    path: str | os.PathLike[str],
+    *,
+    layout: str = "auto",
+    eyes: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    fps: float | None = None,
+    hfov_deg: float = 90.0,
+    yaw_deg: float = 0.0,
+    pitch_deg: float = 0.0,
+    view_width: int | None = None,
+) -> StereoClip:
+    """Open a stereo video, or a folder of stereo frames, as a :class:`StereoClip`.
+
+    Parameters
+    ----------
+    path : path-like
+        A video file (MV-HEVC spatial video, side-by-side / over-under video,
+        equirectangular VR180 / 360 stereo video) or a folder of frames
+        (``left/*.png`` + ``right/*.png``, or ``*_left.*`` / ``*_right.*`` files).
+    layout, eyes, max_pixels, fps, hfov_deg, yaw_deg, pitch_deg, view_width
+        See :class:`ClipReadOptions`.
+
+    Returns
+    -------
+    StereoClip
+        The clip's facts; frames are decoded only when iterated.
+
+    Raises
+    ------
+    ParameterError
+        An option out of range.
+    InputFileError
+        Missing, unreadable, truncated or corrupt input; a mono video; a video with one view missing.
+    UnsupportedFormatError
+        Bytes no clip reader recognises, or a projection Parallax does not read (mesh).
+    """
+    options = ClipReadOptions(
+        layout=layout,
+        eyes=eyes,
+        max_pixels=max_pixels,
+        fps=fps,
+        hfov_deg=hfov_deg,
+        yaw_deg=yaw_deg,
+        pitch_deg=pitch_deg,
+        view_width=view_width,
+    )
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p} does not exist; check the path")
+    if not p.is_dir():
+        p = check_input_file(p)
+    spec = find_clip_reader(p)
+    if spec is None:
+        if p.is_dir():
+            raise InputFileError(
+                f"{p} is a folder but not one of stereo frames; give left/*.png + right/*.png, "
+                "or files named *_left.png and *_right.png"
+            )
+        known = sorted({e for s in _READERS for e in s.extensions})
+        raise UnsupportedFormatError(
+            f"{p} is not a stereo video Parallax reads; give one of {', '.join(known)} or a folder of frames"
+        )
+    return spec.read(p, options)
