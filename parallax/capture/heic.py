@@ -45,7 +45,7 @@ def _open(path: Path):
 
     try:
         return pillow_heif.open_heif(str(path), convert_hdr_to_8bit=True)
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, RuntimeError, OSError, EOFError) as exc:
         raise InputFileError(f"{path} could not be opened as HEIC ({exc}); the file is truncated or corrupt") from exc
 
 
@@ -54,7 +54,7 @@ def _decode(image: Any, name: str, max_pixels: int) -> np.ndarray:
     check_pixel_count(name, width, height, max_pixels)
     try:
         array = np.asarray(image)
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, RuntimeError, OSError, EOFError) as exc:
         raise InputFileError(f"{name} could not be decoded ({exc}); the file is truncated or corrupt") from exc
     if array.ndim == 2:
         array = np.dstack([array] * 3)
@@ -108,6 +108,8 @@ def read_heic(path: Path, options: ReadOptions) -> Capture:
             f"layout={options.layout!r} does not apply to {path}: a HEIC stores its views separately; drop --layout"
         )
     heif = _open(path)
+    if len(heif) == 0 or not 0 <= heif.primary_index < len(heif):
+        raise InputFileError(f"{path} holds no decodable image; the file is truncated or corrupt")
     primary = heif[heif.primary_index]
     facts = exif_facts(load_exif(primary.info.get("exif")))
     make, model = facts.get("make"), facts.get("model")
@@ -123,7 +125,7 @@ def read_heic(path: Path, options: ReadOptions) -> Capture:
     dmeta = dict(depth.info.get("metadata") or {})
     try:
         raw = np.asarray(depth.to_pillow())
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, RuntimeError, OSError, EOFError) as exc:
         raise InputFileError(f"{path}: its depth image could not be decoded ({exc}); the file is corrupt") from exc
     emap = _depth_map(raw, dmeta, make)
     h, w = left.shape[:2]
@@ -171,7 +173,7 @@ def _depth_map(raw: np.ndarray, dmeta: dict[str, Any], make: str | None) -> Embe
 
 def _read_spatial(path: Path, heif: Any, ster: dict[str, Any], facts: dict[str, Any], options: ReadOptions) -> Capture:
     li, ri = ster["images"][0], ster["images"][1]
-    if not (0 <= li < len(heif) and 0 <= ri < len(heif)):
+    if not all(isinstance(i, int) and 0 <= i < len(heif) for i in (li, ri)):
         raise InputFileError(f"{path}: its 'ster' group names images that are not in the file; the file is corrupt")
     limg, rimg = heif[li], heif[ri]
     left = _decode(limg, f"{path} (left view)", options.max_pixels)
