@@ -63,6 +63,7 @@ __all__ = [
     "TrackInfo",
     "MovieInfo",
     "is_iso_bmff",
+    "parse_movie",
     "read_movie",
 ]
 
@@ -525,7 +526,8 @@ def _track(r: _Reader, trak: Box) -> TrackInfo:
     return TrackInfo(**values)
 
 
-def _parse(fh: BinaryIO, size: int, name: str) -> MovieInfo:
+def parse_movie(fh: BinaryIO, size: int, name: str) -> MovieInfo:
+    """Parse an open MP4/MOV file of ``size`` bytes (``name`` for messages); see :func:`read_movie`."""
     r = _Reader(fh, size, name)
     major, brands, tracks, moov_seen = None, [], [], False
     for box in r.children(0, size, "file", top=True):
@@ -547,7 +549,7 @@ def _parse(fh: BinaryIO, size: int, name: str) -> MovieInfo:
 @functools.lru_cache(maxsize=16)
 def _cached(path: str, size: int, mtime_ns: int) -> MovieInfo:
     with open(path, "rb") as fh:
-        return _parse(fh, size, Path(path).name)
+        return parse_movie(fh, size, Path(path).name)
 
 
 def read_movie(path: str | os.PathLike[str]) -> MovieInfo:
