@@ -10,6 +10,9 @@ Public API
 ``load_image(path, *, max_pixels=...)``
     One image as ``HxWx3`` uint8 RGB, EXIF orientation applied, safe for
     untrusted files.
+``read_clip(path, *, layout=, eyes=, fps=, hfov_deg=, yaw_deg=, pitch_deg=, view_width=)``
+    Open a stereo video or a folder of stereo frames as a ``StereoClip``
+    (per-clip facts; ``clip.frames(...)`` streams ``FramePair`` objects).
 
 Formats live one per module: :mod:`.mpo`, :mod:`.heic` (+ :mod:`.heif_boxes`),
 :mod:`.lif`, :mod:`.vr_photo` (+ :mod:`.equirect`), :mod:`.sbs` (+
@@ -24,6 +27,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from parallax.capture.clip import FramePair, StereoClip
+from parallax.capture.clip_registry import is_clip_path, read_clip
 from parallax.capture.equirect import VirtualCamera
 from parallax.capture.image_io import DEFAULT_MAX_PIXELS, check_input_file, load_image
 from parallax.capture.registry import ReaderSpec, ReadOptions, find_reader, probe_file, readers, register_reader
@@ -53,6 +58,10 @@ __all__ = [
     "EmbeddedMap",
     "VirtualCamera",
     "check_image",
+    "read_clip",
+    "is_clip_path",
+    "StereoClip",
+    "FramePair",
 ]
 
 #: Accepted values of ``layout``. ``auto`` decides from the file; ``sbs`` = side

@@ -150,7 +150,7 @@ def read_equirect_video(path: Path, options: ClipReadOptions) -> StereoClip:
     view_w, view_h = reprojector.size
 
     def make_views(item: DecodedFrame) -> tuple[np.ndarray, np.ndarray]:
-        rgb = frame_to_rgb(item.frame)
+        rgb = frame_to_rgb(item.frame, name=src.name)
         if rgb.shape[:2] != (h, w):
             raise InputFileError(
                 f"{src.name}: the frame size changes at {item.timestamp_s:.2f} s ({rgb.shape[1]}x{rgb.shape[0]}, "

@@ -125,7 +125,7 @@ def _sample_frames(src: VideoSource, rotate: bool) -> list[tuple[float, np.ndarr
                 break
             if item.timestamp_s + 1e-6 < targets[0]:
                 continue
-            rgb = frame_to_rgb(item.frame)
+            rgb = frame_to_rgb(item.frame, name=src.name)
             if rotate:
                 rgb = np.ascontiguousarray(rgb[::-1, ::-1])
             if not _textured(rgb):
@@ -270,7 +270,7 @@ def read_packed_video(path: Path, options: ClipReadOptions) -> StereoClip:
     resize = (out_w, out_h) != (eye_w, eye_h)
 
     def make_views(item: DecodedFrame) -> tuple[np.ndarray, np.ndarray]:
-        rgb = frame_to_rgb(item.frame)
+        rgb = frame_to_rgb(item.frame, name=src.name)
         if rgb.shape[:2] != (h, w):
             raise InputFileError(
                 f"{src.name}: the frame size changes at {item.timestamp_s:.2f} s ({rgb.shape[1]}x{rgb.shape[0]}, "

@@ -148,7 +148,7 @@ def read_spatial_video(path: Path, options: ClipReadOptions) -> StereoClip:
 
     def make_views(item: DecodedFrame) -> tuple[np.ndarray, np.ndarray]:
         frame0, frame1 = item.frame
-        v0, v1 = frame_to_rgb(frame0), frame_to_rgb(frame1)
+        v0, v1 = frame_to_rgb(frame0, name=name), frame_to_rgb(frame1, name=name)
         if rotation == 180:
             v0, v1 = np.ascontiguousarray(v0[::-1, ::-1]), np.ascontiguousarray(v1[::-1, ::-1])
         return (v1, v0) if swap else (v0, v1)

@@ -304,16 +304,17 @@ def colour_tags(frame: Any) -> dict[str, Any]:
     return tags
 
 
-def frame_to_rgb(frame: Any, tags: dict[str, Any] | None = None) -> np.ndarray:
-    """A decoded frame as ``HxWx3`` uint8 RGB, converted with its colour tags (see :func:`colour_tags`)."""
+def frame_to_rgb(frame: Any, tags: dict[str, Any] | None = None, *, name: str = "the video") -> np.ndarray:
+    """A decoded frame as ``HxWx3`` uint8 RGB, converted with its colour tags (see :func:`colour_tags`).
+
+    Raises
+    ------
+    InputFileError
+        FFmpeg cannot convert the frame's pixel format (``name`` goes in the message).
+    """
+    av = require_av()
     from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
-    tags = tags or colour_tags(frame)
-    fmt = str(frame.format.name)
-    if fmt in ("rgb24",):
-        return np.ascontiguousarray(frame.to_ndarray())
-    if fmt.startswith(("gbr", "rgb", "bgr", "argb", "abgr", "rgba", "bgra")):  # RGB formats: no matrix involved
-        return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
     spaces = {
         "bt709": Colorspace.ITU709,
         "bt601": Colorspace.ITU601,
@@ -321,11 +322,21 @@ def frame_to_rgb(frame: Any, tags: dict[str, Any] | None = None) -> np.ndarray:
         "fcc": Colorspace.FCC,
         "bt2020": Colorspace.BT2020,
     }
-    array = frame.to_ndarray(
-        format="rgb24",
-        src_colorspace=spaces[tags["matrix"]],
-        src_color_range=ColorRange.JPEG if tags["range"] == "full" else ColorRange.MPEG,
-        dst_color_range=ColorRange.JPEG,
-        interpolation=Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT,
-    )
+    fmt = str(frame.format.name)
+    try:
+        if fmt.startswith(("gbr", "rgb", "bgr", "argb", "abgr", "rgba", "bgra")):  # RGB formats: no matrix involved
+            return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+        tags = tags or colour_tags(frame)
+        array = frame.to_ndarray(
+            format="rgb24",
+            src_colorspace=spaces[tags["matrix"]],
+            src_color_range=ColorRange.JPEG if tags["range"] == "full" else ColorRange.MPEG,
+            dst_color_range=ColorRange.JPEG,
+            interpolation=Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT,
+        )
+    except (av.error.FFmpegError, ValueError) as exc:  # PyAV: ValueError for pixel formats it cannot convert
+        raise InputFileError(
+            f"{name}: a decoded frame ({fmt}, {frame.width}x{frame.height}) could not be converted to RGB "
+            f"({_reason(exc)}); the file uses a pixel format Parallax cannot read"
+        ) from exc
     return np.ascontiguousarray(array)

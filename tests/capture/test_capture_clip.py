@@ -167,6 +167,12 @@ def test_unknown_inputs_get_one_clear_error(tmp_path):
         read_clip(tmp_path, eyes="sideways")
 
 
+def test_frame_folder_takes_no_layout(bida_dir):
+    with pytest.raises(ParameterError, match="separate left and right frames"):
+        read_clip(bida_dir, layout="sbs")
+    assert read_clip(bida_dir).eyes["decision"] == "left-named files = left eye"
+
+
 def _rss_mb() -> float:
     import os
 
