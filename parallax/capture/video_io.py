@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from parallax.errors import InputFileError, require
+from parallax.errors import InputFileError, UnsupportedFormatError, require
 
 __all__ = [
     "DecodedFrame",
@@ -125,7 +125,12 @@ def _video_stream(container: Any, name: str) -> Any:
         kinds = sorted({s.type for s in container.streams})
         held = f"only {', '.join(kinds)} streams" if kinds else "no streams"
         raise InputFileError(f"{name} holds no video stream ({held}); give a stereo video file")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None:  # FFmpeg has no decoder for the stream's codec
+        raise UnsupportedFormatError(
+            f"{name}: its video uses a codec FFmpeg cannot decode; the file is damaged, or convert it to H.264 or HEVC"
+        )
+    return stream
 
 
 def probe_video(path: Path, *, name: str) -> VideoFacts:

@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parallax.capture.registry import probe_file
-from parallax.capture.video_clip import container_kind, frame_index
 from parallax.capture.video_io import decode_frames, hevc_layer_ids, probe_video, require_av
 from parallax.errors import InputFileError, MissingDependencyError
 
@@ -49,19 +47,6 @@ def test_hevc_layer_ids_length_prefixed_and_annex_b():
     annex_b = b"\x00\x00\x00\x01" + nal(0) + b"\x00\x00\x01" + nal(2)
     assert hevc_layer_ids(annex_b) == {0, 2}
     assert hevc_layer_ids(b"", 4) == set()
-
-
-def test_container_kinds(data_dir, captures_dir, tmp_path):
-    assert container_kind(probe_file(data_dir / "video/stereo_spatial.mp4")) == "iso-bmff"
-    assert container_kind(probe_file(captures_dir / "heic/vision-pro.HEIC")) is None
-    assert container_kind(probe_file(captures_dir / "vr/test.vr.jpg")) is None
-    ts = tmp_path / "x.ts"
-    ts.write_bytes((b"\x47" + b"\x00" * 187) * 8)
-    assert container_kind(probe_file(ts)) == "mpeg-ts"
-    mkv = tmp_path / "x.mkv"
-    mkv.write_bytes(b"\x1a\x45\xdf\xa3" + b"\x00" * 60)
-    assert container_kind(probe_file(mkv)) == "matroska"
-    assert [frame_index(t, 30.0) for t in (0.0, 1 / 30, 0.999 / 30, 10.0)] == [0, 1, 1, 300]
 
 
 def test_missing_video_extra_names_it(monkeypatch):
