@@ -1,9 +1,14 @@
 """The clip-reader registry: stereo videos and frame folders -> :class:`~parallax.capture.clip.StereoClip`.
 
 It mirrors the still-capture registry (:mod:`parallax.capture.registry`): one
-reader per format, found by content first (magic bytes of the container, or a
-folder's layout), extension second. :func:`read_clip` is the entry point;
-:func:`is_clip_path` tells the command line whether a path is a clip or a still.
+reader per format, found by content first (magic bytes of the container and
+its boxes, or a folder's layout), extension second. :func:`read_clip` is the
+entry point; :func:`is_clip_path` tells the command line whether a path is a
+clip or a still. The readers, in the order they are tried:
+:mod:`.spatial_video` (MV-HEVC: an HEVC track with ``lhvC`` or ``vexu``),
+:mod:`.equirect_video` (MP4/MOV with Spherical V1/V2 projection metadata),
+:mod:`.packed_video` (any other MP4/MOV, Matroska/WebM or MPEG-TS video, or a
+file with a video extension) and :mod:`.frames` (folders).
 """
 
 from __future__ import annotations
@@ -215,11 +220,20 @@ def read_clip(
     Raises
     ------
     ParameterError
-        An option out of range.
+        An option out of range, or a layout the source does not take.
     InputFileError
-        Missing, unreadable, truncated or corrupt input; a mono video; a video with one view missing.
+        Missing, empty, unreadable, truncated or corrupt input; no video stream
+        (audio only); a video with one view missing (MV-HEVC without ``lhvC``).
+        Also raised while iterating frames, when decoding fails or the stream
+        ends early.
+    NotStereoError
+        A mono video (no stereo metadata and halves that are not a stereo pair,
+        or metadata that says mono).
     UnsupportedFormatError
-        Bytes no clip reader recognises, or a projection Parallax does not read (mesh).
+        Bytes no clip reader recognises, a codec FFmpeg cannot decode, or a
+        projection Parallax does not read (mesh, cube map).
+    MissingDependencyError
+        PyAV is not installed (``pip install 'parallax[video]'``).
     """
     options = ClipReadOptions(
         layout=layout,
