@@ -2,19 +2,24 @@
 
 Public API
 ----------
-``read_capture(path, right_path=None, *, layout="auto", max_pixels=...)``
+``read_capture(path, right_path=None, *, layout="auto", max_pixels=..., virtual_camera=None)``
     Open a stereo capture. One file: the reader is found by magic bytes first,
-    extension second (MPO, HEIC spatial/depth photo, Leia LIF, side-by-side /
-    over-under JPEG/PNG incl. ``.jps``). Two files: left and right views, or an
-    image and its depth map.
+    extension second (MPO, HEIC spatial/depth photo, Leia LIF, Google VR
+    photo, side-by-side / over-under JPEG/PNG incl. ``.jps``). Two files: left
+    and right views, or an image and its depth map.
 ``load_image(path, *, max_pixels=...)``
     One image as ``HxWx3`` uint8 RGB, EXIF orientation applied, safe for
     untrusted files.
+``read_clip(path, *, layout=, eyes=, fps=, hfov_deg=, yaw_deg=, pitch_deg=, view_width=)``
+    Open a stereo video or a folder of stereo frames as a ``StereoClip``
+    (per-clip facts; ``clip.frames(...)`` streams ``FramePair`` objects).
 
 Formats live one per module: :mod:`.mpo`, :mod:`.heic` (+ :mod:`.heif_boxes`),
-:mod:`.lif`, :mod:`.sbs` (+ :mod:`.layout`), :mod:`.pair`; decoding rules in
-:mod:`.image_io`; EXIF camera facts in :mod:`.exif`; the registry in
-:mod:`.registry`. Conventions: ``docs/conventions.md``.
+:mod:`.lif`, :mod:`.vr_photo` (+ :mod:`.equirect`), :mod:`.sbs` (+
+:mod:`.layout`), :mod:`.pair`; decoding rules in :mod:`.image_io`; EXIF
+camera facts in :mod:`.exif`; the registry in :mod:`.registry`. Stereo video
+(``read_clip`` -> ``StereoClip``) lives in :mod:`.clip_registry` and its
+readers. Conventions: ``docs/conventions.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from parallax.capture.clip import FramePair, StereoClip
+from parallax.capture.clip_registry import is_clip_path, read_clip
+from parallax.capture.equirect import VirtualCamera
 from parallax.capture.image_io import DEFAULT_MAX_PIXELS, check_input_file, load_image
 from parallax.capture.registry import ReaderSpec, ReadOptions, find_reader, probe_file, readers, register_reader
 from parallax.capture.types import CameraIntrinsics, Capture, CaptureFormat, EmbeddedMap, check_image
@@ -30,6 +38,7 @@ from parallax.capture.types import CameraIntrinsics, Capture, CaptureFormat, Emb
 from parallax.capture import lif as _lif  # noqa: F401  (isort: skip)
 from parallax.capture import mpo as _mpo  # noqa: F401  (isort: skip)
 from parallax.capture import heic as _heic  # noqa: F401  (isort: skip)
+from parallax.capture import vr_photo as _vr_photo  # noqa: F401  (isort: skip)
 from parallax.capture import sbs as _sbs  # noqa: F401  (isort: skip)
 from parallax.errors import ParameterError
 
@@ -47,7 +56,12 @@ __all__ = [
     "CaptureFormat",
     "CameraIntrinsics",
     "EmbeddedMap",
+    "VirtualCamera",
     "check_image",
+    "read_clip",
+    "is_clip_path",
+    "StereoClip",
+    "FramePair",
 ]
 
 #: Accepted values of ``layout``. ``auto`` decides from the file; ``sbs`` = side
@@ -75,6 +89,7 @@ def read_capture(
     *,
     layout: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    virtual_camera: VirtualCamera | None = None,
 ) -> Capture:
     """Open a stereo (or RGB-D) capture as a :class:`Capture`.
 
@@ -92,6 +107,10 @@ def read_capture(
     max_pixels : int
         Largest ``width * height`` decoded for any image in the file(s);
         larger images are refused before decoding.
+    virtual_camera : VirtualCamera, optional
+        For 360° / VR captures (Google VR photo): the pinhole view both eyes
+        are reprojected into (field of view, yaw, pitch, width); ``None`` = a
+        forward 90° view.
 
     Returns
     -------
@@ -113,7 +132,7 @@ def read_capture(
     if layout not in LAYOUTS:
         raise ParameterError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     layout = "rgbd" if layout == "mono-depth" else layout
-    options = ReadOptions(layout=layout, max_pixels=max_pixels)
+    options = ReadOptions(layout=layout, max_pixels=max_pixels, virtual_camera=virtual_camera)
     if right_path is not None:
         from parallax.capture.pair import read_pair
 

@@ -8,8 +8,8 @@ decodes them one at a time from the file, so memory stays flat with clip length.
 
 Conventions (``docs/conventions.md``): views are ``HxWx3`` uint8 RGB; camera
 axes are OpenCV's; timestamps are seconds from the start of the video;
-``disparity_adjustment`` is a fraction of the view width (Apple ``dadj``),
-positive values moving the zero-disparity plane nearer.
+``disparity_adjustment`` is a fraction of the view width (Apple ``dadj``,
+with Apple's sign: the horizontal shift a player applies between the views).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ ClipFormat = Literal[
     "mv-hevc",  # Apple spatial video: two HEVC layers in one track
     "sbs-video",  # one video track, views side by side (full or half width)
     "ou-video",  # one video track, views one over the other (full or half height)
+    "equirect-video",  # 360° / VR180 equirectangular stereo, reprojected to pinhole views
     "frames",  # a folder of left/right image files
 ]
 
@@ -181,14 +182,20 @@ class StereoClip:
         Apple ``dadj``: the horizontal shift the player applies between the
         views, as a fraction of the view width (``+0.02`` = 2 %).
     rotation_deg : int
-        Display rotation the container asks for (0, 90, 180, 270); delivered
-        views are already rotated.
+        Clockwise display rotation the container asks for (0, 90, 180, 270).
+        A 180° turn is applied to the delivered views (and swaps the eyes: the
+        rig was upside down); 90° / 270° are not (the baseline would become
+        vertical); ``metadata["rotation_applied"]`` says which.
     has_audio : bool
         Whether the container holds an audio stream.
     virtual_camera : Mapping, optional
-        For reprojected sources: ``{"hfov_deg", "yaw_deg", "pitch_deg", "width", "height"}``.
+        For reprojected (equirectangular) sources: the pinhole camera the views
+        were cut with (``hfov_deg``, ``yaw_deg``, ``pitch_deg``, ``width``,
+        ``height``, ``focal_px``, ``cx_px``, ``cy_px``, ``rotation``, the source
+        crop and ``coverage``; see :mod:`parallax.capture.equirect`).
     eyes : Mapping
-        How the eye order was decided (``{"decision": ..., "evidence": ...}``).
+        How the eye order was decided (``{"decision": ..., "source": ...,
+        "evidence": ...}``).
     metadata : Mapping
         The container's own stereo and spherical metadata (JSON-serialisable).
     open_frames : callable

@@ -1,9 +1,14 @@
 """The clip-reader registry: stereo videos and frame folders -> :class:`~parallax.capture.clip.StereoClip`.
 
 It mirrors the still-capture registry (:mod:`parallax.capture.registry`): one
-reader per format, found by content first (magic bytes of the container, or a
-folder's layout), extension second. :func:`read_clip` is the entry point;
-:func:`is_clip_path` tells the command line whether a path is a clip or a still.
+reader per format, found by content first (magic bytes of the container and
+its boxes, or a folder's layout), extension second. :func:`read_clip` is the
+entry point; :func:`is_clip_path` tells the command line whether a path is a
+clip or a still. The readers, in the order they are tried:
+:mod:`.spatial_video` (MV-HEVC: an HEVC track with ``lhvC`` or ``vexu``),
+:mod:`.equirect_video` (MP4/MOV with Spherical V1/V2 projection metadata),
+:mod:`.packed_video` (any other MP4/MOV, Matroska/WebM or MPEG-TS video, or a
+file with a video extension) and :mod:`.frames` (folders).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parallax.capture.clip import StereoClip
-from parallax.capture.image_io import DEFAULT_MAX_PIXELS, check_input_file
+from parallax.capture.equirect import VirtualCamera
+from parallax.capture.image_io import DEFAULT_MAX_PIXELS
 from parallax.capture.registry import FileProbe, probe_file
 from parallax.errors import InputFileError, ParameterError, UnsupportedFormatError
 
@@ -46,9 +52,16 @@ class ClipReadOptions:
     Parameters
     ----------
     layout : str
-        One of :data:`CLIP_LAYOUTS` (frame-packed videos only).
+        One of :data:`CLIP_LAYOUTS`: how the views are packed in a frame-packed
+        or equirectangular video. ``auto`` reads the file's metadata, then its
+        content; ``sbs`` / ``over-under`` are full-size views (left first),
+        ``sbs-cross`` / ``under-over`` right first, ``sbs-half`` / ``ou-half``
+        squeezed views stretched back to full size. MV-HEVC and frame folders
+        take only ``auto``.
     eyes : str
-        One of :data:`EYE_ORDERS`.
+        One of :data:`EYE_ORDERS`. ``left-right`` forces the first view as
+        stored (left or top half, view 0, ``left/``) to be the left eye,
+        ``right-left`` the right eye; ``auto`` decides and records why.
     max_pixels : int
         Largest ``width * height`` of a decoded frame.
     fps : float, optional
@@ -56,10 +69,11 @@ class ClipReadOptions:
         assumes 30 and says so in the clip's metadata.
     hfov_deg, yaw_deg, pitch_deg : float
         The virtual pinhole camera an equirectangular source is reprojected into:
-        horizontal field of view and viewing direction in degrees (yaw positive
-        to the right, pitch positive up).
+        field of view (horizontal = vertical, the view is square) and viewing
+        direction in degrees (yaw positive to the right, pitch positive up).
     view_width : int, optional
-        Width of a reprojected view in pixels (``None``: from the source's angular resolution).
+        Width (= height) of a reprojected view in pixels (``None``: the
+        source's angular resolution at the view centre).
     """
 
     layout: str = "auto"
@@ -80,14 +94,14 @@ class ClipReadOptions:
             raise ParameterError(f"max_pixels must be a positive integer, got {self.max_pixels!r}")
         if self.fps is not None and not (isinstance(self.fps, (int, float)) and 0 < self.fps < 10000):
             raise ParameterError(f"fps must be a positive frame rate, got {self.fps!r}")
-        if not (10.0 <= self.hfov_deg <= 170.0):
-            raise ParameterError(f"hfov_deg must be in [10, 170] degrees for a pinhole view, got {self.hfov_deg!r}")
-        if not (-180.0 <= self.yaw_deg <= 180.0) or not (-90.0 <= self.pitch_deg <= 90.0):
-            raise ParameterError(
-                f"yaw_deg must be in [-180, 180] and pitch_deg in [-90, 90], got {self.yaw_deg!r}, {self.pitch_deg!r}"
-            )
-        if self.view_width is not None and (not isinstance(self.view_width, int) or self.view_width < 16):
-            raise ParameterError(f"view_width must be an integer >= 16 or None, got {self.view_width!r}")
+        _ = self.virtual_camera  # validates hfov_deg, yaw_deg, pitch_deg and view_width
+
+    @property
+    def virtual_camera(self) -> VirtualCamera:
+        """The virtual pinhole camera for equirectangular sources."""
+        return VirtualCamera(
+            hfov_deg=self.hfov_deg, yaw_deg=self.yaw_deg, pitch_deg=self.pitch_deg, width=self.view_width
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,8 +149,12 @@ def clip_readers() -> tuple[ClipReaderSpec, ...]:
 
 
 def _load_readers() -> None:
-    # Readers register themselves on import; importing them here keeps `import parallax.capture` cheap.
-    from parallax.capture import frames as _frames  # noqa: F401
+    # Readers register themselves on import, most specific first; importing them here keeps
+    # `import parallax.capture` cheap (none of them imports PyAV before a video is read).
+    from parallax.capture import spatial_video as _spatial  # noqa: F401  (isort: skip)
+    from parallax.capture import equirect_video as _equirect  # noqa: F401  (isort: skip)
+    from parallax.capture import packed_video as _packed  # noqa: F401  (isort: skip)
+    from parallax.capture import frames as _frames  # noqa: F401  (isort: skip)
 
 
 def find_clip_reader(path: Path) -> ClipReaderSpec | None:
@@ -150,13 +168,25 @@ def find_clip_reader(path: Path) -> ClipReaderSpec | None:
 
 
 def is_clip_path(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is a folder of stereo frames or a file a clip reader recognises."""
+    """True when ``path`` is a folder of stereo frames or a file a clip reader recognises.
+
+    An empty file counts as a clip when its extension is a video's (so the
+    clip readers, not the image readers, say what is wrong with it).
+    """
     p = Path(path)
     if not p.exists():
         return False
     if p.is_file() and p.stat().st_size == 0:
-        return False
+        return p.suffix.lower() in VIDEO_EXTENSIONS
     return find_clip_reader(p) is not None
+
+
+def _check_clip_file(path: Path) -> Path:
+    if not os.access(path, os.R_OK):
+        raise InputFileError(f"{path} is not readable; check its permissions")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path} is empty (0 bytes); give a complete video file")
+    return path
 
 
 def read_clip(
@@ -190,11 +220,20 @@ def read_clip(
     Raises
     ------
     ParameterError
-        An option out of range.
+        An option out of range, or a layout the source does not take.
     InputFileError
-        Missing, unreadable, truncated or corrupt input; a mono video; a video with one view missing.
+        Missing, empty, unreadable, truncated or corrupt input; no video stream
+        (audio only); a video with one view missing (MV-HEVC without ``lhvC``).
+        Also raised while iterating frames, when decoding fails or the stream
+        ends early.
+    NotStereoError
+        A mono video (no stereo metadata and halves that are not a stereo pair,
+        or metadata that says mono).
     UnsupportedFormatError
-        Bytes no clip reader recognises, or a projection Parallax does not read (mesh).
+        Bytes no clip reader recognises, a codec FFmpeg cannot decode, or a
+        projection Parallax does not read (mesh, cube map).
+    MissingDependencyError
+        PyAV is not installed (``pip install 'parallax[video]'``).
     """
     options = ClipReadOptions(
         layout=layout,
@@ -210,7 +249,7 @@ def read_clip(
     if not p.exists():
         raise InputFileError(f"{p} does not exist; check the path")
     if not p.is_dir():
-        p = check_input_file(p)
+        p = _check_clip_file(p)
     spec = find_clip_reader(p)
     if spec is None:
         if p.is_dir():

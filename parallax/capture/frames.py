@@ -24,7 +24,7 @@ from parallax.capture.clip import FramePair, StereoClip
 from parallax.capture.clip_registry import ClipReaderSpec, ClipReadOptions, register_clip_reader
 from parallax.capture.image_io import load_image
 from parallax.capture.registry import FileProbe
-from parallax.errors import InputFileError
+from parallax.errors import InputFileError, ParameterError
 
 __all__ = ["FRAME_EXTENSIONS", "frame_pairs_in", "read_frames_folder"]
 
@@ -108,7 +108,14 @@ def read_frames_folder(path: Path, options: ClipReadOptions) -> StereoClip:
     ------
     InputFileError
         Unequal eye counts, an eye missing for a frame, or frames of different sizes.
+    ParameterError
+        A ``layout`` other than ``auto`` (the views are separate files).
     """
+    if options.layout != "auto":
+        raise ParameterError(
+            f"layout={options.layout!r} does not apply to {path.name}, a folder of separate left and right frames; "
+            "leave the layout on auto (use eyes='right-left' to swap the eyes)"
+        )
     pairs = frame_pairs_in(path)
     if not pairs:
         raise InputFileError(f"{path.name} holds no stereo frames; give left/*.png + right/*.png")
@@ -144,7 +151,11 @@ def read_frames_folder(path: Path, options: ClipReadOptions) -> StereoClip:
         frame_count=len(pairs),
         duration_s=len(pairs) / fps,
         open_frames=open_frames,
-        eyes={"decision": "right-left (forced)" if swap else "names", "evidence": "file names / folders"},
+        eyes={
+            "decision": f"{'right' if swap else 'left'}-named files = left eye{' (forced)' if swap else ''}",
+            "source": "eyes option" if swap else "folder and file names",
+            "evidence": None,
+        },
         metadata={
             "fps_source": "option"
             if options.fps is not None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from parallax.capture.equirect import VirtualCamera
 from parallax.capture.image_io import DEFAULT_MAX_PIXELS
 from parallax.capture.types import Capture
 from parallax.errors import ParameterError, UnsupportedFormatError
@@ -44,14 +45,20 @@ class ReadOptions:
         ``over-under``, ``under-over``); only the plain-image reader uses it.
     max_pixels : int
         Largest ``width * height`` of any image decoded.
+    virtual_camera : VirtualCamera, optional
+        The pinhole view an equirectangular (360° / VR) capture is reprojected
+        into; ``None`` = the default forward 90° view. Other readers ignore it.
     """
 
     layout: str = "auto"
     max_pixels: int = DEFAULT_MAX_PIXELS
+    virtual_camera: VirtualCamera | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
             raise ParameterError(f"max_pixels must be a positive integer, got {self.max_pixels!r}")
+        if self.virtual_camera is not None and not isinstance(self.virtual_camera, VirtualCamera):
+            raise ParameterError(f"virtual_camera must be a VirtualCamera or None, got {self.virtual_camera!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

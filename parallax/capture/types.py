@@ -36,6 +36,7 @@ CaptureFormat = Literal[
     "over-under",  # left view on top
     "pair",  # two separate image files
     "rgbd",  # an image plus a separate depth map
+    "vr-photo",  # Google VR photo: 360° stereo panorama, reprojected to a pinhole pair
     "synthetic",  # rendered by parallax.synth
 ]
 

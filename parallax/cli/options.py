@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 __all__ = [
@@ -14,8 +16,15 @@ __all__ = [
     "MATCHER",
     "MODEL",
     "LAYOUT",
+    "EYES",
+    "FOV",
+    "YAW",
+    "PITCH",
+    "VIEW_WIDTH",
+    "FPS",
     "MAX_SIZE",
     "MAX_SIZE_HELP",
+    "clip_read_kwargs",
 ]
 
 MAX_SIZE_HELP = "Process at a reduced size: longer side at most this many pixels (outputs get that size)."
@@ -28,5 +37,47 @@ MIN_DISPARITY = typer.Option(None, "--min-disparity", help="Smallest disparity t
 MAX_DISPARITY = typer.Option(None, "--max-disparity", help="Largest disparity to search, px.")
 MATCHER = typer.Option("default", "--matcher", help="Matcher name (default, sgbm, sgbm-raw, onnx).")
 MODEL = typer.Option(None, "--model", help="Weights file for a learned matcher (e.g. model.onnx).")
-LAYOUT = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...).")
+LAYOUT = typer.Option(
+    "auto",
+    "--layout",
+    help="How the views are packed: auto, sbs, sbs-cross, over-under, under-over; "
+    "videos also sbs-half, ou-half (squeezed views, stretched back); stills also pair, rgbd.",
+)
+EYES = typer.Option(
+    "auto",
+    "--eyes",
+    help="Videos and frame folders: auto, left-right (the first stored view -- left/top half, view 0, left/ -- "
+    "is the left eye) or right-left.",
+)
+FOV = typer.Option(90.0, "--fov", help="360°/VR180 sources: field of view of the pinhole view, degrees (10-170).")
+YAW = typer.Option(0.0, "--yaw", help="360°/VR180 sources: view direction, degrees right of the centre (-180..180).")
+PITCH = typer.Option(0.0, "--pitch", help="360°/VR180 sources: view direction, degrees above the horizon (-90..90).")
+VIEW_WIDTH = typer.Option(
+    None,
+    "--view-width",
+    help="360°/VR180 sources: width (= height) of the pinhole view in pixels (default: as sharp as the source).",
+)
+FPS = typer.Option(None, "--fps", help="Frame folders: frame rate (default 30, stated as assumed).")
 MAX_SIZE = typer.Option(None, "--max-size", help=MAX_SIZE_HELP)
+
+
+def clip_read_kwargs(
+    *,
+    layout: str = "auto",
+    eyes: str = "auto",
+    fov: float = 90.0,
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    view_width: int | None = None,
+    fps: float | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`parallax.capture.clip_registry.read_clip` for the shared options."""
+    return {
+        "layout": layout,
+        "eyes": eyes,
+        "hfov_deg": fov,
+        "yaw_deg": yaw,
+        "pitch_deg": pitch,
+        "view_width": view_width,
+        "fps": fps,
+    }

@@ -140,3 +140,152 @@ def stereo_views() -> tuple[np.ndarray, np.ndarray]:
     left[40:70, 60:90] = square
     right[40:70, 50:80] = square  # x_right = x_left - 10
     return left, right
+
+
+# --- video helpers: write small videos with PyAV, edit MP4 boxes in copies -------------------------------------
+
+
+def write_video(
+    path: Path,
+    frames: list[np.ndarray],
+    *,
+    fps: int = 10,
+    codec: str = "libx264",
+    options: dict[str, str] | None = None,
+    colorspace: int | None = None,
+    stream_metadata: dict[str, str] | None = None,
+) -> Path:
+    """Encode ``frames`` (HxWx3 uint8 RGB, even sizes) into ``path`` with PyAV; the container follows the extension.
+
+    ``colorspace`` (AVColorSpace: 1 = BT.709, 5 = BT.601) converts with that matrix (limited range) and tags the
+    stream with it.
+    """
+    import av
+    from av.video.reformatter import ColorRange, Colorspace
+
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream(codec, rate=fps)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = "yuv420p"
+    stream.options = (
+        options if options is not None else ({"crf": "12", "preset": "ultrafast"} if codec == "libx264" else {})
+    )
+    if colorspace is not None:
+        stream.codec_context.colorspace = colorspace
+        stream.codec_context.color_range = 1
+    for key, value in (stream_metadata or {}).items():
+        stream.metadata[key] = value
+    for image in frames:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        if colorspace is not None:
+            space = Colorspace.ITU709 if colorspace == 1 else Colorspace.ITU601
+            frame = frame.reformat(format="yuv420p", dst_colorspace=space, dst_color_range=ColorRange.MPEG)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def box(typ: bytes, payload: bytes) -> bytes:
+    """A plain ISO-BMFF box."""
+    return struct.pack(">I4s", 8 + len(payload), typ) + payload
+
+
+def full_box(typ: bytes, payload: bytes, version: int = 0, flags: int = 0) -> bytes:
+    """An ISO-BMFF FullBox (version and flags before the payload)."""
+    return box(typ, struct.pack(">I", (version << 24) | flags) + payload)
+
+
+_CHILDREN_AT = {b"stsd": 8, b"avc1": 78, b"hvc1": 78, b"hev1": 78}
+
+
+def find_box_chain(data: bytes, path: list[bytes]) -> list[tuple[int, int]]:
+    """``(start, end)`` of each box along ``path`` (the first match at every level) in an MP4's bytes."""
+    chain: list[tuple[int, int]] = []
+    start, end = 0, len(data)
+    for typ in path:
+        pos = start
+        while pos + 8 <= end:
+            size, found = struct.unpack(">I4s", data[pos : pos + 8])
+            if found == typ:
+                chain.append((pos, pos + size))
+                start, end = pos + 8 + _CHILDREN_AT.get(typ, 0), pos + size
+                break
+            pos += size
+        else:
+            raise KeyError(f"no {typ!r} box on the path {path}")
+    return chain
+
+
+def insert_box(data: bytes, path: list[bytes], new_box: bytes) -> bytes:
+    """Append ``new_box`` to the children of the box at ``path`` and grow every enclosing box's size.
+
+    Only for files whose ``moov`` follows ``mdat`` (PyAV's default), so no sample offset moves.
+    """
+    chain = find_box_chain(data, path)
+    out = bytearray(data[: chain[-1][1]] + new_box + data[chain[-1][1] :])
+    for start, end in chain:
+        out[start : start + 4] = struct.pack(">I", end - start + len(new_box))
+    return bytes(out)
+
+
+def spherical_v1_box(stereo_mode: str | None, projection: str = "equirectangular", extra: str = "") -> bytes:
+    """The Spherical Video V1 ``uuid`` box (goes under ``trak``)."""
+    xml = (
+        '<?xml version="1.0"?><rdf:SphericalVideo xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns:GSpherical="http://ns.google.com/videos/1.0/spherical/"><GSpherical:Spherical>true'
+        "</GSpherical:Spherical><GSpherical:Stitched>true</GSpherical:Stitched>"
+        f"<GSpherical:ProjectionType>{projection}</GSpherical:ProjectionType>"
+        + (f"<GSpherical:StereoMode>{stereo_mode}</GSpherical:StereoMode>" if stereo_mode else "")
+        + extra
+        + "</rdf:SphericalVideo>"
+    )
+    return box(b"uuid", bytes.fromhex("ffcc8263f8554a938814587a02521fdd") + xml.encode())
+
+
+def spherical_v2_boxes(stereo_mode: int, crop: tuple[int, int, int, int] = (0, 0, 0, 0)) -> bytes:
+    """``st3d`` + ``sv3d > svhd, proj > prhd, equi`` (go inside the visual sample entry)."""
+    proj = box(
+        b"proj", full_box(b"prhd", struct.pack(">iii", 0, 0, 0)) + full_box(b"equi", struct.pack(">IIII", *crop))
+    )
+    sv3d = box(b"sv3d", full_box(b"svhd", b"parallax-test\x00") + proj)
+    return full_box(b"st3d", bytes([stereo_mode])) + sv3d
+
+
+VIDEO_SAMPLE_ENTRY = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd", b"avc1"]
+
+
+def equirect_blob_image(
+    width: int,
+    height: int,
+    points_deg: list[tuple[float, float]],
+    *,
+    lon_range: tuple[float, float] = (-180.0, 180.0),
+    lat_range: tuple[float, float] = (90.0, -90.0),
+    sigma_px: float = 2.5,
+) -> np.ndarray:
+    """An equirectangular eye image (grey background, white Gaussian blobs at the given (lon, lat) degrees)."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    image = np.full((height, width), 40.0)
+    for lon, lat in points_deg:
+        x = (lon - lon_range[0]) / (lon_range[1] - lon_range[0]) * width - 0.5
+        y = (lat_range[0] - lat) / (lat_range[0] - lat_range[1]) * height - 0.5
+        image += 215.0 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2.0 * sigma_px**2))
+    grey = np.clip(image, 0, 255).astype(np.uint8)
+    return np.dstack([grey] * 3)
+
+
+def blob_centroids(view: np.ndarray, threshold: float = 110.0) -> list[tuple[float, float]]:
+    """Intensity-weighted centroids ``(x, y)`` of the bright blobs in a view, left to right."""
+    import cv2
+
+    grey = view[..., 0].astype(np.float64)
+    count, labels = cv2.connectedComponents((grey > threshold).astype(np.uint8))
+    out = []
+    for label in range(1, count):
+        ys, xs = np.nonzero(labels == label)
+        w = grey[ys, xs] - 40.0
+        out.append((float((xs * w).sum() / w.sum()), float((ys * w).sum() / w.sum())))
+    return sorted(out)

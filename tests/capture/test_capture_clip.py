@@ -165,3 +165,49 @@ def test_unknown_inputs_get_one_clear_error(tmp_path):
         read_clip(junk)
     with pytest.raises(ParameterError, match="eyes"):
         read_clip(tmp_path, eyes="sideways")
+
+
+def test_frame_folder_takes_no_layout(bida_dir):
+    with pytest.raises(ParameterError, match="separate left and right frames"):
+        read_clip(bida_dir, layout="sbs")
+    assert read_clip(bida_dir).eyes["decision"] == "left-named files = left eye"
+
+
+def _rss_mb() -> float:
+    import os
+
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_memory_stays_flat_while_a_long_clip_streams(tmp_path, bida_dir):
+    """600 frames (a looped real pair): Python allocations and RSS after warm-up stay near one frame pair."""
+    import tracemalloc
+
+    import cv2
+
+    from .conftest import write_video
+
+    pairs = []
+    for i in range(3):
+        views = [np.asarray(Image.open(bida_dir / e / f"{e}{i:06d}.png"))[..., :3] for e in ("left", "right")]
+        pairs.append(np.hstack([cv2.resize(v, (480, 270), interpolation=cv2.INTER_AREA) for v in views]))
+    path = write_video(
+        tmp_path / "long.mp4", [pairs[k % 3] for k in range(600)], fps=30, options={"preset": "ultrafast", "crf": "28"}
+    )
+    clip = read_clip(path, layout="sbs")
+    assert clip.frame_count == 600
+    pair_mb = 2 * 480 * 270 * 3 / 2**20
+    count, rss_warm, rss_peak, last = 0, 0.0, 0.0, -1
+    for frame in clip.frames():
+        count, last = count + 1, frame.index
+        if count == 30:
+            rss_warm = _rss_mb()
+            tracemalloc.start()
+        elif count > 30:
+            rss_peak = max(rss_peak, _rss_mb())
+    traced_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assert count == 600 and last == 599
+    assert traced_peak_mb < 8 * pair_mb  # 600 frames held would be 600 pairs
+    assert rss_peak - rss_warm < 40.0

@@ -22,12 +22,12 @@ BOB = Consent(contributor="bob", license="CC-BY-SA-4.0", allow_training=True, da
 
 @pytest.fixture(scope="session")
 def ingested(tmp_path_factory: pytest.TempPathFactory, captures_dir: Path) -> dict:
-    """All of ``captures/``: mpo, heic and lif under alice, sbs (side-by-side and the two-file pair) under bob."""
+    """All of ``captures/``: mpo, heic, lif and vr under alice, sbs (side-by-side and the two-file pair) under bob."""
     root = tmp_path_factory.mktemp("corpus") / "corpus"
     corpus = Corpus.init(root)
     settings = IngestSettings(max_side_px=TEST_MAX_SIDE)
     outcomes = []
-    for consent, folders in ((ALICE, ["mpo", "heic", "lif"]), (BOB, ["sbs"])):
+    for consent, folders in ((ALICE, ["mpo", "heic", "lif", "vr"]), (BOB, ["sbs"])):
         items, _ = discover([captures_dir / f for f in folders])
         outcomes += corpus.add(items, consent, settings)
     snapshot = corpus.catalog.snapshot()
