@@ -45,7 +45,7 @@ from parallax.server.service import AccessDeniedError, NotReadyError, ParallaxSe
 from parallax.server.store import ASSET_NAMES, CaptureNotFoundError
 from parallax.server.worker import ImageTooLargeError
 
-__all__ = ["build_app", "WEB_ROOT", "VENDOR", "status_for", "page_script_hashes"]
+__all__ = ["build_app", "WEB_ROOT", "VENDOR", "anaglyph_matrices", "status_for", "page_script_hashes"]
 
 log = logging.getLogger("parallax.server")
 WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
@@ -78,6 +78,22 @@ def page_script_hashes() -> tuple[str, ...]:
             for body in _IMPORTMAP.findall(path.read_text(encoding="utf-8")):
                 hashes.append(base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii"))
     return tuple(dict.fromkeys(hashes))
+
+
+def anaglyph_matrices() -> dict[str, Any]:
+    """The viewer's anaglyph: the Dubois matrices of the downloadable anaglyph (one definition).
+
+    ``left`` and ``right`` are 3x3 row-major (rows: output R, G, B), applied in linear light
+    (see :func:`parallax.render.stereo_formats.anaglyph`).
+    """
+    from parallax.render.stereo_formats import DUBOIS_RED_CYAN_LEFT, DUBOIS_RED_CYAN_RIGHT
+
+    return {
+        "method": "dubois-red-cyan",
+        "color_space": "linear-srgb",
+        "left": DUBOIS_RED_CYAN_LEFT.tolist(),
+        "right": DUBOIS_RED_CYAN_RIGHT.tolist(),
+    }
 
 
 def status_for(exc: ParallaxError) -> int:
@@ -177,6 +193,7 @@ def build_app(config: ServerConfig) -> FastAPI:
             "contribution": config.corpus_dir is not None,
             "licenses": list(contribution.LICENSES),
             "formats": service.formats(),
+            "anaglyph": anaglyph_matrices(),
         }
 
     @app.post("/api/captures", status_code=201)

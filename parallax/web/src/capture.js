@@ -235,6 +235,7 @@ async function main() {
     fail(err.message);
     return;
   }
+  viewer.setAnaglyph(config.anaglyph);
   $("name").textContent = meta.original_name || "";
   document.title = `${meta.original_name || "Capture"} · Parallax`;
   setupDownloads(config.formats);
