@@ -6,10 +6,15 @@ processes are started from a ``forkserver`` (never forked from the threaded
 server) and warmed up at start-up (imports and a tiny depth computation, so
 JIT compilation is not paid by the first upload).
 
-Progress of a capture is a list of events (dicts with an ``"event"`` key):
-``read`` → ``preview-ready`` → ``refining`` → ``full-ready`` → ``done``, or
-``error`` (with ``message``) at any point. :meth:`JobManager.events` replays
-them and then follows new ones; the server sends them as server-sent events.
+Progress of a capture is a list of events (dicts with an ``"event"`` key and an
+``"id"``, 1, 2, 3, ... in order): ``read`` → ``preview-ready`` → ``refining`` →
+``full-ready`` → ``done``, or ``failed`` (with ``message``) at any point, or
+``deleted``. Each event is also appended to the capture's ``events.jsonl``, so ids
+stay the same after a restart. :meth:`JobManager.events` replays them from a given
+id on and then follows new ones; the server sends them as server-sent events with
+those ids (a reconnecting page sends ``Last-Event-ID`` and resumes after it). The
+terminal event is ``failed``, not ``error``: an ``EventSource`` fires its own
+``error`` event on every dropped connection.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 import logging
 import multiprocessing
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,11 +34,12 @@ from parallax.server.config import ServerConfig
 from parallax.server.store import CaptureNotFoundError, CaptureStore
 from parallax.server.worker import ExportJob, StageJob, init_worker, run_export, run_stage, warm_up
 
-__all__ = ["JobManager", "TERMINAL_EVENTS"]
+__all__ = ["JobManager", "TERMINAL_EVENTS", "EVENTS_FILE"]
 
 log = logging.getLogger("parallax.server")
 
-TERMINAL_EVENTS = ("done", "error", "deleted")
+TERMINAL_EVENTS = ("done", "failed", "deleted")
+EVENTS_FILE = "events.jsonl"
 _POOL_NICE = {"preview": 0, "refine": 10, "export": 5}
 
 
@@ -46,13 +52,18 @@ class JobManager:
         Server settings (sizes, worker count, pixel limit).
     store : CaptureStore
         Where captures live.
+    on_change : callable, optional
+        Called (on the event loop) with a capture id whenever a stage of it wrote its files.
     """
 
     FORGET_AFTER_S = 600.0
 
-    def __init__(self, config: ServerConfig, store: CaptureStore) -> None:
+    def __init__(
+        self, config: ServerConfig, store: CaptureStore, on_change: Callable[[str], None] | None = None
+    ) -> None:
         self.config = config
         self.store = store
+        self._on_change = on_change
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["parallax.server.worker"])
         self._queue: Any = None
@@ -135,59 +146,95 @@ class JobManager:
         events = self._events.setdefault(capture_id, [])
         if events and events[-1]["event"] in TERMINAL_EVENTS:
             return
+        event = {"id": len(events) + 1, **{k: v for k, v in event.items() if k != "id"}}
         events.append(event)
         state = event["event"]
         try:
-            if state in ("read", "preview-ready", "refining", "done", "error"):
+            if state != "deleted":
+                self._persist(capture_id, event)
+            if state in ("read", "preview-ready", "refining", "done", "failed"):
                 self.store.update_meta(
-                    capture_id, state=state, **({"error": event["message"]} if state == "error" else {})
+                    capture_id, state=state, **({"error": event["message"]} if state == "failed" else {})
                 )
+            if self._on_change is not None and state != "deleted":
+                self._on_change(capture_id)
         except (CaptureNotFoundError, OSError, ParallaxError):
             pass  # deleted meanwhile: the events still tell the page
         changed = self._changed.pop(capture_id, None)
         if changed is not None:
             changed.set()
         if state in TERMINAL_EVENTS and self._loop is not None:
-            # Keep finished stories in memory a while; later ones are rebuilt from disk.
+            # Keep finished stories in memory a while; later ones are read back from disk.
             self._loop.call_later(self.FORGET_AFTER_S, self._drop, capture_id, events)
+
+    def _persist(self, capture_id: str, event: dict[str, Any]) -> None:
+        """Append one event to the capture's ``events.jsonl`` (one JSON object a line)."""
+        line = json.dumps(event, separators=(",", ":")) + "\n"
+        with open(self.store.dir_for(capture_id) / EVENTS_FILE, "a", encoding="utf-8") as fh:
+            fh.write(line)
 
     def _drop(self, capture_id: str, events: list[dict[str, Any]]) -> None:
         if self._events.get(capture_id) is events:
             del self._events[capture_id]
 
+    def live(self) -> set[str]:
+        """Ids of the captures this server is processing now."""
+        return {cid for cid in list(self._events) if self.is_live(cid)}
+
+    def is_live(self, capture_id: str) -> bool:
+        """Whether this server is processing the capture now (it has events and no terminal one)."""
+        events = self._events.get(capture_id)
+        return events is not None and not (events and events[-1]["event"] in TERMINAL_EVENTS)
+
     def history(self, capture_id: str) -> list[dict[str, Any]]:
-        """Events so far; after a restart rebuilt from the files on disk."""
+        """Events so far, each with its ``id``; after a restart read back from the capture's folder.
+
+        A capture whose story has no terminal event and is not being processed here was
+        interrupted (the server stopped): it ends with a ``failed`` event saying so.
+        """
         if capture_id in self._events:
             return list(self._events[capture_id])
-        meta = self.store.meta(capture_id)
-        rebuilt: list[dict[str, Any]] = []
         folder = self.store.dir_for(capture_id)
-        for stage in ("preview", "full"):
-            view = folder / stage / "view.json"
-            if view.is_file():
-                rebuilt.append({"event": f"{stage}-ready", "view": json.loads(view.read_text(encoding="utf-8"))})
-        state = meta.get("state")
-        if state == "error":
-            rebuilt.append({"event": "error", "message": meta.get("error", "processing failed")})
-        elif state == "done":
-            rebuilt.append({"event": "done"})
-        else:
-            rebuilt.append(
-                {"event": "error", "message": "processing was interrupted (server restart); upload the file again"}
-            )
-        return rebuilt
+        events: list[dict[str, Any]] = []
+        log_file = folder / EVENTS_FILE
+        if log_file.is_file():
+            for line in log_file.read_text(encoding="utf-8").splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:  # a line cut short by a crash: the rest is still good
+                    continue
+                if isinstance(event, dict) and event.get("id") == len(events) + 1:
+                    events.append(event)
+        else:  # a capture from before event logs: rebuilt from its files
+            meta = self.store.meta(capture_id)
+            for stage in ("preview", "full"):
+                view = folder / stage / "view.json"
+                if view.is_file():
+                    events.append({"event": f"{stage}-ready", "view": json.loads(view.read_text(encoding="utf-8"))})
+            if meta.get("state") in ("error", "failed"):
+                events.append({"event": "failed", "message": meta.get("error", "processing failed")})
+            elif meta.get("state") == "done":
+                events.append({"event": "done"})
+            events = [{"id": i, **e} for i, e in enumerate(events, 1)]
+        if not events or events[-1]["event"] not in TERMINAL_EVENTS:
+            message = "processing was interrupted (server restart); upload the file again"
+            events.append({"id": len(events) + 1, "event": "failed", "message": message})
+        return events
 
-    async def events(self, capture_id: str, keepalive_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
-        """Replay the capture's events, then follow new ones until a terminal one.
+    async def events(
+        self, capture_id: str, after_id: int = 0, keepalive_s: float = 15.0
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """The capture's events with an id above ``after_id``, then new ones until a terminal one.
 
         Yields ``None`` every ``keepalive_s`` seconds without news (a keep-alive).
         """
         live = self._events.get(capture_id)
         if live is None:  # finished long ago or before a restart: the files tell the story
             for event in self.history(capture_id):
-                yield event
+                if event["id"] > after_id:
+                    yield event
             return
-        sent = 0
+        sent = after_id
         while True:
             while sent < len(live):
                 event = live[sent]
@@ -195,6 +242,8 @@ class JobManager:
                 yield event
                 if event["event"] in TERMINAL_EVENTS:
                     return
+            if live and live[-1]["event"] in TERMINAL_EVENTS:
+                return  # the caller had seen everything, the terminal event included
             changed = self._changed.setdefault(capture_id, asyncio.Event())
             try:
                 await asyncio.wait_for(changed.wait(), keepalive_s)
@@ -247,9 +296,10 @@ class JobManager:
         future = loop.run_in_executor(self._pools["preview"], run_stage, job)
         await asyncio.wait({future, waiter}, return_when=asyncio.FIRST_COMPLETED)
         self._read_waiters.pop(capture_id, None)
-        if future.done() and future.exception() is not None:
+        failure = future.exception() if future.done() else None
+        if failure is not None:
             self._events.pop(capture_id, None)
-            raise future.exception()
+            raise failure
         future.add_done_callback(lambda f: self._after_stage(capture_id, job, f))
         if waiter.done():
             return waiter.result()
@@ -265,7 +315,7 @@ class JobManager:
             )
             if not isinstance(exc, ParallaxError):
                 log.error("capture %s: %s failed", capture_id, job.stage, exc_info=exc)
-            self._record(capture_id, {"event": "error", "stage": job.stage, "message": message})
+            self._record(capture_id, {"event": "failed", "stage": job.stage, "message": message})
             return
         view = future.result()
         if job.stage == "preview" and not any(e["event"] == "read" for e in self._events.get(capture_id, [])):
