@@ -97,3 +97,20 @@ def post_pair(client: Any):
         return (http or client).post("/api/captures", files=files)
 
     return post
+
+
+@pytest.fixture(scope="module")
+def admin_token() -> str:
+    """The admin token of :func:`served`."""
+    return ADMIN_TOKEN
+
+
+@pytest.fixture(scope="module")
+def on_loop(served: Served):
+    """``on_loop(coroutine)``: run a coroutine on the server's event loop and return its result."""
+    import asyncio
+
+    def run(coroutine: Any, timeout: float = 60.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, served.app.state.loop).result(timeout)
+
+    return run
