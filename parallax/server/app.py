@@ -7,7 +7,7 @@ HTTP status of errors: a malformed or unknown capture id 404; missing owner/admi
 token 403; an upload over the size or pixel limit 413; a file of a format
 Parallax does not read 415; an unreadable or non-stereo file 422; too many
 uploads or other changes from one client 429 (with ``Retry-After``); the store at
-its size quota 507; a bad parameter 400; not ready yet 409. The body is
+its size quota 507; the server shutting down 503; a bad parameter 400; not ready yet 409. The body is
 ``{"detail": "<one-line message>"}``.
 
 Rate limits (per client address, sliding minute): uploads count against
@@ -46,6 +46,7 @@ from parallax.errors import (
 )
 from parallax.server import contribution
 from parallax.server.config import ServerConfig
+from parallax.server.jobs import ServerStoppingError
 from parallax.server.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from parallax.server.service import (
     AccessDeniedError,
@@ -116,6 +117,7 @@ def status_for(exc: ParallaxError) -> int:
         (CaptureNotFoundError, 404),
         (TooManyRequestsError, 429),
         (StorageFullError, 507),
+        (ServerStoppingError, 503),
         (AccessDeniedError, 403),
         (ImageTooLargeError, 413),
         (UnsupportedFormatError, 415),
@@ -184,7 +186,7 @@ def build_app(config: ServerConfig) -> FastAPI:
     @app.exception_handler(ParallaxError)
     async def _parallax_error(request: Request, exc: ParallaxError) -> JSONResponse:
         status = status_for(exc)
-        if status >= 500 and status not in (501, 507):
+        if status >= 500 and status not in (501, 503, 507):
             log.error("%s %s: %s", request.method, request.url.path, exc)
         headers = {}
         if isinstance(exc, TooManyRequestsError):
