@@ -98,6 +98,8 @@ class JobManager:
         self._stop_requested = asyncio.Event()
         self._queue = self._ctx.Queue()
         for name, nice in _POOL_NICE.items():
+            if name == "refine" and not self.config.refine:
+                continue  # no refinement: no process for it
             self._pools[name] = ProcessPoolExecutor(
                 max_workers=self.config.workers,
                 mp_context=self._ctx,

@@ -37,7 +37,9 @@ def stereo_pair_png(seed: int, width: int = 256, height: int = 192, disparity_px
     wide = np.zeros((height, width + disparity_px, 3), np.float32)
     for sigma in (3, 9, 27):  # texture at several scales: features for rectification, matches for SGM
         wide += cv2.GaussianBlur(rng.normal(0, 1, wide.shape).astype(np.float32), (0, 0), sigma) * sigma
-    wide = ((wide - wide.min()) / (wide.max() - wide.min()) * 255).astype(np.uint8)
+    wide = (wide - wide.min()) / (wide.max() - wide.min()) * 230
+    wide += rng.uniform(0, 25, wide.shape)  # grain: PNG cannot squeeze it, like a real photo's noise
+    wide = wide.astype(np.uint8)
     left, right = wide[:, :-disparity_px], wide[:, disparity_px:]
     out = []
     for view in (left, right):
@@ -114,3 +116,9 @@ def on_loop(served: Served):
         return asyncio.run_coroutine_threadsafe(coroutine, served.app.state.loop).result(timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def stereo_pair():
+    """``stereo_pair(seed)``: a generated left/right pair as PNG bytes (see :func:`stereo_pair_png`)."""
+    return stereo_pair_png
