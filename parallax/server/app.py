@@ -27,7 +27,6 @@ import logging
 import mimetypes
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -57,26 +56,20 @@ from parallax.server.service import (
 )
 from parallax.server.store import ASSET_NAMES, CaptureNotFoundError
 from parallax.server.worker import ImageTooLargeError
+from parallax.web import WEB_ROOT, vendor_files, vendor_root
 
-__all__ = ["build_app", "WEB_ROOT", "VENDOR", "anaglyph_matrices", "status_for", "page_script_hashes"]
+__all__ = ["build_app", "WEB_ROOT", "anaglyph_matrices", "status_for", "page_script_hashes"]
 
 log = logging.getLogger("parallax.server")
-WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
-_MODULES = WEB_ROOT / "node_modules"
-#: URL prefix -> folder of the npm packages the pages' import maps point into.
-VENDOR = {
-    "/vendor/three/build": _MODULES / "three" / "build",
-    "/vendor/three/examples/jsm": _MODULES / "three" / "examples" / "jsm",
-    "/vendor/spark": _MODULES / "@sparkjsdev" / "spark" / "dist",
-}
 PAGES = ("index.html", "capture.html")
 #: How long a page's EventSource waits before reconnecting after a dropped connection (ms).
 SSE_RETRY_MS = 2000
 _IMPORTMAP = re.compile(r'<script type="importmap">(.*?)</script>', re.S)
 _NOT_BUILT = (
     "<!doctype html><meta charset=utf-8><title>Parallax</title>"
-    "<p>The Parallax web viewer's npm packages are not installed. Run <code>npm ci</code> in "
-    "<code>parallax/web</code> (scripts/setup.sh does this).</p>"
+    "<p>The Parallax web viewer's npm packages (three.js, Spark) are missing. In a checkout, run "
+    "<code>npm ci</code> in <code>parallax/web</code> (scripts/setup.sh does this); an installed wheel "
+    "carries them.</p>"
 )
 _NOT_FOUND_PAGE = (
     "<!doctype html><meta charset=utf-8><title>Not found · Parallax</title>"
@@ -194,8 +187,11 @@ def build_app(config: ServerConfig) -> FastAPI:
         return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=status, headers=headers)
 
     # -- pages -------------------------------------------------------------------------------
+    vendor = vendor_root()  # three.js and Spark: node_modules in a checkout, vendor/ in a wheel
+    vendored = vendor_files()
+
     def page(name: str) -> Response:
-        if not all(folder.is_dir() for folder in VENDOR.values()):
+        if vendor is None:
             return HTMLResponse(_NOT_BUILT, status_code=503)
         return FileResponse(WEB_ROOT / name, media_type="text/html", headers={"cache-control": "no-cache"})
 
@@ -212,9 +208,13 @@ def build_app(config: ServerConfig) -> FastAPI:
         return page("capture.html")
 
     app.mount("/src", StaticFiles(directory=WEB_ROOT / "src"), name="src")
-    for prefix, folder in VENDOR.items():
-        if folder.is_dir():
-            app.mount(prefix, StaticFiles(directory=folder), name=prefix)
+
+    @app.get("/vendor/{path:path}", include_in_schema=False)
+    async def vendor_file(path: str) -> Response:
+        # Only the files of vendor.json (what the pages import), never anything else of node_modules.
+        if vendor is None or path not in vendored:
+            return JSONResponse({"detail": "not found"}, status_code=404)
+        return FileResponse(vendor / vendored[path], media_type="text/javascript; charset=utf-8")
 
     # -- API ---------------------------------------------------------------------------------
     @app.get("/api/config")
