@@ -23,6 +23,8 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip >/dev/null
+# Build tools the tests use to build the wheel without network (pip wheel --no-build-isolation).
+python -m pip install -q "setuptools>=77" >/dev/null
 # The CPU build of torch first, pinned, so nothing later pulls a CUDA build.
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[dev]"
@@ -31,5 +33,6 @@ python -m pip install -q -e ".[dev]"
 python -m pip install -q --no-deps "mtcnn-runtime>=1.0"
 
 # The web viewer's front end (three.js, Spark) from npm with its lockfile into parallax/web/node_modules;
-# `parallax serve` serves it from there through an import map (no CDN, works offline).
+# `parallax serve` serves it from there through an import map (no CDN, works offline), and building a
+# wheel copies the files the viewer loads (parallax/web/vendor.json) into the package (setup.py).
 (cd parallax/web && npm ci --no-audit --no-fund --loglevel=error)

@@ -2,8 +2,8 @@
 
 ``parallax serve`` runs it; :func:`create_app` builds the ASGI application for a
 :class:`ServerConfig`. FastAPI, uvicorn and python-multipart come with the ``web``
-extra (``pip install 'parallax[web]'``); the front end (``parallax/web``) is built
-with ``npm ci && npm run build`` (scripts/setup.sh does both).
+extra (``pip install 'parallax[web]'``); the front end is :mod:`parallax.web` (plain ES
+modules; three.js and Spark from ``npm ci`` in a checkout, vendored into a wheel).
 """
 
 from __future__ import annotations

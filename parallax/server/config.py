@@ -35,6 +35,21 @@ class ServerConfig:
     uploads_per_minute : int
         Per-client (IP address) upload limit in a sliding 60 s window; more are
         answered 429 with ``Retry-After``.
+    actions_per_minute : int
+        Per-client limit, in a sliding 60 s window, on every other request that
+        changes something: delete, contribute, withdraw, the admin endpoints, and a
+        download that has to be written first. More are answered 429 with ``Retry-After``.
+    expire_after_s : float, optional
+        Seconds after its upload when a capture is deleted, with its files and link;
+        ``None`` (the default) keeps captures until their owner deletes them. A
+        capture contributed to the corpus is kept (its owner can still withdraw it).
+    max_store_bytes : int, optional
+        Size quota of the captures folder, in bytes; ``None`` means no quota. Before an
+        upload is accepted, expired captures and abandoned ones (no record, or an
+        upload that never finished) are removed, oldest first, to make room; if the
+        store is still full the upload is answered 507. The quota is checked before
+        each upload: the files of captures being processed may take the folder a
+        little past it.
     admin_token : str, optional
         Secret for the corpus export and admin endpoints (header
         ``Authorization: Bearer <token>``). ``None`` disables those endpoints (403).
@@ -61,6 +76,9 @@ class ServerConfig:
     max_upload_bytes: int = 64 * MB
     max_pixels: int = 64_000_000
     uploads_per_minute: int = 20
+    actions_per_minute: int = 60
+    expire_after_s: float | None = None
+    max_store_bytes: int | None = None
     admin_token: str | None = None
     preview_side_px: int = 512
     preview_matcher: str = "sgbm"
@@ -78,6 +96,7 @@ class ServerConfig:
             "max_upload_bytes",
             "max_pixels",
             "uploads_per_minute",
+            "actions_per_minute",
             "preview_side_px",
             "mesh_side_px",
             "workers",
@@ -87,6 +106,22 @@ class ServerConfig:
                 raise ParameterError(f"server setting {name} must be a positive integer, got {value!r}")
         if self.refine_side_px is not None and (not isinstance(self.refine_side_px, int) or self.refine_side_px < 0):
             raise ParameterError(f"server setting refine_side_px must be None or >= 0, got {self.refine_side_px!r}")
+        if self.expire_after_s is not None and (
+            isinstance(self.expire_after_s, bool)
+            or not isinstance(self.expire_after_s, int | float)
+            or not self.expire_after_s > 0
+        ):
+            raise ParameterError(
+                f"server setting expire_after_s must be None (keep captures) or > 0 seconds, got {self.expire_after_s!r}"
+            )
+        if self.max_store_bytes is not None and (
+            not isinstance(self.max_store_bytes, int)
+            or isinstance(self.max_store_bytes, bool)
+            or self.max_store_bytes < 1
+        ):
+            raise ParameterError(
+                f"server setting max_store_bytes must be None (no quota) or a positive integer, got {self.max_store_bytes!r}"
+            )
         if self.preview_side_px < 64:
             raise ParameterError(f"server setting preview_side_px must be >= 64, got {self.preview_side_px}")
         if self.admin_token is not None and len(self.admin_token) < 16:

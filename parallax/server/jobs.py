@@ -6,35 +6,50 @@ processes are started from a ``forkserver`` (never forked from the threaded
 server) and warmed up at start-up (imports and a tiny depth computation, so
 JIT compilation is not paid by the first upload).
 
-Progress of a capture is a list of events (dicts with an ``"event"`` key):
-``read`` → ``preview-ready`` → ``refining`` → ``full-ready`` → ``done``, or
-``error`` (with ``message``) at any point. :meth:`JobManager.events` replays
-them and then follows new ones; the server sends them as server-sent events.
+Progress of a capture is a list of events (dicts with an ``"event"`` key and an
+``"id"``, 1, 2, 3, ... in order): ``read`` → ``preview-ready`` → ``refining`` →
+``full-ready`` → ``done``, or ``failed`` (with ``message``) at any point, or
+``deleted``. Each event is also appended to the capture's ``events.jsonl``, so ids
+stay the same after a restart. :meth:`JobManager.events` replays them from a given
+id on and then follows new ones; the server sends them as server-sent events with
+those ids (a reconnecting page sends ``Last-Event-ID`` and resumes after it). The
+terminal event is ``failed``, not ``error``: an ``EventSource`` fires its own
+``error`` event on every dropped connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import multiprocessing
+import pickle
+import queue
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from parallax.errors import ParallaxError
+from parallax.errors import OutputError, ParallaxError
 from parallax.server.config import ServerConfig
 from parallax.server.store import CaptureNotFoundError, CaptureStore
 from parallax.server.worker import ExportJob, StageJob, init_worker, run_export, run_stage, warm_up
 
-__all__ = ["JobManager", "TERMINAL_EVENTS"]
+__all__ = ["JobManager", "ServerStoppingError", "TERMINAL_EVENTS", "EVENTS_FILE", "describe_event"]
 
 log = logging.getLogger("parallax.server")
 
-TERMINAL_EVENTS = ("done", "error", "deleted")
+TERMINAL_EVENTS = ("done", "failed", "deleted")
+EVENTS_FILE = "events.jsonl"
 _POOL_NICE = {"preview": 0, "refine": 10, "export": 5}
+
+
+class ServerStoppingError(OutputError):
+    """The server is shutting down and takes no new work (HTTP 503)."""
 
 
 class JobManager:
@@ -46,13 +61,18 @@ class JobManager:
         Server settings (sizes, worker count, pixel limit).
     store : CaptureStore
         Where captures live.
+    on_change : callable, optional
+        Called (on the event loop) with a capture id whenever a stage of it wrote its files.
     """
 
     FORGET_AFTER_S = 600.0
 
-    def __init__(self, config: ServerConfig, store: CaptureStore) -> None:
+    def __init__(
+        self, config: ServerConfig, store: CaptureStore, on_change: Callable[[str], None] | None = None
+    ) -> None:
         self.config = config
         self.store = store
+        self._on_change = on_change
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["parallax.server.worker"])
         self._queue: Any = None
@@ -64,13 +84,22 @@ class JobManager:
         self._export_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: threading.Thread | None = None
+        self._reader_stop = threading.Event()
+        self._stop_requested: asyncio.Event | None = None
+        self._stopping = False
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Start the pools and warm every worker up (imports, JIT); returns when they are ready."""
+        """Start the pools and warm every worker up (imports, JIT); returns when they are ready.
+
+        Returns early, with the pools still cold, when :meth:`request_stop` is called meanwhile.
+        """
         self._loop = asyncio.get_running_loop()
+        self._stop_requested = asyncio.Event()
         self._queue = self._ctx.Queue()
         for name, nice in _POOL_NICE.items():
+            if name == "refine" and not self.config.refine:
+                continue  # no refinement: no process for it
             self._pools[name] = ProcessPoolExecutor(
                 max_workers=self.config.workers,
                 mp_context=self._ctx,
@@ -81,39 +110,88 @@ class JobManager:
         self._reader.start()
         # Each pool compiles what it will run: the preview and refine matchers; exports import only.
         matchers = {"preview": (self.config.preview_matcher,), "refine": (self.config.refine_matcher,), "export": ()}
-        warm = [
-            self._loop.run_in_executor(pool, warm_up, matchers[name])
-            for name, pool in self._pools.items()
-            for _ in range(self.config.workers)
-        ]
-        await asyncio.gather(*warm)
+        warm = asyncio.gather(
+            *(
+                self._loop.run_in_executor(pool, warm_up, matchers[name])
+                for name, pool in self._pools.items()
+                for _ in range(self.config.workers)
+            )
+        )
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        racing: set[asyncio.Future[Any]] = {warm, stop}
+        await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not warm.done():  # asked to stop while warming up: the pools are stopped next
+            warm.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BrokenProcessPool):
+                await warm
+            return
+        warm.result()
 
-    async def stop(self) -> None:
-        """Stop the pools (running jobs are abandoned) and the progress reader."""
+    def request_stop(self) -> None:
+        """Begin stopping (call on the event loop): end every progress stream, cut a warm-up short."""
+        self._stopping = True
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+        for changed in self._changed.values():
+            changed.set()
+        self._changed.clear()
+
+    def _workers(self) -> list[Any]:
+        # ProcessPoolExecutor has no public list of its processes (3.14 adds terminate_workers()).
+        return [
+            proc for pool in self._pools.values() for proc in list((getattr(pool, "_processes", None) or {}).values())
+        ]
+
+    def kill_workers(self) -> None:
+        """Kill every worker process now (thread-safe; a last resort when a stop takes too long)."""
+        for proc in self._workers():
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                proc.kill()
+
+    async def stop(self, grace_s: float = 1.0) -> None:
+        """Stop the pools and the progress reader; no worker process is left.
+
+        Idle workers exit by themselves; a worker still busy after ``grace_s`` seconds
+        (a running refinement or download) is terminated and its job abandoned (its
+        files are written atomically, so none is left half-written; the page is told
+        the processing was interrupted).
+        """
+        self.request_stop()
+        workers = self._workers()
         for pool in self._pools.values():
             pool.shutdown(wait=False, cancel_futures=True)
-        if self._queue is not None:
-            self._queue.put(None)
+        await asyncio.to_thread(_join_all, workers, grace_s)
+        for proc in workers:
+            if proc.is_alive():
+                proc.terminate()
+        await asyncio.to_thread(_join_all, workers, 2.0)
+        for proc in workers:
+            if proc.is_alive():
+                proc.kill()
+        for pool in self._pools.values():  # the pools' manager threads notice and finish their futures
+            await asyncio.wait_for(asyncio.to_thread(pool.shutdown, True), timeout=5.0)
+        await asyncio.sleep(0)  # let the futures' callbacks run while the loop is alive
+        self._reader_stop.set()
         if self._reader is not None:
-            await asyncio.to_thread(self._reader.join, 5.0)
-        for pool in self._pools.values():
-            try:  # a running refinement may hold a worker; do not wait for it forever
-                await asyncio.wait_for(asyncio.to_thread(pool.shutdown, True), timeout=10.0)
-            except TimeoutError:
-                log.warning("a worker was still busy at shutdown; it ends with its job")
+            await asyncio.to_thread(self._reader.join, 2.0)
         if self._queue is not None:
             self._queue.close()
-            self._queue.join_thread()
+            self._queue.cancel_join_thread()
         self._pools.clear()
 
     def _read_queue(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
+        while not self._reader_stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                return  # the queue broke (a worker killed mid-message at shutdown)
             capture_id, event = item
             if self._loop is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self._on_worker_event, capture_id, event)
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    self._loop.call_soon_threadsafe(self._on_worker_event, capture_id, event)
 
     # -- events ------------------------------------------------------------------------------
     def _on_worker_event(self, capture_id: str, event: dict[str, Any]) -> None:
@@ -135,59 +213,96 @@ class JobManager:
         events = self._events.setdefault(capture_id, [])
         if events and events[-1]["event"] in TERMINAL_EVENTS:
             return
+        event = {"id": len(events) + 1, **{k: v for k, v in event.items() if k != "id"}}
         events.append(event)
         state = event["event"]
         try:
-            if state in ("read", "preview-ready", "refining", "done", "error"):
+            if state != "deleted":
+                self._persist(capture_id, event)
+            if state in ("read", "preview-ready", "refining", "done", "failed"):
                 self.store.update_meta(
-                    capture_id, state=state, **({"error": event["message"]} if state == "error" else {})
+                    capture_id, state=state, **({"error": event["message"]} if state == "failed" else {})
                 )
+            if self._on_change is not None and state != "deleted":
+                self._on_change(capture_id)
         except (CaptureNotFoundError, OSError, ParallaxError):
             pass  # deleted meanwhile: the events still tell the page
+        log.info("capture %s: %s", capture_id[:8], describe_event(event))
         changed = self._changed.pop(capture_id, None)
         if changed is not None:
             changed.set()
         if state in TERMINAL_EVENTS and self._loop is not None:
-            # Keep finished stories in memory a while; later ones are rebuilt from disk.
+            # Keep finished stories in memory a while; later ones are read back from disk.
             self._loop.call_later(self.FORGET_AFTER_S, self._drop, capture_id, events)
+
+    def _persist(self, capture_id: str, event: dict[str, Any]) -> None:
+        """Append one event to the capture's ``events.jsonl`` (one JSON object a line)."""
+        line = json.dumps(event, separators=(",", ":")) + "\n"
+        with open(self.store.dir_for(capture_id) / EVENTS_FILE, "a", encoding="utf-8") as fh:
+            fh.write(line)
 
     def _drop(self, capture_id: str, events: list[dict[str, Any]]) -> None:
         if self._events.get(capture_id) is events:
             del self._events[capture_id]
 
+    def live(self) -> set[str]:
+        """Ids of the captures this server is processing now."""
+        return {cid for cid in list(self._events) if self.is_live(cid)}
+
+    def is_live(self, capture_id: str) -> bool:
+        """Whether this server is processing the capture now (it has events and no terminal one)."""
+        events = self._events.get(capture_id)
+        return events is not None and not (events and events[-1]["event"] in TERMINAL_EVENTS)
+
     def history(self, capture_id: str) -> list[dict[str, Any]]:
-        """Events so far; after a restart rebuilt from the files on disk."""
+        """Events so far, each with its ``id``; after a restart read back from the capture's folder.
+
+        A capture whose story has no terminal event and is not being processed here was
+        interrupted (the server stopped): it ends with a ``failed`` event saying so.
+        """
         if capture_id in self._events:
             return list(self._events[capture_id])
-        meta = self.store.meta(capture_id)
-        rebuilt: list[dict[str, Any]] = []
         folder = self.store.dir_for(capture_id)
-        for stage in ("preview", "full"):
-            view = folder / stage / "view.json"
-            if view.is_file():
-                rebuilt.append({"event": f"{stage}-ready", "view": json.loads(view.read_text(encoding="utf-8"))})
-        state = meta.get("state")
-        if state == "error":
-            rebuilt.append({"event": "error", "message": meta.get("error", "processing failed")})
-        elif state == "done":
-            rebuilt.append({"event": "done"})
-        else:
-            rebuilt.append(
-                {"event": "error", "message": "processing was interrupted (server restart); upload the file again"}
-            )
-        return rebuilt
+        events: list[dict[str, Any]] = []
+        log_file = folder / EVENTS_FILE
+        if log_file.is_file():
+            for line in log_file.read_text(encoding="utf-8").splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:  # a line cut short by a crash: the rest is still good
+                    continue
+                if isinstance(event, dict) and event.get("id") == len(events) + 1:
+                    events.append(event)
+        else:  # a capture from before event logs: rebuilt from its files
+            meta = self.store.meta(capture_id)
+            for stage in ("preview", "full"):
+                view = folder / stage / "view.json"
+                if view.is_file():
+                    events.append({"event": f"{stage}-ready", "view": json.loads(view.read_text(encoding="utf-8"))})
+            if meta.get("state") in ("error", "failed"):
+                events.append({"event": "failed", "message": meta.get("error", "processing failed")})
+            elif meta.get("state") == "done":
+                events.append({"event": "done"})
+            events = [{"id": i, **e} for i, e in enumerate(events, 1)]
+        if not events or events[-1]["event"] not in TERMINAL_EVENTS:
+            message = "processing was interrupted (server restart); upload the file again"
+            events.append({"id": len(events) + 1, "event": "failed", "message": message})
+        return events
 
-    async def events(self, capture_id: str, keepalive_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
-        """Replay the capture's events, then follow new ones until a terminal one.
+    async def events(
+        self, capture_id: str, after_id: int = 0, keepalive_s: float = 15.0
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """The capture's events with an id above ``after_id``, then new ones until a terminal one.
 
         Yields ``None`` every ``keepalive_s`` seconds without news (a keep-alive).
         """
         live = self._events.get(capture_id)
         if live is None:  # finished long ago or before a restart: the files tell the story
             for event in self.history(capture_id):
-                yield event
+                if event["id"] > after_id:
+                    yield event
             return
-        sent = 0
+        sent = after_id
         while True:
             while sent < len(live):
                 event = live[sent]
@@ -195,6 +310,10 @@ class JobManager:
                 yield event
                 if event["event"] in TERMINAL_EVENTS:
                     return
+            if live and live[-1]["event"] in TERMINAL_EVENTS:
+                return  # the caller had seen everything, the terminal event included
+            if self._stopping:
+                return  # the server stops: the page reconnects to the next one and resumes
             changed = self._changed.setdefault(capture_id, asyncio.Event())
             try:
                 await asyncio.wait_for(changed.wait(), keepalive_s)
@@ -239,6 +358,7 @@ class JobManager:
         ParallaxError
             When the file cannot be read (not stereo, corrupt, too large, ...).
         """
+        self._check_running()
         loop = asyncio.get_running_loop()
         self._events[capture_id] = []
         waiter: asyncio.Future = loop.create_future()
@@ -247,30 +367,37 @@ class JobManager:
         future = loop.run_in_executor(self._pools["preview"], run_stage, job)
         await asyncio.wait({future, waiter}, return_when=asyncio.FIRST_COMPLETED)
         self._read_waiters.pop(capture_id, None)
-        if future.done() and future.exception() is not None:
+        failure = future.exception() if future.done() else None
+        if failure is not None:
             self._events.pop(capture_id, None)
-            raise future.exception()
+            self._check_running()
+            raise failure
         future.add_done_callback(lambda f: self._after_stage(capture_id, job, f))
         if waiter.done():
             return waiter.result()
         return self._events[capture_id][0]
 
     def _after_stage(self, capture_id: str, job: StageJob, future: asyncio.Future) -> None:
-        exc = future.exception()
+        if future.cancelled():
+            exc: BaseException | None = BrokenProcessPool("cancelled")
+        else:
+            exc = future.exception()
         if exc is not None:
-            message = (
-                str(exc)
-                if isinstance(exc, ParallaxError)
-                else "processing failed on the server; try again or another file"
-            )
-            if not isinstance(exc, ParallaxError):
+            if self._stopping:
+                message = "processing was interrupted (the server stopped); upload the file again"
+            elif isinstance(exc, ParallaxError):
+                message = str(exc)
+            else:
+                message = "processing failed on the server; try again or another file"
                 log.error("capture %s: %s failed", capture_id, job.stage, exc_info=exc)
-            self._record(capture_id, {"event": "error", "stage": job.stage, "message": message})
+            self._record(capture_id, {"event": "failed", "stage": job.stage, "message": message})
             return
         view = future.result()
         if job.stage == "preview" and not any(e["event"] == "read" for e in self._events.get(capture_id, [])):
             self._record(capture_id, {"event": "read", "stage": "preview", **view.get("capture", {})})
         self._record(capture_id, {"event": f"{job.stage}-ready", "view": view})
+        if job.stage == "preview" and self.config.refine and self._stopping:
+            return  # no refinement any more; after a restart the story ends "interrupted"
         if job.stage == "preview" and self.config.refine:
             refine = self._stage_job(capture_id, job.folder, (job.source, job.right_source), job.display_name, "full")
             self._record(capture_id, {"event": "refining"})
@@ -280,10 +407,19 @@ class JobManager:
         else:
             self._record(capture_id, {"event": "done"})
 
+    def _check_running(self) -> None:
+        if self._stopping:
+            raise ServerStoppingError("the server is stopping; try again in a moment")
+
     async def call(self, pool: str, func: Any, *args: Any) -> Any:
         """Run ``func(*args)`` (a picklable module-level function) in one of the pools and await it."""
+        self._check_running()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pools[pool], func, *args)
+        try:
+            return await loop.run_in_executor(self._pools[pool], func, *args)
+        except BrokenProcessPool:
+            self._check_running()
+            raise
 
     async def export(self, capture_id: str, stage: str, format_name: str, path: Path) -> Path:
         """Write (once; later calls reuse the file) the stage's result in a registry format."""
@@ -294,5 +430,30 @@ class JobManager:
                 return path
             path.parent.mkdir(parents=True, exist_ok=True)
             job = ExportJob(folder=self.store.dir_for(capture_id), stage=stage, format=format_name, path=path)
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pools["export"], run_export, job)
+            result: Path = await self.call("export", run_export, job)
+            return result
+
+
+def _join_all(processes: list[Any], timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` seconds in all for the processes to end."""
+    deadline = time.monotonic() + timeout_s
+    for proc in processes:
+        proc.join(max(0.0, deadline - time.monotonic()))
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """One line for a person reading the server's log, e.g. ``first 3D view ready (512x384 depth, 1.2 s)``."""
+    name = event.get("event")
+    if name == "read":
+        return f"read ({event.get('format', '?')}, {event.get('width', '?')}x{event.get('height', '?')})"
+    if name in ("preview-ready", "full-ready"):
+        view = event.get("view") or {}
+        seconds = view.get("seconds") or {}
+        what = "first 3D view" if name == "preview-ready" else "refined depth"
+        size = f"{view.get('image_width', '?')}x{view.get('image_height', '?')}"
+        return f"{what} ready ({size} depth in {seconds.get('depth', 0):.1f} s)"
+    if name == "refining":
+        return "refining the depth in the background"
+    if name == "failed":
+        return f"failed: {event.get('message', '')}"
+    return str(name)

@@ -32,7 +32,7 @@ def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
     """The Content-Security-Policy of every response.
 
     Scripts and styles come only from this server (the viewer and its three.js,
-    served from ``node_modules``): no inline script except the pages' import maps,
+    served from ``/vendor/``, see :mod:`parallax.web`): no inline script except the pages' import maps,
     allowed by their SHA-256 (``script_hashes``, base64), no CDN. WebAssembly (the
     splat renderer) may compile; its workers start from ``blob:`` URLs.
     """

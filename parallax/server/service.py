@@ -7,10 +7,14 @@ corpus together; :mod:`parallax.server.app` only maps requests onto it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as _dt
+import errno
+import logging
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -19,10 +23,20 @@ from parallax.errors import InputFileError, OutputError, ParameterError
 from parallax.server import contribution
 from parallax.server.config import ServerConfig
 from parallax.server.jobs import JobManager
+from parallax.server.retention import Retention, StorageFullError
 from parallax.server.security import RateLimiter
 from parallax.server.store import STAGES, CaptureStore, safe_display_name
 
-__all__ = ["Ingested", "ParallaxService", "AccessDeniedError", "NotReadyError"]
+__all__ = [
+    "Ingested",
+    "ParallaxService",
+    "AccessDeniedError",
+    "NotReadyError",
+    "TooManyRequestsError",
+    "StorageFullError",
+]
+
+log = logging.getLogger("parallax.server")
 
 _FORMAT_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 
@@ -33,6 +47,17 @@ class AccessDeniedError(ParameterError):
 
 class NotReadyError(OutputError):
     """What was asked for does not exist yet (the depth is still being computed)."""
+
+
+class TooManyRequestsError(ParameterError):
+    """A client sent more requests of one kind than the server allows per minute (HTTP 429).
+
+    ``retry_after_s`` is how long it should wait (the ``Retry-After`` header).
+    """
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = float(retry_after_s)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,19 +91,94 @@ class ParallaxService:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.store = CaptureStore(config.captures_dir)
-        self.jobs = JobManager(config, self.store)
+        self.retention = Retention(self.store, expire_after_s=config.expire_after_s, max_bytes=config.max_store_bytes)
+        self.jobs = JobManager(config, self.store, on_change=self.retention.refresh)
         self.upload_limiter = RateLimiter(config.uploads_per_minute, 60.0)
+        self.action_limiter = RateLimiter(config.actions_per_minute, 60.0)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._in_use: dict[str, int] = {}
+        self._sweeper: asyncio.Task | None = None
         if config.corpus_dir is not None:
             config.corpus_dir.mkdir(parents=True, exist_ok=True)
 
     async def start(self) -> None:
-        """Start the worker pools (returns when they are warm)."""
+        """Measure the store, start the worker pools (returns when they are warm) and the expiry sweeps."""
+        await asyncio.to_thread(self.retention.scan)
         await self.jobs.start()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name="parallax-expiry")
 
     async def stop(self) -> None:
-        """Stop the worker pools."""
+        """Stop the expiry sweeps and the worker pools."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         await self.jobs.stop()
+
+    # -- limits ------------------------------------------------------------------------------
+    def check_rate(self, limiter: RateLimiter, client: str, what: str) -> None:
+        """Count one request of ``client``; raise :class:`TooManyRequestsError` when over ``limiter``'s limit."""
+        wait_s = limiter.check(client)
+        if wait_s:
+            raise TooManyRequestsError(f"too many {what} from your address; try again in {wait_s:.0f} s", wait_s)
+
+    def busy(self) -> set[str]:
+        """Captures that must not be removed now: being processed, downloaded or contributed."""
+        return self.jobs.live() | set(self._in_use)
+
+    @contextlib.contextmanager
+    def _using(self, capture_id: str) -> Iterator[None]:
+        self._in_use[capture_id] = self._in_use.get(capture_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._in_use[capture_id] -= 1
+            if not self._in_use[capture_id]:
+                del self._in_use[capture_id]
+
+    async def make_room(self, incoming_bytes: int) -> None:
+        """Make room for an upload of ``incoming_bytes`` within the store's quota.
+
+        Raises
+        ------
+        StorageFullError
+            When the store is full even without its expired and abandoned captures.
+        """
+        removed = await asyncio.to_thread(self.retention.make_room, incoming_bytes, self.busy())
+        for cid in removed:
+            self.jobs.forget(cid)
+
+    async def sweep(self) -> list[str]:
+        """Remove expired and abandoned captures now; return their ids."""
+        removed = await asyncio.to_thread(self.retention.sweep, self.busy())
+        for cid in removed:
+            self.jobs.forget(cid)
+        if removed:
+            log.info("removed %d expired or abandoned capture(s)", len(removed))
+        return removed
+
+    async def _sweep_forever(self) -> None:
+        expire = self.config.expire_after_s
+        interval = 600.0 if expire is None else min(max(expire / 20.0, 1.0), 600.0)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except OSError as exc:  # a full or failing disk must not stop the sweeps
+                log.warning("expiry sweep failed: %s", exc)
+
+    def public_meta(self, capture_id: str) -> dict[str, Any]:
+        """The capture's record for the page, with ``expires`` (ISO 8601 UTC, or ``None``) and its events."""
+        meta = self.store.public_meta(capture_id)
+        expires = self.retention.expires_at(self.store.meta(capture_id))
+        meta["expires"] = (
+            None
+            if expires is None
+            else _dt.datetime.fromtimestamp(expires, _dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        )
+        meta["events"] = self.jobs.history(capture_id)
+        return meta
 
     # -- captures ----------------------------------------------------------------------------
     async def ingest(
@@ -112,6 +212,7 @@ class ParallaxService:
                 right_source = self.store.upload_path(folder, right_name or "right", "right")
                 await asyncio.to_thread(_copy, right, right_source)
             await asyncio.to_thread(_copy, file, source)
+            self.retention.refresh(capture_id)
             if source.stat().st_size == 0:
                 raise InputFileError(
                     f"{name}: the file is empty; choose a stereo photo (MPO, HEIC spatial photo, LIF, side-by-side)"
@@ -119,8 +220,15 @@ class ParallaxService:
             read = await self.jobs.submit(capture_id, folder, source, right_source, name)
             uploads = [source.name] + ([right_source.name] if right_source is not None else [])
             self.store.update_meta(capture_id, upload_files=uploads)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            self.retention.forget(capture_id)
+            if exc.errno == errno.ENOSPC:
+                raise StorageFullError("this server's disk is full; try again later") from exc
+            raise
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
+            self.retention.forget(capture_id)
             raise
         return Ingested(capture_id=capture_id, owner_token=owner_token, read=read)
 
@@ -146,6 +254,7 @@ class ParallaxService:
         if self._contributed(meta):
             await self.withdraw(capture_id, token)
         await asyncio.to_thread(self.store.delete, capture_id)
+        self.retention.forget(capture_id)
         self.jobs.forget(capture_id)
 
     def best_stage(self, capture_id: str) -> str:
@@ -166,8 +275,14 @@ class ParallaxService:
             if _FORMAT_NAME.fullmatch(f.name)
         ]
 
-    async def download(self, capture_id: str, format_name: str, stage: str | None = None) -> tuple[Path, str]:
-        """Write (or reuse) the capture's result in a registry format; return ``(path, download name)``."""
+    async def download(
+        self, capture_id: str, format_name: str, stage: str | None = None, client: str | None = None
+    ) -> tuple[Path, str]:
+        """Write (or reuse) the capture's result in a registry format; return ``(path, download name)``.
+
+        A download that has to be written first counts against ``client``'s action limit
+        (:class:`TooManyRequestsError` when over it); a cached one does not.
+        """
         folder = self.store.dir_for(capture_id)
         known = {f["name"]: f for f in self.formats()}
         if format_name not in known:
@@ -180,7 +295,11 @@ class ParallaxService:
             raise NotReadyError(f"the {stage} depth of this capture is not ready yet; try again later")
         ext = known[format_name]["extension"]
         path = folder / "exports" / f"{stage}-{format_name}{ext}"
-        path = await self.jobs.export(capture_id, stage, format_name, path)
+        if client is not None and not path.is_file():
+            self.check_rate(self.action_limiter, client, "new downloads")
+        with self._using(capture_id):
+            path = await self.jobs.export(capture_id, stage, format_name, path)
+        self.retention.refresh(capture_id)
         stem = Path(self.store.meta(capture_id).get("original_name", "capture")).stem or "capture"
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60]
         return path, f"{stem}-{stage}-{format_name}{ext}"
@@ -229,7 +348,7 @@ class ParallaxService:
         async with lock:
             meta = self.store.meta(capture_id)
             contrib = meta.get("contribution")
-            if self._contributed(meta):
+            if isinstance(contrib, dict) and self._contributed(meta):
                 return contrib
             if isinstance(contrib, dict) and contrib.get("status") == "withdrawn":
                 raise ParameterError(
@@ -245,9 +364,10 @@ class ParallaxService:
                 "allow_training": True,
                 "date": _dt.date.today().isoformat(),
             }
-            added = await self.jobs.call(
-                "export", contribution.add_to_corpus, corpus, sources, meta.get("original_name", "upload"), record
-            )
+            with self._using(capture_id):
+                added = await self.jobs.call(
+                    "export", contribution.add_to_corpus, corpus, sources, meta.get("original_name", "upload"), record
+                )
             record.update(added, status="contributed")
             self.store.update_meta(capture_id, contribution=record)
             return record

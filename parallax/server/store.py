@@ -196,10 +196,17 @@ class CaptureStore:
         expected = self.meta(capture_id).get("owner_token_sha256", "")
         return hmac.compare_digest(_hash_token(token), str(expected))
 
-    def delete(self, capture_id: str) -> None:
-        """Remove the capture's folder and everything in it."""
-        folder = self.dir_for(capture_id)
-        shutil.rmtree(folder)
+    def delete(self, capture_id: str, *, must_exist: bool = True) -> None:
+        """Remove the capture's folder and everything in it.
+
+        With ``must_exist=False`` a folder without a record (an abandoned upload) goes too,
+        and a folder already gone is no error. A symbolic link is never followed.
+        """
+        folder = self.dir_for(capture_id, must_exist=must_exist)
+        if (self.root / capture_id).is_symlink():
+            raise CaptureNotFoundError("no such capture; check the link")
+        if must_exist or folder.is_dir():
+            shutil.rmtree(folder)
 
     def public_meta(self, capture_id: str) -> dict[str, Any]:
         """The record without secrets, for the page."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import time
 import warnings
 from dataclasses import dataclass
@@ -108,8 +109,13 @@ class ExportJob:
 
 
 def init_worker(queue: Any, nice: int, max_pixels: int) -> None:
-    """Initialise a worker process: progress queue, priority, pixel limit for Pillow."""
+    """Initialise a worker process: progress queue, priority, pixel limit for Pillow, signals.
+
+    A worker ignores SIGINT: Ctrl+C in a terminal reaches the whole process group, and the
+    server stops its workers itself (SIGTERM) after finishing what it can.
+    """
     global _QUEUE, _MAX_PIXELS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _QUEUE = queue
     _MAX_PIXELS = int(max_pixels)
     if nice:

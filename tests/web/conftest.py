@@ -115,7 +115,7 @@ def admin_token() -> str:
 def wait_for(http: Any):
     """``wait_for(capture_id, event="done")``: follow the capture's server-sent events until ``event``.
 
-    Returns the list of events seen; fails on an ``error`` event.
+    Returns the list of events seen; fails on a ``failed`` event.
     """
     import json
 
@@ -128,7 +128,7 @@ def wait_for(http: Any):
                     continue
                 data = json.loads(line[6:])
                 seen.append(data)
-                if data["event"] == "error" and event != "error":
+                if data["event"] == "failed" and event != "failed":
                     raise AssertionError(f"processing failed: {data['message']}")
                 if data["event"] == event:
                     return seen

@@ -45,7 +45,7 @@ def test_web_view_prints_url_and_serves_the_capture(captures_dir):
                 for raw in r.iter_lines():
                     if raw.startswith("data: "):
                         events.append(json.loads(raw[6:])["event"])
-                        if events[-1] in ("done", "error"):
+                        if events[-1] in ("done", "failed"):
                             break
             assert events[-1] == "done" and "preview-ready" in events
             assert http.get(f"/api/captures/{capture_id}/files/preview/depth.f32").status_code == 200

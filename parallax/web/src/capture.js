@@ -4,7 +4,7 @@
 //
 // For tests and the benchmark the page exposes window.parallax = {viewer, stage,
 // firstFrame: {at, sinceUploadMs, stage} once the first 3D frame is drawn, shown: {stage: time
-// its files were loaded (ms since the epoch)}, uploadStartedAt, events}.
+// its files were loaded (ms since the epoch)}, loads (stages loaded), uploadStartedAt, events}.
 import { api, forgetOwnerToken, ownerToken, setOwnerToken, show } from "./api.js";
 import { Viewer } from "./viewer.js";
 
@@ -53,16 +53,28 @@ function onFrame(info) {
 const viewer = new Viewer($("view"), { onFrame });
 state.viewer = viewer;
 
-async function showStage(stage, view) {
-  await viewer.load(`${base}/files/${stage}`, view);
-  state.stage = stage;
-  state.shown = { ...(state.shown || {}), [stage]: Date.now() };
-  document.body.dataset.stage = stage;
-  updateModes();
-  show($("stage-progress"), stage !== "full" && !state.done);
-  $("download-note").textContent = stage === "full"
-    ? "Made from the refined depth."
-    : "Made from the quick first depth; they use the refined depth once it is ready.";
+// Stages load one after another, each once; the refined depth is never replaced by the first look.
+let loading = Promise.resolve();
+const requested = new Set();
+
+function showStage(stage, view) {
+  if (requested.has(stage)) return Promise.resolve();
+  requested.add(stage);
+  const next = loading.catch(() => {}).then(async () => {
+    if (state.stage === "full") return;
+    state.loads = (state.loads || 0) + 1;
+    await viewer.load(`${base}/files/${stage}`, view);
+    state.stage = stage;
+    state.shown = { ...(state.shown || {}), [stage]: Date.now() };
+    document.body.dataset.stage = stage;
+    updateModes();
+    show($("stage-progress"), stage !== "full" && !state.done);
+    $("download-note").textContent = stage === "full"
+      ? "Made from the refined depth."
+      : "Made from the quick first depth; they use the refined depth once it is ready.";
+  });
+  loading = next;
+  return next;
 }
 
 function updateModes() {
@@ -86,10 +98,19 @@ $("modes").addEventListener("click", async (e) => {
   document.body.dataset.mode = viewer.mode;
 });
 
+// Progress events (server-sent events, each with an id). On a dropped connection EventSource
+// fires its own "error" event (no data) and reconnects with Last-Event-ID, and the server resumes
+// after that id; the ids seen are also remembered here, so no event is ever handled twice.
 function follow() {
   const source = new EventSource(`${base}/events`);
+  const seen = new Set();
   const on = (name, handler) => source.addEventListener(name, (e) => {
-    const data = JSON.parse(e.data);
+    let data;
+    try { data = JSON.parse(e.data); } catch { return; } // not one of the server's events
+    if (data.id != null) {
+      if (seen.has(data.id)) return;
+      seen.add(data.id);
+    }
     state.events.push(data);
     handler(data);
   });
@@ -110,15 +131,25 @@ function follow() {
     show($("stage-progress"), false);
     source.close();
   });
-  on("error", (d) => {
+  on("failed", (d) => {
+    state.done = true;
     source.close();
     if (state.stage) status.textContent = `Refinement failed: ${d.message}`;
     else fail(d.message);
   });
-  on("deleted", () => { source.close(); fail("This capture was deleted by its owner."); });
-  source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED && !state.done && !state.stage) fail("Lost the connection to the server; reload the page.");
-  };
+  on("deleted", () => { state.done = true; source.close(); fail("This capture was deleted by its owner."); });
+  source.addEventListener("open", () => { status.textContent = progressText.textContent; });
+  source.addEventListener("error", () => {
+    // EventSource's own event: the connection dropped (it reconnects by itself) or was refused.
+    if (state.done) return;
+    if (source.readyState === EventSource.CONNECTING) {
+      status.textContent = "Connection lost · reconnecting…";
+    } else if (!state.stage) {
+      fail("Lost the connection to the server; reload the page.");
+    } else {
+      status.textContent = "Lost the connection to the server; reload the page for the refined depth.";
+    }
+  });
 }
 
 async function setupDownloads(formats) {
@@ -234,6 +265,11 @@ async function main() {
   } catch (err) {
     fail(err.message);
     return;
+  }
+  viewer.setAnaglyph(config.anaglyph);
+  if (meta.expires) {
+    const until = new Date(meta.expires).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    $("share-note").textContent = `Anyone with this link can view the capture until ${until}; then it is deleted.`;
   }
   $("name").textContent = meta.original_name || "";
   document.title = `${meta.original_name || "Capture"} · Parallax`;

@@ -10,7 +10,7 @@
 //
 // Modes: "3d" (parallax follows pointer, touch and device tilt; drag orbits, wheel
 // and pinch zoom, all within limits), "wiggle" (the viewpoint swings left-right),
-// "anaglyph" (red = left, cyan = right), "sbs" (left | right), "left", "right",
+// "anaglyph" (red-cyan, Dubois, the downloadable anaglyph's matrices), "sbs" (left | right), "left", "right",
 // "points" (a point cloud), "splat" (Gaussian splats drawn by Spark).
 
 import * as THREE from "three";
@@ -30,12 +30,19 @@ varying vec2 vUv;
 void main() { vUv = uv; gl_Position = vec4(position.xy, 0.0, 1.0); }`;
 
 // Letterboxed display of the two views; mode 0 anaglyph, 1 side by side, 2 left, 3 right.
+// Colour: the textures are sRGB, decoded to linear light when sampled; everything here works in
+// linear light and the last line encodes for the canvas (three.js's colorspace_fragment), as
+// three.js's own materials do. The anaglyph is Dubois' least-squares projection in linear light
+// with the matrices the server also uses for the downloadable anaglyph (/api/config "anaglyph").
 const FLAT_FRAGMENT = `
 uniform sampler2D leftMap;
 uniform sampler2D rightMap;
 uniform int mode;
 uniform float canvasAspect;
 uniform float imageAspect;
+uniform vec3 background;
+uniform mat3 anaglyphLeft;
+uniform mat3 anaglyphRight;
 varying vec2 vUv;
 vec2 fit(vec2 uv, float boxAspect) {
   vec2 p = uv - 0.5;
@@ -43,22 +50,32 @@ vec2 fit(vec2 uv, float boxAspect) {
   return p + 0.5;
 }
 bool inside(vec2 uv) { return uv.x >= 0.0 && uv.x <= 1.0 && uv.y >= 0.0 && uv.y <= 1.0; }
-void main() {
-  vec3 bg = vec3(0.07, 0.08, 0.1);
+vec3 flat_colour() {
   if (mode == 1) {
     bool rightHalf = vUv.x >= 0.5;
     vec2 uv = fit(vec2(fract(vUv.x * 2.0), vUv.y), canvasAspect * 0.5);
-    vec3 c = rightHalf ? texture2D(rightMap, uv).rgb : texture2D(leftMap, uv).rgb;
-    gl_FragColor = vec4(inside(uv) ? c : bg, 1.0);
-    return;
+    if (!inside(uv)) return background;
+    return rightHalf ? texture2D(rightMap, uv).rgb : texture2D(leftMap, uv).rgb;
   }
   vec2 uv = fit(vUv, canvasAspect);
-  if (!inside(uv)) { gl_FragColor = vec4(bg, 1.0); return; }
+  if (!inside(uv)) return background;
   vec3 l = texture2D(leftMap, uv).rgb;
   vec3 r = texture2D(rightMap, uv).rgb;
-  vec3 c = mode == 0 ? vec3(dot(l, vec3(0.299, 0.587, 0.114)), r.g, r.b) : (mode == 2 ? l : r);
-  gl_FragColor = vec4(c, 1.0);
+  if (mode == 0) return clamp(anaglyphLeft * l + anaglyphRight * r, 0.0, 1.0);
+  return mode == 2 ? l : r;
+}
+void main() {
+  gl_FragColor = vec4(flat_colour(), 1.0);
+  #include <colorspace_fragment>
 }`;
+
+/** A THREE.Matrix3 from a row-major 3x3 array (rows: output R, G, B). */
+function matrix3(rows) {
+  if (!Array.isArray(rows) || rows.length !== 3 || rows.some((r) => !Array.isArray(r) || r.length !== 3)) {
+    throw new Error("an anaglyph matrix must be 3x3 (rows of output R, G, B)");
+  }
+  return new THREE.Matrix3().set(...rows.flat().map(Number));
+}
 
 function loadTexture(url) {
   return new Promise((resolve, reject) => {
@@ -129,7 +146,8 @@ export class Viewer {
     this.onFrame = options.onFrame || (() => {});
     this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true, alpha: false });
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
-    this.renderer.setClearColor(0x111318, 1);
+    this.background = new THREE.Color(0x111318); // sRGB hex; three.js keeps it in linear light
+    this.renderer.setClearColor(this.background, 1);
     this.renderer.xr.enabled = true;
     this.renderer.xr.setReferenceSpaceType("local");
     this.scene = new THREE.Scene();
@@ -147,6 +165,9 @@ export class Viewer {
         mode: { value: 0 },
         canvasAspect: { value: 1 },
         imageAspect: { value: 1 },
+        background: { value: this.background },
+        anaglyphLeft: { value: new THREE.Matrix3().set(0, 0, 0, 0, 0, 0, 0, 0, 0) },
+        anaglyphRight: { value: new THREE.Matrix3().set(0, 0, 0, 0, 0, 0, 0, 0, 0) },
       },
       depthTest: false,
     });
@@ -162,6 +183,17 @@ export class Viewer {
     this._resize();
     new ResizeObserver(() => this._resize()).observe(canvas);
     this.renderer.setAnimationLoop((t) => this._tick(t));
+  }
+
+  /**
+   * The anaglyph's matrices: {left, right}, each 3x3 row-major (rows: output R, G, B), applied in
+   * linear light to the left and right view (the server's /api/config "anaglyph", the same matrices
+   * as the downloadable anaglyph).
+   */
+  setAnaglyph(anaglyph) {
+    this.flatMaterial.uniforms.anaglyphLeft.value = matrix3(anaglyph.left);
+    this.flatMaterial.uniforms.anaglyphRight.value = matrix3(anaglyph.right);
+    this.dirty = true;
   }
 
   /** Show one stage's files (view.json fields, depth grid, textures); replaces what was shown. */
@@ -261,8 +293,9 @@ export class Viewer {
     const g = new THREE.BufferGeometry();
     g.setAttribute("position", new THREE.BufferAttribute(pos, 3));
     g.setAttribute("color", new THREE.BufferAttribute(col, 3));
-    const size = (step * 1.6 * this.median) / this.view.fx_px;
-    const m = new THREE.PointsMaterial({ size, vertexColors: true, sizeAttenuation: true });
+    // Sized in screen pixels (see _pointSize), so far points are as large as their spacing too.
+    const m = new THREE.PointsMaterial({ size: 1, vertexColors: true, sizeAttenuation: false });
+    this.pointStep = step;
     this.points = new THREE.Points(g, m);
     this.group.add(this.points);
   }
@@ -398,6 +431,17 @@ export class Viewer {
     return settled && this.mode !== "wiggle";
   }
 
+  /**
+   * Point size in CSS pixels: seen from the capture camera every grid sample lands `step` grid
+   * pixels from its neighbours whatever its depth, i.e. `step * (canvas height / 2) / (fy * tan(fovY / 2))`
+   * pixels (divided by the zoom), so points that size plus a little overlap leave no gaps.
+   */
+  _pointSize() {
+    const tanHalf = Math.tan(THREE.MathUtils.degToRad(this.camera.fov / 2));
+    const spacing = (this.pointStep * (this.canvas.clientHeight / 2)) / (this.view.fy_px * tanHalf * this.zoom);
+    return Math.max(1, 1.25 * spacing);
+  }
+
   _tick(time) {
     if (!this.view) return;
     const xr = this.renderer.xr.isPresenting;
@@ -409,6 +453,7 @@ export class Viewer {
       this.dirty = false;
     } else {
       const settled = this._placeCamera(time);
+      if (this.points && this.points.visible) this.points.material.size = this._pointSize();
       this.renderer.render(this.scene, this.camera);
       this.dirty = !settled;
     }
