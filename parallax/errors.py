@@ -10,6 +10,8 @@ Never use ``assert`` to check input: raise one of these instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ParallaxError",
     "InputFileError",
@@ -62,7 +64,7 @@ class MissingDependencyError(ParallaxError, ImportError):
         )
 
 
-def require(module: str, extra: str, feature: str):
+def require(module: str, extra: str, feature: str) -> Any:
     """Import an optional dependency lazily, or raise :class:`MissingDependencyError`.
 
     Parameters
@@ -73,6 +75,11 @@ def require(module: str, extra: str, feature: str):
         The ``pip install 'parallax[extra]'`` extra that provides it.
     feature : str
         What the user asked for, for the message (e.g. ``"the ONNX matcher"``).
+
+    Returns
+    -------
+    module
+        The imported module, typed ``Any``: its attributes are used dynamically.
     """
     import importlib
 

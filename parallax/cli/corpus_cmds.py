@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from parallax.errors import ParallaxError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from parallax.corpus.store import Outcome
 
 __all__ = ["register", "corpus_app", "VerifyFailed"]
 
@@ -27,7 +33,7 @@ corpus_app = typer.Typer(
 _CORPUS = typer.Option(Path("corpus"), "--corpus", help="The corpus folder.")
 
 
-def _console(stderr: bool = False):
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
@@ -98,7 +104,7 @@ def add_cmd(
         ) as progress:
             task = progress.add_task("", total=len(items) + len(sample_dirs))
 
-            def tick(outcome) -> None:
+            def tick(outcome: Outcome) -> None:
                 progress.update(task, advance=1, description=f"{outcome.original_name}: {outcome.status}")
 
             outcomes = (

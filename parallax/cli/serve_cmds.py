@@ -12,10 +12,14 @@ import threading
 import time
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from parallax.errors import ParameterError, require
+
+if TYPE_CHECKING:
+    from parallax.server import ServerConfig
 
 __all__ = ["register", "default_data_dir"]
 
@@ -25,7 +29,9 @@ def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "parallax" / "server"
 
 
-def _config(data_dir: Path, corpus: Path | None, max_upload_mb: float, admin_token_file: Path | None, refine: bool):
+def _config(
+    data_dir: Path, corpus: Path | None, max_upload_mb: float, admin_token_file: Path | None, refine: bool
+) -> ServerConfig:
     from parallax.server import ServerConfig
 
     if not (max_upload_mb > 0):
@@ -47,7 +53,7 @@ def _config(data_dir: Path, corpus: Path | None, max_upload_mb: float, admin_tok
     )
 
 
-def _uvicorn_server(app, host: str, port: int):
+def _uvicorn_server(app: Any, host: str, port: int) -> Any:  # a uvicorn.Server (uvicorn is imported lazily)
     uvicorn = require("uvicorn", "web", "the web server")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", proxy_headers=False)
     return uvicorn.Server(config)
@@ -146,7 +152,7 @@ def register(app: typer.Typer) -> None:
                 thread.join(10)
 
 
-def _ingest_in_loop(web, service, file: Path, right: Path | None):
+def _ingest_in_loop(web: Any, service: Any, file: Path, right: Path | None) -> Any:
     """Run the service's ingest on the server's event loop (from this thread) and wait for it."""
     import asyncio
 

@@ -8,10 +8,14 @@ Writes ``--count`` corpus sample folders and a ``synth.json`` index into
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import typer
 
 from parallax.errors import ParameterError
+
+if TYPE_CHECKING:
+    from parallax.synth.config import SynthConfig
 
 __all__ = ["register", "synth_config_from_options"]
 
@@ -28,7 +32,7 @@ def synth_config_from_options(
     scenes: str,
     mirror_prob: float,
     glass_prob: float,
-):
+) -> SynthConfig:
     """Build a :class:`~parallax.synth.config.SynthConfig` from the CLI's option strings (ParameterError on bad input)."""
     from parallax.synth.config import SynthConfig, parse_range, parse_size
 
@@ -111,7 +115,7 @@ def register(app: typer.Typer) -> None:
             TimeRemainingColumn,
         )
 
-        from parallax.synth.dataset import generate_dataset
+        from parallax.synth.dataset import Engine, generate_dataset
 
         if count < 1:
             raise ParameterError(f"--count must be at least 1, got {count}")
@@ -148,8 +152,8 @@ def register(app: typer.Typer) -> None:
                 count=count,
                 out=out,
                 seed=seed,
-                engine=engine,
-                workers=workers,  # type: ignore[arg-type]
+                engine=cast(Engine, engine),  # checked above: local or ray
+                workers=workers,
                 progress=lambda i, folder: bar.advance(task),
             )
         typer.echo(f"wrote {len(folders)} synthetic pairs to {out}")

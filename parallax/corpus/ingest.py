@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ def _file_key(paths: tuple[Path, ...]) -> str:
     return h.hexdigest()
 
 
-def discover(inputs: list[str | os.PathLike[str]]) -> tuple[list[CaptureItem], list[str]]:
+def discover(inputs: Iterable[str | os.PathLike[str]]) -> tuple[list[CaptureItem], list[str]]:
     """Turn files and folders into capture items, pairing ``X-left.*`` with ``X-right.*``.
 
     Folders are walked recursively in sorted order; hidden files and files whose

@@ -194,7 +194,7 @@ def write_glb(
         s = max_texture_size / max(tex.shape[:2])
         tex = np.asarray(
             Image.fromarray(tex).resize(
-                (max(1, round(tex.shape[1] * s)), max(1, round(tex.shape[0] * s))), Image.LANCZOS
+                (max(1, round(tex.shape[1] * s)), max(1, round(tex.shape[0] * s))), Image.Resampling.LANCZOS
             )
         )
     buf = io.BytesIO()

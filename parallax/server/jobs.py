@@ -247,9 +247,10 @@ class JobManager:
         future = loop.run_in_executor(self._pools["preview"], run_stage, job)
         await asyncio.wait({future, waiter}, return_when=asyncio.FIRST_COMPLETED)
         self._read_waiters.pop(capture_id, None)
-        if future.done() and future.exception() is not None:
+        failure = future.exception() if future.done() else None
+        if failure is not None:
             self._events.pop(capture_id, None)
-            raise future.exception()
+            raise failure
         future.add_done_callback(lambda f: self._after_stage(capture_id, job, f))
         if waiter.done():
             return waiter.result()

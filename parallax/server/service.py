@@ -229,7 +229,7 @@ class ParallaxService:
         async with lock:
             meta = self.store.meta(capture_id)
             contrib = meta.get("contribution")
-            if self._contributed(meta):
+            if self._contributed(meta) and isinstance(contrib, dict):  # (_contributed checks that it is a dict)
                 return contrib
             if isinstance(contrib, dict) and contrib.get("status") == "withdrawn":
                 raise ParameterError(

@@ -32,12 +32,16 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from parallax.errors import InputFileError, OutputError, ParallaxError
 from parallax.io.atomic import atomic_output
+
+if TYPE_CHECKING:
+    from parallax.capture.types import Capture
+    from parallax.stereo.types import DepthResult
 
 __all__ = [
     "ImageTooLargeError",
@@ -194,7 +198,7 @@ def probe_pixels(path: Path, display_name: str, max_pixels: int) -> None:
         )
 
 
-def _read(job: StageJob):
+def _read(job: StageJob) -> Capture:
     from PIL import Image
 
     from parallax.capture import read_capture
@@ -291,7 +295,7 @@ def viewer_depth(depth: np.ndarray, grid_size: tuple[int, int]) -> np.ndarray:
     valid = np.isfinite(depth) & (depth > 0)
     if not valid.any():
         raise InputFileError("no depth could be computed for this capture (no pixel matched); try another photo")
-    inv = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(np.float32)
+    inv: np.ndarray = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(np.float32)
     if grid_size != (depth.shape[1], depth.shape[0]):
         total = cv2.resize(inv, grid_size, interpolation=cv2.INTER_AREA)
         weight = cv2.resize(valid.astype(np.float32), grid_size, interpolation=cv2.INTER_AREA)
@@ -392,10 +396,11 @@ def save_result(result: Any, path: Path) -> None:
     arrays["scalars_json"] = np.frombuffer(json.dumps(scalars).encode("utf-8"), dtype=np.uint8)
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            # numpy's stubs let **kwds also fill savez's allow_pickle (bool), so mypy rejects a dict of arrays
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
 
 
-def load_result(path: Path):
+def load_result(path: Path) -> DepthResult:
     """Inverse of :func:`save_result`: the DepthResult saved at ``path``."""
     from parallax.capture.types import CameraIntrinsics
     from parallax.stereo.types import DepthResult, Rectification

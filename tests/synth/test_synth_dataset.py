@@ -111,6 +111,19 @@ def test_synth_reader_lists_benchmark_scenes(tiny_dataset, tmp_path):
         load_synth_scene(tmp_path)
 
 
+def test_synth_reader_rejects_a_sample_without_baseline(tiny_dataset, tmp_path):
+    import shutil
+
+    folder = tmp_path / "synth-4-000000"
+    shutil.copytree(tiny_dataset / "synth-4-000000", folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["camera"]["baseline_m"] = None
+    meta["camera"]["depth_is_metric"] = False
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputFileError, match="gives no baseline_m"):
+        load_synth_scene(folder, verify=False)
+
+
 def test_synth_dataset_errors_leave_nothing_behind(tiny_dataset, tmp_path, make_config):
     cfg = make_config(**TINY)
     before = _files(tiny_dataset)
