@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from parallax.errors import ParameterError, require
+from parallax.errors import InputFileError, ParameterError, require
 
 if TYPE_CHECKING:
     from parallax.server import ServerConfig
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
         from parallax.server.service import ParallaxService
 
         if not file.is_file():
-            raise ParameterError(f"{file}: no such file; give the path of a stereo photo")
+            raise InputFileError(f"{file}: no such file; give the path of a stereo photo")
         with tempfile.TemporaryDirectory(prefix="parallax-view-") as tmp:
             size_mb = max(
                 64.0, file.stat().st_size / 1024 / 1024 + (right.stat().st_size / 1024 / 1024 if right else 0) + 1

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from parallax.cli.main import main
+from parallax.errors import InputFileError, NotStereoError
 
 
 def _info(capsys, *args: str) -> tuple[int, str, str]:
@@ -107,6 +108,6 @@ def test_photo_holds_one_view_message(capsys, tmp_path, captures_dir, monkeypatc
     photo.write_bytes((captures_dir / "sbs/Panasonic-DMC-GX8-left.jpg").read_bytes())
     monkeypatch.chdir(tmp_path)
     code, _, err = _info(capsys, "photo.jpg")
-    assert code == 2
+    assert code == NotStereoError.exit_code == InputFileError.exit_code
     assert err.startswith("error: photo.jpg holds one view")
     assert "give a second view or a stereo file" in err
