@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from parallax.corpus import DEFAULT_MAX_SIDE_PX
 from parallax.errors import ParallaxError
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def add_cmd(
     corpus: Path = _CORPUS,
     engine: str = typer.Option("embedded", "--engine", help="embedded or ray."),
     workers: int | None = typer.Option(None, "--workers", help="Ray workers (CPUs) for --engine ray."),
-    max_side: int = typer.Option(1280, "--max-side", help="Longest side of the stored views, pixels."),
+    max_side: int = typer.Option(DEFAULT_MAX_SIDE_PX, "--max-side", help="Longest side of the stored views, pixels."),
     matcher: str = typer.Option("default", "--matcher", help="Disparity matcher name."),
     face_detector: str | None = typer.Option(
         None, "--face-detector", help="Local .xml cascade or YuNet .onnx (default: MTCNN)."

@@ -12,14 +12,14 @@ import threading
 import time
 import webbrowser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from parallax.errors import InputFileError, ParameterError, require
+from parallax.server.config import MB, ServerConfig  # light: dataclasses only (the web stack loads lazily)
 
-if TYPE_CHECKING:
-    from parallax.server import ServerConfig
+_DEFAULT_UPLOAD_MB = ServerConfig.max_upload_bytes / MB
 
 __all__ = ["register", "default_data_dir"]
 
@@ -32,8 +32,6 @@ def default_data_dir() -> Path:
 def _config(
     data_dir: Path, corpus: Path | None, max_upload_mb: float, admin_token_file: Path | None, refine: bool
 ) -> ServerConfig:
-    from parallax.server import ServerConfig
-
     if not (max_upload_mb > 0):
         raise ParameterError(f"--max-upload-mb must be positive, got {max_upload_mb}")
     token = None
@@ -47,7 +45,7 @@ def _config(
     return ServerConfig(
         data_dir=data_dir,
         corpus_dir=corpus,
-        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_upload_bytes=int(max_upload_mb * MB),
         admin_token=token,
         refine=refine,
     )
@@ -74,7 +72,9 @@ def register(app: typer.Typer) -> None:
         data_dir: Path = typer.Option(
             None, "--data-dir", help="Folder for uploads (default ~/.local/share/parallax/server)."
         ),
-        max_upload_mb: float = typer.Option(64.0, "--max-upload-mb", help="Largest upload in MB (answered 413 above)."),
+        max_upload_mb: float = typer.Option(
+            _DEFAULT_UPLOAD_MB, "--max-upload-mb", help="Largest upload in MB (answered 413 above)."
+        ),
         admin_token_file: Path = typer.Option(
             None,
             "--admin-token-file",
@@ -118,9 +118,7 @@ def register(app: typer.Typer) -> None:
         if not file.is_file():
             raise InputFileError(f"{file}: no such file; give the path of a stereo photo")
         with tempfile.TemporaryDirectory(prefix="parallax-view-") as tmp:
-            size_mb = max(
-                64.0, file.stat().st_size / 1024 / 1024 + (right.stat().st_size / 1024 / 1024 if right else 0) + 1
-            )
+            size_mb = max(_DEFAULT_UPLOAD_MB, (file.stat().st_size + (right.stat().st_size if right else 0)) / MB + 1)
             config = _config(Path(tmp), None, size_mb, None, refine)
             web = create_app(config)
             server = _uvicorn_server(web, host, port)

@@ -17,8 +17,9 @@ Files a stage writes (``<capture>/<stage>/``, ``stage`` in ``preview``, ``full``
     :func:`viewer_depth` (holes inpainted, outliers removed, so the mesh has
     neither holes nor spikes); the raw maps are in ``result.npz``.
 ``view.json``
-    Sizes, intrinsics of the grid (pixels; a 60 degree horizontal field of view
-    when the capture has none, with ``camera_assumed: true``), depth range, timings.
+    Sizes, intrinsics of the grid (pixels; the horizontal field of view
+    :data:`~parallax.capture.types.ASSUMED_HFOV_DEG` when the capture has none,
+    with ``camera_assumed: true``), depth range, timings.
 ``result.npz``
     The DepthResult itself (for downloads).
 """
@@ -38,6 +39,7 @@ import numpy as np
 
 from parallax.errors import InputFileError, OutputError, ParallaxError
 from parallax.io.atomic import atomic_output
+from parallax.server.config import ServerConfig
 
 if TYPE_CHECKING:
     from parallax.capture.types import Capture
@@ -59,7 +61,7 @@ __all__ = [
 ]
 
 _QUEUE: Any = None
-_MAX_PIXELS: int = 64_000_000
+_MAX_PIXELS: int = ServerConfig.max_pixels  # until init_worker sets the server's own limit
 
 
 class ImageTooLargeError(InputFileError):
@@ -336,7 +338,7 @@ def viewer_files(result: Any, out: Path, *, mesh_side_px: int) -> dict[str, Any]
     mesh_side_px : int
         Longest side of the depth grid (the viewer mesh has one vertex per value).
     """
-    from parallax.capture.types import CameraIntrinsics
+    from parallax.capture.types import ASSUMED_HFOV_DEG, CameraIntrinsics
 
     height, width = result.depth.shape
     scale = min(1.0, mesh_side_px / max(width, height))
@@ -345,7 +347,7 @@ def viewer_files(result: Any, out: Path, *, mesh_side_px: int) -> dict[str, Any]
     camera = result.camera
     assumed = camera is None
     if camera is None:
-        camera = CameraIntrinsics.from_hfov(hfov_deg=60.0, width=width, height=height)
+        camera = CameraIntrinsics.from_hfov(hfov_deg=ASSUMED_HFOV_DEG, width=width, height=height)
     grid_cam = camera.scaled(grid_w / camera.width, grid_h / camera.height)
     with atomic_output(out / "depth.f32") as tmp:
         tmp.write_bytes(depth.astype("<f4").tobytes(order="C"))
