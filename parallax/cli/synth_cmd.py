@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 import typer
 
+from parallax.cli.progress import bar
 from parallax.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -105,16 +106,6 @@ def register(app: typer.Typer) -> None:
         glass_prob: float = typer.Option(0.5, "--glass-prob", help="Chance that a scene may hold glass objects."),
     ) -> None:
         """Render synthetic stereo pairs with exact ground truth (disparity, depth, occlusion, normals, reflections)."""
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         from parallax.synth.dataset import Engine, generate_dataset
 
         if count < 1:
@@ -137,16 +128,7 @@ def register(app: typer.Typer) -> None:
             mirror_prob=mirror_prob,
             glass_prob=glass_prob,
         )
-        console = Console(stderr=True)
-        columns = (
-            TextColumn("[bold]synth"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task("pairs", total=count)
+        with bar("synth", count) as advance:
             folders = generate_dataset(
                 config,
                 count=count,
@@ -154,6 +136,6 @@ def register(app: typer.Typer) -> None:
                 seed=seed,
                 engine=cast(Engine, engine),  # checked above: local or ray
                 workers=workers,
-                progress=lambda i, folder: bar.advance(task),
+                progress=lambda i, folder: advance(folder.name),
             )
         typer.echo(f"wrote {len(folders)} synthetic pairs to {out}")
