@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from parallax.cli.progress import spinner
+
 __all__ = ["register", "info"]
 
 
@@ -25,7 +27,8 @@ def info(
     """Show the format, views and camera facts of a capture."""
     from parallax.capture import read_capture
 
-    capture = read_capture(file, right, layout=layout)
+    with spinner(f"reading {file.name}", quiet=as_json):  # layout detection of a side-by-side file matches features
+        capture = read_capture(file, right, layout=layout)
     description = capture.to_dict()
     if as_json:
         typer.echo(json.dumps(description, indent=2, default=_json_default))
