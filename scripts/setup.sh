@@ -27,6 +27,7 @@ python -m pip install -q --upgrade pip >/dev/null
 python -m pip install -q "setuptools>=77" >/dev/null
 # The CPU build of torch first, pinned, so nothing later pulls a CUDA build.
 python -m pip install -q "torch==2.13.0"
+# [dev] includes [test], which pins ruff and mypy for scripts/check.sh (a new release must not change the verdict).
 python -m pip install -q -e ".[dev]"
 # The corpus face detector's weights ship in mtcnn-runtime; --no-deps because it declares opencv-python
 # (non-headless), which would clash with opencv-python-headless. Its runtime needs (onnxruntime) come from [corpus].

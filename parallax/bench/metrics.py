@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from parallax.errors import ParameterError
+
+if TYPE_CHECKING:
+    from parallax.bench.scene import StereoScene
 
 __all__ = [
     "DisparityMetrics",
@@ -189,7 +192,14 @@ def disparity_metrics(
     )
 
 
-def scene_metrics(prediction_px: np.ndarray, scene) -> dict[str, DisparityMetrics | None]:
+class SceneScores(TypedDict):
+    """What :func:`scene_metrics` returns: metrics over every GT pixel, and over the non-occluded ones."""
+
+    all: DisparityMetrics
+    nonocc: DisparityMetrics | None
+
+
+def scene_metrics(prediction_px: np.ndarray, scene: StereoScene) -> SceneScores:
     """Metrics of a prediction for a :class:`~parallax.bench.scene.StereoScene`.
 
     Returns
@@ -198,9 +208,8 @@ def scene_metrics(prediction_px: np.ndarray, scene) -> dict[str, DisparityMetric
         ``{"all": DisparityMetrics, "nonocc": DisparityMetrics or None}``
         (``None`` when the scene has no non-occluded mask, or it holds no GT pixel).
     """
-    result: dict[str, DisparityMetrics | None] = {"all": disparity_metrics(prediction_px, scene.gt_disparity_px)}
+    everywhere = disparity_metrics(prediction_px, scene.gt_disparity_px)
     nonocc = None
     if scene.nonocc is not None and bool((scene.nonocc & scene.gt_valid).any()):
         nonocc = disparity_metrics(prediction_px, scene.gt_disparity_px, mask=scene.nonocc)
-    result["nonocc"] = nonocc
-    return result
+    return {"all": everywhere, "nonocc": nonocc}

@@ -40,7 +40,7 @@ __all__ = ["read_heic", "decode_heif_primary"]
 _REPRESENTATIONS = {0: "uniform inverse Z", 1: "uniform disparity", 2: "uniform Z", 3: "nonuniform disparity"}
 
 
-def _open(path: Path):
+def _open(path: Path) -> Any:  # a pillow_heif.HeifFile; its stubs type .info as a loose union, so Any
     import pillow_heif  # a core dependency, imported on first use only
 
     try:
@@ -142,29 +142,29 @@ def read_heic(path: Path, options: ReadOptions) -> Capture:
     )
 
 
+def _finite_number(value: Any) -> float | None:
+    """``value`` as a float if it is a finite number (a depth range bound from the file), else None."""
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
 def _depth_map(raw: np.ndarray, dmeta: dict[str, Any], make: str | None) -> EmbeddedMap:
     if raw.ndim == 3:
         raw = raw[:, :, 0]
     top = 255.0 if raw.dtype == np.uint8 else 65535.0
     n = raw.astype(np.float32) / np.float32(top)
     rep = dmeta.get("representation_type")
-    d_min, d_max = dmeta.get("d_min"), dmeta.get("d_max")
+    d_min, d_max = _finite_number(dmeta.get("d_min")), _finite_number(dmeta.get("d_max"))
     meta = {k: (float(v) if isinstance(v, float) else v) for k, v in dmeta.items()}
-    meta["representation"] = _REPRESENTATIONS.get(rep, f"unknown ({rep})")
-    have_range = (
-        isinstance(d_min, (int, float))
-        and isinstance(d_max, (int, float))
-        and math.isfinite(d_min)
-        and math.isfinite(d_max)
-    )
-    if have_range and (rep == 0 or (rep == 1 and (make or "").lower() == "apple")):
+    name = _REPRESENTATIONS.get(rep) if isinstance(rep, int) else None
+    meta["representation"] = name or f"unknown ({rep})"
+    if d_min is not None and d_max is not None and (rep == 0 or (rep == 1 and (make or "").lower() == "apple")):
         meta["conversion"] = (
             "d_min + n * (d_max - d_min), n = sample / max; Apple stores disparity as 1/m"
             if rep == 1
             else "d_min + n * (d_max - d_min)"
         )
         return EmbeddedMap(data=d_min + n * (d_max - d_min), kind="inverse-depth", units="1/m", metadata=meta)
-    if have_range and rep == 2:
+    if d_min is not None and d_max is not None and rep == 2:
         meta["conversion"] = "d_min + n * (d_max - d_min)"
         return EmbeddedMap(data=d_min + n * (d_max - d_min), kind="depth", units="m", metadata=meta)
     meta["conversion"] = "n = sample / max (scale unknown; larger = nearer)"
@@ -193,7 +193,10 @@ def _read_spatial(path: Path, heif: Any, ster: dict[str, Any], facts: dict[str, 
         baseline = dist_um * 1e-6 if dist_um > 0 else None
     rl, rr = _rotation(limg.info), _rotation(rimg.info)
     relative = rl.T @ rr if rl is not None and rr is not None else None
-    adjust = layout.disparity_adjustment.get(ster.get("id"), layout.disparity_adjustment.get(lid))
+    group_id = ster.get("id")
+    adjust = layout.disparity_adjustment.get(lid)
+    if isinstance(group_id, int) and group_id in layout.disparity_adjustment:  # the group's own value first
+        adjust = layout.disparity_adjustment[group_id]
     metadata: dict[str, Any] = {
         "ster_group": {"id": ster.get("id"), "entities": list(ster["entities"]), "images": [li, ri]},
         "exif": facts,

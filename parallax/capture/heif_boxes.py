@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,7 @@ def is_heif(head: bytes) -> bool:
     return any(b in HEIF_BRANDS for b in brands)
 
 
-def _boxes(data: bytes, start: int, end: int):
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int, bytes | None]]:
     """Yield ``(type, content_start, box_end, uuid)``; stops at the first damaged box."""
     pos, count = start, 0
     end = min(end, len(data))
@@ -108,7 +109,8 @@ def _parse_cmex(data: bytes, start: int, end: int) -> CameraExtrinsics | None:
         return None
     version = data[start]
     flags = int.from_bytes(data[start + 1 : start + 4], "big")
-    pos, values = start + 4, []
+    pos = start + 4
+    values: list[int] = []
     for bit in (1, 2, 4):
         if flags & bit:
             if pos + 4 > end:
@@ -117,6 +119,7 @@ def _parse_cmex(data: bytes, start: int, end: int) -> CameraExtrinsics | None:
             pos += 4
         else:
             values.append(0)
+    position = (values[0], values[1], values[2])
     quaternion = None
     if flags & 8 and version == 0:
         large = bool(flags & 0x10)
@@ -129,11 +132,11 @@ def _parse_cmex(data: bytes, start: int, end: int) -> CameraExtrinsics | None:
         qx, qy, qz = (v / scale for v in q)
         quaternion = (math.sqrt(max(0.0, 1.0 - qx * qx - qy * qy - qz * qz)), qx, qy, qz)
     elif flags & 8:
-        return CameraExtrinsics(position_um=tuple(values), quaternion_wxyz=None, coordinate_system_id=0)  # type: ignore[arg-type]
+        return CameraExtrinsics(position_um=position, quaternion_wxyz=None, coordinate_system_id=0)
     ident = 0
     if flags & 0x20 and pos + 4 <= end:
         (ident,) = struct.unpack(">I", data[pos : pos + 4])
-    return CameraExtrinsics(position_um=tuple(values), quaternion_wxyz=quaternion, coordinate_system_id=ident)  # type: ignore[arg-type]
+    return CameraExtrinsics(position_um=position, quaternion_wxyz=quaternion, coordinate_system_id=ident)
 
 
 def parse_heif_layout(data: bytes) -> HeifLayout:

@@ -58,7 +58,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -223,7 +223,7 @@ def _image_id(view: dict[str, Any]) -> int | None:
 
 
 def _map_for(
-    view: dict[str, Any], blobs: dict[int, bytes], which: str, name: str, max_pixels: int
+    view: dict[str, Any], blobs: dict[int, bytes], which: Literal["left", "right"], name: str, max_pixels: int
 ) -> EmbeddedMap | None:
     inv = view.get("inv_z_map")
     if isinstance(inv, dict) and inv.get("blob_id") in blobs:
@@ -289,22 +289,21 @@ def read_lif(path: Path, options: ReadOptions) -> Capture:
     left = to_rgb_array(host_image, name=f"{name} (host JPEG)")
     host_size = [int(left.shape[1]), int(left.shape[0])]
     lview = views[0][1]
-    if _image_id(lview) not in (None, -1) and _image_id(lview) in blobs:
-        left = decode_image(blobs[_image_id(lview)], name=f"{name} (left view)", max_pixels=options.max_pixels)
+    left_id = _image_id(lview)
+    if left_id is not None and left_id != -1 and left_id in blobs:
+        left = decode_image(blobs[left_id], name=f"{name} (left view)", max_pixels=options.max_pixels)
     right = None
     rview = views[1][1] if len(views) > 1 else None
-    if rview is not None and _image_id(rview) in blobs and _image_id(rview) != _image_id(lview):
-        right = decode_image(blobs[_image_id(rview)], name=f"{name} (right view)", max_pixels=options.max_pixels)
+    right_id = _image_id(rview) if rview is not None else None
+    if right_id is not None and right_id in blobs and right_id != left_id:
+        right = decode_image(blobs[right_id], name=f"{name} (right view)", max_pixels=options.max_pixels)
         if right.shape != left.shape:
             if right.shape[0] * right.shape[1] > left.shape[0] * left.shape[1]:
                 right = cv2.resize(right, (left.shape[1], left.shape[0]), interpolation=cv2.INTER_AREA)
             else:
                 left = cv2.resize(left, (right.shape[1], right.shape[0]), interpolation=cv2.INTER_AREA)
-    maps = [
-        m
-        for m in (_map_for(v, blobs, w, name, options.max_pixels) for v, w in ((lview, "left"), (rview, "right")) if v)
-        if m
-    ]
+    sides: tuple[tuple[dict[str, Any] | None, Literal["left", "right"]], ...] = ((lview, "left"), (rview, "right"))
+    maps = [m for m in (_map_for(v, blobs, w, name, options.max_pixels) for v, w in sides if v) if m]
     if right is None and not maps:
         raise NotStereoError(f"{name} is a LIF with one view and no depth map; give a second view or a stereo file")
     h, w = left.shape[:2]

@@ -301,7 +301,7 @@ def read_mpo(path: Path, options: ReadOptions) -> Capture:
     ):
         # Untyped frames (e.g. written by Pillow): the listed images are the views, in order.
         views, assumed = list(index.entries), True
-    if len(views) < 2:
+    if len(views) < 2 or index is None:  # (no index means no views)
         if (
             path.suffix.lower() != ".mpo"
             and index is not None

@@ -24,7 +24,12 @@ import numpy as np
 
 from parallax.errors import ParameterError
 
-__all__ = ["CameraIntrinsics", "EmbeddedMap", "Capture", "CaptureFormat", "check_image"]
+__all__ = ["ASSUMED_HFOV_DEG", "CameraIntrinsics", "EmbeddedMap", "Capture", "CaptureFormat", "check_image"]
+
+#: Horizontal field of view, degrees, assumed for a view whose file states no focal length. The one
+#: definition: every consumer that needs intrinsics and has none (point clouds, meshes, splats, the viewer,
+#: corpus samples) builds ``CameraIntrinsics.from_hfov(hfov_deg=ASSUMED_HFOV_DEG, ...)`` and says so.
+ASSUMED_HFOV_DEG = 60.0
 
 CaptureFormat = Literal[
     "mpo",  # CIPA DC-007 multi-picture object

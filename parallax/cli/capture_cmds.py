@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from parallax.cli import options as opt
+from parallax.cli.progress import spinner
 from parallax.errors import ParameterError
 
 __all__ = ["register", "info"]
@@ -37,12 +38,13 @@ def info(
     from parallax.capture.clip_registry import is_clip_path, read_clip
 
     if right is None and is_clip_path(file):
-        clip = read_clip(
-            file,
-            **opt.clip_read_kwargs(
-                layout=layout, eyes=eyes, fov=fov, yaw=yaw, pitch=pitch, view_width=view_width, fps=fps
-            ),
-        )
+        with spinner(f"reading {file.name}", quiet=as_json):
+            clip = read_clip(
+                file,
+                **opt.clip_read_kwargs(
+                    layout=layout, eyes=eyes, fov=fov, yaw=yaw, pitch=pitch, view_width=view_width, fps=fps
+                ),
+            )
         description = clip.to_dict()
         if as_json:
             typer.echo(json.dumps(description, indent=2, default=_json_default))
@@ -57,7 +59,8 @@ def info(
             "--layout under-over to put the right view first"
         )
     camera = VirtualCamera(hfov_deg=fov, yaw_deg=yaw, pitch_deg=pitch, width=view_width)
-    capture = read_capture(file, right, layout=layout, virtual_camera=camera)
+    with spinner(f"reading {file.name}", quiet=as_json):  # layout detection of a side-by-side file matches features
+        capture = read_capture(file, right, layout=layout, virtual_camera=camera)
     description = capture.to_dict()
     if as_json:
         typer.echo(json.dumps(description, indent=2, default=_json_default))

@@ -4,6 +4,10 @@ Runs the capture -> DepthResult pipeline and hands the result to the output
 registry (:func:`parallax.outputs.write_output`), which picks the writer by
 ``--format`` or by the extension of ``OUT``. The command knows no format
 itself: adding a format to the registry makes it available here.
+
+Formats that need only the rectified views (``OutputFormat.needs_depth`` is
+False: side-by-side, over-under, JPS, anaglyph) get just those for a stereo
+capture: the file is read and rectified, and no disparity or depth is computed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from pathlib import Path
 import typer
 
 from parallax.cli import options as opt
-from parallax.cli.stereo_cmds import describe_depth, run_pipeline
+from parallax.cli.progress import spinner
+from parallax.cli.stereo_cmds import depth_options, describe_depth, read_input, run_pipeline
 from parallax.errors import ParameterError
 
 __all__ = ["register", "parse_options"]
@@ -60,6 +65,21 @@ def convert_cmd(
         if "preset" not in extra and named is not None:
             extra["preset"] = named.name
         output = quilt_path(output, get_preset(extra.get("preset") or "portrait"))
+    capture = None
+    if not fmt.needs_depth:
+        depth_options(focal_px, baseline_mm, doffs)  # the same checks as a depth run, though unused here
+        with spinner(f"reading {file.name}"):
+            capture = read_input(file, right, layout)
+        if capture.right is not None:  # a stereo pair: the rectified views are all this format shows
+            from parallax.outputs import write_views_output
+            from parallax.stereo.pipeline import rectify_capture
+
+            with spinner(f"rectifying {file.name} ({capture.width}x{capture.height})"):
+                pair, _ = rectify_capture(capture, max_side_px=max_size)
+            with spinner(f"writing {output.name}"):
+                write_views_output(pair.left, pair.right, output, format=fmt.name, options=OutputOptions(extra=extra))
+            typer.echo(f"wrote {output} ({fmt.name}; rectified views, {pair.rectification.method}, no depth needed)")
+            return
     result = run_pipeline(
         file,
         right,
@@ -72,8 +92,10 @@ def convert_cmd(
         focal_px=focal_px,
         baseline_mm=baseline_mm,
         doffs=doffs,
+        capture=capture,  # an RGB-D capture read above is not read again
     )
-    write_output(result, output, format=fmt.name, options=OutputOptions(extra=extra))
+    with spinner(f"writing {output.name}"):
+        write_output(result, output, format=fmt.name, options=OutputOptions(extra=extra))
     typer.echo(describe_depth(result))
     typer.echo(f"wrote {output} ({fmt.name})")
 

@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from parallax.cli.progress import bar, spinner
+from parallax.corpus import DEFAULT_MAX_SIDE_PX
 from parallax.errors import ParallaxError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from parallax.corpus.store import Outcome
 
 __all__ = ["register", "corpus_app", "VerifyFailed"]
 
@@ -27,7 +35,7 @@ corpus_app = typer.Typer(
 _CORPUS = typer.Option(Path("corpus"), "--corpus", help="The corpus folder.")
 
 
-def _console(stderr: bool = False):
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
@@ -61,7 +69,7 @@ def add_cmd(
     corpus: Path = _CORPUS,
     engine: str = typer.Option("embedded", "--engine", help="embedded or ray."),
     workers: int | None = typer.Option(None, "--workers", help="Ray workers (CPUs) for --engine ray."),
-    max_side: int = typer.Option(1280, "--max-side", help="Longest side of the stored views, pixels."),
+    max_side: int = typer.Option(DEFAULT_MAX_SIDE_PX, "--max-side", help="Longest side of the stored views, pixels."),
     matcher: str = typer.Option("default", "--matcher", help="Disparity matcher name."),
     face_detector: str | None = typer.Option(
         None, "--face-detector", help="Local .xml cascade or YuNet .onnx (default: MTCNN)."
@@ -70,8 +78,6 @@ def add_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
 ) -> None:
     """Ingest captures: privacy, depth, quality, dedup; one sample folder per accepted capture."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from parallax.corpus.consent import load_consent
     from parallax.corpus.ingest import IngestSettings, discover
     from parallax.corpus.sample_import import add_sample_dirs, split_sample_dirs
@@ -85,21 +91,10 @@ def add_cmd(
     try:
         sample_dirs, capture_inputs = split_sample_dirs(inputs)
         items, skipped = discover(capture_inputs) if capture_inputs else ([], [])
-        err = _console(stderr=True)
-        with Progress(
-            TextColumn("[bold]ingest[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=err,
-            transient=False,
-            disable=as_json,
-        ) as progress:
-            task = progress.add_task("", total=len(items) + len(sample_dirs))
+        with bar("ingest", len(items) + len(sample_dirs), quiet=as_json) as advance:
 
-            def tick(outcome) -> None:
-                progress.update(task, advance=1, description=f"{outcome.original_name}: {outcome.status}")
+            def tick(outcome: Outcome) -> None:
+                advance(f"{outcome.original_name}: {outcome.status}")
 
             outcomes = (
                 c.add(items, record, settings, engine=engine, on_outcome=tick, ray_workers=workers) if items else []
@@ -175,7 +170,8 @@ def verify_cmd(corpus: Path = _CORPUS, as_json: bool = typer.Option(False, "--js
 
     c = Corpus.open(corpus)
     try:
-        report = verify(c)
+        with spinner(f"verifying {corpus}: every file against its hash, every export", quiet=as_json):
+            report = verify(c)
     finally:
         c.close()
     if as_json:
@@ -206,7 +202,8 @@ def export_cmd(
 
     c = Corpus.open(corpus)
     try:
-        result = export_corpus(c, fmt=fmt, out=out, shard_size=shard_size, name=name)
+        with spinner(f"exporting {corpus} as {fmt} shards to {out}"):
+            result = export_corpus(c, fmt=fmt, out=out, shard_size=shard_size, name=name)
     finally:
         c.close()
     counts = ", ".join(f"{k} {len(v)}" for k, v in result.samples.items())

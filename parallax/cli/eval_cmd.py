@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from parallax.cli.progress import bar
 from parallax.errors import ParameterError
 
 __all__ = ["register", "default_dataset", "parse_names"]
@@ -86,14 +87,16 @@ def register(app: typer.Typer) -> None:
             options["onnx"] = {"model_path": model}
         elif "onnx" in matchers:
             raise ParameterError("--matcher onnx needs --model PATH (a .onnx stereo model; nothing is downloaded)")
-        report = evaluate(
-            (s.load() for s in chosen),
-            matchers,
-            matcher_options=options,
-            timing=not no_timing,
-            use_scene_range=not auto_range,
-            dataset=str(path),
-        )
+        with bar("eval", len(chosen) * len(matchers), quiet=as_json) as advance:
+            report = evaluate(
+                (s.load() for s in chosen),
+                matchers,
+                matcher_options=options,
+                timing=not no_timing,
+                use_scene_range=not auto_range,
+                dataset=str(path),
+                on_result=lambda r: advance(f"{r.scene}: {r.matcher}"),
+            )
         if as_json:
             typer.echo(json.dumps(report.to_dict(timing=not no_timing), indent=2, sort_keys=False))
         else:

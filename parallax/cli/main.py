@@ -1,8 +1,11 @@
 """The ``parallax`` command: one Typer app, commands registered by one module per area.
 
 Each ``parallax.cli.<area>`` module has ``register(app)``. Errors of the
-:class:`~parallax.errors.ParallaxError` family print one line and exit non-zero,
-with no traceback.
+:class:`~parallax.errors.ParallaxError` family print one line and exit with
+their class's ``exit_code``, with no traceback: 64 parameter, 65 input file,
+69 missing optional dependency, 73 output, 1 other (the table is in
+:mod:`parallax.errors`); usage errors of the parser exit 2, Ctrl+C 130, out of
+memory 3.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from parallax.cli import options as opt
+from parallax.cli.progress import spinner
 from parallax.errors import ParameterError
 
 __all__ = ["register", "synthesize_cmd"]
@@ -59,7 +60,8 @@ def synthesize_cmd(
         from parallax.cli.stereo_cmds import read_input
         from parallax.io.maps import read_map
 
-        capture = read_input(file, right, layout)
+        with spinner(f"reading {file.name}"):
+            capture = read_input(file, right, layout)
         left_img, right_img = capture.left, capture.right
         disp = read_map(disparity, kind="disparity")
         if disp.shape != left_img.shape[:2]:
@@ -76,13 +78,14 @@ def synthesize_cmd(
         disp = result_disparity(result)
     if not np.isfinite(disp).any():
         raise ParameterError(f"{file}: the disparity map has no value; nothing to warp")
-    view = synthesize_view(
-        np.asarray(left_img),
-        disp,
-        position,
-        right_image=np.asarray(right_img) if (source == "both" and right_img is not None) else None,
-        focus_disparity_px=focus_px,
-    )
+    with spinner(f"synthesising the view at position {position:g}"):
+        view = synthesize_view(
+            np.asarray(left_img),
+            disp,
+            position,
+            right_image=np.asarray(right_img) if (source == "both" and right_img is not None) else None,
+            focus_disparity_px=focus_px,
+        )
     with atomic_output(output) as tmp:
         fmt = "JPEG" if output.suffix.lower() in (".jpg", ".jpeg") else None
         Image.fromarray(view).save(tmp, format=fmt or Image.registered_extensions()[output.suffix.lower()])

@@ -23,11 +23,13 @@ from typing import Any
 
 import typer
 
-from parallax.errors import ParameterError
+from parallax.errors import InputFileError, ParameterError
+from parallax.server.config import MB, ServerConfig  # light: dataclasses only (the web stack loads lazily)
 
 __all__ = ["register", "default_data_dir", "parse_duration_s"]
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*", re.I)
+_DEFAULT_UPLOAD_MB = ServerConfig.max_upload_bytes / MB
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
@@ -81,9 +83,7 @@ def _config(
     admin_token_file: Path | None,
     refine: bool,
     **limits: Any,
-):
-    from parallax.server import ServerConfig
-
+) -> ServerConfig:
     if not (max_upload_mb > 0):
         raise ParameterError(f"--max-upload-mb must be positive, got {max_upload_mb}")
     token = None
@@ -97,7 +97,7 @@ def _config(
     return ServerConfig(
         data_dir=data_dir,
         corpus_dir=corpus,
-        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_upload_bytes=int(max_upload_mb * MB),
         admin_token=token,
         refine=refine,
         **limits,
@@ -124,7 +124,9 @@ def register(app: typer.Typer) -> None:
         data_dir: Path = typer.Option(
             None, "--data-dir", help="Folder for uploads (default ~/.local/share/parallax/server)."
         ),
-        max_upload_mb: float = typer.Option(64.0, "--max-upload-mb", help="Largest upload in MB (answered 413 above)."),
+        max_upload_mb: float = typer.Option(
+            _DEFAULT_UPLOAD_MB, "--max-upload-mb", help="Largest upload in MB (answered 413 above)."
+        ),
         expire_after: str = typer.Option(
             "7d",
             "--expire-after",
@@ -213,14 +215,14 @@ def register(app: typer.Typer) -> None:
         from parallax.server.runner import ServerRunner, StopRequested, bind_socket, stop_signals
 
         if not file.is_file():
-            raise ParameterError(f"{file}: no such file; give the path of a stereo photo")
+            raise InputFileError(f"{file}: no such file; give the path of a stereo photo")
         if right is not None and not right.is_file():
-            raise ParameterError(f"--right {right}: no such file; give the path of the right view")
+            raise InputFileError(f"--right {right}: no such file; give the path of the right view")
         _check_port(port)
         _log_to_stderr(logging.INFO if sys.stderr.isatty() else logging.WARNING, with_time=False)
         log = logging.getLogger("parallax.server")
         with stop_signals() as stop, tempfile.TemporaryDirectory(prefix="parallax-view-") as tmp:
-            size_mb = max(64.0, (file.stat().st_size + (right.stat().st_size if right else 0)) / 1024 / 1024 + 1)
+            size_mb = max(_DEFAULT_UPLOAD_MB, (file.stat().st_size + (right.stat().st_size if right else 0)) / MB + 1)
             web = create_app(_config(Path(tmp), None, size_mb, None, refine))
             runner = ServerRunner(web, bind_socket(host, port), stop)
             try:

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from parallax.cli import options as opt
+from parallax.cli.progress import spinner
 from parallax.errors import OutputError, ParameterError
 
 __all__ = ["register", "read_input", "depth_options", "run_pipeline", "describe_depth"]
@@ -32,10 +33,7 @@ def read_input(file: Path, right: Path | None, layout: str = "auto") -> Any:
 @contextlib.contextmanager
 def _progress(message: str) -> Iterator[None]:
     """A spinner on stderr while long work runs (silent when stderr is not a terminal)."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    with console.status(message, spinner="dots"):
+    with spinner(message):
         yield
 
 
@@ -65,14 +63,19 @@ def run_pipeline(
     focal_px: float | None = None,
     baseline_mm: float | None = None,
     doffs: float | None = None,
+    capture: Any = None,
 ) -> Any:
-    """Read, rectify, match and compute depth, with a progress spinner; return the DepthResult."""
+    """Read, rectify, match and compute depth, with a progress spinner; return the DepthResult.
+
+    ``capture``: the Capture of ``file`` when the caller has read it already (it is not read again).
+    """
     from parallax.stereo.pipeline import compute_depth
 
     depth_kw = depth_options(focal_px, baseline_mm, doffs)
     options = {"model": str(model)} if model is not None else None
-    with _progress(f"reading {file.name}"):
-        capture = read_input(file, right, layout)
+    if capture is None:
+        with _progress(f"reading {file.name}"):
+            capture = read_input(file, right, layout)
     with _progress(f"rectifying and matching {file.name} ({capture.width}x{capture.height})"):
         return compute_depth(
             capture,

@@ -8,10 +8,15 @@ Writes ``--count`` corpus sample folders and a ``synth.json`` index into
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import typer
 
+from parallax.cli.progress import bar
 from parallax.errors import ParameterError
+
+if TYPE_CHECKING:
+    from parallax.synth.config import SynthConfig
 
 __all__ = ["register", "synth_config_from_options"]
 
@@ -28,7 +33,7 @@ def synth_config_from_options(
     scenes: str,
     mirror_prob: float,
     glass_prob: float,
-):
+) -> SynthConfig:
     """Build a :class:`~parallax.synth.config.SynthConfig` from the CLI's option strings (ParameterError on bad input)."""
     from parallax.synth.config import SynthConfig, parse_range, parse_size
 
@@ -101,17 +106,7 @@ def register(app: typer.Typer) -> None:
         glass_prob: float = typer.Option(0.5, "--glass-prob", help="Chance that a scene may hold glass objects."),
     ) -> None:
         """Render synthetic stereo pairs with exact ground truth (disparity, depth, occlusion, normals, reflections)."""
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        from parallax.synth.dataset import generate_dataset
+        from parallax.synth.dataset import Engine, generate_dataset
 
         if count < 1:
             raise ParameterError(f"--count must be at least 1, got {count}")
@@ -133,23 +128,14 @@ def register(app: typer.Typer) -> None:
             mirror_prob=mirror_prob,
             glass_prob=glass_prob,
         )
-        console = Console(stderr=True)
-        columns = (
-            TextColumn("[bold]synth"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task("pairs", total=count)
+        with bar("synth", count) as advance:
             folders = generate_dataset(
                 config,
                 count=count,
                 out=out,
                 seed=seed,
-                engine=engine,
-                workers=workers,  # type: ignore[arg-type]
-                progress=lambda i, folder: bar.advance(task),
+                engine=cast(Engine, engine),  # checked above: local or ray
+                workers=workers,
+                progress=lambda i, folder: advance(folder.name),
             )
         typer.echo(f"wrote {len(folders)} synthetic pairs to {out}")

@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING
 
 from parallax._lazy import lazy_getattr
 
-__all__ = ["Sample", "write_sample_dir", "read_sample_dir", "Corpus", "Consent", "load_consent"]
+__all__ = ["DEFAULT_MAX_SIDE_PX", "Sample", "write_sample_dir", "read_sample_dir", "Corpus", "Consent", "load_consent"]
+
+#: Longest side of the stored views of a corpus sample, pixels, unless ``--max-side`` /
+#: ``IngestSettings(max_side_px=...)`` says otherwise (captures are downsized, never upsized).
+#: Defined here, in the package's import-free ``__init__``, so the command line can show it cheaply.
+DEFAULT_MAX_SIDE_PX = 1280
 
 _LAZY = {
     "Sample": "parallax.corpus.sample",

@@ -17,7 +17,8 @@ _COLLECTION = (
     "Stereo photographs taken by their owners with consumer devices (3D cameras and MPO files, side-by-side rigs, "
     "Apple spatial photos, Leia LIF) and contributed to the corpus with a signed consent record (contributor, licence, "
     "permission to train, date). Each capture was rectified and its disparity, depth and confidence estimated by "
-    "Parallax's stereo pipeline at a bounded size (longest side 1280 px by default)."
+    "Parallax's stereo pipeline at a bounded size (the longest side used is in each sample's meta.json, "
+    "processing.max_side_px)."
 )
 _PERSONAL = (
     "Faces were detected (MTCNN with the weights shipped by the mtcnn-runtime package, or a stronger detector given by "

@@ -185,5 +185,5 @@ def pixel_sha256(*images: np.ndarray | None) -> str:
             continue
         arr = np.ascontiguousarray(image)
         h.update(f"{arr.shape}{arr.dtype.str};".encode())
-        h.update(memoryview(arr).cast("B"))
+        h.update(arr.data.cast("B"))
     return h.hexdigest()

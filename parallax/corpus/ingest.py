@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from parallax.corpus import dedup
+from parallax.corpus import DEFAULT_MAX_SIDE_PX, dedup
 from parallax.corpus.consent import Consent
 from parallax.corpus.encoding import pixel_sha256
 from parallax.corpus.privacy import anonymise_pair, camera_facts, load_detector
@@ -81,7 +81,7 @@ def _file_key(paths: tuple[Path, ...]) -> str:
     return h.hexdigest()
 
 
-def discover(inputs: list[str | os.PathLike[str]]) -> tuple[list[CaptureItem], list[str]]:
+def discover(inputs: Iterable[str | os.PathLike[str]]) -> tuple[list[CaptureItem], list[str]]:
     """Turn files and folders into capture items, pairing ``X-left.*`` with ``X-right.*``.
 
     Folders are walked recursively in sorted order; hidden files and files whose
@@ -152,7 +152,8 @@ class IngestSettings:
     Parameters
     ----------
     max_side_px : int
-        Longest side of the stored views, pixels (captures are downsized, never upsized).
+        Longest side of the stored views, pixels (captures are downsized, never upsized);
+        default :data:`parallax.corpus.DEFAULT_MAX_SIDE_PX`.
     matcher : str
         Matcher name passed to ``compute_depth``.
     face_detector : str or None
@@ -167,7 +168,7 @@ class IngestSettings:
         Disparities with a lower matcher confidence are not ``valid`` in the stored mask.
     """
 
-    max_side_px: int = 1280
+    max_side_px: int = DEFAULT_MAX_SIDE_PX
     matcher: str = "default"
     face_detector: str | None = None
     plate_detector: str | None = None
@@ -281,10 +282,11 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
     camera = result.camera
     k_note = "from the capture's camera facts"
     if camera is None:
-        from parallax.capture.types import CameraIntrinsics
+        from parallax.capture.types import ASSUMED_HFOV_DEG, CameraIntrinsics
 
-        camera = CameraIntrinsics.from_hfov(hfov_deg=60.0, width=result.image.shape[1], height=result.image.shape[0])
-        k_note = "assumed: 60 degree horizontal field of view (the capture states no focal length)"
+        h, w = result.image.shape[:2]
+        camera = CameraIntrinsics.from_hfov(hfov_deg=ASSUMED_HFOV_DEG, width=w, height=h)
+        k_note = f"assumed: {ASSUMED_HFOV_DEG:g} degree horizontal field of view (the capture states no focal length)"
     sample = Sample(
         sample_id="s-" + content[:16],
         left=result.image,

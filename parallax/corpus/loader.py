@@ -79,7 +79,11 @@ def _to_tensors(sample: dict[str, Any], source: str) -> dict[str, Any]:
     }
 
 
-class CorpusDataset(torch.utils.data.IterableDataset):
+# torch is imported lazily through require() (an untyped module object), so mypy cannot see the base class by name
+_IterableDataset: Any = torch.utils.data.IterableDataset
+
+
+class CorpusDataset(_IterableDataset):
     """Stream samples of one split from WebDataset exports, split across workers and ranks, mixing sources.
 
     Parameters

@@ -297,6 +297,11 @@ class PrivacyReport:
         }
 
 
+def _as_box(box: np.ndarray) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return x0, y0, x1, y1
+
+
 def _union(*arrays: np.ndarray) -> np.ndarray:
     parts = [np.asarray(a, dtype=np.float64).reshape(-1, 4) for a in arrays]
     return np.concatenate(parts, axis=0) if parts else np.zeros((0, 4))
@@ -370,8 +375,8 @@ def anonymise_pair(
         faces_left=len(all_l),
         faces_right=len(all_r),
         plates=plates,
-        boxes_left=tuple(tuple(map(float, b)) for b in all_l),
-        boxes_right=tuple(tuple(map(float, b)) for b in all_r),
+        boxes_left=tuple(_as_box(b) for b in all_l),
+        boxes_right=tuple(_as_box(b) for b in all_r),
     )
     return out_l, out_r, report
 

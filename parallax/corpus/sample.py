@@ -283,9 +283,12 @@ def encode_sample(sample: Sample) -> tuple[dict[str, bytes], dict[str, Any]]:
             units="m" if sample.depth_is_metric else "relative",
             **e,
         )
-    e = enc.choose_encoding("confidence", sample.confidence)
-    add("confidence", "confidence.png", enc.encode_map16(sample.confidence, e), units="1", **e)
-    add("valid", "valid.png", enc.encode_mask_png(sample.valid), encoding="png8-mask", true_value=255)
+    confidence, valid = sample.confidence, sample.valid
+    if confidence is None or valid is None:  # Sample.__post_init__ fills both; only a hand-made object lacks them
+        raise ParameterError(f"Sample {sample.sample_id} has no confidence or valid map; build it with Sample(...)")
+    e = enc.choose_encoding("confidence", confidence)
+    add("confidence", "confidence.png", enc.encode_map16(confidence, e), units="1", **e)
+    add("valid", "valid.png", enc.encode_mask_png(valid), encoding="png8-mask", true_value=255)
     for name in sorted(sample.extras):
         arr = sample.extras[name]
         if arr.ndim == 2 and arr.dtype in (np.bool_, np.uint8):

@@ -4,6 +4,14 @@ Formats are chosen by ``--format NAME`` or, failing that, by the longest
 matching extension of the output path (so ``x.lif.jpg`` is LIF, not JPEG).
 Every write goes through :func:`parallax.io.atomic_output`: the file appears
 whole or not at all.
+
+A format declares what it needs. Every format has a ``writer`` of a
+:class:`~parallax.stereo.types.DepthResult`. Formats that show the two views
+as they are (side-by-side, over-under, JPS, anaglyph) also have a
+``views_writer`` of the rectified pair alone: for a stereo capture the caller
+rectifies and calls :func:`write_views_output`, and no disparity or depth is
+computed for them (an RGB-D capture, which has no right view, still goes
+through ``writer``, which synthesises one from depth).
 """
 
 from __future__ import annotations
@@ -15,11 +23,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from parallax.errors import OutputError, ParameterError
 from parallax.io.atomic import atomic_output
 from parallax.stereo.types import DepthResult
 
-__all__ = ["OutputFormat", "OutputOptions", "BUILTIN_FORMATS", "find_format", "list_formats", "write_output"]
+__all__ = [
+    "OutputFormat",
+    "OutputOptions",
+    "BUILTIN_FORMATS",
+    "find_format",
+    "list_formats",
+    "write_output",
+    "write_views_output",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +54,8 @@ class OutputOptions:
 
 
 Writer = Callable[[DepthResult, Path, OutputOptions], None]
+#: ``views_writer(left, right, path, options)``: rectified ``HxWx3`` uint8 RGB views of one size.
+ViewsWriter = Callable[[np.ndarray, np.ndarray, Path, OutputOptions], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +79,10 @@ class OutputFormat:
         A regular expression over the lower-case file name that selects this
         format before any extension does (Looking Glass quilts are recognised by
         their ``_qs{cols}x{rows}a{aspect}`` name).
+    views_writer : str, optional
+        ``"module:function"`` of a writer that needs only the rectified views
+        (``function(left, right, path, options)``), for formats that show the
+        views unchanged; ``None`` when the format needs disparity or depth.
     """
 
     name: str
@@ -67,10 +91,29 @@ class OutputFormat:
     description: str
     by_extension: bool = True
     name_pattern: str | None = None
+    views_writer: str | None = None
+
+    @property
+    def needs_depth(self) -> bool:
+        """Whether writing a stereo capture in this format needs disparity/depth (else the rectified views do)."""
+        return self.views_writer is None
 
     def load(self) -> Writer:
         """Import and return the writer function."""
         module, func = self.writer.split(":")
+        return getattr(importlib.import_module(module), func)
+
+    def load_views_writer(self) -> ViewsWriter:
+        """Import and return the views writer.
+
+        Raises
+        ------
+        ParameterError
+            If the format needs depth (it has no views writer).
+        """
+        if self.views_writer is None:
+            raise ParameterError(f"the {self.name} format needs disparity/depth; write a DepthResult with write_output")
+        module, func = self.views_writer.split(":")
         return getattr(importlib.import_module(module), func)
 
 
@@ -142,30 +185,35 @@ BUILTIN_FORMATS: tuple[OutputFormat, ...] = (
         extensions=(".sbs.png", ".sbs.jpg"),
         writer="parallax.render.stereo_formats:write_sbs_output",
         description="side-by-side, parallel (left view on the left)",
+        views_writer="parallax.render.stereo_formats:write_sbs_views",
     ),
     OutputFormat(
         name="sbs-cross",
         extensions=(".cross.png", ".cross.jpg"),
         writer="parallax.render.stereo_formats:write_sbs_cross_output",
         description="side-by-side, cross-eyed (right view on the left)",
+        views_writer="parallax.render.stereo_formats:write_sbs_cross_views",
     ),
     OutputFormat(
         name="over-under",
         extensions=(".ou.png", ".ou.jpg"),
         writer="parallax.render.stereo_formats:write_over_under_output",
         description="over-under (left view on top)",
+        views_writer="parallax.render.stereo_formats:write_over_under_views",
     ),
     OutputFormat(
         name="jps",
         extensions=(".jps",),
         writer="parallax.render.stereo_formats:write_jps_output",
         description="JPS: JPEG side-by-side in cross-eyed order (right view first)",
+        views_writer="parallax.render.stereo_formats:write_jps_views",
     ),
     OutputFormat(
         name="anaglyph",
         extensions=(".anaglyph.png", ".anaglyph.jpg"),
         writer="parallax.render.stereo_formats:write_anaglyph_output",
         description="red-cyan anaglyph, Dubois least-squares matrices in linear light",
+        views_writer="parallax.render.stereo_formats:write_anaglyph_views",
     ),
     OutputFormat(
         name="wiggle",
@@ -229,4 +277,29 @@ def write_output(
     path = Path(path)
     with atomic_output(path) as tmp:
         writer(result, tmp, options or OutputOptions())
+    return path
+
+
+def write_views_output(
+    left: np.ndarray,
+    right: np.ndarray,
+    path: str | Path,
+    *,
+    format: str | None = None,
+    options: OutputOptions | None = None,
+) -> Path:
+    """Write a rectified stereo pair to ``path`` in a format that needs no depth, atomically; return the path.
+
+    The same file :func:`write_output` writes for a :class:`DepthResult` with these views.
+
+    Raises
+    ------
+    ParameterError
+        If the chosen format needs disparity or depth (``format.needs_depth``).
+    """
+    fmt = find_format(path, format)
+    writer = fmt.load_views_writer()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        writer(left, right, tmp, options or OutputOptions())
     return path

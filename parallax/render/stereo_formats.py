@@ -40,10 +40,15 @@ __all__ = [
     "side_by_side",
     "stereo_pair",
     "write_anaglyph_output",
+    "write_anaglyph_views",
     "write_jps_output",
+    "write_jps_views",
     "write_over_under_output",
+    "write_over_under_views",
     "write_sbs_cross_output",
+    "write_sbs_cross_views",
     "write_sbs_output",
+    "write_sbs_views",
 ]
 
 #: Dubois red-cyan matrix applied to the left view (rows: output R, G, B), linear RGB.
@@ -136,31 +141,55 @@ def _save(image: np.ndarray, path: Path, options: OutputOptions, *, jpeg: bool |
         pil.save(path, format="PNG")
 
 
+# Each format has a views writer (the rectified pair: no depth needed, see parallax.outputs.registry)
+# and a DepthResult writer that hands it the result's views (synthesising a right view for RGB-D).
+
+
+def write_sbs_views(left: np.ndarray, right: np.ndarray, path: Path, options: OutputOptions) -> None:
+    """Views writer: parallel side-by-side (left view on the left), PNG or JPEG by extension."""
+    _save(side_by_side(left, right, order="parallel"), path, options)
+
+
 def write_sbs_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: parallel side-by-side (left view on the left), PNG or JPEG by extension."""
-    left, right = stereo_pair(result)
-    _save(side_by_side(left, right, order="parallel"), path, options)
+    write_sbs_views(*stereo_pair(result), path, options)
+
+
+def write_sbs_cross_views(left: np.ndarray, right: np.ndarray, path: Path, options: OutputOptions) -> None:
+    """Views writer: cross-eyed side-by-side (right view on the left), PNG or JPEG by extension."""
+    _save(side_by_side(left, right, order="cross"), path, options)
 
 
 def write_sbs_cross_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: cross-eyed side-by-side (right view on the left), PNG or JPEG by extension."""
-    left, right = stereo_pair(result)
-    _save(side_by_side(left, right, order="cross"), path, options)
+    write_sbs_cross_views(*stereo_pair(result), path, options)
+
+
+def write_over_under_views(left: np.ndarray, right: np.ndarray, path: Path, options: OutputOptions) -> None:
+    """Views writer: over-under (left view on top), PNG or JPEG by extension."""
+    _save(over_under(left, right), path, options)
 
 
 def write_over_under_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: over-under (left view on top), PNG or JPEG by extension."""
-    left, right = stereo_pair(result)
-    _save(over_under(left, right), path, options)
+    write_over_under_views(*stereo_pair(result), path, options)
+
+
+def write_jps_views(left: np.ndarray, right: np.ndarray, path: Path, options: OutputOptions) -> None:
+    """Views writer: ``.jps``, a JPEG with the cross-eyed pair (right view first)."""
+    _save(side_by_side(left, right, order="cross"), path, options, jpeg=True)
 
 
 def write_jps_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: ``.jps``, a JPEG with the cross-eyed pair (right view first)."""
-    left, right = stereo_pair(result)
-    _save(side_by_side(left, right, order="cross"), path, options, jpeg=True)
+    write_jps_views(*stereo_pair(result), path, options)
+
+
+def write_anaglyph_views(left: np.ndarray, right: np.ndarray, path: Path, options: OutputOptions) -> None:
+    """Views writer: Dubois red-cyan anaglyph, PNG or JPEG by extension."""
+    _save(anaglyph(left, right), path, options)
 
 
 def write_anaglyph_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: Dubois red-cyan anaglyph, PNG or JPEG by extension."""
-    left, right = stereo_pair(result)
-    _save(anaglyph(left, right), path, options)
+    write_anaglyph_views(*stereo_pair(result), path, options)

@@ -18,7 +18,8 @@ scene cameras open facing the scene. The photo is the base-colour texture
 texture coordinates are ``u = (x + 0.5) / W``, ``v = (y + 0.5) / H`` (glTF's UV
 origin is the top-left of the image).
 
-Without intrinsics a 60 degree horizontal field of view is assumed (and the
+Without intrinsics the horizontal field of view
+:data:`~parallax.capture.types.ASSUMED_HFOV_DEG` is assumed (and the
 ``asset.extras`` say so).
 """
 
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from parallax.capture.types import CameraIntrinsics
+from parallax.capture.types import ASSUMED_HFOV_DEG, CameraIntrinsics
 from parallax.errors import ParameterError
 from parallax.outputs.registry import OutputOptions
 from parallax.render.options import option_int
@@ -46,7 +47,6 @@ __all__ = ["DepthMesh", "depth_mesh", "result_camera", "write_glb", "write_mesh_
 _GLB_MAGIC = 0x46546C67  # "glTF"
 _CHUNK_JSON = 0x4E4F534A
 _CHUNK_BIN = 0x004E4942
-_ASSUMED_HFOV_DEG = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,14 +84,14 @@ class DepthMesh:
 
 
 def result_camera(result: DepthResult) -> tuple[CameraIntrinsics, bool]:
-    """Intrinsics of ``result``'s left view, and whether they were assumed (60 degree hfov)."""
+    """Intrinsics of ``result``'s left view, and whether they were assumed (:data:`ASSUMED_HFOV_DEG` hfov)."""
     h, w = result.depth.shape
     if result.camera is not None:
         cam = result.camera
         if (cam.width, cam.height) != (w, h):
             cam = cam.scaled(w / cam.width, h / cam.height)
         return cam, False
-    return CameraIntrinsics.from_hfov(hfov_deg=_ASSUMED_HFOV_DEG, width=w, height=h), True
+    return CameraIntrinsics.from_hfov(hfov_deg=ASSUMED_HFOV_DEG, width=w, height=h), True
 
 
 def depth_mesh(
@@ -194,7 +194,7 @@ def write_glb(
         s = max_texture_size / max(tex.shape[:2])
         tex = np.asarray(
             Image.fromarray(tex).resize(
-                (max(1, round(tex.shape[1] * s)), max(1, round(tex.shape[0] * s))), Image.LANCZOS
+                (max(1, round(tex.shape[1] * s)), max(1, round(tex.shape[0] * s))), Image.Resampling.LANCZOS
             )
         )
     buf = io.BytesIO()

@@ -4,8 +4,9 @@ Points are in the camera frame of the (rectified) left view, OpenCV axes
 (x right, y down, z forward), in metres when the depth is metric, otherwise in
 the relative units of the depth (median depth 1). A pixel ``(u, v)`` with depth
 ``Z`` becomes ``X = (u - cx) Z / fx``, ``Y = (v - cy) Z / fy``. Pixels with no
-depth (NaN) are left out. When the result carries no intrinsics a 60 degree
-horizontal field of view centred on the image is assumed, and the PLY header
+depth (NaN) are left out. When the result carries no intrinsics a centred
+camera with the horizontal field of view
+:data:`~parallax.capture.types.ASSUMED_HFOV_DEG` is assumed, and the PLY header
 says so in a comment.
 
 PLY layout (binary little-endian): ``x y z`` float32, ``red green blue`` uchar;
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from parallax.capture.types import CameraIntrinsics, _readonly
+from parallax.capture.types import ASSUMED_HFOV_DEG, CameraIntrinsics, _readonly
 from parallax.errors import InputFileError, ParameterError
 from parallax.io.atomic import atomic_output
 from parallax.stereo.types import DepthResult
@@ -39,8 +40,6 @@ __all__ = [
     "write_pointcloud_output",
 ]
 
-#: Horizontal field of view assumed when a result carries no intrinsics, degrees.
-ASSUMED_HFOV_DEG = 60.0
 _VERTEX = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
 
 
@@ -59,7 +58,7 @@ class PointCloud:
     camera : CameraIntrinsics
         Intrinsics used to unproject.
     camera_assumed : bool
-        True when ``camera`` is the assumed 60 degree field of view.
+        True when ``camera`` is the assumed one (:data:`ASSUMED_HFOV_DEG` horizontal field of view).
     """
 
     points: np.ndarray

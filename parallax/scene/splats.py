@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parallax.capture.types import CameraIntrinsics
+from parallax.capture.types import ASSUMED_HFOV_DEG, CameraIntrinsics
 from parallax.errors import ParameterError
 from parallax.outputs.registry import OutputOptions
 from parallax.render.options import option_int
@@ -258,7 +258,8 @@ def camera_comments(camera: CameraIntrinsics, units: str, assumed: bool, source:
         f"units {units}",
         "axes OpenCV: x right, y down, z forward; camera at the origin looking down +z",
         f"camera fx {camera.focal_px:.6g} fy {camera.fy_px:.6g} cx {camera.cx_px:.6g} cy {camera.cy_px:.6g} "
-        f"width {camera.width} height {camera.height}" + (" (assumed 60 deg hfov)" if assumed else ""),
+        f"width {camera.width} height {camera.height}"
+        + (f" (assumed {ASSUMED_HFOV_DEG:g} deg hfov)" if assumed else ""),
         f"source {source}" if source else "source unknown",
     )
 

@@ -17,8 +17,9 @@ Files a stage writes (``<capture>/<stage>/``, ``stage`` in ``preview``, ``full``
     :func:`viewer_depth` (holes inpainted, outliers removed, so the mesh has
     neither holes nor spikes); the raw maps are in ``result.npz``.
 ``view.json``
-    Sizes, intrinsics of the grid (pixels; a 60 degree horizontal field of view
-    when the capture has none, with ``camera_assumed: true``), depth range, timings.
+    Sizes, intrinsics of the grid (pixels; the horizontal field of view
+    :data:`~parallax.capture.types.ASSUMED_HFOV_DEG` when the capture has none,
+    with ``camera_assumed: true``), depth range, timings.
 ``result.npz``
     The DepthResult itself (for downloads).
 """
@@ -33,12 +34,17 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from parallax.errors import InputFileError, OutputError, ParallaxError
 from parallax.io.atomic import atomic_output
+from parallax.server.config import ServerConfig
+
+if TYPE_CHECKING:
+    from parallax.capture.types import Capture
+    from parallax.stereo.types import DepthResult
 
 __all__ = [
     "ImageTooLargeError",
@@ -56,7 +62,7 @@ __all__ = [
 ]
 
 _QUEUE: Any = None
-_MAX_PIXELS: int = 64_000_000
+_MAX_PIXELS: int = ServerConfig.max_pixels  # until init_worker sets the server's own limit
 
 
 class ImageTooLargeError(InputFileError):
@@ -200,7 +206,7 @@ def probe_pixels(path: Path, display_name: str, max_pixels: int) -> None:
         )
 
 
-def _read(job: StageJob):
+def _read(job: StageJob) -> Capture:
     from PIL import Image
 
     from parallax.capture import read_capture
@@ -297,7 +303,7 @@ def viewer_depth(depth: np.ndarray, grid_size: tuple[int, int]) -> np.ndarray:
     valid = np.isfinite(depth) & (depth > 0)
     if not valid.any():
         raise InputFileError("no depth could be computed for this capture (no pixel matched); try another photo")
-    inv = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(np.float32)
+    inv: np.ndarray = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(np.float32)
     if grid_size != (depth.shape[1], depth.shape[0]):
         total = cv2.resize(inv, grid_size, interpolation=cv2.INTER_AREA)
         weight = cv2.resize(valid.astype(np.float32), grid_size, interpolation=cv2.INTER_AREA)
@@ -338,7 +344,7 @@ def viewer_files(result: Any, out: Path, *, mesh_side_px: int) -> dict[str, Any]
     mesh_side_px : int
         Longest side of the depth grid (the viewer mesh has one vertex per value).
     """
-    from parallax.capture.types import CameraIntrinsics
+    from parallax.capture.types import ASSUMED_HFOV_DEG, CameraIntrinsics
 
     height, width = result.depth.shape
     scale = min(1.0, mesh_side_px / max(width, height))
@@ -347,7 +353,7 @@ def viewer_files(result: Any, out: Path, *, mesh_side_px: int) -> dict[str, Any]
     camera = result.camera
     assumed = camera is None
     if camera is None:
-        camera = CameraIntrinsics.from_hfov(hfov_deg=60.0, width=width, height=height)
+        camera = CameraIntrinsics.from_hfov(hfov_deg=ASSUMED_HFOV_DEG, width=width, height=height)
     grid_cam = camera.scaled(grid_w / camera.width, grid_h / camera.height)
     with atomic_output(out / "depth.f32") as tmp:
         tmp.write_bytes(depth.astype("<f4").tobytes(order="C"))
@@ -398,10 +404,11 @@ def save_result(result: Any, path: Path) -> None:
     arrays["scalars_json"] = np.frombuffer(json.dumps(scalars).encode("utf-8"), dtype=np.uint8)
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            # numpy's stubs let **kwds also fill savez's allow_pickle (bool), so mypy rejects a dict of arrays
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
 
 
-def load_result(path: Path):
+def load_result(path: Path) -> DepthResult:
     """Inverse of :func:`save_result`: the DepthResult saved at ``path``."""
     from parallax.capture.types import CameraIntrinsics
     from parallax.stereo.types import DepthResult, Rectification

@@ -65,8 +65,8 @@ def downscale_capture(capture: Capture, max_side_px: int | None) -> tuple[Captur
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     sx, sy = size[0] / w, size[1] / h
 
-    def shrink(img: np.ndarray | None) -> np.ndarray | None:
-        return None if img is None else cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    def shrink(img: np.ndarray) -> np.ndarray:
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
     def cam(c: CameraIntrinsics | None) -> CameraIntrinsics | None:
         # intrinsics may refer to another size than the view (e.g. a half-size right view)
@@ -75,7 +75,7 @@ def downscale_capture(capture: Capture, max_side_px: int | None) -> tuple[Captur
     small = dataclasses.replace(
         capture,
         left=shrink(capture.left),
-        right=shrink(capture.right),
+        right=None if capture.right is None else shrink(capture.right),
         left_camera=cam(capture.left_camera),
         right_camera=cam(capture.right_camera),
     )
@@ -340,7 +340,7 @@ def compute_depth(
                 f"{behind:.0%} of disparities are <= 0, so the zero-disparity offset is unknown; "
                 "pass --doffs (the x-difference of the principal points) for metric depth"
             )
-    if metric:
+    if metric and focal is not None and baseline is not None:  # (metric means both are known)
         doffs = (doffs_px or 0.0) * scale + offset
         depth = disparity_to_depth(disparity, focal_px=focal, baseline_m=baseline, doffs_px=doffs)
         settings["depth"] = "metric: Z = focal_px * baseline_m / (d + doffs_px)"

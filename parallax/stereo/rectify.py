@@ -342,7 +342,7 @@ def rectify(
     before = _vertical_error(matches)
     eye = np.eye(3)
 
-    def result(method: str, h_l: np.ndarray, h_r: np.ndarray, after: float | None) -> RectifiedPair:
+    def result(method: _Force, h_l: np.ndarray, h_r: np.ndarray, after: float | None) -> RectifiedPair:
         out_w, offset = width, 0.0
         if method != "none":
             h_l, h_r, out_w, offset = _crop_to_common_view(_transformed(matches, h_l, h_r), h_l, h_r, width)
@@ -366,7 +366,7 @@ def rectify(
     if force == "none" or (force is None and (before is None or before < RECTIFIED_THRESHOLD_PX)):
         return result("none", eye, eye, before)
 
-    candidates: list[tuple[str, np.ndarray, np.ndarray]] = []
+    candidates: list[tuple[_Force, np.ndarray, np.ndarray]] = []
     if force in (None, "calibrated") and capture is not None:
         for transpose in (False, True):
             hs = _calibrated(capture, transpose)
@@ -394,15 +394,17 @@ def rectify(
     # the best candidate, compared with a pure vertical shift of the right view
     shift = float(np.median(matches.vertical_px))
     h_shift = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -shift], [0.0, 0.0, 1.0]])
-    scored = [(_vertical_error(_transformed(matches, h_l, h_r)), m, h_l, h_r) for m, h_l, h_r in candidates]
-    scored.append((_vertical_error(_transformed(matches, eye, h_shift)), "uncalibrated", eye, h_shift))
-    scored = [s for s in scored if s[0] is not None]
+    tried: list[tuple[float | None, _Force, np.ndarray, np.ndarray]] = [
+        (_vertical_error(_transformed(matches, h_l, h_r)), m, h_l, h_r) for m, h_l, h_r in candidates
+    ]
+    tried.append((_vertical_error(_transformed(matches, eye, h_shift)), "uncalibrated", eye, h_shift))
+    scored = [(err, m, h_l, h_r) for err, m, h_l, h_r in tried if err is not None]
     if force is not None:
         scored = [s for s in scored if s[1] == force] or scored
     best = min(scored, key=lambda s: s[0])
     calibrated = [s for s in scored if s[1] == "calibrated" and s[0] < RECTIFIED_THRESHOLD_PX]
     if calibrated:  # calibrated keeps metric intrinsics exact; take it when it is good enough
         best = min(calibrated, key=lambda s: s[0])
-    if force is None and best[0] >= before:
+    if force is None and before is not None and best[0] >= before:  # (before is None returned above)
         return result("none", eye, eye, before)
     return result(best[1], best[2], best[3], best[0])

@@ -132,8 +132,8 @@ class DepthResult:
     depth_is_metric : bool
         Whether ``depth`` is in metres.
     camera : CameraIntrinsics or None
-        Intrinsics of the rectified left view, when known (else a 60 degree
-        horizontal field of view is assumed by consumers that need one, and they say so).
+        Intrinsics of the rectified left view, when known (else consumers that need one
+        assume the horizontal field of view :data:`~parallax.capture.types.ASSUMED_HFOV_DEG`, and say so).
     baseline_m : float or None
         Baseline used for depth, in metres.
     doffs_px : float

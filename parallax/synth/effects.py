@@ -103,7 +103,7 @@ def develop(
         Seeded source of the sensor noise.
     """
     ev = effects.exposure_ev + (effects.right_exposure_ev if view == 1 else 0.0)
-    x = linear.astype(np.float32) * np.float32(scale * 2.0**ev)
+    x: np.ndarray = linear.astype(np.float32) * np.float32(scale * 2.0**ev)
     sigma = effects.blur_sigma_px[view]
     if sigma > 0:
         x = cv2.GaussianBlur(x, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)

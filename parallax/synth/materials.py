@@ -134,8 +134,8 @@ class MaterialFactory:
             srgb = np.array([v, v, v]) * self.rng.uniform(0.97, 1.03, 3)
         else:
             srgb = self.rng.uniform(0.15, 0.9, 3)
-        rgb = tuple(float(c) for c in srgb_to_linear(srgb))
-        return self._add(Material(name=self._name("diffuse"), kind="diffuse", rgb=rgb))
+        r, g, b = (float(c) for c in srgb_to_linear(srgb))
+        return self._add(Material(name=self._name("diffuse"), kind="diffuse", rgb=(r, g, b)))
 
     def textured(self, *, repeat: float = 1.0, user_share: float = 0.5) -> Material:
         """A diffuse material with a procedural texture, or one of the user's images."""
@@ -184,8 +184,8 @@ class MaterialFactory:
     def emitter(self, radiance: float) -> Material:
         """An area-light surface of radiance ``radiance`` (linear RGB units), white to warm or cool."""
         tint = np.array([1.0, 1.0, 1.0]) + self.rng.uniform(-0.15, 0.15) * np.array([1.0, 0.0, -1.0])
-        rgb = tuple(float(c) for c in radiance * tint)
-        return self._add(Material(name=self._name("emitter"), kind="emitter", rgb=rgb))
+        r, g, b = (float(c) for c in radiance * tint)
+        return self._add(Material(name=self._name("emitter"), kind="emitter", rgb=(r, g, b)))
 
     def for_object(self, *, glass_allowed: bool) -> Material:
         """A material for a scattered object, drawn from the whole mix."""

@@ -141,6 +141,8 @@ def load_synth_scene(path: str | os.PathLike[str], *, rectify_right: bool = True
     occ = s.extras.get("occlusion")
     if occ is None:
         raise InputFileError(f"{path} lacks occlusion.png; the sample is incomplete, re-generate it")
+    if s.baseline_m is None:
+        raise InputFileError(f"{path}: meta.json gives no baseline_m; the sample is incomplete, re-generate it")
     refl = s.extras.get("reflection_mask", np.zeros(gt.shape, bool)).astype(bool)
     right = s.right
     H = np.asarray(s.lineage.get("rig", {}).get("H_right_residual", np.eye(3)), dtype=np.float64)
@@ -156,7 +158,7 @@ def load_synth_scene(path: str | os.PathLike[str], *, rectify_right: bool = True
         nonocc=np.isfinite(gt) & ~occ.astype(bool),
         reflection_mask=refl,
         focal_px=float(s.K[0, 0]),
-        baseline_m=float(s.baseline_m),
+        baseline_m=s.baseline_m,
         path=path,
     )
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from parallax.errors import require
+from parallax.errors import ParameterError, require
 from parallax.synth.materials import MATERIAL_KINDS, Material
 from parallax.synth.rig import StereoRig, View, pixel_rays
 from parallax.synth.scene import ScenePlan, ShapeSpec
@@ -148,7 +148,7 @@ def _bsdf(mi: Any, m: Material) -> Any:
             }
         else:
             refl = {"type": "rgb", "value": list(m.rgb)}
-        d = {"type": "twosided", "material": {"type": "diffuse", "reflectance": refl}}
+        d: dict[str, Any] = {"type": "twosided", "material": {"type": "diffuse", "reflectance": refl}}
     elif m.kind == "emitter":
         d = {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0.0, 0.0, 0.0]}}
     elif m.kind == "rough_metal":
@@ -173,9 +173,10 @@ def _shape(mi: Any, s: ShapeSpec, bsdf: Any, material: Material) -> Any:
     extra: dict[str, Any] = {}
     if material.kind == "emitter":
         extra["emitter"] = {"type": "area", "radiance": {"type": "rgb", "value": list(material.rgb)}}
-    if s.primitive == "sphere":
+    # (ShapeSpec guarantees a sphere's centre and radius, a cylinder's end points and radius, a mesh shape's mesh)
+    if s.primitive == "sphere" and s.center is not None and s.radius is not None:
         return {"type": "sphere", "center": list(s.center), "radius": float(s.radius), "bsdf": bsdf, **extra}
-    if s.primitive == "cylinder":
+    if s.primitive == "cylinder" and s.p0 is not None and s.p1 is not None and s.radius is not None:
         return {
             "type": "cylinder",
             "p0": list(s.p0),
@@ -187,10 +188,13 @@ def _shape(mi: Any, s: ShapeSpec, bsdf: Any, material: Material) -> Any:
     if s.primitive in ("cube", "rectangle"):
         return {"type": s.primitive, "to_world": _transform(mi, s.to_world), "bsdf": bsdf, **extra}
     mesh = s.mesh
+    if mesh is None:
+        raise ParameterError(f"shape {s.name}: a {s.primitive} shape has no mesh to render")
     v = mesh.vertices.astype(np.float64) @ s.to_world[:3, :3].T + s.to_world[:3, 3]
     props = mi.Properties()
     props["bsdf"] = bsdf
-    has_n = mesh.normals is not None
+    normals = mesh.normals
+    has_n = normals is not None
     m = mi.Mesh(
         s.name,
         vertex_count=len(v),
@@ -203,8 +207,8 @@ def _shape(mi: Any, s: ShapeSpec, bsdf: Any, material: Material) -> Any:
     params["vertex_positions"] = np.ascontiguousarray(v, dtype=np.float32).ravel()
     params["faces"] = mesh.faces.ravel()
     params["vertex_texcoords"] = mesh.uv.ravel()
-    if has_n:
-        nrm = mesh.normals.astype(np.float64) @ np.linalg.inv(s.to_world[:3, :3])
+    if normals is not None:
+        nrm = normals.astype(np.float64) @ np.linalg.inv(s.to_world[:3, :3])
         nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
         params["vertex_normals"] = np.ascontiguousarray(nrm, dtype=np.float32).ravel()
     params.update()
@@ -243,7 +247,8 @@ def build_scene(plan: ScenePlan, *, spp: int, max_bounces: int) -> BuiltScene:
         import drjit as dr
 
         for name, b in bsdfs.items():
-            ptr_kinds[int(dr.reinterpret_array(mi.UInt32, mi.BSDFPtr(b))[0])] = kinds[name]
+            # drjit's stubs type reinterpret_array as returning object; it returns an indexable UInt32 array
+            ptr_kinds[int(dr.reinterpret_array(mi.UInt32, mi.BSDFPtr(b))[0])] = kinds[name]  # type: ignore[index]
     return BuiltScene(scene=scene, kind_of_bsdf=kinds, kind_of_bsdf_ptr=ptr_kinds)
 
 

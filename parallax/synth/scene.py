@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from parallax.errors import ParameterError
 from parallax.synth import meshes
@@ -67,6 +68,10 @@ class ShapeSpec:
             raise ParameterError(f"shape {self.name}: unknown primitive {self.primitive!r}")
         if self.primitive in ("sphere", "cylinder") and not (self.radius and self.radius > 0):
             raise ParameterError(f"shape {self.name}: a {self.primitive} needs a positive radius")
+        if self.primitive == "sphere" and self.center is None:
+            raise ParameterError(f"shape {self.name}: a sphere needs its center")
+        if self.primitive == "cylinder" and (self.p0 is None or self.p1 is None):
+            raise ParameterError(f"shape {self.name}: a cylinder needs both axis end points p0 and p1")
         if self.primitive == "mesh" and self.mesh is None:
             raise ParameterError(f"shape {self.name}: a mesh shape needs its mesh")
 
@@ -78,9 +83,10 @@ class ShapeSpec:
             "material": self.material,
             "role": self.role,
         }
-        if self.primitive == "sphere":
+        # (__post_init__ guarantees a sphere's centre and radius, and a cylinder's end points and radius)
+        if self.primitive == "sphere" and self.center is not None and self.radius is not None:
             d.update(center=[round(c, 5) for c in self.center], radius=round(self.radius, 5))
-        elif self.primitive == "cylinder":
+        elif self.primitive == "cylinder" and self.p0 is not None and self.p1 is not None and self.radius is not None:
             d.update(p0=[round(c, 5) for c in self.p0], p1=[round(c, 5) for c in self.p1], radius=round(self.radius, 6))
         else:
             d["to_world"] = np.round(self.to_world, 6).tolist()
@@ -168,19 +174,24 @@ class ScenePlan:
 # ----------------------------------------------------------------------------- geometry helpers
 
 
-def _trs(t: Sequence[float], R: np.ndarray, s: Sequence[float]) -> np.ndarray:
+def _vec3(values: ArrayLike) -> tuple[float, float, float]:
+    x, y, z = np.asarray(values, dtype=np.float64).reshape(3)
+    return float(x), float(y), float(z)
+
+
+def _trs(t: ArrayLike, R: np.ndarray, s: ArrayLike) -> np.ndarray:
     T = np.eye(4)
     T[:3, :3] = R @ np.diag(np.asarray(s, dtype=np.float64))
     T[:3, 3] = t
     return T
 
 
-def _rect(center: Sequence[float], u: Sequence[float], v: Sequence[float], hu: float, hv: float) -> np.ndarray:
+def _rect(center: ArrayLike, u: ArrayLike, v: ArrayLike, hu: float, hv: float) -> np.ndarray:
     """Rectangle transform: half-extent ``hu`` along unit ``u``, ``hv`` along unit ``v``; normal ``u x v``."""
-    u, v = np.asarray(u, float), np.asarray(v, float)
-    n = np.cross(u, v)
+    u_axis, v_axis = np.asarray(u, float), np.asarray(v, float)
+    n = np.cross(u_axis, v_axis)
     T = np.eye(4)
-    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = u * hu, v * hv, n, center
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = u_axis * hu, v_axis * hv, n, center
     return T
 
 
@@ -225,8 +236,8 @@ def sky_envmap(rng: np.random.Generator, *, width: int = 256) -> tuple[np.ndarra
     sky += np.exp(-((ang / math.radians(12)) ** 2))[..., None] * 2.0 * np.array([1.0, 0.9, 0.7])
     sun_light = LightSpec(
         kind="directional",
-        vector=tuple(float(c) for c in -sun),
-        rgb=tuple(float(c) for c in rng.uniform(3.0, 8.0) * np.array([1.0, 0.95, 0.85])),
+        vector=_vec3(-sun),
+        rgb=_vec3(rng.uniform(3.0, 8.0) * np.array([1.0, 0.95, 0.85])),
     )
     return sky.astype(np.float32), sun_light
 
@@ -426,7 +437,7 @@ def _room(
             float(rng.uniform(0.5, D - 0.3)),
         )
         tint = np.array([1.0, 1.0, 1.0]) + rng.uniform(-0.2, 0.2) * np.array([1.0, 0.0, -1.0])
-        b.lights.append(LightSpec(kind="point", vector=pos, rgb=tuple(float(c) for c in rng.uniform(2.0, 8.0) * tint)))
+        b.lights.append(LightSpec(kind="point", vector=pos, rgb=_vec3(rng.uniform(2.0, 8.0) * tint)))
     lo = np.array([-W / 2, 0.0, 0.0])
     hi = np.array([W / 2, H, D])
     for _ in range(int(rng.integers(cfg.object_count_range[0], cfg.object_count_range[1] + 1))):
@@ -484,11 +495,11 @@ def _outdoor(
         p = on_ground((15.0, 35.0))
         s = rng.uniform([1.5, 2.0, 1.5], [6.0, 8.0, 6.0])
         p[1] += s[1] - 0.2
-        mat = factory.textured(repeat=float(rng.choice([2, 4]))) if rng.random() < 0.7 else factory.plain()
+        block = factory.textured(repeat=float(rng.choice([2, 4]))) if rng.random() < 0.7 else factory.plain()
         b.add(
             primitive="cube",
             to_world=_trs(p, _random_rotation(rng, upright=True), s),
-            material=mat.name,
+            material=block.name,
             role="building",
         )
     for _ in range(int(rng.integers(1, 4))):  # trees

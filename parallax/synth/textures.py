@@ -230,11 +230,12 @@ def load_texture_image(path: str | os.PathLike[str], *, max_side: int = _MAX_TEX
 
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as opened:
+            im = opened.convert("RGB")
             scale = max_side / max(im.size)
             if scale < 1:
-                im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
+                size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+                im = im.resize(size, Image.Resampling.BILINEAR)
             arr = np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise InputFileError(f"texture image {path} cannot be read ({exc}); remove it from the texture folder") from exc

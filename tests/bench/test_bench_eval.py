@@ -21,7 +21,7 @@ from parallax.bench.datasets import load_scenes
 from parallax.bench.evaluate import evaluate
 from parallax.bench.report import print_report, ratio
 from parallax.cli.main import main
-from parallax.errors import ParameterError
+from parallax.errors import InputFileError, ParallaxError, ParameterError
 from parallax.stereo.matchers.base import MatchResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,24 +219,24 @@ def test_eval_cli_default_dataset_and_list(
     assert main(["eval", "--list"]) == 0
     assert TSUKUBA in capsys.readouterr().out
     monkeypatch.chdir(tmp_path)
-    assert main(["eval", "--list"]) == 2
+    assert main(["eval", "--list"]) == ParameterError.exit_code
     assert "no --dataset given" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, error",
     [
-        (["-m", "onnx"], "needs --model"),
-        (["-m", "sgbm", "--model", "m.onnx"], "only used by the onnx matcher"),
-        (["-s", "cones"], "--scene 'cones' is not in the dataset"),
-        (["-m", "sgbm,sgbm"], "twice"),
-        (["-m", "onnx", "--model", "missing.onnx"], "missing.onnx not found"),
+        (["-m", "onnx"], "needs --model", ParameterError),
+        (["-m", "sgbm", "--model", "m.onnx"], "only used by the onnx matcher", ParameterError),
+        (["-s", "cones"], "--scene 'cones' is not in the dataset", ParameterError),
+        (["-m", "sgbm,sgbm"], "twice", ParameterError),
+        (["-m", "onnx", "--model", "missing.onnx"], "missing.onnx not found", InputFileError),
     ],
 )
 def test_eval_cli_errors(
-    args: list[str], message: str, stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str], message: str, error: type[ParallaxError], stereo_gt_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["eval", "-d", str(stereo_gt_dir / "scenes.json"), *args]) == 2
+    assert main(["eval", "-d", str(stereo_gt_dir / "scenes.json"), *args]) == error.exit_code
     err = capsys.readouterr().err
     assert message in " ".join(err.split()) and "Traceback" not in err and err.count("\n") == 1
 

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from parallax.cli.main import main
+from parallax.errors import InputFileError, NotStereoError
 
 
 def _info(capsys, *args: str) -> tuple[int, str, str]:
@@ -108,7 +109,7 @@ def test_photo_holds_one_view_message(capsys, tmp_path, captures_dir, monkeypatc
     photo.write_bytes((captures_dir / "sbs/Panasonic-DMC-GX8-left.jpg").read_bytes())
     monkeypatch.chdir(tmp_path)
     code, _, err = _info(capsys, "photo.jpg")
-    assert code == 2
+    assert code == NotStereoError.exit_code == InputFileError.exit_code
     assert err.startswith("error: photo.jpg holds one view")
     assert "give a second view or a stereo file" in err
 
@@ -248,6 +249,6 @@ def test_bad_video_in_a_subprocess_prints_one_line_and_no_ffmpeg_noise(bad_video
             env=env,
             timeout=120,
         )
-        assert run.returncode == 2 and run.stdout == ""
+        assert run.returncode == InputFileError.exit_code and run.stdout == ""
         lines = [line for line in run.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr

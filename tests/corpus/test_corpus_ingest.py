@@ -13,7 +13,7 @@ from parallax.corpus.consent import Consent, load_consent
 from parallax.corpus.ingest import discover
 from parallax.corpus.sample import read_sample_dir
 from parallax.corpus.store import Corpus
-from parallax.errors import InputFileError, ParameterError
+from parallax.errors import InputFileError, OutputError, ParameterError
 
 from .conftest import ALICE, BOB, read_meta
 
@@ -119,7 +119,7 @@ def test_cli_add_without_consent_is_refused(tmp_path, captures_dir, capsys):
     assert main(["corpus", "init", str(tmp_path / "c")]) == 0
     code = main(["corpus", "add", str(captures_dir / "mpo" / "sugarshack.mpo"), "--corpus", str(tmp_path / "c")])
     err = capsys.readouterr().err
-    assert code == 2 and "no consent given" in err and "--consent" in err
+    assert code == ParameterError.exit_code and "no consent given" in err and "--consent" in err
     assert list((tmp_path / "c" / "samples").iterdir()) == []
 
 
@@ -145,13 +145,15 @@ def test_consent_files_are_checked(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    assert main(["corpus", "status", "--corpus", str(tmp_path / "none")]) == 2
+    assert main(["corpus", "status", "--corpus", str(tmp_path / "none")]) == InputFileError.exit_code
     err = capsys.readouterr().err
     assert "parallax corpus init" in err and "Traceback" not in err
     assert main(["corpus", "init", str(tmp_path / "c")]) == 0
-    assert main(["corpus", "init", str(tmp_path / "c")]) == 2
+    assert main(["corpus", "init", str(tmp_path / "c")]) == OutputError.exit_code
     assert "already holds a corpus" in capsys.readouterr().err
-    assert main(["corpus", "withdraw", "--corpus", str(tmp_path / "c")]) == 2
+    assert main(["corpus", "withdraw", "--corpus", str(tmp_path / "c")]) == ParameterError.exit_code
     assert "exactly one of" in capsys.readouterr().err
-    assert main(["corpus", "withdraw", "--contributor", "nobody", "--corpus", str(tmp_path / "c")]) == 2
+    assert main(["corpus", "withdraw", "--contributor", "nobody", "--corpus", str(tmp_path / "c")]) == (
+        ParameterError.exit_code
+    )
     assert "no active sample" in capsys.readouterr().err

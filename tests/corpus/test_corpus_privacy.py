@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from parallax.capture import read_capture
+from parallax.corpus import DEFAULT_MAX_SIDE_PX
 from parallax.corpus.ingest import discover
 from parallax.corpus.privacy import (
     MtcnnFaceDetector,
@@ -54,7 +55,7 @@ def _overlaps(box: np.ndarray, others: np.ndarray) -> bool:
 @pytest.fixture(scope="module")
 def gopro_1280(captures_dir):
     capture = read_capture(captures_dir / "sbs" / "GOPR0.left-right.jpg")
-    small, _ = downscale_capture(capture, 1280)  # the default stored size
+    small, _ = downscale_capture(capture, DEFAULT_MAX_SIDE_PX)  # the default stored size
     return small
 
 

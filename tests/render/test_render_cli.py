@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from parallax.cli.main import main
+from parallax.errors import InputFileError, OutputError, ParameterError
 from parallax.io.maps import write_pfm
 from parallax.render.synthesis import synthesize_view
 
@@ -64,14 +65,14 @@ def test_synthesize_left_only(cones_files):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, error",
     [
-        (["--disparity", "missing.pfm"], "missing.pfm"),
-        (["--source", "middle"], "--source must be"),
-        (["-o", "view.xyz"], "unknown image extension"),
+        (["--disparity", "missing.pfm"], "missing.pfm", InputFileError),
+        (["--source", "middle"], "--source must be", ParameterError),
+        (["-o", "view.xyz"], "unknown image extension", ParameterError),
     ],
 )
-def test_synthesize_errors_are_one_line(cones_files, capsys, args, message):
+def test_synthesize_errors_are_one_line(cones_files, capsys, args, message, error):
     src, spec, folder, *_ = cones_files
     base = {"--disparity": str(folder / "disp.pfm"), "-o": str(folder / "e.png"), "--source": "both"}
     for k, v in zip(args[::2], args[1::2], strict=True):
@@ -79,7 +80,7 @@ def test_synthesize_errors_are_one_line(cones_files, capsys, args, message):
     argv = ["synthesize", str(src / spec["left"]), str(src / spec["right"]), "--position", "1"]
     for k, v in base.items():
         argv += [k, v]
-    assert main(argv) == 2
+    assert main(argv) == error.exit_code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (folder / "e.png").exists()
@@ -99,7 +100,7 @@ def test_synthesize_rejects_a_disparity_of_another_size(cones_files, capsys):
         "-o",
         str(folder / "s.png"),
     ]
-    assert main(argv) == 2
+    assert main(argv) == ParameterError.exit_code
     assert "10x10" in capsys.readouterr().err
 
 
@@ -124,6 +125,6 @@ def test_quilt_name_without_a_preset_is_refused(cones_files, tmp_path, capsys):
     src, spec, *_ = cones_files
     out = tmp_path / "cones_qs3x3a1.png"
     rc = main(["convert", str(src / spec["left"]), str(src / spec["right"]), "-o", str(out), "--max-size", "200"])
-    assert rc == 2
+    assert rc == OutputError.exit_code
     err = capsys.readouterr().err
     assert "no quilt preset is qs3x3a1" in err and not out.exists()

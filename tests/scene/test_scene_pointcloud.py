@@ -104,7 +104,7 @@ def test_pug_convert_to_point_cloud(tmp_path, captures_dir):
     assert main(argv) == 0
     assert len(read_ply(thin)[0]) == int(valid[::4, ::4].sum())
     bad = ["convert", str(captures_dir / "heic/pug.heic"), "-o", str(tmp_path / "bad.ply"), "--option", "stride=x"]
-    assert main(bad) == 2
+    assert main(bad) == ParameterError.exit_code
     assert not (tmp_path / "bad.ply").exists()
 
 

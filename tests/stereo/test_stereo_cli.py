@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from parallax.cli.main import main
+from parallax.errors import InputFileError, OutputError, ParameterError
 from parallax.io.maps import read_map
 from parallax.stereo.types import Rectification
 
@@ -117,23 +118,23 @@ def test_convert_through_the_registry(tmp_path, captures_dir, capsys):
     with Image.open(preview) as img:
         assert img.mode == "RGB" and max(img.size) == 256
     # an RGB-D photo has no disparity
-    assert main(["convert", pug, "-o", str(tmp_path / "d.pfm"), "--max-size", "256"]) == 2
+    assert main(["convert", pug, "-o", str(tmp_path / "d.pfm"), "--max-size", "256"]) == OutputError.exit_code
     assert "no disparity" in _one_error_line(capsys)
     assert not (tmp_path / "d.pfm").exists()
 
 
 @pytest.mark.parametrize(
-    "argv_tail,message",
+    "argv_tail,message,error",
     [
-        (["-o", "{tmp}/out.xyz"], "unknown extension"),
-        (["-o", "{tmp}/out.ply", "--format", "nonsense"], "--format"),
-        (["-o", "{tmp}/out.ply", "--option", "stride"], "KEY=VALUE"),
-        (["-o", "{tmp}/missing/out.ply"], "does not exist"),
+        (["-o", "{tmp}/out.xyz"], "unknown extension", OutputError),
+        (["-o", "{tmp}/out.ply", "--format", "nonsense"], "--format", ParameterError),
+        (["-o", "{tmp}/out.ply", "--option", "stride"], "KEY=VALUE", ParameterError),
+        (["-o", "{tmp}/missing/out.ply"], "does not exist", OutputError),
     ],
 )
-def test_convert_error_paths(tmp_path, captures_dir, capsys, argv_tail, message):
+def test_convert_error_paths(tmp_path, captures_dir, capsys, argv_tail, message, error):
     argv = ["convert", str(captures_dir / "mpo/sugarshack.mpo")] + [a.format(tmp=tmp_path) for a in argv_tail]
-    assert main(argv) == 2
+    assert main(argv) == error.exit_code
     assert message in _one_error_line(capsys)
     assert [p.name for p in tmp_path.iterdir()] == []
 
@@ -142,22 +143,22 @@ def test_convert_error_paths(tmp_path, captures_dir, capsys, argv_tail, message)
 def test_unwritable_output_folders(tmp_path, captures_dir, readonly_dir, capsys, command):
     mpo = str(captures_dir / "mpo/sugarshack.mpo")
     for target in (tmp_path / "missing" / "out.pfm", readonly_dir / "out.pfm"):
-        assert main([command, mpo, "-o", str(target), "--max-size", "160"]) == 2
+        assert main([command, mpo, "-o", str(target), "--max-size", "160"]) == OutputError.exit_code
         assert str(target.parent) in _one_error_line(capsys)
         assert not target.exists()
 
 
 def test_rectify_into_unwritable_places(tmp_path, captures_dir, readonly_dir, capsys):
     mpo = str(captures_dir / "mpo/sugarshack.mpo")
-    assert main(["rectify", mpo, "-o", str(tmp_path / "a" / "b")]) == 2
+    assert main(["rectify", mpo, "-o", str(tmp_path / "a" / "b")]) == OutputError.exit_code
     assert "does not exist" in _one_error_line(capsys)
     assert not (tmp_path / "a").exists()
-    assert main(["rectify", mpo, "-o", str(readonly_dir / "rect-out")]) == 2
+    assert main(["rectify", mpo, "-o", str(readonly_dir / "rect-out")]) == OutputError.exit_code
     _one_error_line(capsys)
     assert not (readonly_dir / "rect-out").exists()
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    assert main(["rectify", mpo, "-o", str(a_file)]) == 2
+    assert main(["rectify", mpo, "-o", str(a_file)]) == OutputError.exit_code
     assert "not a folder" in _one_error_line(capsys)
 
 
@@ -166,19 +167,19 @@ def test_different_size_pair_is_refused_and_existing_output_kept(tmp_path, stere
     right = stereo_gt_dir / "eth3d-playground_1l" / "im1.png"
     target = tmp_path / "d.pfm"
     target.write_bytes(b"keep me")
-    assert main(["disparity", str(left), str(right), "-o", str(target)]) == 2
+    assert main(["disparity", str(left), str(right), "-o", str(target)]) == InputFileError.exit_code
     err = _one_error_line(capsys)
     assert "size" in err
     assert target.read_bytes() == b"keep me"
     out = tmp_path / "rect"
-    assert main(["rectify", str(left), str(right), "-o", str(out)]) == 2
+    assert main(["rectify", str(left), str(right), "-o", str(out)]) == InputFileError.exit_code
     _one_error_line(capsys)
     assert not out.exists()
 
 
 def test_bad_depth_flags(tmp_path, moto, capsys):
-    assert main(["depth", *moto, "-o", str(tmp_path / "z.pfm"), "--baseline-mm", "-5"]) == 2
+    assert main(["depth", *moto, "-o", str(tmp_path / "z.pfm"), "--baseline-mm", "-5"]) == ParameterError.exit_code
     assert "--baseline-mm" in _one_error_line(capsys)
-    assert main(["depth", *moto, "-o", str(tmp_path / "z.pfm"), "--focal-px", "0"]) == 2
+    assert main(["depth", *moto, "-o", str(tmp_path / "z.pfm"), "--focal-px", "0"]) == ParameterError.exit_code
     assert "--focal-px" in _one_error_line(capsys)
     assert list(tmp_path.iterdir()) == []

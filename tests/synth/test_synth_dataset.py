@@ -111,6 +111,19 @@ def test_synth_reader_lists_benchmark_scenes(tiny_dataset, tmp_path):
         load_synth_scene(tmp_path)
 
 
+def test_synth_reader_rejects_a_sample_without_baseline(tiny_dataset, tmp_path):
+    import shutil
+
+    folder = tmp_path / "synth-4-000000"
+    shutil.copytree(tiny_dataset / "synth-4-000000", folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["camera"]["baseline_m"] = None
+    meta["camera"]["depth_is_metric"] = False
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputFileError, match="gives no baseline_m"):
+        load_synth_scene(folder, verify=False)
+
+
 def test_synth_dataset_errors_leave_nothing_behind(tiny_dataset, tmp_path, make_config):
     cfg = make_config(**TINY)
     before = _files(tiny_dataset)
@@ -177,26 +190,30 @@ def test_synth_cli_end_to_end(tmp_path, capsys, texture_folder):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, error",
     [
-        (["--count", "0"], "--count must be at least 1"),
-        (["--count", "1", "--size", "64"], "--size '64' is not WxH"),
-        (["--count", "1", "--size", "20x20"], "out of range"),
-        (["--count", "1", "--spp", "0"], "--spp"),
-        (["--count", "1", "--baseline-range", "0.1,0.01"], "--baseline-range"),
-        (["--count", "1", "--focal-range", "wide"], "--focal-range"),
-        (["--count", "1", "--engine", "spark"], "--engine 'spark'"),
-        (["--count", "1", "--scenes", "moon"], "--scenes"),
-        (["--count", "1", "--seed", "-3"], "--seed"),
-        (["--count", "1", "--rect-error", "30"], "--rect-error"),
-        (["--count", "1", "--textures", "/nonexistent/folder"], "texture folder /nonexistent/folder does not exist"),
+        (["--count", "0"], "--count must be at least 1", ParameterError),
+        (["--count", "1", "--size", "64"], "--size '64' is not WxH", ParameterError),
+        (["--count", "1", "--size", "20x20"], "out of range", ParameterError),
+        (["--count", "1", "--spp", "0"], "--spp", ParameterError),
+        (["--count", "1", "--baseline-range", "0.1,0.01"], "--baseline-range", ParameterError),
+        (["--count", "1", "--focal-range", "wide"], "--focal-range", ParameterError),
+        (["--count", "1", "--engine", "spark"], "--engine 'spark'", ParameterError),
+        (["--count", "1", "--scenes", "moon"], "--scenes", ParameterError),
+        (["--count", "1", "--seed", "-3"], "--seed", ParameterError),
+        (["--count", "1", "--rect-error", "30"], "--rect-error", ParameterError),
+        (
+            ["--count", "1", "--textures", "/nonexistent/folder"],
+            "texture folder /nonexistent/folder does not exist",
+            InputFileError,
+        ),
     ],
 )
-def test_synth_cli_bad_arguments(tmp_path, capsys, args, message):
+def test_synth_cli_bad_arguments(tmp_path, capsys, args, message, error):
     out = tmp_path / "o"
     code = main(["synth", "--out", str(out), *args])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == error.exit_code
     assert message in " ".join(err.split()) and "Traceback" not in err
     assert not out.exists()
 
@@ -278,7 +295,7 @@ def test_synth_folder_goes_into_the_corpus_with_consent(tiny_dataset, tmp_path, 
     assert main(["corpus", "init", str(corpus)]) == 0
 
     # no consent, no sample, for synthetic samples too
-    assert main(["corpus", "add", str(tiny_dataset), "--corpus", str(corpus)]) == 2
+    assert main(["corpus", "add", str(tiny_dataset), "--corpus", str(corpus)]) == ParameterError.exit_code
     assert "no consent given" in capsys.readouterr().err
 
     # a licence that differs from the samples' own is refused with the reason, the batch goes on

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from parallax.cli.main import main
+from parallax.errors import InputFileError, NotStereoError, ParameterError
 
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
@@ -61,7 +62,7 @@ def test_web_view_prints_url_and_serves_the_capture(captures_dir):
 
 
 def test_web_view_missing_file_is_one_line_error(tmp_path, capsys):
-    assert main(["view", str(tmp_path / "nope.mpo"), "--no-browser"]) == 2
+    assert main(["view", str(tmp_path / "nope.mpo"), "--no-browser"]) == InputFileError.exit_code
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "nope.mpo" in err and "\n" not in err
 
@@ -73,7 +74,7 @@ def test_web_view_non_stereo_file_gives_the_reader_message(tmp_path):
     Image.fromarray(np.random.default_rng(2).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(path)
     proc = _cli("view", str(path), "--no-browser")
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2, (out, err)
+    assert proc.returncode == NotStereoError.exit_code, (out, err)
     assert err.strip().startswith("error:") and "flat.jpg" in err and len(err.strip().splitlines()) == 1
     assert out == ""
 
@@ -88,7 +89,7 @@ def test_web_serve_needs_the_web_extra(monkeypatch, tmp_path):
 
 
 def test_web_serve_rejects_a_bad_port(capsys):
-    assert main(["serve", "--port", "70000"]) == 2
+    assert main(["serve", "--port", "70000"]) == ParameterError.exit_code
     assert "--port" in capsys.readouterr().err
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from parallax.capture.types import CameraIntrinsics
 from parallax.errors import InputFileError, UnsupportedFormatError
+
+if TYPE_CHECKING:
+    from parallax.bench.scene import SceneCalib
 
 __all__ = [
     "read_view",
@@ -166,7 +169,7 @@ def read_middlebury_calib(path: Path) -> dict[str, Any]:
     return out
 
 
-def calib_from_middlebury(calib: dict[str, Any], path: Path, *, width: int, height: int):
+def calib_from_middlebury(calib: dict[str, Any], path: Path, *, width: int, height: int) -> SceneCalib:
     """Build a :class:`~parallax.bench.scene.SceneCalib` from a parsed ``calib.txt``.
 
     ``doffs`` defaults to ``cam1.cx - cam0.cx``; ``baseline`` is converted from
@@ -191,7 +194,7 @@ def calib_from_middlebury(calib: dict[str, Any], path: Path, *, width: int, heig
     return SceneCalib(camera=camera, baseline_m=float(calib["baseline"]) / 1000.0, doffs_px=float(doffs))
 
 
-def read_kitti_calib(path: Path, *, width: int, height: int):
+def read_kitti_calib(path: Path, *, width: int, height: int) -> SceneCalib:
     """Calibration from a KITTI file: ``P2``/``P3`` (2012 ``calib/``) or
     ``P_rect_02``/``P_rect_03`` (2015 ``calib_cam_to_cam/``).
 

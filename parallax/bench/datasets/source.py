@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -103,7 +103,7 @@ def assemble_scene(
         raise InputFileError(f"{source.files['gt']}: the ground truth has no valid pixel; the file is empty or damaged")
     if dataset_range is not None:
         lo, hi = dataset_range
-        range_source = "dataset"
+        range_source: Literal["dataset", "ground-truth"] = "dataset"
     else:
         lo, hi = range_from_ground_truth(gt)
         range_source = "ground-truth"

@@ -111,7 +111,8 @@ def _cost_volume(cl, cr, il, ir, offsets, dlo, dhi, w_census, w_ad, t_ad, border
                 e1 = e1 if e1 < t_ad else t_ad
                 e2 = abs(v2 - r2v[i])
                 e2 = e2 if e2 < t_ad else t_ad
-                t = w_census * np.float32(_popcount64(a ^ crv[i])) + wc * (e0 + e1 + e2) + half
+                # (numba's @intrinsic supplies typingctx itself; mypy sees the two-argument Python signature)
+                t = w_census * np.float32(_popcount64(a ^ crv[i])) + wc * (e0 + e1 + e2) + half  # type: ignore[call-arg]
                 t = t if t < top else top
                 ov[i] = np.uint8(t)
             for k in range(r0):

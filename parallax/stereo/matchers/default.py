@@ -274,7 +274,9 @@ def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
     )
 
 
-def _band_offsets(coarse: np.ndarray, size: tuple[int, int], ratio: float, dmin: int, dmax: int, s) -> np.ndarray:
+def _band_offsets(
+    coarse: np.ndarray, size: tuple[int, int], ratio: float, dmin: int, dmax: int, s: ParallaxSettings
+) -> np.ndarray:
     """Per-pixel label-0 disparity of a ``band_labels`` band at this level, from the
     dense disparity of the next coarser level (its pixels, ``ratio`` = this/coarser).
 

@@ -119,11 +119,12 @@ class OnnxMatcher:
         output_sign: int = 1,
         threads: int | None = None,
     ) -> None:
-        if (model_path is None) == (model is None):
+        chosen = model_path if model_path is not None else model
+        if chosen is None or (model_path is not None and model is not None):
             raise ParameterError(
                 "the ONNX matcher needs exactly one model file (model_path or model); pass --model PATH to a .onnx file"
             )
-        path = Path(model_path if model_path is not None else model)
+        path = Path(chosen)
         if not path.is_file():
             raise InputFileError(
                 f"ONNX model {path} not found; pass --model with the path of a .onnx stereo model (nothing is downloaded)"

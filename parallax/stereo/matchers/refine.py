@@ -129,7 +129,7 @@ def winner_take_all(
     lr_tolerance: int = 1,
     uniqueness: float = 0.0,
     threads: int = 1,
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best disparity per pixel with parabola sub-pixel refinement and a left-right check.
 
     The right view's winners are read from the same volume (``S_R(x_r, d) = S(x_r + d, d)``;

@@ -75,7 +75,7 @@ def sgbm_disparity(left: np.ndarray, right: np.ndarray, min_disparity: float, ma
     """
     mind = int(math.floor(min_disparity))
     num = int(math.ceil((max_disparity - mind + 1) / 16.0)) * 16
-    sgbm = cv2.StereoSGBM_create(
+    sgbm = cv2.StereoSGBM.create(
         minDisparity=mind,
         numDisparities=num,
         blockSize=5,
