@@ -227,7 +227,7 @@ def test_bad_videos_get_one_line(capsys, bad_videos, monkeypatch, name, pattern)
 
     monkeypatch.chdir(bad_videos)
     code, out, err = _info(capsys, name, "--json")
-    assert code == 2 and out == ""
+    assert code == InputFileError.exit_code and out == ""
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
     assert re.search(pattern, lines[0]), lines[0]
