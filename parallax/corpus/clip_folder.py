@@ -267,6 +267,19 @@ class ClipSampleWriter:
         self.folder = StagedFolder(directory)
         self.manifest: dict[str, Any] | None = None
 
+    def update_info(self, **changes: Any) -> None:
+        """Change clip facts known only after the frames (e.g. ``quality``, ``lineage``) before closing.
+
+        ``sample_id`` and ``extras_info`` cannot change once frames are written.
+        """
+        import dataclasses
+
+        if set(changes) & {"sample_id", "extras_info"} and self.encoder.rules.count:
+            raise ParameterError("sample_id and extras_info cannot change after frames were added")
+        info = dataclasses.replace(self.encoder.info, **changes)
+        self.encoder.info = info
+        self.encoder.rules.info = info
+
     def add_frame(self, frame: ClipFrame) -> None:
         """Encode and write the next frame (removing everything written if it does not fit)."""
         try:
@@ -448,6 +461,27 @@ class ClipSampleReader:
             raise InputFileError(f"{self.where}/meta.json lists no file {key}; the sample is corrupt, re-create it")
         data = read_verified(self._read, info, where=self.where, verify=self.verify)
         return data, info, f"{self.where}/{info['path']}"
+
+    def read_stream(self, stream: str, index: int) -> np.ndarray:
+        """One decoded map of one frame, without reading the frame's other files.
+
+        ``stream`` is a core stream (``left``, ``right``: ``HxWx3`` uint8; ``disparity``,
+        ``depth``, ``confidence``: ``HxW`` float32, NaN = no value; ``valid``: bool) or an
+        extra (as stored: bool/uint8 PNG or NPY).
+        """
+        n = len(self._frames)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
+            raise ParameterError(f"frame index {index!r} is outside the clip's {n} frames (0..{n - 1})")
+        if stream not in self.streams:
+            raise ParameterError(f"{self.where}: the clip has no stream {stream!r}; it has {sorted(self.streams)}")
+        data, info, name = self._blob(stream, int(index))
+        if stream in ("left", "right"):
+            return enc.decode_rgb_png(data, name=name)
+        if stream == "valid":
+            return enc.decode_mask_png(data, name=name, as_bool=True)
+        if stream in CORE_STREAMS:
+            return enc.decode_map16(data, info, name=name)
+        return decode_extra(data, info, name=name)
 
     def read_frame(self, index: int, *, extras: bool | Sequence[str] = True) -> ClipFrame:
         """Read frame ``index`` (0-based; negative counts from the end).
