@@ -413,8 +413,13 @@ def _cast_vectorised(mi: Any, built: BuiltScene, origin: np.ndarray, dirs: np.nd
         o = mi.Point3f(oo[:, 0], oo[:, 1], oo[:, 2])
     ray = mi.Ray3f(o, mi.Vector3f(d[:, 0], d[:, 1], d[:, 2]))
     si = built.scene.ray_intersect(ray)
-    outputs = (si.is_valid(), si.t, si.sh_frame.n, dr.reinterpret_array(mi.UInt32, si.bsdf()))
-    outputs += (dr.reinterpret_array(mi.UInt32, si.shape),)
+    outputs: tuple[Any, ...] = (
+        si.is_valid(),
+        si.t,
+        si.sh_frame.n,
+        dr.reinterpret_array(mi.UInt32, si.bsdf()),
+        dr.reinterpret_array(mi.UInt32, si.shape),
+    )
     dr.eval(*outputs)  # one kernel for every output (converting them one by one would trace the rays again)
     valid = np.array(outputs[0], dtype=bool)
     t = np.where(valid, np.array(outputs[1], dtype=np.float64), np.nan)

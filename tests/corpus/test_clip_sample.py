@@ -342,3 +342,57 @@ def test_frames_must_fit_one_clip():
         ClipSample(info=_info(extras_info=extra), frames=(frames[0],))
     with pytest.raises(ParameterError, match="not a ClipFrame"):
         ClipSample(info=info, frames=(frames[0], "frame"))
+
+
+def test_read_stream_and_update_info(tmp_path):
+    clip = _clip(3)
+    with ClipSampleWriter(tmp_path / "c", clip.info) as writer:
+        for frame in clip.frames:
+            writer.add_frame(frame)
+        writer.update_info(quality={"accepted": True, "reasons": [], "scores": {"frames": 3}})
+        with pytest.raises(ParameterError, match="cannot change"):
+            writer.update_info(sample_id="other")
+    reader = open_clip_sample_dir(tmp_path / "c")
+    assert reader.info.quality["scores"] == {"frames": 3}
+    assert np.array_equal(reader.read_stream("right", 2), clip.frames[2].right)
+    assert np.array_equal(reader.read_stream("flow", 1), clip.frames[1].extras["flow"], equal_nan=True)
+    assert reader.read_stream("valid", 0).dtype == bool
+    with pytest.raises(ParameterError, match="no stream"):
+        reader.read_stream("normals", 0)
+    with pytest.raises(ParameterError, match="outside"):
+        reader.read_stream("left", 3)
+
+
+def test_clip_samples_enter_the_corpus_like_stills(tmp_path):
+    from parallax.corpus.consent import Consent
+    from parallax.corpus.export import export_corpus
+    from parallax.corpus.maintenance import verify, withdraw
+    from parallax.corpus.sample_import import add_sample_dirs, split_sample_dirs
+    from parallax.corpus.store import Corpus
+
+    consent = Consent(contributor="alice", license="CC-BY-4.0", allow_training=True, date="2026-03-01")
+    clip = _clip(3)
+    folders = tmp_path / "inbox"
+    folders.mkdir()
+    write_clip_sample_dir(clip, folders / "c-test")
+    write_sample_dir(make_sample(consent, 1, kind="real"), folders / "still")
+    sample_dirs, others = split_sample_dirs([folders])
+    assert [p.name for p in sample_dirs] == ["c-test", "still"] and others == []
+    corpus = Corpus.init(tmp_path / "corpus")
+    try:
+        outcomes = add_sample_dirs(corpus, sample_dirs, consent)
+        assert [o.status for o in outcomes] == ["accepted", "accepted"], outcomes
+        again = add_sample_dirs(corpus, sample_dirs, consent)
+        assert [o.status for o in again] == ["skipped", "skipped"]
+        stored = read_clip_sample_dir(corpus.storage.path("c-test"))
+        assert stored.info.consent_id == consent.consent_id and stored.frame_count == 3
+        report = verify(corpus)
+        assert report.ok and report.files_checked >= 3 * 8
+        result = export_corpus(corpus, fmt="webdataset", out=str(tmp_path / "export"))
+        assert result.skipped_clips == ["c-test"] and "c-test" not in sum(result.samples.values(), [])
+        (corpus.storage.path("c-test") / "flow" / "000001.npy").write_bytes(b"tampered")
+        assert any("c-test" in p for p in verify(corpus).problems)
+        assert set(withdraw(corpus, contributor="alice")) == {"c-test", "syn-alice-001"}
+        assert not corpus.storage.path("c-test").exists()
+    finally:
+        corpus.close()

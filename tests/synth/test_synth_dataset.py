@@ -190,6 +190,12 @@ def test_synth_cli_end_to_end(tmp_path, capsys, texture_folder):
         (["--count", "1", "--seed", "-3"], "--seed"),
         (["--count", "1", "--rect-error", "30"], "--rect-error"),
         (["--count", "1", "--textures", "/nonexistent/folder"], "texture folder /nonexistent/folder does not exist"),
+        (["--count", "1", "--frames", "0"], "--frames must be at least 1"),
+        (["--count", "1", "--moving-objects"], "need a sequence; add --frames N"),
+        (["--count", "1", "--frames", "4", "--paths", "fly"], "--paths must be a non-empty subset"),
+        (["--count", "1", "--frames", "4", "--fps", "0"], "--fps must be 0.5..240"),
+        (["--count", "1", "--frames", "4", "--moving-prob", "2"], "--moving-prob must be a probability"),
+        (["--count", "1", "--frames", "4", "--motion-scale", "9"], "--motion-scale must be 0.1..5"),
     ],
 )
 def test_synth_cli_bad_arguments(tmp_path, capsys, args, message):
