@@ -12,8 +12,8 @@ In memory it is three frozen, keyword-only dataclasses validated on construction
 * :class:`ClipFrame` -- one frame (views, maps, camera);
 * :class:`ClipSample` -- a :class:`ClipInfo` and its frames, checked against each other.
 
-On disk it is one self-describing folder (``docs/corpus.md``; reading and writing
-in :mod:`parallax.corpus.clip_folder`)::
+On disk it is one self-describing folder (``docs/corpus.md``; writing in
+:mod:`parallax.corpus.clip_folder`, reading in :mod:`parallax.corpus.clip_reader`)::
 
     <sample_id>/
         left/000000.png ...          rectified left views, 8-bit RGB PNG
@@ -59,6 +59,8 @@ __all__ = [
     "clip_content_sha256",
     "CLIP_FORMAT",
     "CLIP_FORMAT_VERSION",
+    "CORE_STREAMS",
+    "file_key",
     "write_clip_sample_dir",
     "read_clip_sample_dir",
     "open_clip_sample_dir",
@@ -69,6 +71,15 @@ __all__ = [
 
 CLIP_FORMAT = "parallax-clip"
 CLIP_FORMAT_VERSION = 1
+#: The per-frame streams every clip has (``depth`` only when the frames hold depth), in order.
+CORE_STREAMS = ("left", "right", "disparity", "depth", "confidence", "valid")
+
+
+def file_key(stream: str, index: int) -> str:
+    """The ``meta.json`` ``files`` key of frame ``index`` of ``stream``: ``"<stream>/<index:06d>"``."""
+    return f"{stream}/{index:06d}"
+
+
 ClipSourceKind = Literal["video", "synthetic"]
 #: How far a pose's rotation may be from orthonormal (float32 estimates round).
 _ROTATION_TOL = 1e-4
@@ -416,25 +427,16 @@ def clip_content_sha256(frames: Iterable[tuple[np.ndarray, np.ndarray]]) -> str:
 
 # Reading and writing live in parallax.corpus.clip_folder; they are also reachable from here.
 _LAZY = {
-    name: "parallax.corpus.clip_folder"
-    for name in (
-        "write_clip_sample_dir",
-        "read_clip_sample_dir",
-        "open_clip_sample_dir",
-        "ClipSampleWriter",
-        "ClipSampleReader",
-        "encode_clip_sample",
-    )
+    "write_clip_sample_dir": "parallax.corpus.clip_folder",
+    "ClipSampleWriter": "parallax.corpus.clip_folder",
+    "encode_clip_sample": "parallax.corpus.clip_folder",
+    "read_clip_sample_dir": "parallax.corpus.clip_reader",
+    "open_clip_sample_dir": "parallax.corpus.clip_reader",
+    "ClipSampleReader": "parallax.corpus.clip_reader",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from parallax.corpus.clip_folder import (
-        ClipSampleReader,
-        ClipSampleWriter,
-        encode_clip_sample,
-        open_clip_sample_dir,
-        read_clip_sample_dir,
-        write_clip_sample_dir,
-    )
+    from parallax.corpus.clip_folder import ClipSampleWriter, encode_clip_sample, write_clip_sample_dir
+    from parallax.corpus.clip_reader import ClipSampleReader, open_clip_sample_dir, read_clip_sample_dir
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -91,7 +91,7 @@ def add_sample_dirs(
     from parallax.corpus.store import Outcome
 
     outcomes: list[Outcome] = []
-    from parallax.corpus.clip_folder import read_clip_sample_dir
+    from parallax.corpus.clip_reader import read_clip_sample_dir
     from parallax.corpus.clip_sample import ClipSample
 
     for folder in sample_dirs:

@@ -129,7 +129,7 @@ def load_sequence(source: SceneSource, *, verify: bool = True):
 
     from parallax.bench.scene import range_from_ground_truth
     from parallax.bench.sequence import SequenceFrameTruth, StereoSequence
-    from parallax.corpus.clip_folder import open_clip_sample_dir
+    from parallax.corpus.clip_reader import open_clip_sample_dir
     from parallax.errors import InputFileError
 
     folder = Path(source.files["clip"])
