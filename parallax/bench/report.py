@@ -1,4 +1,4 @@
-"""Show an :class:`~parallax.bench.evaluate.EvalReport` as one rich table, and compare matchers."""
+"""Show an :class:`~parallax.bench.evaluate.EvalReport` (or a sequence report) as one rich table, and compare matchers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from rich.console import Console
 from rich.table import Table
 
 from parallax.bench.evaluate import EvalReport
+from parallax.bench.temporal import SequenceReport
 from parallax.errors import ParameterError
 
-__all__ = ["report_table", "print_report", "ratio"]
+__all__ = ["report_table", "print_report", "ratio", "sequence_table", "print_sequence_report"]
 
 _COLUMNS = (
     ("bad-0.5 %", "bad_0_5_pct", "{:.2f}"),
@@ -101,3 +102,70 @@ def ratio(report: EvalReport, numerator: str, denominator: str, *, metric: str =
     if b == 0:
         raise ParameterError(f"{denominator} has {metric} 0; the ratio is undefined")
     return a / b
+
+
+_SEQ_COLUMNS = (
+    ("bad-2 %", "bad_2_pct", "{:.2f}"),
+    ("bad-2 noc %", "bad_2_nonocc_pct", "{:.2f}"),
+    ("EPE px", "epe_px", "{:.3f}"),
+    ("TEPE px", "tepe_px", "{:.3f}"),
+    ("density %", "density_pct", "{:.1f}"),
+)
+
+
+def sequence_table(report: SequenceReport, *, timing: bool = True) -> Table:
+    """One row per sequence and matcher (means over its frames), then one mean row per matcher.
+
+    ``bad-2``, ``EPE`` and ``density`` are per-frame metrics over all GT pixels
+    averaged over frames; ``bad-2 noc`` over non-occluded pixels; ``TEPE`` is the
+    temporal end-point error averaged over consecutive frame pairs.
+    """
+    show_time = timing and report.timed
+    table = Table(title=f"Temporal stereo evaluation: {report.dataset}", title_justify="left")
+    table.add_column("sequence")
+    table.add_column("matcher")
+    table.add_column("frames", justify="right")
+    for header, _, _ in _SEQ_COLUMNS:
+        table.add_column(header, justify="right")
+    if show_time:
+        table.add_column("ms/MP", justify="right")
+
+    def cells(mean: dict[str, float]) -> list[str]:
+        return [fmt.format(mean[key]) if key in mean else "-" for _, key, fmt in _SEQ_COLUMNS]
+
+    for seq in report.sequences:
+        for m in report.matchers:
+            mean = report.mean(m, seq["name"])
+            if mean is None:
+                continue
+            row = [seq["name"], m, str(int(mean["frames"])), *cells(mean)]
+            if show_time:
+                rows = report.rows(m, seq["name"])
+                mp = sum(r.width * r.height / 1e6 for r in rows)
+                row.append(f"{sum(r.elapsed_ms or 0.0 for r in rows) / mp:.0f}")
+            table.add_row(*row)
+    table.add_section()
+    for m in report.matchers:
+        mean = report.mean(m)
+        if mean is None:
+            continue
+        n = len(report.sequences)
+        row = [f"mean of {n} sequence{'s' if n != 1 else ''}", m, str(int(mean["frames"])), *cells(mean)]
+        if show_time:
+            row.append(f"{report.ms_per_mp(m):.0f}")
+        table.add_row(*row, style="bold")
+    return table
+
+
+def print_sequence_report(report: SequenceReport, *, timing: bool = True, console: Console | None = None) -> None:
+    """Print the sequence table and a line on what TEPE measures."""
+    if console is None:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=180)
+    console.print(sequence_table(report, timing=timing))
+    rng = "each sequence's range (from its ground truth)" if report.use_scene_range else "matchers' own ranges"
+    console.print(
+        f"search range: {rng}; TEPE = mean |predicted - true disparity change| of each surface point between "
+        "consecutive frames, following the true optical flow, over pixels visible in both frames"
+    )

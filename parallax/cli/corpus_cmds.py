@@ -211,6 +211,8 @@ def export_cmd(
         f"exported {counts} samples in {len(result.shards)} {fmt} shard(s), "
         f"{result.bytes / 1e6:.1f} MB, to {result.url} (export {result.export_id})"
     )
+    if result.skipped_clips:
+        _console().print(f"left out {len(result.skipped_clips)} clip sample(s): exporting clips is not implemented yet")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,9 @@
 Reads a dataset as its original distribution lays it out (Middlebury 2001-2014,
 ETH3D two-view, KITTI 2012/2015) or a ``scenes.json`` manifest, runs every
 chosen matcher on every chosen scene in one run, and prints one table (or JSON).
+A folder of synthetic sequences (``parallax synth --frames N``) is scored with
+temporal metrics too: per-frame bad-2 and the temporal end-point error (TEPE),
+frame by frame in time order (``parallax/bench/temporal.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,42 @@ def parse_names(values: list[str] | None) -> list[str]:
     return names
 
 
+def _eval_sequences(
+    sources: list,
+    path: Path,
+    scene: list[str] | None,
+    matchers: list[str],
+    options: dict[str, dict[str, object]],
+    as_json: bool,
+    no_timing: bool,
+    auto_range: bool,
+    list_scenes: bool,
+) -> None:
+    """The temporal evaluation of ``parallax eval`` on a folder of synthetic sequences."""
+    from parallax.bench.datasets import select_scenes
+    from parallax.bench.datasets.synth import load_sequence
+    from parallax.bench.report import print_sequence_report
+    from parallax.bench.temporal import evaluate_sequences
+
+    if list_scenes:
+        for source in sources:
+            typer.echo(f"{source.name}\t{source.layout}")
+        return
+    chosen = select_scenes(sources, parse_names(scene))
+    report = evaluate_sequences(
+        (load_sequence(s) for s in chosen),
+        matchers,
+        matcher_options=options,
+        timing=not no_timing,
+        use_scene_range=not auto_range,
+        dataset=str(path),
+    )
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(timing=not no_timing), indent=2, sort_keys=False))
+    else:
+        print_sequence_report(report, timing=not no_timing)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``parallax eval`` to ``app``."""
 
@@ -67,18 +106,14 @@ def register(app: typer.Typer) -> None:
         ),
         list_scenes: bool = typer.Option(False, "--list", help="List the dataset's scenes and exit."),
     ) -> None:
-        """Score disparity matchers against ground truth: bad-0.5/1/2/4, EPE, RMS, D1, density, ms/MP."""
+        """Score disparity matchers against ground truth: bad-0.5/1/2/4, EPE, RMS, D1, density, ms/MP.
+
+        On synthetic sequences (parallax synth --frames N): per-frame bad-2 and EPE, and TEPE.
+        """
         from parallax.bench.datasets import find_scenes, select_scenes
-        from parallax.bench.evaluate import evaluate
-        from parallax.bench.report import print_report
+        from parallax.bench.datasets.synth import find_sequences
 
         path = dataset if dataset is not None else default_dataset()
-        sources = find_scenes(path)
-        if list_scenes:
-            for source in sources:
-                typer.echo(f"{source.name}\t{source.layout}")
-            return
-        chosen = select_scenes(sources, parse_names(scene))
         matchers = parse_names([matcher])
         options: dict[str, dict[str, object]] = {}
         if model is not None:
@@ -87,6 +122,19 @@ def register(app: typer.Typer) -> None:
             options["onnx"] = {"model_path": model}
         elif "onnx" in matchers:
             raise ParameterError("--matcher onnx needs --model PATH (a .onnx stereo model; nothing is downloaded)")
+        sequences = find_sequences(path)
+        if sequences:
+            _eval_sequences(sequences, path, scene, matchers, options, as_json, no_timing, auto_range, list_scenes)
+            return
+        from parallax.bench.evaluate import evaluate
+        from parallax.bench.report import print_report
+
+        sources = find_scenes(path)
+        if list_scenes:
+            for source in sources:
+                typer.echo(f"{source.name}\t{source.layout}")
+            return
+        chosen = select_scenes(sources, parse_names(scene))
         with bar("eval", len(chosen) * len(matchers), quiet=as_json) as advance:
             report = evaluate(
                 (s.load() for s in chosen),

@@ -1,8 +1,11 @@
-"""CLI: ``parallax synth`` — synthetic stereo pairs with exact ground truth (Mitsuba 3).
+"""CLI: ``parallax synth`` — synthetic stereo pairs and sequences with exact ground truth (Mitsuba 3).
 
 Writes ``--count`` corpus sample folders and a ``synth.json`` index into
 ``--out`` (see ``parallax/synth/dataset.py``). Every pair is fixed by
-``(settings, --seed, its index)``.
+``(settings, --seed, its index)``. With ``--frames N`` (N >= 2) each sample is a
+sequence of N frames along a camera path, optionally with moving objects, written
+as a clip sample folder with per-frame poses, optical flow and disparity change
+(``parallax/synth/clip_export.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from parallax.cli.progress import bar
 from parallax.errors import ParameterError
 
 if TYPE_CHECKING:
-    from parallax.synth.config import SynthConfig
+    from parallax.synth.config import SequenceConfig, SynthConfig
 
-__all__ = ["register", "synth_config_from_options"]
+__all__ = ["register", "synth_config_from_options", "sequence_config_from_options"]
 
 
 def synth_config_from_options(
@@ -66,6 +69,39 @@ def synth_config_from_options(
         raise ParameterError(text) from exc
 
 
+def sequence_config_from_options(
+    *, frames: int, fps: float, paths: str, moving_objects: bool, moving_prob: float, motion_scale: float
+) -> SequenceConfig | None:
+    """A :class:`~parallax.synth.config.SequenceConfig` from the CLI options, or ``None`` for still pairs (``--frames 1``)."""
+    from parallax.synth.config import SequenceConfig
+
+    if frames < 1:
+        raise ParameterError(f"--frames must be at least 1 (1 = still pairs), got {frames}")
+    if frames == 1:
+        if moving_objects or moving_prob > 0:
+            raise ParameterError("--moving-objects and --moving-prob need a sequence; add --frames N (N >= 2)")
+        return None
+    try:
+        return SequenceConfig(
+            frames=frames,
+            fps=fps,
+            paths=tuple(p.strip() for p in paths.split(",") if p.strip()),
+            moving_probability=1.0 if moving_objects else moving_prob,
+            motion_scale=motion_scale,
+        )
+    except ParameterError as exc:
+        text = str(exc)
+        for field, option in (
+            ("frames must", "--frames must"),
+            ("fps must", "--fps must"),
+            ("paths must", "--paths must"),
+            ("moving_probability", "--moving-prob"),
+            ("motion_scale", "--motion-scale"),
+        ):
+            text = text.replace(field, option)
+        raise ParameterError(text) from exc
+
+
 def register(app: typer.Typer) -> None:
     """Add ``parallax synth`` to ``app``."""
 
@@ -104,8 +140,26 @@ def register(app: typer.Typer) -> None:
             0.5, "--mirror-prob", help="Chance that a scene has a mirror facing the camera."
         ),
         glass_prob: float = typer.Option(0.5, "--glass-prob", help="Chance that a scene may hold glass objects."),
+        frames: int = typer.Option(
+            1, "--frames", help="Frames per sample: 1 = still pairs; N >= 2 = sequences (clip samples)."
+        ),
+        fps: float = typer.Option(10.0, "--fps", help="Frame rate of sequences (lower = more motion per frame)."),
+        paths: str = typer.Option(
+            "handheld,walk,orbit", "--paths", help="Camera paths of sequences to draw from: handheld, walk, orbit."
+        ),
+        moving_objects: bool = typer.Option(
+            False, "--moving-objects", help="Every sequence has moving objects (same as --moving-prob 1)."
+        ),
+        moving_prob: float = typer.Option(0.0, "--moving-prob", help="Chance that a sequence has moving objects."),
+        motion_scale: float = typer.Option(
+            1.0, "--motion-scale", help="Multiply every camera and object speed of sequences (0.1..5)."
+        ),
     ) -> None:
-        """Render synthetic stereo pairs with exact ground truth (disparity, depth, occlusion, normals, reflections)."""
+        """Render synthetic stereo pairs or sequences with exact ground truth.
+
+        Pairs: disparity, depth, occlusion, normals, reflections. Sequences (--frames N):
+        the same per frame, plus poses, optical flow to the next frame and disparity change.
+        """
         from parallax.synth.dataset import Engine, generate_dataset
 
         if count < 1:
@@ -116,6 +170,14 @@ def register(app: typer.Typer) -> None:
             raise ParameterError(f"--engine {engine!r} is not local or ray")
         if workers is not None and workers < 1:
             raise ParameterError(f"--workers must be at least 1, got {workers}")
+        sequence = sequence_config_from_options(
+            frames=frames,
+            fps=fps,
+            paths=paths,
+            moving_objects=moving_objects,
+            moving_prob=moving_prob,
+            motion_scale=motion_scale,
+        )
         config = synth_config_from_options(
             size=size,
             spp=spp,
@@ -137,5 +199,7 @@ def register(app: typer.Typer) -> None:
                 engine=cast(Engine, engine),  # checked above: local or ray
                 workers=workers,
                 progress=lambda i, folder: advance(folder.name),
+                sequence=sequence,
             )
-        typer.echo(f"wrote {len(folders)} synthetic pairs to {out}")
+        what = f"sequences of {frames} frames" if sequence else "pairs"
+        typer.echo(f"wrote {len(folders)} synthetic {what} to {out}")

@@ -2,7 +2,10 @@
 
 Modules, in the order data flows through them:
 
-``sample``       the one :class:`Sample` type and its self-describing folder layout
+``sample``       the one :class:`Sample` type (a still pair) and its self-describing folder layout
+``clip_sample``  :class:`ClipSample` (a stereo clip over time: frames, poses, timestamps), beside ``Sample``
+``clip_folder``  clip sample folders written whole or frame by frame (``clip_reader``: read whole or by window)
+``folder``       what both folder layouts share: manifests, atomic writing, hash-verified reading
 ``consent``      consent records (contributor, licence, allow_training, date)
 ``privacy``      face (and plate) blurring in both views; camera facts without private metadata
 ``quality``      quality scores and the accept/reject decision with reasons
@@ -23,7 +26,21 @@ from typing import TYPE_CHECKING
 
 from parallax._lazy import lazy_getattr
 
-__all__ = ["DEFAULT_MAX_SIDE_PX", "Sample", "write_sample_dir", "read_sample_dir", "Corpus", "Consent", "load_consent"]
+__all__ = [
+    "DEFAULT_MAX_SIDE_PX",
+    "Sample",
+    "write_sample_dir",
+    "read_sample_dir",
+    "ClipSample",
+    "ClipFrame",
+    "ClipInfo",
+    "write_clip_sample_dir",
+    "read_clip_sample_dir",
+    "open_clip_sample_dir",
+    "Corpus",
+    "Consent",
+    "load_consent",
+]
 
 #: Longest side of the stored views of a corpus sample, pixels, unless ``--max-side`` /
 #: ``IngestSettings(max_side_px=...)`` says otherwise (captures are downsized, never upsized).
@@ -34,12 +51,21 @@ _LAZY = {
     "Sample": "parallax.corpus.sample",
     "write_sample_dir": "parallax.corpus.sample",
     "read_sample_dir": "parallax.corpus.sample",
+    "ClipSample": "parallax.corpus.clip_sample",
+    "ClipFrame": "parallax.corpus.clip_sample",
+    "ClipInfo": "parallax.corpus.clip_sample",
+    "write_clip_sample_dir": "parallax.corpus.clip_folder",
+    "read_clip_sample_dir": "parallax.corpus.clip_reader",
+    "open_clip_sample_dir": "parallax.corpus.clip_reader",
     "Corpus": "parallax.corpus.store",
     "Consent": "parallax.corpus.consent",
     "load_consent": "parallax.corpus.consent",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from parallax.corpus.clip_folder import write_clip_sample_dir
+    from parallax.corpus.clip_reader import open_clip_sample_dir, read_clip_sample_dir
+    from parallax.corpus.clip_sample import ClipFrame, ClipInfo, ClipSample
     from parallax.corpus.consent import Consent, load_consent
     from parallax.corpus.sample import Sample, read_sample_dir, write_sample_dir
     from parallax.corpus.store import Corpus

@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from parallax.corpus.catalog import utc_now
@@ -76,6 +76,14 @@ class ExportResult:
     samples: dict[str, list[str]]
     shards: list[dict[str, Any]]
     bytes: int
+    skipped_clips: list[str] = field(default_factory=list)
+    """Clip samples left out: exporting clips is not implemented yet (issue 12 item 6)."""
+
+
+def _is_clip(corpus: Corpus, sid: str) -> bool:
+    from parallax.corpus.clip_sample import CLIP_FORMAT
+
+    return json.loads(corpus.storage.read_bytes(f"{sid}/meta.json")).get("format") == CLIP_FORMAT
 
 
 def _wds_key(sample_id: str) -> str:
@@ -217,6 +225,9 @@ def export_corpus(
     store = Storage(out)
     store.makedirs()
     rows = corpus.catalog.active_samples()
+    # Clip samples (parallax-clip folders) have their own layout; their shards come with issue 12 item 6.
+    skipped = [r["sample_id"] for r in rows if _is_clip(corpus, r["sample_id"])]
+    rows = [r for r in rows if r["sample_id"] not in set(skipped)]
     by_split: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     for row in rows:
         by_split[split_of(row["contributor"], ratios, salt=salt)].append(row)
@@ -266,6 +277,8 @@ def export_corpus(
         "shards": shards,
         "shard_size_target_bytes": target,
     }
+    if skipped:
+        listing["skipped"] = {"clips": skipped, "reason": "exporting clip samples is not implemented yet"}
     export_id = "e-" + hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
     listing["export_id"] = export_id
     try:
@@ -309,5 +322,11 @@ def export_corpus(
         )
         db.executemany("INSERT INTO export_samples VALUES (?, ?)", [(export_id, sid) for sid in held])
     return ExportResult(
-        export_id=export_id, url=url, format=fmt, samples=samples, shards=shards, bytes=sum(s["bytes"] for s in shards)
+        export_id=export_id,
+        url=url,
+        format=fmt,
+        samples=samples,
+        shards=shards,
+        bytes=sum(s["bytes"] for s in shards),
+        skipped_clips=skipped,
     )

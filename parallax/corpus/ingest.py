@@ -38,6 +38,7 @@ __all__ = [
     "discover",
     "process_capture",
     "package_sample",
+    "package_clip_sample",
     "CAPTURE_EXTENSIONS",
 ]
 
@@ -365,6 +366,54 @@ def package_sample(sample: Sample, *, item: CaptureItem, phash: tuple[int, int] 
         consent_id=sample.consent_id,
         status="ok",
         sample_id=sample.sample_id,
+        content_sha256=content,
+        phash=phash,
+        files=files,
+        row=row,
+    )
+
+
+def package_clip_sample(clip: Any, *, item: CaptureItem, phash: tuple[int, int] | None = None) -> Processed:
+    """Encode a :class:`~parallax.corpus.clip_sample.ClipSample` and build its catalog row (see :func:`package_sample`).
+
+    The dedup key is ``clip.info.content_sha256`` (default:
+    :func:`~parallax.corpus.clip_sample.clip_content_sha256` of the stored frames);
+    the perceptual hashes default to those of the first frame's views (the keyframe).
+    Everything is encoded in memory: fine for synthetic clips and short cuts.
+    """
+    from parallax.corpus.clip_folder import encode_clip_sample
+    from parallax.corpus.clip_sample import clip_content_sha256
+
+    info = clip.info
+    content = info.content_sha256 or clip_content_sha256((f.left, f.right) for f in clip.frames)
+    first = clip.frames[0]
+    phash = phash or (dedup.phash64(first.left), dedup.phash64(first.right))
+    files, manifest = encode_clip_sample(clip)
+    meta = manifest_bytes(manifest)
+    files = {**files, "meta.json": meta}
+    row = {
+        "sample_id": info.sample_id,
+        "content_sha256": content,
+        "phash_left": phash[0],
+        "phash_right": phash[1],
+        "contributor": info.contributor,
+        "consent_id": info.consent_id,
+        "license": info.license,
+        "source_kind": info.source_kind,
+        "source_format": info.source_format,
+        "device": info.device,
+        "original_name": info.original_name,
+        "width": clip.width,
+        "height": clip.height,
+        "manifest_sha256": hashlib.sha256(meta).hexdigest(),
+        "bytes": sum(len(b) for b in files.values()),
+        "quality": dict(info.quality),
+    }
+    return Processed(
+        item=item,
+        consent_id=info.consent_id,
+        status="ok",
+        sample_id=info.sample_id,
         content_sha256=content,
         phash=phash,
         files=files,

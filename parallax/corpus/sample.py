@@ -24,22 +24,27 @@ when ``depth_is_metric`` else relative (median 1); NaN = no value in memory.
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
-import secrets
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from parallax.capture.types import _readonly, check_image
 from parallax.corpus import encoding as enc
-from parallax.errors import InputFileError, OutputError, ParameterError
+from parallax.corpus import fields as chk
+from parallax.corpus.folder import (
+    decode_extra,
+    encode_extra,
+    file_entry,
+    folder_reader,
+    jsonable,
+    load_manifest,
+    manifest_bytes,
+    read_verified,
+    write_files_atomically,
+)
+from parallax.errors import ParameterError
 from parallax.stereo.types import Rectification
 
 __all__ = [
@@ -49,6 +54,8 @@ __all__ = [
     "read_sample_dir",
     "encode_sample",
     "decode_sample",
+    "manifest_bytes",
+    "write_files_atomically",
     "SAMPLE_FORMAT",
     "SAMPLE_FORMAT_VERSION",
 ]
@@ -56,21 +63,6 @@ __all__ = [
 SAMPLE_FORMAT = "parallax-sample"
 SAMPLE_FORMAT_VERSION = 1
 SourceKind = Literal["real", "synthetic", "video"]
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_EXTRA_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-#: Names an extra map may not take: the core files of a sample folder.
-_RESERVED_NAMES = frozenset({"left", "right", "disparity", "depth", "confidence", "valid", "meta"})
-
-
-def _map(name: str, value: Any, shape: tuple[int, int], *, optional: bool) -> np.ndarray | None:
-    if value is None:
-        if optional:
-            return None
-        raise ParameterError(f"Sample.{name} is required; give an HxW float32 array (NaN = no value)")
-    if not isinstance(value, np.ndarray) or value.shape != shape:
-        got = getattr(value, "shape", type(value).__name__)
-        raise ParameterError(f"Sample.{name} must be an array of shape {shape} (the views' HxW), got {got}")
-    return _readonly(value.astype(np.float32, copy=False))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,66 +158,28 @@ class Sample:
     extras: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.sample_id, str) or not _ID_RE.match(self.sample_id):
-            raise ParameterError(
-                f"Sample.sample_id {self.sample_id!r} is not a valid id; use letters, digits, '.', '_' or '-' (1-128 chars)"
-            )
-        left = check_image("Sample.left", self.left)
-        right = check_image("Sample.right", self.right)
-        if right.shape != left.shape:
-            raise ParameterError(
-                f"Sample {self.sample_id}: left {left.shape} and right {right.shape} views differ in size"
-            )
+        owner = f"Sample {self.sample_id}" if isinstance(self.sample_id, str) else "Sample"
+        chk.check_id("Sample", self.sample_id)
+        left, right = chk.check_views(owner, self.left, self.right)
         object.__setattr__(self, "left", left)
         object.__setattr__(self, "right", right)
         shape = left.shape[:2]
-        object.__setattr__(self, "disparity_px", _map("disparity_px", self.disparity_px, shape, optional=False))
-        object.__setattr__(self, "depth", _map("depth", self.depth, shape, optional=True))
-        conf = _map("confidence", self.confidence, shape, optional=True)
-        valid = self.valid
-        if valid is None:
-            valid = np.isfinite(self.disparity_px)
-        elif not isinstance(valid, np.ndarray) or valid.shape != shape:
-            raise ParameterError(
-                f"Sample.valid must be a bool array of shape {shape}, got {getattr(valid, 'shape', valid)}"
-            )
-        valid = _readonly(valid.astype(bool, copy=False))
+        disparity = chk.check_map("Sample", "disparity_px", self.disparity_px, shape, optional=False)
+        object.__setattr__(self, "disparity_px", disparity)
+        object.__setattr__(self, "depth", chk.check_map("Sample", "depth", self.depth, shape, optional=True))
+        conf = chk.check_map("Sample", "confidence", self.confidence, shape, optional=True)
+        valid, conf = chk.check_valid_and_confidence(owner, self.valid, conf, disparity)
         object.__setattr__(self, "valid", valid)
-        if conf is None:
-            conf = _readonly(valid.astype(np.float32))
-        elif np.any(np.isfinite(conf) & ((conf < 0) | (conf > 1))):
-            raise ParameterError(f"Sample {self.sample_id}: confidence must lie in [0, 1]")
         object.__setattr__(self, "confidence", conf)
-        k = np.asarray(self.K, dtype=np.float64)
-        if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
-            raise ParameterError(
-                f"Sample.K must be a finite 3x3 camera matrix with positive focal lengths, got {k.tolist()}"
-            )
-        object.__setattr__(self, "K", _readonly(k))
-        if self.baseline_m is not None and not (math.isfinite(self.baseline_m) and self.baseline_m > 0):
-            raise ParameterError(
-                f"Sample.baseline_m must be a positive number of metres or None, got {self.baseline_m!r}"
-            )
+        object.__setattr__(self, "K", chk.check_K("Sample", self.K))
+        chk.check_baseline("Sample", self.baseline_m)
         if self.depth_is_metric and (self.baseline_m is None or self.depth is None):
-            raise ParameterError(f"Sample {self.sample_id}: depth_is_metric needs a depth map and baseline_m")
+            raise ParameterError(f"{owner}: depth_is_metric needs a depth map and baseline_m")
         if self.source_kind not in ("real", "synthetic", "video"):
             raise ParameterError(f"Sample.source_kind {self.source_kind!r} is not real, synthetic or video")
-        for name in ("source_format", "original_name", "license", "consent_id", "contributor"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value.strip():
-                raise ParameterError(f"Sample.{name} must be a non-empty string, got {value!r}")
-        extras: dict[str, np.ndarray] = {}
-        for name, arr in dict(self.extras).items():
-            if not _EXTRA_RE.match(name):
-                raise ParameterError(f"Sample.extras name {name!r} must be lower-case letters, digits and '_'")
-            if name in _RESERVED_NAMES:
-                raise ParameterError(
-                    f"Sample.extras name {name!r} is a core file of the sample; choose another (e.g. 'gt_{name}')"
-                )
-            if not isinstance(arr, np.ndarray) or arr.shape[:2] != shape or arr.ndim not in (2, 3):
-                raise ParameterError(f"Sample.extras[{name!r}] must be an HxW or HxWxC array with HxW = {shape}")
-            extras[name] = _readonly(arr)
-        object.__setattr__(self, "extras", extras)
+        names = ("source_format", "original_name", "license", "consent_id", "contributor")
+        chk.check_text("Sample", names, {n: getattr(self, n) for n in names})
+        object.__setattr__(self, "extras", chk.check_extras("Sample", self.extras, shape))
 
     @property
     def views(self) -> tuple[np.ndarray, np.ndarray]:
@@ -243,21 +197,6 @@ class Sample:
         return int(self.left.shape[0])
 
 
-def _jsonable(value: Any) -> Any:
-    """Make numpy scalars/arrays and tuples JSON-ready; NaN/inf become None."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def encode_sample(sample: Sample) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Encode ``sample`` into its files: ``({file name: bytes}, manifest)``.
 
@@ -268,7 +207,7 @@ def encode_sample(sample: Sample) -> tuple[dict[str, bytes], dict[str, Any]]:
 
     def add(key: str, name: str, data: bytes, **info: Any) -> None:
         files[name] = data
-        entries[key] = {"path": name, "sha256": enc.sha256_bytes(data), "bytes": len(data), **info}
+        entries[key] = file_entry(name, data, **info)
 
     add("left", "left.png", enc.encode_rgb_png(sample.left), encoding="png8-rgb")
     add("right", "right.png", enc.encode_rgb_png(sample.right), encoding="png8-rgb")
@@ -290,13 +229,8 @@ def encode_sample(sample: Sample) -> tuple[dict[str, bytes], dict[str, Any]]:
     add("confidence", "confidence.png", enc.encode_map16(confidence, e), units="1", **e)
     add("valid", "valid.png", enc.encode_mask_png(valid), encoding="png8-mask", true_value=255)
     for name in sorted(sample.extras):
-        arr = sample.extras[name]
-        if arr.ndim == 2 and arr.dtype in (np.bool_, np.uint8):
-            kind = "bool" if arr.dtype == np.bool_ else "uint8"
-            add(f"extra_{name}", f"{name}.png", enc.encode_mask_png(arr), encoding="png8-mask", dtype=kind)
-        else:
-            arr = arr.astype(np.float32) if arr.dtype.kind == "f" else arr
-            add(f"extra_{name}", f"{name}.npy", enc.encode_npy(arr), encoding="npy", dtype=arr.dtype.str)
+        ext, data, info = encode_extra(sample.extras[name])
+        add(f"extra_{name}", f"{name}.{ext}", data, **info)
     manifest = {
         "format": SAMPLE_FORMAT,
         "format_version": SAMPLE_FORMAT_VERSION,
@@ -311,7 +245,7 @@ def encode_sample(sample: Sample) -> tuple[dict[str, bytes], dict[str, Any]]:
             "depth_is_metric": bool(sample.depth_is_metric),
             "disparity_convention": "x_right = x_left - d, pixels of the rectified left view",
             "rectification": sample.rectification.to_dict() if sample.rectification is not None else None,
-            "facts": _jsonable(sample.camera_facts),
+            "facts": jsonable(sample.camera_facts),
         },
         "source": {
             "kind": sample.source_kind,
@@ -321,58 +255,13 @@ def encode_sample(sample: Sample) -> tuple[dict[str, bytes], dict[str, Any]]:
             "content_sha256": sample.content_sha256,
         },
         "rights": {"license": sample.license, "consent_id": sample.consent_id, "contributor": sample.contributor},
-        "processing": _jsonable(sample.processing),
-        "privacy": _jsonable(sample.privacy),
-        "quality": _jsonable(sample.quality),
-        "lineage": _jsonable(sample.lineage),
+        "processing": jsonable(sample.processing),
+        "privacy": jsonable(sample.privacy),
+        "quality": jsonable(sample.quality),
+        "lineage": jsonable(sample.lineage),
         "files": entries,
     }
     return files, manifest
-
-
-def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
-    """``meta.json`` bytes: sorted keys, 2-space indent, UTF-8, trailing newline (deterministic)."""
-    return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_files_atomically(files: Mapping[str, bytes], final: Path) -> None:
-    """Write ``files`` into a staging folder beside ``final``, fsync, then rename it to ``final``.
-
-    The staging folder is named ``.<final name>.staging-<random>``; a crash leaves
-    only such a folder (never a partial ``final``), which :func:`clean_staging`
-    removes. Raises :class:`OutputError` if ``final`` exists or cannot be written.
-    """
-    final = Path(final)
-    if final.exists():
-        raise OutputError(f"cannot write sample folder {final}: it already exists; remove it or choose another folder")
-    if not final.parent.is_dir():
-        raise OutputError(f"cannot write sample folder {final}: folder {final.parent} does not exist; create it first")
-    stage = final.parent / f".{final.name}.staging-{secrets.token_hex(6)}"
-    try:
-        stage.mkdir()
-        for name, data in files.items():
-            with open(stage / name, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        _fsync_dir(stage)
-        os.rename(stage, final)
-        _fsync_dir(final.parent)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write sample folder {final}: {exc.strerror}; check the folder and free space"
-        ) from exc
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_sample_dir(sample: Sample, directory: str | os.PathLike[str]) -> dict[str, Any]:
@@ -408,7 +297,7 @@ def write_sample_dir(sample: Sample, directory: str | os.PathLike[str]) -> dict[
 
         Storage(text).put_folder("", files)
     else:
-        write_files_atomically(files, Path(text.removeprefix("file://")))
+        write_files_atomically(files, text.removeprefix("file://"))
     return manifest
 
 
@@ -423,38 +312,15 @@ def decode_sample(read: Callable[[str], bytes], *, where: str, verify: bool = Tr
         If ``meta.json`` is missing or not a Parallax sample, a file is missing,
         or a hash does not match.
     """
-    try:
-        manifest = json.loads(read("meta.json"))
-    except (OSError, FileNotFoundError, KeyError) as exc:
-        raise InputFileError(f"{where}: no meta.json; this is not a Parallax sample folder") from exc
-    except ValueError as exc:
-        raise InputFileError(
-            f"{where}/meta.json is not valid JSON ({exc}); the sample is corrupt, re-create it"
-        ) from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != SAMPLE_FORMAT:
-        raise InputFileError(f"{where}/meta.json is not a {SAMPLE_FORMAT} manifest; give a sample folder")
-    if int(manifest.get("format_version", 0)) > SAMPLE_FORMAT_VERSION:
-        raise InputFileError(
-            f"{where}: sample format version {manifest['format_version']} is newer than this Parallax reads; upgrade"
-        )
-    data: dict[str, bytes] = {}
-    for key, info in manifest["files"].items():
-        try:
-            blob = read(info["path"])
-        except (OSError, FileNotFoundError, KeyError) as exc:
-            raise InputFileError(f"{where}/{info['path']} is missing; the sample is incomplete, re-create it") from exc
-        if verify and enc.sha256_bytes(blob) != info["sha256"]:
-            raise InputFileError(f"{where}/{info['path']} does not match its SHA-256 in meta.json; the file is corrupt")
-        data[key] = blob
+    manifest = load_manifest(read, where=where, fmt=SAMPLE_FORMAT, version=SAMPLE_FORMAT_VERSION)
     files = manifest["files"]
+    data = {key: read_verified(read, info, where=where, verify=verify) for key, info in files.items()}
     name = lambda key: f"{where}/{files[key]['path']}"  # noqa: E731
-    extras = {}
-    for key, info in files.items():
-        if key.startswith("extra_"):
-            if info["encoding"] == "npy":
-                extras[key[6:]] = enc.decode_npy(data[key], name=name(key))
-            else:
-                extras[key[6:]] = enc.decode_mask_png(data[key], name=name(key), as_bool=info.get("dtype") == "bool")
+    extras = {
+        key[6:]: decode_extra(data[key], info, name=name(key))
+        for key, info in files.items()
+        if key.startswith("extra_")
+    }
     cam, src, rights = manifest["camera"], manifest["source"], manifest["rights"]
     rect = cam.get("rectification")
     return Sample(
@@ -502,13 +368,5 @@ def read_sample_dir(directory: str | os.PathLike[str], *, verify: bool = True) -
     InputFileError
         If the folder is missing, incomplete, corrupt or not a sample.
     """
-    text = os.fspath(directory)
-    if "://" in text and not text.startswith("file://"):
-        from parallax.corpus.storage import Storage
-
-        store = Storage(text)
-        return decode_sample(lambda n: store.read_bytes(n), where=text, verify=verify)
-    folder = Path(text.removeprefix("file://"))
-    if not folder.is_dir():
-        raise InputFileError(f"sample folder {folder} does not exist; give the folder write_sample_dir created")
-    return decode_sample(lambda n: (folder / n).read_bytes(), where=str(folder), verify=verify)
+    read, where = folder_reader(directory, what="write_sample_dir")
+    return decode_sample(read, where=where, verify=verify)

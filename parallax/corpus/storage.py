@@ -105,7 +105,7 @@ class Storage:
         Raises :class:`OutputError` if the folder exists already.
         """
         if self.fs is None:
-            from parallax.corpus.sample import write_files_atomically
+            from parallax.corpus.folder import write_files_atomically
 
             write_files_atomically(files, self.path(rel))
             return

@@ -35,6 +35,7 @@ from parallax.corpus.storage import Storage, is_local
 from parallax.errors import InputFileError, OutputError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from parallax.corpus.clip_sample import ClipSample
     from parallax.corpus.sample import Sample
 
 __all__ = ["Corpus", "Outcome", "CORPUS_FORMAT"]
@@ -281,32 +282,41 @@ class Corpus:
                 done(index, self.commit(processed, near_duplicate_bits=bits))
         return [o for o in outcomes if o is not None]
 
-    def add_sample(self, sample: Sample, consent: Consent) -> Outcome:
-        """Store a ready-made :class:`~parallax.corpus.sample.Sample` (e.g. synthetic) under ``consent``.
+    def add_sample(self, sample: Sample | ClipSample, consent: Consent) -> Outcome:
+        """Store a ready-made :class:`~parallax.corpus.sample.Sample` or
+        :class:`~parallax.corpus.clip_sample.ClipSample` (e.g. synthetic) under ``consent``.
 
         The sample goes through the same dedup and crash-safe commit as a capture;
-        its input key is its content hash, so adding it again is skipped.
+        its input key is its content hash, so adding it again is skipped. A clip's
+        dedup keys are its content hash over all frames and its first frame's
+        perceptual hashes.
 
         Raises
         ------
         ParameterError
             If the sample's contributor, licence or consent id differ from ``consent``'s.
         """
+        from parallax.corpus.clip_sample import ClipSample, clip_content_sha256
         from parallax.corpus.encoding import pixel_sha256
-        from parallax.corpus.ingest import package_sample
+        from parallax.corpus.ingest import package_clip_sample, package_sample
 
+        facts: Any = sample.info if isinstance(sample, ClipSample) else sample
         for field_name, want in (
             ("contributor", consent.contributor),
             ("license", consent.license),
             ("consent_id", consent.consent_id),
         ):
-            if getattr(sample, field_name) != want:
+            if getattr(facts, field_name) != want:
                 raise ParameterError(
-                    f"sample {sample.sample_id}: {field_name} {getattr(sample, field_name)!r} does not "
-                    f"match the consent's {want!r}; build the Sample from the consent record"
+                    f"sample {facts.sample_id}: {field_name} {getattr(facts, field_name)!r} does not "
+                    f"match the consent's {want!r}; build the sample from the consent record"
                 )
         self.recover()
         self.register_consent(consent)
+        if isinstance(sample, ClipSample):
+            content = facts.content_sha256 or clip_content_sha256((f.left, f.right) for f in sample.frames)
+            item = CaptureItem(paths=(), original_name=facts.original_name, input_key="clip:" + content)
+            return self.commit(package_clip_sample(sample, item=item))
         content = sample.content_sha256 or pixel_sha256(sample.left, sample.right)
         item = CaptureItem(paths=(), original_name=sample.original_name, input_key="sample:" + content)
         return self.commit(package_sample(sample, item=item))

@@ -14,9 +14,11 @@ from typing import Any
 
 from parallax.errors import ParameterError
 
-__all__ = ["SynthConfig", "SCENE_KINDS", "parse_size", "parse_range"]
+__all__ = ["SynthConfig", "SequenceConfig", "SCENE_KINDS", "CAMERA_PATHS", "parse_size", "parse_range"]
 
 SCENE_KINDS = ("room", "outdoor")
+#: Camera paths of synthetic sequences (see :mod:`parallax.synth.motion`).
+CAMERA_PATHS = ("handheld", "walk", "orbit")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
@@ -130,6 +132,65 @@ class SynthConfig:
         d["size_range"] = [list(s) for s in self.size_range]
         for k in ("baseline_range_m", "focal_range_mm35", "object_count_range", "thin_count_range", "scene_kinds"):
             d[k] = list(d[k])
+        return d
+
+
+@dataclass(frozen=True, kw_only=True)
+class SequenceConfig:
+    """What a synthetic *sequence* adds to a scene: frames, a camera path, moving objects.
+
+    Parameters
+    ----------
+    frames : int
+        Frames per sequence (2..10000).
+    fps : float
+        Frame rate in frames per second (0.5..240); frame ``k`` is at ``k / fps`` seconds.
+        Lower rates mean larger motion between frames.
+    paths : tuple of str
+        Camera paths to draw from: ``"handheld"`` (a person holding the phone: slow pan,
+        small drift, hand shake), ``"walk"`` (walking forward with step bob and sway,
+        turning slowly), ``"orbit"`` (circling a point of the scene, looking at it).
+    moving_probability : float
+        Chance (0..1) that a sequence has moving objects.
+    moving_count_range : (int, int)
+        How many objects move when they do (1..20); fewer when the scene has fewer.
+    motion_scale : float
+        Multiplies every speed (camera and objects), 0.1..5.
+    """
+
+    frames: int = 8
+    fps: float = 10.0
+    paths: tuple[str, ...] = CAMERA_PATHS
+    moving_probability: float = 0.0
+    moving_count_range: tuple[int, int] = (1, 3)
+    motion_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.frames, int) or isinstance(self.frames, bool) or not 2 <= self.frames <= 10000:
+            raise ParameterError(f"frames must be an integer 2..10000 (frames per sequence), got {self.frames!r}")
+        if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and 0.5 <= self.fps <= 240):
+            raise ParameterError(f"fps must be 0.5..240 frames per second, got {self.fps!r}")
+        object.__setattr__(self, "fps", float(self.fps))
+        paths = tuple(self.paths)
+        if not paths or any(p not in CAMERA_PATHS for p in paths):
+            raise ParameterError(f"paths must be a non-empty subset of {CAMERA_PATHS}, got {self.paths!r}")
+        object.__setattr__(self, "paths", paths)
+        p = self.moving_probability
+        if not (isinstance(p, (int, float)) and 0.0 <= float(p) <= 1.0):
+            raise ParameterError(f"moving_probability must be a probability 0..1, got {p!r}")
+        lo, hi = _check_range("moving_count_range", self.moving_count_range, low=1, high=20, unit="count")
+        if lo != int(lo) or hi != int(hi):
+            raise ParameterError(f"moving_count_range must hold whole numbers, got {self.moving_count_range!r}")
+        object.__setattr__(self, "moving_count_range", (int(lo), int(hi)))
+        m = self.motion_scale
+        if not (isinstance(m, (int, float)) and math.isfinite(m) and 0.1 <= m <= 5.0):
+            raise ParameterError(f"motion_scale must be 0.1..5, got {m!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings (what ``meta.json`` records)."""
+        d = asdict(self)
+        d["paths"] = list(self.paths)
+        d["moving_count_range"] = list(self.moving_count_range)
         return d
 
 

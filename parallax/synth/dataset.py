@@ -8,9 +8,12 @@ Layout of ``out``::
         synth-<seed>-000001/
         ...
 
-Each pair depends only on ``(config, seed, index)`` (see
-:mod:`parallax.synth.generate`), so the local and the Ray engine write the
-same bytes.
+or, for sequences (``sequence=SequenceConfig(...)``, ``parallax synth --frames N``),
+one clip sample folder per sequence: ``synth-clip-<seed>-000000/``, ...
+
+Each pair or sequence depends only on ``(config, seed, index)`` (see
+:mod:`parallax.synth.generate` and :mod:`parallax.synth.sequence`), so the local
+and the Ray engine write the same bytes.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any, Literal
 
 from parallax.errors import OutputError, ParameterError, require
 from parallax.io.atomic import atomic_output
-from parallax.synth.config import SynthConfig
+from parallax.synth.config import SequenceConfig, SynthConfig
 from parallax.synth.generate import render_pair, sample_id_for
+from parallax.synth.sequence import sequence_id_for
 from parallax.synth.textures import list_texture_images
 
 __all__ = ["generate_dataset", "make_one", "INDEX_NAME", "INDEX_FORMAT"]
@@ -35,29 +39,41 @@ Engine = Literal["local", "ray"]
 Progress = Callable[[int, Path], None]
 
 
-def make_one(config: SynthConfig, seed: int, index: int, out: str, threads: int | None = None) -> str:
-    """Render pair ``index`` of dataset ``seed`` and write its sample folder into ``out``; return the folder path.
+def make_one(
+    config: SynthConfig,
+    seed: int,
+    index: int,
+    out: str,
+    threads: int | None = None,
+    sequence: SequenceConfig | None = None,
+) -> str:
+    """Render pair (or sequence) ``index`` of dataset ``seed`` and write its folder into ``out``; return its path.
 
     A plain function of plain arguments, so that it can run as a Ray task.
     ``threads`` caps the renderer's worker threads (Dr.Jit's pool) in this
-    process; ``None`` leaves it at one per core.
+    process; ``None`` leaves it at one per core. With ``sequence`` it renders a
+    sequence into a clip sample folder, frame by frame.
     """
-    from parallax.synth.export import write_pair
-
     if threads is not None:
         from parallax.synth.render import set_render_threads
 
         set_render_threads(threads)
 
     files = list_texture_images(config.textures_dir) if config.textures_dir else []
+    if sequence is not None:
+        from parallax.synth.clip_export import write_sequence
+
+        return str(write_sequence(config, sequence, seed=seed, index=index, out_dir=out, texture_files=files))
+    from parallax.synth.export import write_pair
+
     pair = render_pair(config, seed=seed, index=index, texture_files=files)
     return str(write_pair(pair, config, out))
 
 
-def _prepare(out: Path, seed: int, count: int) -> list[str]:
+def _prepare(out: Path, seed: int, count: int, sequences: bool) -> list[str]:
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ParameterError(f"count must be a positive integer number of pairs, got {count!r}")
-    ids = [sample_id_for(seed, i) for i in range(count)]
+    ids = [sequence_id_for(seed, i) if sequences else sample_id_for(seed, i) for i in range(count)]
     if out.exists() and not out.is_dir():
         raise OutputError(f"cannot write the dataset to {out}: it is a file; give a folder")
     if out.is_dir():
@@ -78,7 +94,13 @@ def _prepare(out: Path, seed: int, count: int) -> list[str]:
 
 
 def _run_ray(
-    config: SynthConfig, seed: int, count: int, out: Path, workers: int | None, progress: Progress | None
+    config: SynthConfig,
+    seed: int,
+    count: int,
+    out: Path,
+    workers: int | None,
+    progress: Progress | None,
+    sequence: SequenceConfig | None,
 ) -> list[Path]:
     ray = require("ray", "ray", "parallax synth --engine ray")
     started = False
@@ -87,7 +109,7 @@ def _run_ray(
         started = True
     try:
         task = ray.remote(num_cpus=1)(make_one)  # one CPU per task: the renderer gets one thread
-        pending = {task.remote(config, seed, i, str(out), 1): i for i in range(count)}
+        pending = {task.remote(config, seed, i, str(out), 1, sequence): i for i in range(count)}
         done: dict[int, Path] = {}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -111,8 +133,9 @@ def generate_dataset(
     engine: Engine = "local",
     workers: int | None = None,
     progress: Progress | None = None,
+    sequence: SequenceConfig | None = None,
 ) -> list[Path]:
-    """Generate ``count`` synthetic stereo pairs into ``out`` (created if missing).
+    """Generate ``count`` synthetic stereo pairs (or sequences) into ``out`` (created if missing).
 
     Parameters
     ----------
@@ -134,6 +157,9 @@ def generate_dataset(
         CPUs for a local Ray (default: all).
     progress : callable, optional
         Called as ``progress(index, folder)`` after each pair is written.
+    sequence : SequenceConfig, optional
+        Render sequences (frames, camera path, moving objects) instead of still
+        pairs, each as a clip sample folder (:mod:`parallax.synth.clip_export`).
 
     Returns
     -------
@@ -153,19 +179,21 @@ def generate_dataset(
         raise ParameterError(f"engine {engine!r} is not local or ray")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ParameterError(f"workers must be a positive integer, got {workers!r}")
+    if sequence is not None and not isinstance(sequence, SequenceConfig):
+        raise ParameterError(f"sequence must be a SequenceConfig or None, got {type(sequence).__name__}")
     if config.textures_dir:
         list_texture_images(config.textures_dir)  # fail early on a bad folder
     require("mitsuba", "synth", "parallax synth")
     if engine == "ray":
         require("ray", "ray", "parallax synth --engine ray")
     out = Path(out)
-    ids = _prepare(out, seed, count)
+    ids = _prepare(out, seed, count, sequence is not None)
     if engine == "ray":
-        folders = _run_ray(config, seed, count, out, workers, progress)
+        folders = _run_ray(config, seed, count, out, workers, progress, sequence)
     else:
         folders = []
         for i in range(count):
-            folders.append(Path(make_one(config, seed, i, str(out))))
+            folders.append(Path(make_one(config, seed, i, str(out), sequence=sequence)))
             if progress is not None:
                 progress(i, folders[-1])
     index: dict[str, Any] = {
@@ -174,8 +202,11 @@ def generate_dataset(
         "seed": int(seed),
         "count": int(count),
         "settings": config.to_dict(),
+        "kind": "sequences" if sequence is not None else "pairs",
         "samples": ids,
     }
+    if sequence is not None:
+        index["sequence"] = sequence.to_dict()
     with atomic_output(out / INDEX_NAME) as tmp:
         tmp.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return folders

@@ -26,7 +26,12 @@ __all__ = [
     "occlusion_mask",
     "depth_edges",
     "warp_with_disparity",
+    "project_flow",
+    "NEAR_Z_M",
 ]
+
+#: Points nearer to (or behind) a camera than this (metres, along z) do not project: no flow.
+NEAR_Z_M = 0.01
 
 _REFLECTIVE_CODES = np.array([k in REFLECTIVE_KINDS for k in MATERIAL_KINDS] + [False])  # last: -1 (no hit)
 
@@ -220,3 +225,45 @@ def warp_with_disparity(image: np.ndarray, disparity_px: np.ndarray, *, sign: in
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
+
+
+def project_flow(
+    points_world: np.ndarray, cam_to_world: np.ndarray, K: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Optical flow of the pixels whose surface points are ``points_world`` once they are seen by another camera.
+
+    Parameters
+    ----------
+    points_world : numpy.ndarray
+        ``HxWx3`` world position (metres), at the *next* frame's time, of the surface
+        point seen at each pixel centre of the current frame; NaN = no surface.
+    cam_to_world : numpy.ndarray
+        4x4 pose of the next frame's camera (OpenCV axes).
+    K : numpy.ndarray
+        3x3 intrinsics of the next frame's camera (pixels; ``(0, 0)`` = centre of the top-left pixel).
+
+    Returns
+    -------
+    flow : numpy.ndarray
+        ``HxWx2`` float64 ``(dx, dy)`` pixels: pixel ``(x, y)`` moves to ``(x + dx, y + dy)``.
+        NaN where there is no point or it is nearer than :data:`NEAR_Z_M` (or behind the camera).
+    depth : numpy.ndarray
+        ``HxW`` float64 z-depth of each point in the next camera, metres (NaN where the flow is NaN).
+    inside : numpy.ndarray
+        ``HxW`` bool: the point projects inside the next frame (``-0.5 <= x < W - 0.5``, same for y).
+    """
+    h, w = points_world.shape[:2]
+    R, c = cam_to_world[:3, :3], cam_to_world[:3, 3]
+    pc = (points_world.reshape(-1, 3).astype(np.float64) - c) @ R  # R^T (X - c) for each row
+    z = pc[:, 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = np.isfinite(z) & (z > NEAR_Z_M)
+        u = np.where(ok, K[0, 0] * pc[:, 0] / z + K[0, 1] * pc[:, 1] / z + K[0, 2], np.nan)
+        v = np.where(ok, K[1, 1] * pc[:, 1] / z + K[1, 2], np.nan)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    flow = np.stack([u.reshape(h, w) - xs, v.reshape(h, w) - ys], axis=-1)
+    depth = np.where(ok, z, np.nan).reshape(h, w)
+    uu, vv = u.reshape(h, w), v.reshape(h, w)
+    with np.errstate(invalid="ignore"):
+        inside = (uu >= -0.5) & (uu < w - 0.5) & (vv >= -0.5) & (vv < h - 0.5)
+    return flow, depth, inside

@@ -37,6 +37,8 @@ __all__ = [
     "render_view",
     "render_depth_aov",
     "cast_rays",
+    "cast_views",
+    "first_hit_distance",
     "RayHits",
     "renderer_name",
     "NEAR_CLIP_M",
@@ -108,6 +110,10 @@ class BuiltScene:
     """BSDF id -> index into :data:`~parallax.synth.materials.MATERIAL_KINDS`."""
     kind_of_bsdf_ptr: dict[int, int]
     """Dr.Jit instance id of each BSDF -> index into MATERIAL_KINDS (vectorised variants)."""
+    shape_index_of_id: dict[str, int]
+    """Shape id (its name) -> index in the plan's ``shapes``."""
+    shape_index_of_ptr: dict[int, int]
+    """Dr.Jit instance id of each shape -> index in the plan's ``shapes`` (vectorised variants)."""
 
 
 def _transform(mi: Any, matrix: np.ndarray) -> Any:
@@ -169,10 +175,33 @@ def _bsdf(mi: Any, m: Material) -> Any:
     return mi.load_dict(d)
 
 
+def _cylinder_frame(p0: np.ndarray, p1: np.ndarray, radius: float) -> np.ndarray:
+    """4x4 transform of Mitsuba's unit cylinder (radius 1, z from 0 to 1) onto the axis ``p0 -> p1``."""
+    axis = p1 - p0
+    z = axis / np.linalg.norm(axis)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    T = np.eye(4)
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x * radius, y * radius, axis, p0
+    return T
+
+
 def _shape(mi: Any, s: ShapeSpec, bsdf: Any, material: Material) -> Any:
     extra: dict[str, Any] = {}
     if material.kind == "emitter":
         extra["emitter"] = {"type": "area", "radiance": {"type": "rgb", "value": list(material.rgb)}}
+    if s.motion is not None and s.primitive in ("sphere", "cylinder"):
+        # A moving sphere or cylinder is placed through to_world, so that its texture turns with it.
+        radius = float(s.radius or 0.0)
+        base: np.ndarray
+        if s.primitive == "sphere":
+            base = np.diag(np.array([radius, radius, radius, 1.0]))
+            base[:3, 3] = np.asarray(s.center, dtype=np.float64)
+        else:
+            base = _cylinder_frame(np.asarray(s.p0, dtype=np.float64), np.asarray(s.p1, dtype=np.float64), radius)
+        return {"type": s.primitive, "to_world": _transform(mi, s.motion @ base), "bsdf": bsdf, **extra}
     # (ShapeSpec guarantees a sphere's centre and radius, a cylinder's end points and radius, a mesh shape's mesh)
     if s.primitive == "sphere" and s.center is not None and s.radius is not None:
         return {"type": "sphere", "center": list(s.center), "radius": float(s.radius), "bsdf": bsdf, **extra}
@@ -185,12 +214,13 @@ def _shape(mi: Any, s: ShapeSpec, bsdf: Any, material: Material) -> Any:
             "bsdf": bsdf,
             **extra,
         }
+    to_world = s.to_world if s.motion is None else s.motion @ s.to_world
     if s.primitive in ("cube", "rectangle"):
-        return {"type": s.primitive, "to_world": _transform(mi, s.to_world), "bsdf": bsdf, **extra}
+        return {"type": s.primitive, "to_world": _transform(mi, to_world), "bsdf": bsdf, **extra}
     mesh = s.mesh
     if mesh is None:
         raise ParameterError(f"shape {s.name}: a {s.primitive} shape has no mesh to render")
-    v = mesh.vertices.astype(np.float64) @ s.to_world[:3, :3].T + s.to_world[:3, 3]
+    v = mesh.vertices.astype(np.float64) @ to_world[:3, :3].T + to_world[:3, 3]
     props = mi.Properties()
     props["bsdf"] = bsdf
     normals = mesh.normals
@@ -208,7 +238,7 @@ def _shape(mi: Any, s: ShapeSpec, bsdf: Any, material: Material) -> Any:
     params["faces"] = mesh.faces.ravel()
     params["vertex_texcoords"] = mesh.uv.ravel()
     if normals is not None:
-        nrm = normals.astype(np.float64) @ np.linalg.inv(s.to_world[:3, :3])
+        nrm = normals.astype(np.float64) @ np.linalg.inv(to_world[:3, :3])
         nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
         params["vertex_normals"] = np.ascontiguousarray(nrm, dtype=np.float32).ravel()
     params.update()
@@ -242,14 +272,26 @@ def build_scene(plan: ScenePlan, *, spp: int, max_bounces: int) -> BuiltScene:
     for name, b in bsdfs.items():
         b.set_id(name)
     kinds = {name: MATERIAL_KINDS.index(m.kind) for name, m in plan.materials.items()}
+    shape_index = {s.name: i for i, s in enumerate(plan.shapes)}
     ptr_kinds: dict[int, int] = {}
+    ptr_shapes: dict[int, int] = {}
     if mi.variant() != SCALAR_VARIANT:
         import drjit as dr
 
         for name, b in bsdfs.items():
             # drjit's stubs type reinterpret_array as returning object; it returns an indexable UInt32 array
             ptr_kinds[int(dr.reinterpret_array(mi.UInt32, mi.BSDFPtr(b))[0])] = kinds[name]  # type: ignore[index]
-    return BuiltScene(scene=scene, kind_of_bsdf=kinds, kind_of_bsdf_ptr=ptr_kinds)
+        for shape in scene.shapes():
+            if shape.id() in shape_index:
+                ptr = np.asarray(dr.reinterpret_array(mi.UInt32, mi.ShapePtr(shape)))
+                ptr_shapes[int(ptr[0])] = shape_index[shape.id()]
+    return BuiltScene(
+        scene=scene,
+        kind_of_bsdf=kinds,
+        kind_of_bsdf_ptr=ptr_kinds,
+        shape_index_of_id=shape_index,
+        shape_index_of_ptr=ptr_shapes,
+    )
 
 
 def render_view(built: BuiltScene, view: int, *, spp: int, seed: int) -> np.ndarray:
@@ -288,60 +330,132 @@ class RayHits:
         ``HxW`` int8 index into :data:`~parallax.synth.materials.MATERIAL_KINDS`; -1 = no hit.
     dirs_cam : numpy.ndarray
         ``HxWx3`` float64 unit ray directions in the camera frame (OpenCV axes).
+    shape : numpy.ndarray
+        ``HxW`` int32 index of the hit shape in the plan's ``shapes``; -1 = no hit.
     """
 
     distance_m: np.ndarray
     normal_world: np.ndarray
     kind: np.ndarray
     dirs_cam: np.ndarray
+    shape: np.ndarray
 
 
 def cast_rays(built: BuiltScene, rig: StereoRig, view: View, *, offset_px: tuple[float, float] = (0.0, 0.0)) -> RayHits:
     """Intersect one ray through each pixel centre of ``view`` (shifted by ``offset_px``) with the scene (exact)."""
-    mi = mitsuba()
     origin, dirs_w, dirs_c = pixel_rays(rig, view, offset_px=offset_px)
     h, w = rig.height, rig.width
-    if mi.variant() == SCALAR_VARIANT:
-        t, nrm, kind = _cast_scalar(mi, built, origin, dirs_w.reshape(-1, 3))
-    else:
-        t, nrm, kind = _cast_vectorised(mi, built, origin, dirs_w.reshape(-1, 3))
+    t, nrm, kind, shape = _cast(built, origin, dirs_w.reshape(-1, 3))
     return RayHits(
-        distance_m=t.reshape(h, w), normal_world=nrm.reshape(h, w, 3), kind=kind.reshape(h, w), dirs_cam=dirs_c
+        distance_m=t.reshape(h, w),
+        normal_world=nrm.reshape(h, w, 3),
+        kind=kind.reshape(h, w),
+        dirs_cam=dirs_c,
+        shape=shape.reshape(h, w),
     )
+
+
+def cast_views(built: BuiltScene, rig: StereoRig, requests: list[tuple[View, tuple[float, float]]]) -> list[RayHits]:
+    """:func:`cast_rays` for several ``(view, offset_px)`` requests in one batch (one kernel launch)."""
+    h, w = rig.height, rig.width
+    origins, dirs, cams = [], [], []
+    for view, offset in requests:
+        origin, dirs_w, dirs_c = pixel_rays(rig, view, offset_px=offset)
+        origins.append(np.broadcast_to(origin, (h * w, 3)))
+        dirs.append(dirs_w.reshape(-1, 3))
+        cams.append(dirs_c)
+    t, nrm, kind, shape = _cast(built, np.concatenate(origins), np.concatenate(dirs))
+    out = []
+    for i, dirs_c in enumerate(cams):
+        sl = slice(i * h * w, (i + 1) * h * w)
+        out.append(
+            RayHits(
+                distance_m=t[sl].reshape(h, w),
+                normal_world=nrm[sl].reshape(h, w, 3),
+                kind=kind[sl].reshape(h, w),
+                dirs_cam=dirs_c,
+                shape=shape[sl].reshape(h, w),
+            )
+        )
+    return out
+
+
+def first_hit_distance(built: BuiltScene, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """Distance (metres) from each origin along each unit direction to the first surface; NaN = no hit.
+
+    Parameters
+    ----------
+    origins : numpy.ndarray
+        ``(3,)`` one origin for all rays, or ``(N, 3)`` one per ray (world, metres).
+    dirs : numpy.ndarray
+        ``(N, 3)`` unit directions (world).
+    """
+    return _cast(built, np.asarray(origins, dtype=np.float64), np.asarray(dirs, dtype=np.float64).reshape(-1, 3))[0]
+
+
+def _cast(built: BuiltScene, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:
+    mi = mitsuba()
+    if mi.variant() == SCALAR_VARIANT:
+        return _cast_scalar(mi, built, origin, dirs)
+    return _cast_vectorised(mi, built, origin, dirs)
+
+
+def _lut(table: dict[int, int], dtype: Any) -> np.ndarray:
+    lut = np.full(max(table, default=0) + 2, -1, dtype=dtype)
+    for p, k in table.items():
+        lut[p] = k
+    return lut
 
 
 def _cast_vectorised(mi: Any, built: BuiltScene, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:
     import drjit as dr
 
     d = np.ascontiguousarray(dirs, dtype=np.float32)
-    ray = mi.Ray3f(mi.Point3f(*(float(c) for c in origin)), mi.Vector3f(d[:, 0], d[:, 1], d[:, 2]))
+    if origin.ndim == 1:
+        o = mi.Point3f(*(float(c) for c in origin))
+    else:
+        oo = np.ascontiguousarray(origin, dtype=np.float32)
+        o = mi.Point3f(oo[:, 0], oo[:, 1], oo[:, 2])
+    ray = mi.Ray3f(o, mi.Vector3f(d[:, 0], d[:, 1], d[:, 2]))
     si = built.scene.ray_intersect(ray)
-    valid = np.array(si.is_valid(), dtype=bool)
-    t = np.where(valid, np.array(si.t, dtype=np.float64), np.nan)
-    nrm = np.array(si.sh_frame.n, dtype=np.float64).T.reshape(-1, 3)
+    outputs: tuple[Any, ...] = (
+        si.is_valid(),
+        si.t,
+        si.sh_frame.n,
+        dr.reinterpret_array(mi.UInt32, si.bsdf()),
+        dr.reinterpret_array(mi.UInt32, si.shape),
+    )
+    dr.eval(*outputs)  # one kernel for every output (converting them one by one would trace the rays again)
+    valid = np.array(outputs[0], dtype=bool)
+    t = np.where(valid, np.array(outputs[1], dtype=np.float64), np.nan)
+    nrm = np.array(outputs[2], dtype=np.float64).T.reshape(-1, 3)
     nrm[~valid] = np.nan
-    ptr = np.array(dr.reinterpret_array(mi.UInt32, si.bsdf()), dtype=np.int64)
-    lut = np.full(max(built.kind_of_bsdf_ptr, default=0) + 2, 0, dtype=np.int8)
-    for p, k in built.kind_of_bsdf_ptr.items():
-        lut[p] = k
-    kind = np.where(valid, lut[np.clip(ptr, 0, len(lut) - 1)], -1).astype(np.int8)
-    return t, nrm, kind
+    ptr = np.array(outputs[3], dtype=np.int64)
+    kinds = _lut(built.kind_of_bsdf_ptr, np.int8)
+    kinds[kinds < 0] = 0
+    kind = np.where(valid, kinds[np.clip(ptr, 0, len(kinds) - 1)], -1).astype(np.int8)
+    sptr = np.array(outputs[4], dtype=np.int64)
+    shapes = _lut(built.shape_index_of_ptr, np.int32)
+    shape = np.where(valid, shapes[np.clip(sptr, 0, len(shapes) - 1)], -1).astype(np.int32)
+    return t, nrm, kind, shape
 
 
 def _cast_scalar(mi: Any, built: BuiltScene, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:
-    o = mi.Point3f(*(float(c) for c in origin))
     intersect = built.scene.ray_intersect
-    Ray, Vec = mi.Ray3f, mi.Vector3f
+    Ray, Vec, Pt = mi.Ray3f, mi.Vector3f, mi.Point3f
     kinds = built.kind_of_bsdf
     n = len(dirs)
     t = np.full(n, np.nan)
     nrm = np.full((n, 3), np.nan)
     kind = np.full(n, -1, dtype=np.int8)
-    for i, (x, y, z) in enumerate(dirs.tolist()):
-        si = intersect(Ray(o, Vec(x, y, z)))
+    shape = np.full(n, -1, dtype=np.int32)
+    origins = np.broadcast_to(origin, (n, 3)).tolist()
+    for i, ((x, y, z), o) in enumerate(zip(dirs.tolist(), origins, strict=True)):
+        si = intersect(Ray(Pt(*o), Vec(x, y, z)))
         if si.is_valid():
             t[i] = si.t
             sn = si.sh_frame.n
             nrm[i] = (sn[0], sn[1], sn[2])
             kind[i] = kinds.get(si.bsdf().id(), 0)
-    return t, nrm, kind
+            shape[i] = built.shape_index_of_id.get(si.shape.id(), -1)
+    return t, nrm, kind, shape

@@ -8,6 +8,7 @@ front of the left camera so that it is likely to be visible.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ class ShapeSpec:
         Cylinder axis end points (metres, world); the cylinder uses ``radius``.
     mesh : TriMesh or None
         The triangles of a ``"mesh"`` shape.
+    motion : numpy.ndarray or None
+        A 4x4 rigid transform (world to world) applied on top of the placement:
+        where a moving object is in one frame of a sequence. ``None`` for still
+        shapes (the renderer then builds them exactly as for still pairs).
     """
 
     name: str
@@ -62,8 +67,14 @@ class ShapeSpec:
     p0: tuple[float, float, float] | None = None
     p1: tuple[float, float, float] | None = None
     mesh: meshes.TriMesh | None = field(default=None, repr=False)
+    motion: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.motion is not None:
+            m = np.asarray(self.motion, dtype=np.float64)
+            if m.shape != (4, 4) or not np.allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3), atol=1e-6):
+                raise ParameterError(f"shape {self.name}: motion must be a 4x4 rigid transform")
+            object.__setattr__(self, "motion", m)
         if self.primitive not in ("sphere", "cube", "cylinder", "rectangle", "mesh"):
             raise ParameterError(f"shape {self.name}: unknown primitive {self.primitive!r}")
         if self.primitive in ("sphere", "cylinder") and not (self.radius and self.radius > 0):
@@ -74,6 +85,28 @@ class ShapeSpec:
             raise ParameterError(f"shape {self.name}: a cylinder needs both axis end points p0 and p1")
         if self.primitive == "mesh" and self.mesh is None:
             raise ParameterError(f"shape {self.name}: a mesh shape needs its mesh")
+
+    def bounds(self) -> tuple[np.ndarray, float]:
+        """A bounding sphere of the placed shape (before ``motion``): ``(centre (3,), radius)`` in metres, world."""
+        if self.primitive == "sphere":
+            return np.asarray(self.center, dtype=np.float64), float(self.radius or 0.0)
+        if self.primitive == "cylinder":
+            a, b = np.asarray(self.p0, dtype=np.float64), np.asarray(self.p1, dtype=np.float64)
+            return (a + b) / 2, float(np.linalg.norm(b - a) / 2 + (self.radius or 0.0))
+        if self.primitive == "mesh" and self.mesh is not None:
+            pts = self.mesh.vertices.astype(np.float64) @ self.to_world[:3, :3].T + self.to_world[:3, 3]
+        else:  # cube [-1, 1]^3 or rectangle [-1, 1]^2
+            corners = np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1] if self.primitive == "cube" else [0])).reshape(
+                3, -1
+            )
+            pts = (self.to_world[:3, :3] @ corners).T + self.to_world[:3, 3]
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        centre = (lo + hi) / 2
+        return centre, float(np.linalg.norm(pts - centre, axis=1).max())
+
+    def moved(self, motion: np.ndarray | None) -> ShapeSpec:
+        """This shape with ``motion`` (a 4x4 rigid world transform, or None) applied on top of its placement."""
+        return dataclasses.replace(self, motion=motion)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary."""

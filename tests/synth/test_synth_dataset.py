@@ -207,6 +207,16 @@ def test_synth_cli_end_to_end(tmp_path, capsys, texture_folder):
             "texture folder /nonexistent/folder does not exist",
             InputFileError,
         ),
+        (["--count", "1", "--frames", "0"], "--frames must be at least 1", ParameterError),
+        (["--count", "1", "--moving-objects"], "need a sequence; add --frames N", ParameterError),
+        (["--count", "1", "--frames", "4", "--paths", "fly"], "--paths must be a non-empty subset", ParameterError),
+        (["--count", "1", "--frames", "4", "--fps", "0"], "--fps must be 0.5..240", ParameterError),
+        (
+            ["--count", "1", "--frames", "4", "--moving-prob", "2"],
+            "--moving-prob must be a probability",
+            ParameterError,
+        ),
+        (["--count", "1", "--frames", "4", "--motion-scale", "9"], "--motion-scale must be 0.1..5", ParameterError),
     ],
 )
 def test_synth_cli_bad_arguments(tmp_path, capsys, args, message, error):
