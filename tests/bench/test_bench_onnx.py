@@ -252,6 +252,6 @@ def test_disparity_cli_runs_the_onnx_model(
                 str(tmp_path / "e.pfm"),
             ]
         )
-        == 2
+        == InputFileError.exit_code
     )
     assert "none.onnx not found" in capsys.readouterr().err and not (tmp_path / "e.pfm").exists()
