@@ -35,6 +35,8 @@ __all__ = [
     "camera_path",
     "render_stereo_frame",
     "write_frame_folder",
+    "SyntheticClip",
+    "render_clip",
 ]
 
 
@@ -300,3 +302,55 @@ def write_frame_folder(
         cv2.imwrite(str(folder / "right" / f"{i:06d}.png"), f.right[:, :, ::-1])
         truth.append(f.disparity_px)
     return truth
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyntheticClip:
+    """A rendered clip on disk and its ground truth.
+
+    Parameters
+    ----------
+    folder : Path
+        Frame folder (``left/`` + ``right/``) for :func:`parallax.capture.read_clip`.
+    camera : CameraIntrinsics
+        Intrinsics of both views.
+    baseline_m : float
+        Stereo baseline, metres.
+    poses : numpy.ndarray
+        ``N x 4 x 4`` camera-to-world poses of the left camera (the first is identity).
+    disparity_px : numpy.ndarray
+        ``N x H x W`` true disparity of the left views (NaN = no value).
+    fps : float
+        The frame rate to open the folder with.
+    """
+
+    folder: Path
+    camera: CameraIntrinsics
+    baseline_m: float
+    poses: np.ndarray
+    disparity_px: np.ndarray
+    fps: float = 30.0
+
+
+def render_clip(
+    folder: str | Path,
+    *,
+    kind: str = "still",
+    frames: int = 8,
+    width: int = 320,
+    height: int = 240,
+    hfov_deg: float = 70.0,
+    baseline_m: float = 0.2,
+    noise_std: float = 2.0,
+    moving_object: bool = True,
+    plain_wall: bool = True,
+    seed: int = 0,
+) -> SyntheticClip:
+    """Render a room clip (:func:`room_scene`, :func:`camera_path`) into ``folder``; see :class:`SyntheticClip`."""
+    camera = CameraIntrinsics.from_hfov(hfov_deg=hfov_deg, width=width, height=height)
+    poses = camera_path(kind, frames)
+    planes = room_scene(moving_object=moving_object, plain_wall=plain_wall, seed=seed)
+    truth = write_frame_folder(folder, planes, poses, camera, baseline_m=baseline_m, noise_std=noise_std, seed=seed)
+    return SyntheticClip(
+        folder=Path(folder), camera=camera, baseline_m=baseline_m, poses=poses, disparity_px=np.array(truth)
+    )

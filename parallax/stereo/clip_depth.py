@@ -59,6 +59,8 @@ from parallax.stereo.upsample import upsample_disparity, upsample_nearest
 
 __all__ = ["DEFAULT_CLIP_MAX_SIDE_PX", "ASSUMED_HFOV_DEG", "ClipDepthSettings", "FrameDepth", "ClipDepth", "clip_depth"]
 
+#: Disparities the depth decision uses need this matcher confidence (hole-filled pixels have less).
+_MIN_DECISION_CONFIDENCE = 0.1
 #: Longer side (pixels) clips are matched at by default.
 DEFAULT_CLIP_MAX_SIDE_PX = 640
 #: Horizontal field of view odometry assumes when the clip states no focal length.
@@ -300,7 +302,9 @@ class ClipDepth:
             d_raw[~covered_small | _outside_right(d_raw)] = np.nan
             c_raw = np.where(np.isfinite(d_raw), match.confidence, 0.0).astype(np.float32)
             if depth_mode is None:
-                depth_mode = self._depth_mode(d_raw / sx, camera, baseline, offset)
+                depth_mode = self._depth_mode(
+                    np.where(c_raw >= _MIN_DECISION_CONFIDENCE, d_raw / sx, np.nan), camera, baseline, offset
+                )
                 vo_baseline = depth_mode["baseline"] if depth_mode["metric"] else 1.0
                 doffs_full = depth_mode["doffs_px"]
                 if s.odometry:
@@ -356,7 +360,8 @@ class ClipDepth:
     def _depth_mode(
         self, d_first: np.ndarray, camera: CameraIntrinsics | None, baseline: float | None, offset: float
     ) -> dict[str, Any]:
-        """Decide once per clip: metric or relative depth, and the offset and scale."""
+        """Decide once per clip, from the first frame's confident disparities (full-size pixels, NaN elsewhere):
+        metric or relative depth, and the offset and scale."""
         s = self.settings
         finite = d_first[np.isfinite(d_first)]
         metric = camera is not None and baseline is not None
@@ -375,8 +380,8 @@ class ClipDepth:
             rel_offset = s.doffs_px + offset
         else:
             rel_offset = relative_offset(d_first + offset) + offset if finite.size else offset
-        inv = 1.0 / (finite + rel_offset)
-        inv = inv[np.isfinite(inv) & (inv > 0)]
+        shifted = finite + rel_offset
+        inv = 1.0 / shifted[shifted > 0]
         scale = float(np.median(inv)) if inv.size else 1.0
         missing = " and ".join(n for n, v in (("focal length", camera), ("baseline", baseline)) if v is None)
         return {
@@ -420,6 +425,8 @@ class ClipDepth:
             "frame_index": index,
             "depth": how,
         }
+        if not mode["metric"]:
+            settings["relative_depth_scale"] = float(mode["scale"])  # depth = 1 / ((d + doffs) * scale)
         return DepthResult(
             image=left,
             right_image=right,
