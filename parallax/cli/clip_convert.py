@@ -107,11 +107,18 @@ def convert_clip(
 ) -> None:
     """Run ``parallax convert`` on a clip (see the module docstring)."""
     from parallax.capture.clip_registry import read_clip
-    from parallax.outputs.clip_registry import ClipOutputOptions, check_clip_target, find_clip_format, write_clip
+    from parallax.outputs.clip_registry import (
+        ClipOutputOptions,
+        check_clip_options,
+        check_clip_target,
+        find_clip_format,
+        write_clip,
+    )
     from parallax.stereo.clip_depth import DEFAULT_CLIP_MAX_SIDE_PX, ClipDepth, ClipDepthSettings
 
     fmt = find_clip_format(output, format)  # fail on an unknown format or a bad target before any work
     check_clip_target(output, fmt)
+    check_clip_options(fmt, extra)
     settings = ClipDepthSettings(
         matcher=matcher,
         matcher_options={"model": str(model)} if model is not None else {},

@@ -40,6 +40,8 @@ __all__ = [
     "ClipOutputFormat",
     "ClipOutputOptions",
     "ClipWriter",
+    "check_clip_options",
+    "check_clip_target",
     "find_clip_format",
     "write_clip",
 ]
@@ -93,18 +95,52 @@ def _int_option(extra: Mapping[str, Any], key: str, default: int, lo: int, hi: i
     return number
 
 
-def _video_settings(run: ClipDepth, options: ClipOutputOptions) -> dict[str, Any]:
-    extra = options.extra
+#: ``--option`` keys each clip format takes.
+_OPTION_KEYS = {"sbs": ("crf", "preset"), "over-under": ("crf", "preset"), "anaglyph": ("crf", "preset")}
+_OPTION_KEYS["depth"] = ("crf", "preset", "layout")
+_OPTION_KEYS["frames"] = ()
+
+
+def check_clip_options(fmt: ClipOutputFormat, extra: Mapping[str, Any]) -> None:
+    """Refuse ``--option`` keys or values ``fmt`` does not take, before any work.
+
+    Raises
+    ------
+    ParameterError
+        Naming the option and what the format takes.
+    """
+    known = _OPTION_KEYS.get(fmt.name, ())
+    unknown = sorted(set(extra) - set(known))
+    if unknown:
+        takes = ", ".join(known) if known else "no options"
+        raise ParameterError(f"--option {unknown[0]} is not an option of the {fmt.name} output; it takes {takes}")
+    if "crf" in known:
+        _video_options(extra)
+    if "layout" in known:
+        _depth_layout(extra)
+
+
+def _depth_layout(extra: Mapping[str, Any]) -> str:
+    layout = str(extra.get("layout", "depth"))
+    if layout not in ("depth", "rgbd"):
+        raise ParameterError(f"--option layout={layout!r} is not depth or rgbd")
+    return layout
+
+
+def _video_options(extra: Mapping[str, Any]) -> dict[str, Any]:
     preset = str(extra.get("preset", "veryfast"))
     presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
     if preset not in presets:
         raise ParameterError(f"--option preset={preset!r} is not an x264 preset; choose one of {', '.join(presets)}")
+    return {"crf": _int_option(extra, "crf", 20, 0, 51), "preset": preset}
+
+
+def _video_settings(run: ClipDepth, options: ClipOutputOptions) -> dict[str, Any]:
     sel = run.selection
     return {
         "fps": float(run.clip.fps) / sel.step,
         "start_s": float(sel.start_s or 0.0),
-        "crf": _int_option(extra, "crf", 20, 0, 51),
-        "preset": preset,
+        **_video_options(options.extra),
     }
 
 
@@ -124,10 +160,8 @@ def _stereo_video(layout: str) -> Callable[[Path, ClipDepth, ClipOutputOptions],
 def _depth_video(path: Path, run: ClipDepth, options: ClipOutputOptions) -> ClipWriter:
     from parallax.render.video_formats import DepthVideoWriter
 
-    layout = str(options.extra.get("layout", "depth"))
-    if layout not in ("depth", "rgbd"):
-        raise ParameterError(f"--option layout={layout!r} is not depth or rgbd")
-    return DepthVideoWriter(path, layout=layout, **_video_settings(run, options))  # type: ignore[arg-type]
+    settings = _video_settings(run, options)
+    return DepthVideoWriter(path, layout=_depth_layout(options.extra), **settings)  # type: ignore[arg-type]
 
 
 def _frames_folder(path: Path, run: ClipDepth, options: ClipOutputOptions) -> ClipWriter:
@@ -276,6 +310,7 @@ def write_clip(
     fmt = find_clip_format(path, format)
     target = check_clip_target(path, fmt)
     options = options or ClipOutputOptions()
+    check_clip_options(fmt, options.extra)
     holder = _atomic_folder(target) if fmt.folder else atomic_output(target)
     with holder as tmp:
         writer = fmt.open(tmp, run, options)

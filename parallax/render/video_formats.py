@@ -38,6 +38,8 @@ from parallax.stereo.clip_depth import FrameDepth
 
 __all__ = ["AudioCopy", "VideoEncoder", "StereoVideoWriter", "DepthVideoWriter", "DepthColouriser"]
 
+#: FFmpeg's default layout names by channel count (AAC takes these; more channels are mixed to stereo).
+_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 #: Audio codecs an MP4 holds as they are; others are re-encoded to AAC.
 _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"}
 
@@ -82,7 +84,10 @@ class AudioCopy:
         """Add the audio stream to an output container (before anything is muxed)."""
         if self._transcode:
             self._out = container.add_stream("aac", rate=self._in.codec_context.sample_rate)
-            self._out.layout = self._in.codec_context.layout
+            channels = self._in.codec_context.layout.nb_channels
+            # a named layout: AAC refuses "N channels" of unspecified order (e.g. PCM from Matroska)
+            self._out.layout = _LAYOUTS.get(channels, "stereo")
+            self._out.format = "fltp"  # what FFmpeg's AAC encoder takes; PyAV resamples into it
         else:
             self._out = container.add_stream_from_template(self._in)
 

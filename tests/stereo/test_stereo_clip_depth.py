@@ -28,9 +28,7 @@ def test_every_frame_of_the_real_clip_explains_its_pair(bidavideo_clip):
 
 
 def test_metric_depth_of_a_synthetic_clip(still_clip, open_synthetic):
-    run = clip_depth(
-        open_synthetic(still_clip), focal_px=still_clip.camera.focal_px, baseline_m=still_clip.baseline_m
-    )
+    run = clip_depth(open_synthetic(still_clip), focal_px=still_clip.camera.focal_px, baseline_m=still_clip.baseline_m)
     frames = list(run)
     assert [f.index for f in frames] == list(range(8))
     truth_depth = still_clip.camera.focal_px * still_clip.baseline_m / still_clip.disparity_px
