@@ -156,11 +156,11 @@ class FrameDepth:
     temporal: Mapping[str, float] = field(default_factory=dict)
 
 
-def _covered(h: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Rectified pixels whose source lies inside the original view."""
-    if np.allclose(h, np.eye(3)):
+def _covered(h: np.ndarray, source_size: tuple[int, int], width: int, height: int) -> np.ndarray:
+    """Rectified pixels (``width`` x ``height``) whose source lies inside the original view (``source_size`` = w, h)."""
+    if np.allclose(h, np.eye(3)) and source_size == (width, height):
         return np.ones((height, width), dtype=bool)
-    ones = np.full((height, width), 255, dtype=np.uint8)
+    ones = np.full((source_size[1], source_size[0]), 255, dtype=np.uint8)
     return cv2.warpPerspective(ones, h, (width, height), flags=cv2.INTER_NEAREST, borderValue=0) > 0
 
 
@@ -274,7 +274,7 @@ class ClipDepth:
         ).scaled(sx, sy)
         lo = None if s.min_disparity is None else (s.min_disparity - offset) * sx
         hi = None if s.max_disparity is None else (s.max_disparity - offset) * sx
-        covered_small = _covered(rect.H_left, width, height)
+        covered_small = _covered(rect.H_left, (clip.width, clip.height), width, height)
         covered_full = covered_small
         if small != (width, height):
             covered_small = cv2.resize(covered_full.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0

@@ -108,3 +108,31 @@ def test_bad_input_is_refused(still_clip, open_synthetic):
         ClipDepth(open_synthetic(still_clip), step=0)
     with pytest.raises(InputFileError, match="no frame"):
         list(ClipDepth(open_synthetic(still_clip), start_s=50.0, settings=ClipDepthSettings()))
+
+
+def test_a_misaligned_rig_is_rectified_before_matching(still_clip, tmp_path):
+    import cv2
+
+    from parallax.capture.clip_registry import read_clip
+
+    w, h = still_clip.camera.width, still_clip.camera.height
+    k = still_clip.camera.K
+    bad = k @ cv2.Rodrigues(np.radians([0.5, 0.0, 0.7]))[0] @ np.linalg.inv(k)
+    for eye in ("left", "right"):
+        (tmp_path / "rig" / eye).mkdir(parents=True)
+    for path in sorted((still_clip.folder / "left").glob("*.png"))[:4]:
+        cv2.imwrite(str(tmp_path / "rig" / "left" / path.name), cv2.imread(str(path)))
+        right = cv2.imread(str(still_clip.folder / "right" / path.name))
+        cv2.imwrite(str(tmp_path / "rig" / "right" / path.name), cv2.warpPerspective(right, bad, (w, h)))
+    run = clip_depth(
+        read_clip(tmp_path / "rig", fps=30), focal_px=still_clip.camera.focal_px, baseline_m=still_clip.baseline_m
+    )
+    frames = list(run)
+    rect = run.rectification.rectification
+    assert rect.method == "uncalibrated" and rect.vertical_error_after_px < 0.5
+    r = frames[-1].result
+    assert r.image.shape[:2] == (rect.height, rect.width) == r.disparity_px.shape
+    assert r.camera.width == rect.width
+    assert np.isfinite(r.depth).mean() > 0.8
+    truth = np.nanmedian(still_clip.camera.focal_px * still_clip.baseline_m / still_clip.disparity_px[3])
+    assert abs(np.nanmedian(r.depth) / truth - 1.0) < 0.1  # the depth stays metric after rectification
