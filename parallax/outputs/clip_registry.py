@@ -96,9 +96,13 @@ def _int_option(extra: Mapping[str, Any], key: str, default: int, lo: int, hi: i
 
 
 #: ``--option`` keys each clip format takes.
-_OPTION_KEYS = {"sbs": ("crf", "preset"), "over-under": ("crf", "preset"), "anaglyph": ("crf", "preset")}
-_OPTION_KEYS["depth"] = ("crf", "preset", "layout")
-_OPTION_KEYS["frames"] = ()
+_OPTION_KEYS: dict[str, tuple[str, ...]] = {
+    "sbs": ("crf", "preset"),
+    "over-under": ("crf", "preset"),
+    "anaglyph": ("crf", "preset"),
+    "depth": ("crf", "preset", "layout"),
+    "frames": (),
+}
 
 
 def check_clip_options(fmt: ClipOutputFormat, extra: Mapping[str, Any]) -> None:
