@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import queue
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from parallax.capture.clip import FrameSelection, StereoClip
+from parallax.capture.clip import FramePair, FrameSelection, StereoClip
 from parallax.capture.types import CameraIntrinsics
 from parallax.errors import InputFileError, ParameterError
 from parallax.stereo.clip_rectify import (
@@ -154,6 +156,52 @@ class FrameDepth:
     result: DepthResult
     pose: PoseEstimate | None = None
     temporal: Mapping[str, float] = field(default_factory=dict)
+
+
+_DONE = object()
+
+
+def _prefetch(frames: Iterator[FramePair]) -> Iterator[FramePair]:
+    """Decode the next frame on a worker thread while this one is processed (at most one frame ahead).
+
+    Decoders (PyAV, Pillow) release the GIL, so decoding overlaps the single-threaded parts of the
+    per-frame work. Errors of the source are re-raised here, in order; closing this generator stops the worker.
+    """
+    box: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+            return
+        put(_DONE)
+
+    worker = threading.Thread(target=work, name="parallax-clip-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5.0)
 
 
 def _covered(h: np.ndarray, source_size: tuple[int, int], width: int, height: int) -> np.ndarray:
@@ -287,7 +335,7 @@ class ClipDepth:
         count = 0
         started = time.perf_counter()
         sel = self.selection
-        frames = clip.frames(start_s=sel.start_s, end_s=sel.end_s, step=sel.step, max_frames=sel.max_frames)
+        frames = _prefetch(clip.frames(start_s=sel.start_s, end_s=sel.end_s, step=sel.step, max_frames=sel.max_frames))
         for frame in frames:
             left_full, right_full = rectify_frame(rect, frame.left, frame.right)
             if small != (width, height):
