@@ -157,6 +157,16 @@ class FrameDepth:
     pose: PoseEstimate | None = None
     temporal: Mapping[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.index, (int, np.integer)) or self.index < 0:
+            raise ParameterError(f"FrameDepth.index must be an integer >= 0, got {self.index!r}")
+        if not (isinstance(self.timestamp_s, (int, float)) and math.isfinite(self.timestamp_s)):
+            raise ParameterError(f"FrameDepth.timestamp_s must be a finite number of seconds, got {self.timestamp_s!r}")
+        if not isinstance(self.result, DepthResult):
+            raise ParameterError(f"FrameDepth.result must be a DepthResult, got {type(self.result).__name__}")
+        if self.pose is not None and not isinstance(self.pose, PoseEstimate):
+            raise ParameterError(f"FrameDepth.pose must be a PoseEstimate or None, got {type(self.pose).__name__}")
+
 
 _DONE = object()
 

@@ -136,3 +136,13 @@ def test_a_misaligned_rig_is_rectified_before_matching(still_clip, tmp_path):
     assert np.isfinite(r.depth).mean() > 0.8
     truth = np.nanmedian(still_clip.camera.focal_px * still_clip.baseline_m / still_clip.disparity_px[3])
     assert abs(np.nanmedian(r.depth) / truth - 1.0) < 0.1  # the depth stays metric after rectification
+
+
+def test_frame_depth_is_validated(still_clip, open_synthetic):
+    frame = next(iter(clip_depth(open_synthetic(still_clip), max_frames=1, max_side_px=64)))
+    with pytest.raises(ParameterError, match="index"):
+        FrameDepth(index=-1, timestamp_s=0.0, result=frame.result)
+    with pytest.raises(ParameterError, match="timestamp_s"):
+        FrameDepth(index=0, timestamp_s=float("nan"), result=frame.result)
+    with pytest.raises(ParameterError, match="DepthResult"):
+        FrameDepth(index=0, timestamp_s=0.0, result=None)  # type: ignore[arg-type]
