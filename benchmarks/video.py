@@ -11,7 +11,7 @@ Run: ``.venv/bin/python benchmarks/video.py [--quick] [--only speed,flicker,expl
    defaults (matched at a longer side of 640 px, temporal filter and odometry
    on, disparity upsampled to 1280x720); its rectification, estimated once per
    clip, is timed apart.
-2. **flicker** -- the issue's flicker (:mod:`parallax.bench.temporal`) of the
+2. **flicker** -- the issue's flicker (:mod:`parallax.bench.flicker`) of the
    temporal filter against the per-frame default matcher at the same working
    size, with the photometric ratios overall and on moving pixels, on the real
    office clip (the PNG frames) and on two synthetic clips with noise
@@ -178,8 +178,8 @@ def _sequence(clip, **settings):
 
 
 def flicker(tmp: Path) -> dict[str, Any]:
+    from parallax.bench.flicker import flicker_comparison
     from parallax.bench.synthetic_clip import render_clip
-    from parallax.bench.temporal import flicker_comparison
     from parallax.capture.clip_registry import read_clip
 
     clips: dict[str, tuple[Any, dict[str, Any]]] = {"office (real, 10 frames)": (read_clip(VIDEO, fps=10), {})}
@@ -207,7 +207,7 @@ def flicker(tmp: Path) -> dict[str, Any]:
 
 
 def explain() -> dict[str, Any]:
-    from parallax.bench.temporal import global_shift_error, photometric_error_map
+    from parallax.bench.flicker import global_shift_error, photometric_error_map
     from parallax.stereo.clip_depth import clip_depth
 
     rows = []

@@ -59,7 +59,7 @@ from parallax.stereo.temporal import TemporalFilter, TemporalSettings
 from parallax.stereo.types import DepthResult
 from parallax.stereo.upsample import upsample_disparity, upsample_nearest
 
-__all__ = ["DEFAULT_CLIP_MAX_SIDE_PX", "ASSUMED_HFOV_DEG", "ClipDepthSettings", "FrameDepth", "ClipDepth", "clip_depth"]
+__all__ = ["DEFAULT_CLIP_MAX_SIDE_PX", "ClipDepthSettings", "FrameDepth", "ClipDepth", "clip_depth"]
 
 #: Disparities the depth decision uses need this matcher confidence (hole-filled pixels have less).
 _MIN_DECISION_CONFIDENCE = 0.1

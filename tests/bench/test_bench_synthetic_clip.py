@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from parallax.bench.flicker import photometric_error_map
 from parallax.bench.synthetic_clip import TexturedPlane, camera_path, render_stereo_frame, room_scene
-from parallax.bench.temporal import photometric_error_map
 from parallax.capture.types import CameraIntrinsics
 from parallax.errors import ParameterError
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from parallax.cli.main import main
+from parallax.errors import InputFileError, OutputError, ParameterError
 
 av = pytest.importorskip("av")
 
@@ -63,25 +64,25 @@ def test_stereo_videos(clip_folder, tmp_path, suffix, expected):
 
 
 @pytest.mark.parametrize(
-    ("extra", "word"),
+    ("extra", "error", "word"),
     [
-        (["-o", "{tmp}/clip.mp4"], ".sbs.mp4"),  # a still format's extension
-        (["-o", "{tmp}/clip.ply"], "folder with --format frames"),
-        (["-o", "{tmp}/clip.sbs.mp4", "--format", "mesh"], "not a clip output"),
-        (["-o", "{tmp}/clip.sbs.mp4", "--step", "0"], "step"),
-        (["-o", "{tmp}/clip.sbs.mp4", "--start", "2", "--end", "1"], "end_s"),
-        (["-o", "{tmp}/clip.sbs.mp4", "--max-frames", "0"], "max_frames"),
-        (["-o", "{tmp}/clip.sbs.mp4", "--max-size", "4"], "max_side_px"),
-        (["-o", "{tmp}/clip.sbs.mp4", "--start", "99"], "no frame"),
-        (["-o", "{tmp}/missing/clip.sbs.mp4"], "does not exist"),
-        (["-o", "{tmp}/clip.depth.mp4", "--option", "layout=3d"], "layout"),
-        (["-o", "{tmp}/clip.sbs.mp4", "--option", "layout=rgbd"], "crf, preset"),
-        (["-o", "{tmp}/f", "--format", "frames", "--option", "crf=3"], "no options"),
+        (["-o", "{tmp}/clip.mp4"], OutputError, ".sbs.mp4"),  # a still format's extension
+        (["-o", "{tmp}/clip.ply"], OutputError, "folder with --format frames"),
+        (["-o", "{tmp}/clip.sbs.mp4", "--format", "mesh"], ParameterError, "not a clip output"),
+        (["-o", "{tmp}/clip.sbs.mp4", "--step", "0"], ParameterError, "step"),
+        (["-o", "{tmp}/clip.sbs.mp4", "--start", "2", "--end", "1"], ParameterError, "end_s"),
+        (["-o", "{tmp}/clip.sbs.mp4", "--max-frames", "0"], ParameterError, "max_frames"),
+        (["-o", "{tmp}/clip.sbs.mp4", "--max-size", "4"], ParameterError, "max_side_px"),
+        (["-o", "{tmp}/clip.sbs.mp4", "--start", "99"], InputFileError, "no frame"),
+        (["-o", "{tmp}/missing/clip.sbs.mp4"], OutputError, "does not exist"),
+        (["-o", "{tmp}/clip.depth.mp4", "--option", "layout=3d"], ParameterError, "layout"),
+        (["-o", "{tmp}/clip.sbs.mp4", "--option", "layout=rgbd"], ParameterError, "crf, preset"),
+        (["-o", "{tmp}/f", "--format", "frames", "--option", "crf=3"], ParameterError, "no options"),
     ],
 )
-def test_bad_options_get_one_line_and_no_output(clip_folder, tmp_path, capsys, extra, word):
+def test_bad_options_get_one_line_and_no_output(clip_folder, tmp_path, capsys, extra, error, word):
     argv = ["convert", str(clip_folder)] + [a.format(tmp=tmp_path) for a in extra]
-    assert main(argv) == 2
+    assert main(argv) == error.exit_code != 0
     assert word in _one_line_error(capsys)
     assert list(tmp_path.iterdir()) == []
 
@@ -91,7 +92,7 @@ def test_clip_options_on_a_still_are_refused(tmp_path, capsys):
 
     mpo = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "captures" / "mpo"
     first = sorted(mpo.glob("*.mpo"))[0]
-    assert main(["convert", str(first), "-o", str(tmp_path / "x.sbs.png"), "--start", "1"]) == 2
+    assert main(["convert", str(first), "-o", str(tmp_path / "x.sbs.png"), "--start", "1"]) == ParameterError.exit_code
     assert "--start apply to stereo videos" in _one_line_error(capsys)
     assert list(tmp_path.iterdir()) == []
 
@@ -105,10 +106,10 @@ def test_a_broken_clip_leaves_no_partial_output(clip_folder, tmp_path, capsys):
     (broken / "left" / "000005.png").write_bytes(b"not a png at all")
     out = tmp_path / "out"
     out.mkdir()
-    assert main(["convert", str(broken), "-o", str(out / "clip.sbs.mp4")]) == 2
+    assert main(["convert", str(broken), "-o", str(out / "clip.sbs.mp4")]) == InputFileError.exit_code
     assert "000005.png" in _one_line_error(capsys)
     assert list(out.iterdir()) == []
     (broken / "right" / "000005.png").unlink()
-    assert main(["convert", str(broken), "-o", str(out / "frames"), "--format", "frames"]) == 2
+    assert main(["convert", str(broken), "-o", str(out / "frames"), "--format", "frames"]) == InputFileError.exit_code
     assert "left/ holds 6 frames and right/ 5" in _one_line_error(capsys)
     assert list(out.iterdir()) == []

@@ -13,7 +13,7 @@ from parallax.stereo.clip_depth import ClipDepth, ClipDepthSettings, FrameDepth,
 def test_every_frame_of_the_real_clip_explains_its_pair(bidavideo_clip):
     """Issue 11: warping the right view with each frame's disparity beats the best global shift by >= 20 %,
     on >= 90 % of the left view."""
-    from parallax.bench.temporal import global_shift_error, photometric_error_map
+    from parallax.bench.flicker import global_shift_error, photometric_error_map
 
     frames = list(clip_depth(bidavideo_clip))
     assert len(frames) == 10

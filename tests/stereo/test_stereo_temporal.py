@@ -1,7 +1,7 @@
 """Temporally stable disparity (parallax.stereo.temporal) and the issue-11 flicker targets.
 
 Flicker, photometric error and "moving" pixels are defined in
-:mod:`parallax.bench.temporal`. Targets: flicker at most half of the per-frame
+:mod:`parallax.bench.flicker`. Targets: flicker at most half of the per-frame
 default matcher's, photometric error at most 1.03x overall and 1.15x on moving
 pixels, on the same clips.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from parallax.bench.temporal import flicker_comparison
+from parallax.bench.flicker import flicker_comparison
 from parallax.capture.types import CameraIntrinsics
 from parallax.errors import ParameterError
 from parallax.stereo.clip_depth import clip_depth

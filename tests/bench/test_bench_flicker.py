@@ -1,11 +1,11 @@
-"""Video disparity metrics (parallax.bench.temporal) on seeded synthetic ground truth."""
+"""Video disparity metrics (parallax.bench.flicker) on seeded synthetic ground truth."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from parallax.bench.temporal import (
+from parallax.bench.flicker import (
     dis_flow,
     flicker_comparison,
     global_shift_error,
