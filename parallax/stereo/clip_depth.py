@@ -290,12 +290,15 @@ class ClipDepth:
         return self._rectification
 
     def camera(self) -> CameraIntrinsics | None:
-        """Intrinsics of the rectified left view at full size, when the focal length is known."""
+        """Intrinsics of the rectified left view at full size, when the focal length is known
+        (the clip's intrinsics, else its field of view, else ``focal_px``)."""
         clip, s = self.clip, self.settings
         rect = self.rectification.rectification
         base = clip.left_camera
         if base is not None:
             base = base.scaled(clip.width / base.width, clip.height / base.height)
+        elif clip.hfov_deg is not None and clip.hfov_deg < 180.0:
+            base = CameraIntrinsics.from_hfov(hfov_deg=clip.hfov_deg, width=clip.width, height=clip.height)
         if s.focal_px is not None:
             if base is None:
                 base = CameraIntrinsics(

@@ -146,3 +146,14 @@ def test_frame_depth_is_validated(still_clip, open_synthetic):
         FrameDepth(index=0, timestamp_s=float("nan"), result=frame.result)
     with pytest.raises(ParameterError, match="DepthResult"):
         FrameDepth(index=0, timestamp_s=0.0, result=None)  # type: ignore[arg-type]
+
+
+def test_field_of_view_and_baseline_of_the_clip_give_metric_depth(still_clip, open_synthetic):
+    import dataclasses
+
+    clip = dataclasses.replace(open_synthetic(still_clip), hfov_deg=70.0, baseline_m=still_clip.baseline_m)
+    frame = next(iter(clip_depth(clip, max_frames=1, max_side_px=160)))
+    assert frame.result.depth_is_metric
+    assert frame.result.camera.focal_px == pytest.approx(still_clip.camera.focal_px)
+    truth = still_clip.camera.focal_px * still_clip.baseline_m / still_clip.disparity_px[0]
+    assert abs(np.nanmedian(frame.result.depth / truth) - 1.0) < 0.03
