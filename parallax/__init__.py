@@ -30,6 +30,8 @@ _LAZY = {
     "estimate_disparity": "parallax.stereo",
     "rectify": "parallax.stereo",
     "compute_depth": "parallax.stereo",
+    "clip_depth": "parallax.stereo",
+    "FrameDepth": "parallax.stereo",
     "ParallaxError": "parallax.errors",
 }
 
@@ -39,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover  (names re-exported lazily through __all__
     from parallax.capture import read_capture  # noqa: F401
     from parallax.capture.types import CameraIntrinsics, Capture, EmbeddedMap  # noqa: F401
     from parallax.errors import ParallaxError  # noqa: F401
-    from parallax.stereo import compute_depth, estimate_disparity, rectify  # noqa: F401
+    from parallax.stereo import FrameDepth, clip_depth, compute_depth, estimate_disparity, rectify  # noqa: F401
     from parallax.stereo.types import DepthResult, Rectification  # noqa: F401
 
 

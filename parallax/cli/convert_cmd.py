@@ -50,11 +50,50 @@ def convert_cmd(
     model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    start: float | None = typer.Option(None, "--start", help="Clips: first second to convert."),
+    end: float | None = typer.Option(None, "--end", help="Clips: stop before this second."),
+    step: int = typer.Option(1, "--step", help="Clips: convert every N-th frame (output keeps real time)."),
+    max_frames: int | None = typer.Option(None, "--max-frames", help="Clips: stop after this many frames."),
+    fps: float | None = typer.Option(None, "--fps", help="Clips: frame rate of a frame folder (default 30)."),
+    temporal: bool = typer.Option(
+        True, "--temporal/--no-temporal", help="Clips: fuse each frame with the previous ones (stable depth)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Clips: print the run's summary as JSON, no progress bar."),
 ) -> None:
-    """Convert a capture to another format (point cloud, depth map, display formats ...)."""
+    """Convert a capture to another format (point cloud, depth map, display formats ...).
+
+    A stereo video or a folder of stereo frames converts to .sbs.mp4, .ou.mp4,
+    .anaglyph.mp4, .depth.mp4, or a folder (-o DIR/ --format frames) of views,
+    disparity, depth, poses and a nerfstudio transforms.json.
+    """
+    from parallax.capture.clip_registry import is_clip_path
+    from parallax.cli.clip_convert import check_still_options, convert_clip
     from parallax.io.atomic import check_writable_dir
     from parallax.outputs import OutputOptions, find_format, write_output
 
+    if right is None and is_clip_path(file):
+        convert_clip(
+            file,
+            output,
+            format=format,
+            extra=parse_options(option),
+            layout=layout,
+            fps=fps,
+            start=start,
+            end=end,
+            step=step,
+            max_frames=max_frames,
+            max_size=max_size,
+            temporal=temporal,
+            matcher=matcher,
+            model=model,
+            min_disparity=min_disparity,
+            max_disparity=max_disparity,
+            depth_kw=depth_options(focal_px, baseline_mm, doffs),
+            as_json=as_json,
+        )
+        return
+    check_still_options(start=start, end=end, step=step, max_frames=max_frames, fps=fps, json=as_json)
     fmt = find_format(output, format)  # fail on an unknown format before any work
     check_writable_dir(output)
     extra = parse_options(option)

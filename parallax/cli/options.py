@@ -27,7 +27,10 @@ __all__ = [
     "clip_read_kwargs",
 ]
 
-MAX_SIZE_HELP = "Process at a reduced size: longer side at most this many pixels (outputs get that size)."
+MAX_SIZE_HELP = (
+    "Process at a reduced size: longer side at most this many pixels (outputs get that size). "
+    "Clips: the matching size (default 640); outputs keep the views' size."
+)
 
 RIGHT = typer.Argument(None, help="Right image, when FILE is the left one.")
 FOCAL_PX = typer.Option(None, "--focal-px", help="Focal length in pixels (overrides the file).")

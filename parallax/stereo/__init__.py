@@ -3,7 +3,10 @@
 ``rectify`` (:mod:`parallax.stereo.rectify`), ``compute_depth``
 (:mod:`parallax.stereo.pipeline`) and ``estimate_disparity``
 (:mod:`parallax.stereo.disparity`) are imported lazily, so importing this
-package does not load the matchers.
+package does not load the matchers. Clips: ``clip_depth``
+(:mod:`parallax.stereo.clip_depth`) streams a :class:`FrameDepth` per frame,
+built on :mod:`~parallax.stereo.clip_rectify`, :mod:`~parallax.stereo.temporal`
+and :mod:`~parallax.stereo.odometry`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ __all__ = [
     "compute_depth",
     "estimate_disparity",
     "match",
+    "clip_depth",
+    "ClipDepth",
+    "FrameDepth",
+    "estimate_clip_rectification",
 ]
 
 _LAZY = {
@@ -30,9 +37,15 @@ _LAZY = {
     "compute_depth": "parallax.stereo.pipeline",
     "estimate_disparity": "parallax.stereo.disparity",
     "match": "parallax.stereo.disparity",
+    "clip_depth": "parallax.stereo.clip_depth",
+    "ClipDepth": "parallax.stereo.clip_depth",
+    "FrameDepth": "parallax.stereo.clip_depth",
+    "estimate_clip_rectification": "parallax.stereo.clip_rectify",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from parallax.stereo.clip_depth import ClipDepth, FrameDepth, clip_depth
+    from parallax.stereo.clip_rectify import estimate_clip_rectification
     from parallax.stereo.depth import disparity_to_depth
     from parallax.stereo.disparity import estimate_disparity, match
     from parallax.stereo.pipeline import compute_depth

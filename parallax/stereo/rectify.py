@@ -300,7 +300,11 @@ def _split(
 
 
 def rectify(
-    capture_or_left: Capture | np.ndarray, right: np.ndarray | None = None, *, force: _Force | None = None
+    capture_or_left: Capture | np.ndarray,
+    right: np.ndarray | None = None,
+    *,
+    force: _Force | None = None,
+    matches: FeatureMatches | None = None,
 ) -> RectifiedPair:
     """Rectify a stereo pair so that corresponding points share a row.
 
@@ -315,6 +319,11 @@ def rectify(
         Skip the decision and use this method (``"calibrated"`` needs a Capture
         with both intrinsics and ``right_rotation``). The after-error check is
         still made; a forced method that makes things worse is kept anyway.
+    matches : FeatureMatches, optional
+        Outlier-free feature matches to decide and fit with, in pixels of these
+        views (e.g. matches pooled over many frames of a clip by
+        :mod:`parallax.stereo.clip_rectify`); default: SIFT matches of the two
+        views filtered by a RANSAC fundamental matrix.
 
     Returns
     -------
@@ -338,7 +347,8 @@ def rectify(
         raise ParameterError(f"rectify: force={force!r} is not one of none, calibrated, uncalibrated")
     left, right_view, capture = _split(capture_or_left, right)
     height, width = left.shape[:2]
-    matches = _inlier_matches(left, right_view)
+    if matches is None:
+        matches = _inlier_matches(left, right_view)
     before = _vertical_error(matches)
     eye = np.eye(3)
 

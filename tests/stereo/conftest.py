@@ -6,6 +6,8 @@ measurement.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -61,3 +63,59 @@ def scenes(stereo_gt_dir):
     import json
 
     return json.loads((stereo_gt_dir / "scenes.json").read_text())["scenes"]
+
+
+# ---------------------------------------------------------------- clips (issue 11)
+
+BIDAVIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video" / "bidavideo-demo"
+
+
+@pytest.fixture(scope="session")
+def bidavideo_clip():
+    """The real 10-frame 1280x720 rectified office clip (frame folder, 10 fps)."""
+    from parallax.capture.clip_registry import read_clip
+
+    return read_clip(BIDAVIDEO, fps=10)
+
+
+@pytest.fixture(scope="session")
+def still_clip(tmp_path_factory):
+    """Synthetic room, camera still, a panel moving through it, a plain back wall, sensor noise (320x240, 8 frames)."""
+    from parallax.bench.synthetic_clip import render_clip
+
+    return render_clip(tmp_path_factory.mktemp("still-clip"), kind="still", frames=8)
+
+
+@pytest.fixture(scope="session")
+def pan_clip(tmp_path_factory):
+    """Synthetic room, the camera moving forward and sideways while turning right 0.2 deg a frame (320x240, 10 frames)."""
+    from parallax.bench.synthetic_clip import render_clip
+
+    return render_clip(tmp_path_factory.mktemp("pan-clip"), kind="pan", frames=10)
+
+
+def _open_synthetic(clip_info):
+    from parallax.capture.clip_registry import read_clip
+
+    return read_clip(clip_info.folder, fps=clip_info.fps)
+
+
+@pytest.fixture(scope="session")
+def open_synthetic():
+    """``open_synthetic(info)``: a rendered SyntheticClip as a StereoClip (test modules cannot import conftest)."""
+    return _open_synthetic
+
+
+def _looped_folder(folder: Path, left: Path, right: Path, frames: int) -> Path:
+    (folder / "left").mkdir(parents=True)
+    (folder / "right").mkdir(parents=True)
+    for i in range(frames):
+        (folder / "left" / f"{i:06d}.png").symlink_to(left)
+        (folder / "right" / f"{i:06d}.png").symlink_to(right)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def looped_folder():
+    """``looped_folder(folder, left, right, frames)``: a frame folder of symlinks to one pair (a still camera)."""
+    return _looped_folder
