@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from parallax.capture.types import CameraIntrinsics
+from parallax.capture.types import ASSUMED_HFOV_DEG, CameraIntrinsics
 from parallax.errors import OutputError
 from parallax.io.maps import write_pfm
 from parallax.outputs.trajectory import (
@@ -34,7 +34,6 @@ from parallax.outputs.trajectory import (
     transforms_document,
     tum_text,
 )
-from parallax.capture.types import ASSUMED_HFOV_DEG
 from parallax.stereo.clip_depth import ClipDepth, FrameDepth
 from parallax.stereo.odometry import trajectory_quality
 
