@@ -130,7 +130,7 @@ def value_cmd(
     quick: bool = typer.Option(False, "--quick", help="A one-minute smoke run (CI): both arms train and evaluate."),
     device: str = typer.Option("cpu", "--device", help="PyTorch device: cpu, cuda, cuda:1, mps."),
     size: str | None = typer.Option(None, "--size", help="Training crop WxH, multiples of 16 (full: 128x96)."),
-    steps: int | None = typer.Option(None, "--steps", help="Optimisation steps per arm and seed (full: 600)."),
+    steps: int | None = typer.Option(None, "--steps", help="Optimisation steps per arm and seed (full: 800)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Pairs per step (full: 8)."),
     seeds: str | None = typer.Option(
         None, "--seeds", help="Comma-separated seeds, one run per arm each (full: 0,1,2)."

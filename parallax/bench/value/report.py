@@ -34,9 +34,17 @@ from parallax.bench.value.settings import ValueSettings
 from parallax.bench.value.stats import arm_summary, paired_difference
 from parallax.errors import OutputError
 
-__all__ = ["write_results", "summarise", "markdown_table"]
+__all__ = ["write_results", "summarise", "markdown_table", "load_average"]
 
 _ARMS = ("synthetic", "synthetic+real")
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (what ``uptime`` shows), or None where the system has none."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def summarise(
@@ -114,13 +122,14 @@ def markdown_table(summary: Mapping[str, Any], settings: ValueSettings) -> str:
 
 
 def _scene_table(runs: Sequence[Any], identity: Mapping[str, Mapping[str, float]], scenes: Sequence[EvalScene]) -> str:
-    lines = [
-        "| held-out scene | ground truth | PSNR synthetic | PSNR +real | SSIM synthetic | SSIM +real | copy left PSNR |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    columns = (("psnr_db", 2, "PSNR"), ("ssim", 3, "SSIM"), ("disparity_epe_px", 2, "EPE px"))
+    head = ["held-out scene", "ground truth"]
+    head += [f"{label} {arm}" for _, _, label in columns for arm in ("synthetic", "+real")]
+    head.append("copy left PSNR")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for scene in scenes:
         cells = [scene.scene_id, "yes" if scene.has_gt else "no"]
-        for metric, digits in (("psnr_db", 2), ("ssim", 3)):
+        for metric, digits, _ in columns:
             for arm in _ARMS:
                 vals = [r.scores[scene.scene_id][metric] for r in runs if r.arm == arm]
                 cells.append(_fmt(float(np.mean(vals)), digits))
@@ -192,6 +201,7 @@ def write_results(
     results["copy_left"] = identity
     results["summary"] = summary
     results["timing"]["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["timing"]["load_average_end"] = load_average()
     data = _data_lists(exports, runs, eval_scenes, results["arms"])
     t = results["timing"]
     md = "\n\n".join(
@@ -201,7 +211,8 @@ def write_results(
             f"Preset {settings.preset}; {len(settings.seeds)} seeds {list(settings.seeds)}; {settings.steps} steps of "
             f"{settings.batch_size} crops {settings.size[0]}x{settings.size[1]}; device {results['environment']['device']}; "
             f"total {t['total_seconds'] / 60:.1f} min (data {t['data_seconds']:.0f} s, training {t['train_seconds']:.0f} s, "
-            f"evaluation {t['eval_seconds']:.0f} s).",
+            f"evaluation {t['eval_seconds']:.0f} s); load average {t['load_average_start']} at the start, "
+            f"{t['load_average_end']} at the end, on {t['cpus']} CPUs.",
             markdown_table(summary, settings),
             "## Per held-out scene (mean over seeds)",
             _scene_table(runs, identity, eval_scenes),

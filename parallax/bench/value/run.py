@@ -12,6 +12,7 @@ loaders and crops alike).
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import sys
 import time
@@ -93,10 +94,11 @@ def run_value(
     force : bool
         Replace the results of an earlier run in ``out``.
     """
-    from parallax.bench.value.report import write_results
+    from parallax.bench.value.report import load_average, write_results
     from parallax.bench.value.train import resolve_device, train_run
 
     started = time.perf_counter()
+    load_start = load_average()
     out, cache = Path(out), Path(cache)
     _check_out(out, force)
     _check_inputs(synth_dir, corpus, eval_corpus)
@@ -201,6 +203,8 @@ def run_value(
         },
         "held_out_check": held_out_check,
         "timing": {
+            "load_average_start": load_start,
+            "cpus": os.cpu_count(),
             "data_seconds": round(data_seconds, 1),
             "train_seconds": round(sum(r.train_seconds for r in runs), 1),
             "eval_seconds": round(sum(r.eval_seconds for r in runs), 1),

@@ -189,7 +189,7 @@ class ValueSettings:
     """
 
     size: tuple[int, int] = (128, 96)
-    steps: int = 600
+    steps: int = 800
     batch_size: int = 8
     learning_rate: float = 1e-3
     seeds: tuple[int, ...] = (0, 1, 2)
