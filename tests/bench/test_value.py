@@ -130,3 +130,53 @@ def test_bad_options_give_one_line(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_users_corpus_is_exported_and_reused(quick_run: dict) -> None:
+    """``--corpus DIR`` with a corpus folder: exported once into the cache (split by contributor), then reused."""
+    from parallax.bench.value.data import export_metas, prepare_corpus_arg
+    from parallax.errors import InputFileError
+
+    cache = quick_run["root"] / "cache"
+    (corpus_dir,) = cache.glob("real-train-*/corpus")
+    first = prepare_corpus_arg(corpus_dir, cache, split="train", log=lambda _: None)
+    again = prepare_corpus_arg(corpus_dir, cache, split="train", log=lambda _: None)
+    assert not first.cached and again.cached and again.export == first.export
+    metas = export_metas(first.export, None)
+    assert {m["rights"]["contributor"] for m in metas} == {"middlebury2001-tsukuba", "3ds-frozenpond"}
+    as_export = prepare_corpus_arg(first.export, cache, split="test", log=lambda _: None)
+    assert as_export.export == first.export and as_export.split == "test"
+    with pytest.raises(InputFileError, match="neither a corpus"):
+        prepare_corpus_arg(cache, cache, split="train", log=lambda _: None)
+
+
+def test_a_training_source_without_train_samples_is_refused(quick_run: dict) -> None:
+    from parallax.bench.value.stream import TrainStream
+    from parallax.errors import InputFileError
+
+    (held_out_export,) = (quick_run["root"] / "cache").glob("real-test-*/export")  # every sample in the test split
+    with pytest.raises(InputFileError, match="no sample in its train split"):
+        TrainStream({"real": held_out_export}, {"real": 1.0}, seed=0, crop=(32, 32), batch_size=2)
+
+
+def test_the_same_shot_in_another_format_is_caught(tmp_path: Path, captures_dir: Path) -> None:
+    """The GX8 shot as an MPO in training and as a side-by-side JPEG held out: different files, contributors and
+    pixel hashes, but the perceptual hashes match, and the run refuses to start."""
+    from parallax.bench.value.data import prepare_real
+    from parallax.bench.value.evaluate import load_export_scenes
+    from parallax.bench.value.heldout import HeldOutLeakError, check_held_out, train_records
+    from parallax.bench.value.scenes import RealScene
+    from parallax.bench.value.settings import quick_settings
+
+    settings = quick_settings()
+    mpo = RealScene(scene_id="gx8-as-mpo", kind="capture", captures=((captures_dir / "mpo/Panasonic-DMC-GX8.mpo",),))
+    sbs = RealScene(scene_id="gx8-as-sbs", kind="capture", captures=((captures_dir / "sbs/Panasonic-DMC-GX8.jpg",),))
+    quiet = {"log": lambda _: None}
+    train = prepare_real([mpo], settings, tmp_path, split="train", **quiet)
+    held = prepare_real([sbs], settings, tmp_path, split="test", **quiet)
+    scenes = load_export_scenes(held, width=64)
+    records = train_records(train.export, "train")
+    assert [s.scene_id for s in scenes] == ["gx8-as-sbs"] and [r.contributor for r in records] == ["gx8-as-mpo"]
+    assert scenes[0].content_sha256 != records[0].content_sha256
+    with pytest.raises(HeldOutLeakError, match="near-duplicate of gx8-as-sbs"):
+        check_held_out(records, scenes)
