@@ -116,9 +116,13 @@ def _cached(cache: Path, name: str, build: Callable[[Path], list[dict[str, Any]]
     try:
         outcomes = build(staging)
         (staging / "build.json").write_text(json.dumps({"outcomes": outcomes}, indent=2) + "\n", encoding="utf-8")
-        if final.exists():  # an incomplete folder from an older run
+        if final.exists() and not (final / "build.json").is_file():  # an incomplete folder from an older run
             shutil.rmtree(final)
-        os.replace(staging, final)
+        try:
+            os.replace(staging, final)
+        except OSError as exc:
+            if not (final / "build.json").is_file():  # not a concurrent run that finished first
+                raise OutputError(f"cannot move {staging} to {final}: {exc.strerror}; check --cache") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final, False
