@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "parallax.cli.eval_cmd",  # eval
     "parallax.cli.corpus_cmds",  # corpus ...
     "parallax.cli.synth_cmd",  # synth
+    "parallax.cli.bench_cmds",  # bench value
     "parallax.cli.serve_cmds",  # serve, view
 )
 
