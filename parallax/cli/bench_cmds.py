@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from parallax.errors import ParameterError
+
+if TYPE_CHECKING:
+    from parallax.bench.value.settings import ValueSettings
 
 __all__ = ["register", "bench_app", "settings_from_options"]
 
@@ -52,7 +56,7 @@ def settings_from_options(
     device: str = "cpu",
     threads: int | None = None,
     bootstrap: int | None = None,
-):
+) -> ValueSettings:
     """The preset (quick or full) with the options given on the command line applied."""
     from parallax.bench.value.settings import full_settings, parse_size, quick_settings
 
