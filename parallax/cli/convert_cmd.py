@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from parallax.cli import options as opt
-from parallax.cli.stereo_cmds import describe_depth, run_pipeline
+from parallax.cli.stereo_cmds import describe_depth, describe_validity, run_pipeline
 from parallax.errors import ParameterError
 
 __all__ = ["register", "parse_options"]
@@ -45,6 +45,8 @@ def convert_cmd(
     model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    strict: bool = opt.STRICT,
+    far_clip: float = opt.FAR_CLIP,
 ) -> None:
     """Convert a capture to another format (point cloud, depth map, display formats ...)."""
     from parallax.io.atomic import check_writable_dir
@@ -72,9 +74,12 @@ def convert_cmd(
         focal_px=focal_px,
         baseline_mm=baseline_mm,
         doffs=doffs,
+        strict=strict,
+        far_clip=far_clip,
     )
     write_output(result, output, format=fmt.name, options=OutputOptions(extra=extra))
     typer.echo(describe_depth(result))
+    typer.echo(describe_validity(result))
     typer.echo(f"wrote {output} ({fmt.name})")
 
 

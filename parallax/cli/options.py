@@ -16,6 +16,8 @@ __all__ = [
     "LAYOUT",
     "MAX_SIZE",
     "MAX_SIZE_HELP",
+    "STRICT",
+    "FAR_CLIP",
 ]
 
 MAX_SIZE_HELP = "Process at a reduced size: longer side at most this many pixels (outputs get that size)."
@@ -30,3 +32,14 @@ MATCHER = typer.Option("default", "--matcher", help="Matcher name (default, sgbm
 MODEL = typer.Option(None, "--model", help="Weights file for a learned matcher (e.g. model.onnx).")
 LAYOUT = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...).")
 MAX_SIZE = typer.Option(None, "--max-size", help=MAX_SIZE_HELP)
+STRICT = typer.Option(
+    False,
+    "--strict",
+    help="Only pixels measured by a left-right consistent match get a value (default: dense; pixels seen by "
+    "one camera only are extrapolated from the background side with a low confidence).",
+)
+FAR_CLIP = typer.Option(
+    4.0,
+    "--far-clip",
+    help="Pixels deeper than this many times the 95th percentile of the depth are not valid (0 = keep them).",
+)

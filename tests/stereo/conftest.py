@@ -21,8 +21,9 @@ def photometric_check(left: np.ndarray, right: np.ndarray, disparity: np.ndarray
         ``inside``: share of left pixels with a value whose match ``x - d``
         lies inside the right view (informational).
         ``error``: mean absolute RGB error (0..255) of the right view warped
-        into the left with ``cv2.remap`` at ``x - d`` (bilinear, black outside
-        the right view), over every pixel with a value. ``shift_error``: the same for the best single global
+        into the left with ``cv2.remap`` at ``x - d`` (bilinear), over every
+        pixel with a value whose match lies inside the right view (pixels seen
+        by the left camera only have an extrapolated value that no image can check). ``shift_error``: the same for the best single global
         integer horizontal shift (searched over the 0.5-99.5 percentile range of
         the disparities), over the same pixels. ``ratio`` = error / shift_error.
     """
@@ -32,7 +33,7 @@ def photometric_check(left: np.ndarray, right: np.ndarray, disparity: np.ndarray
     lf = left.astype(np.float32)
     d = np.where(valid, disparity, 0).astype(np.float32)
     inside = valid & (xs - d >= -0.5) & (xs - d <= w - 0.5)
-    compared = valid
+    compared = inside
     warped = cv2.remap(right, xs - d, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
     err_d = float(np.abs(lf - warped).mean(axis=2)[compared].mean())
     lo, hi = np.floor(np.nanpercentile(disparity, 0.5)), np.ceil(np.nanpercentile(disparity, 99.5))
