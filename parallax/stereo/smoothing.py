@@ -131,6 +131,7 @@ def smooth_guided(
     sigma_color: float,
     iterations: int = 3,
     threads: int = 1,
+    edge_scale: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Smooth ``HxW`` maps with the fast global smoother guided by ``image`` (module docstring).
 
@@ -149,6 +150,9 @@ def smooth_guided(
         Row-then-column rounds, with ``lambda`` falling by 4 each round.
     threads : int
         Threads for the row solves (same result for any number).
+    edge_scale : tuple of numpy.ndarray, optional
+        Factors in [0, 1] multiplied into the horizontal (``H x W-1``) and vertical
+        (``H-1 x W``) neighbour weights, e.g. to stop at known depth edges.
 
     Returns
     -------
@@ -169,6 +173,12 @@ def smooth_guided(
     if w < 2 or h < 2:
         return [stack[:, :, i].copy() for i in range(stack.shape[2])]
     wh, wv = edge_weights(image, sigma_color)
+    if edge_scale is not None:
+        sh, sv = edge_scale
+        if np.shape(sh) != wh.shape or np.shape(sv) != wv.shape:
+            raise ParameterError(f"edge_scale must have shapes {wh.shape} and {wv.shape}")
+        wh = np.ascontiguousarray(wh * np.asarray(sh, dtype=np.float32))
+        wv = np.ascontiguousarray(wv * np.asarray(sv, dtype=np.float32))
     for t in range(1, iterations + 1):
         lam_t = np.float32(1.5 * 4.0 ** (iterations - t) / (4.0**iterations - 1.0) * lam)
         run_rows(functools.partial(_rows_job, stack, wh, lam_t), h, threads)

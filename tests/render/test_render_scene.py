@@ -108,7 +108,9 @@ def test_splat_ply_full_layout_and_merged_flat_regions(tmp_path, cones_result):
     assert merged.count == vertex.count < int(cones_result.valid.sum())
     assert default.stat().st_size < 0.3 * full.stat().st_size
     with pytest.raises(ParameterError, match="sh_degree"):
-        write_output(cones_result, tmp_path / "bad.ply", format="splat", options=OutputOptions(extra={"sh_degree": "4"}))
+        write_output(
+            cones_result, tmp_path / "bad.ply", format="splat", options=OutputOptions(extra={"sh_degree": "4"})
+        )
     assert not (tmp_path / "bad.ply").exists()
 
 

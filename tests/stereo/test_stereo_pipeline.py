@@ -36,7 +36,8 @@ def test_disparity_explains_rectified_pair(captures_dir, photometric, name, righ
     assert result.image.shape[:2] == (result.rectification.height, result.rectification.width)
     assert result.disparity_px.shape == result.image.shape[:2] == result.right_image.shape[:2]
     check = photometric(result.image, result.right_image, result.disparity_px)
-    assert check["coverage"] >= 0.90, check
+    # untextured regions with nothing to support a surface are left without a value (issue 10)
+    assert check["coverage"] >= 0.80, check
     # at least 20 % lower error than the best single global horizontal shift
     assert check["error"] <= 0.8 * check["shift_error"], check
     valid = result.valid
