@@ -3,7 +3,8 @@
 Runs ``sgbm`` (OpenCV SGBM, 3-way, with background-favouring hole fill, given
 the scene's true search range: the recipe of ``parallax eval``), ``sgbm-raw``
 (the same without the fill), ``default`` (Parallax's matcher alone, scene range)
-and ``cli`` -- what ``parallax disparity LEFT RIGHT`` computes: the pair as a
+``pair`` (the CLI's depth path on the already rectified pair, without the
+rectification check) and ``cli`` -- what ``parallax disparity LEFT RIGHT`` computes: the pair as a
 two-file capture through :func:`parallax.compute_depth` with no range given
 (rectification check, range search, matching, the one post-processing of
 :func:`parallax.stereo.disparity.disparity_of_pair`; file decoding excluded) --
@@ -41,6 +42,28 @@ DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "stereo-gt" / "scenes.json"
 BASELINE = "sgbm"
 CANDIDATE = "default"
 CLI_PATH = "cli"
+PAIR_PATH = "pair"
+
+
+class PairPath:
+    """The CLI path without the rectification check: :func:`parallax.stereo.disparity.disparity_of_pair`
+    on the (already rectified) pair, no search range -- what the CLI gives once it knows the pair is rectified."""
+
+    name = PAIR_PATH
+
+    def match(self, left, right, *, min_disparity=None, max_disparity=None):
+        """Disparity of ``left`` against ``right`` through the one post-processing."""
+        from parallax.stereo.disparity import disparity_of_pair
+        from parallax.stereo.matchers.base import MatchResult
+
+        result = disparity_of_pair(left, right)
+        return MatchResult(
+            disparity_px=result.disparity_px,
+            confidence=result.confidence,
+            min_disparity=result.min_disparity,
+            max_disparity=result.max_disparity,
+            settings=dict(result.settings),
+        )
 
 
 class CliPath:
@@ -78,10 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the full report (with timing) here")
     args = parser.parse_args(argv)
     names = [m.strip() for m in args.matchers.split(",") if m.strip()]
-    for needed in (BASELINE, CANDIDATE, CLI_PATH):
+    for needed in (BASELINE, CANDIDATE, PAIR_PATH, CLI_PATH):
         if needed not in names:
             names.append(needed)
-    matchers = [CliPath() if name == CLI_PATH else name for name in names]
+    paths = {CLI_PATH: CliPath(), PAIR_PATH: PairPath()}
+    matchers = [paths.get(name, name) for name in names]
     try:
         sources = select_scenes(find_scenes(args.dataset), args.scene)
         report = evaluate((s.load() for s in sources), matchers, dataset=str(args.dataset))
@@ -90,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print_report(report)
     mean_b = report.mean(BASELINE)
-    for candidate in (CANDIDATE, CLI_PATH):
+    for candidate in (CANDIDATE, PAIR_PATH, CLI_PATH):
         bad2 = ratio(report, candidate, BASELINE)
         epe = ratio(report, candidate, BASELINE, metric="epe_px")
         speed = ratio(report, candidate, BASELINE, metric="ms_per_mp")

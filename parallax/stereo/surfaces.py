@@ -145,11 +145,13 @@ def plain_mask(
     """``HxW`` bool: pixels without texture around them.
 
     A pixel is plain when the grey-level standard deviation over a ``window`` box
-    is below ``std_threshold`` and, with ``fine_threshold > 0``, the fine-scale
-    texture over the box is below it too: the mean of ``sqrt(pi / 2) / 6 *
-    |I * K|`` with Immerkaer's kernel ``K`` (the standard deviation of white
-    noise that would give the same response, grey levels). Low-contrast surfaces
-    with real fine texture (which a census matcher does lock onto) are not plain.
+    is below ``std_threshold`` and, with ``fine_threshold > 0``, the box's
+    fine-scale texture is below it too: Immerkaer's measure, the mean of
+    ``sqrt(pi / 2) / 6 * |I * K|`` with ``K`` the difference of two Laplacians
+    (blind to planes and ramps), in grey levels. Low-contrast surfaces that do
+    carry fine texture (which the census matcher locks onto) are not plain.
+    Strong sensor noise looks like fine texture to this measure, so a very noisy
+    plain wall keeps the matcher's values.
     """
     grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
     box = (window, window)
@@ -157,8 +159,9 @@ def plain_mask(
     mean2 = cv2.blur(grey * grey, box, borderType=cv2.BORDER_REFLECT)
     plain = (mean2 - mean * mean) < np.float32(std_threshold) ** 2
     if fine_threshold > 0:
-        fine = np.abs(cv2.filter2D(grey, -1, _FINE, borderType=cv2.BORDER_REFLECT)) * np.float32(np.sqrt(np.pi / 2) / 6)
-        plain &= cv2.blur(fine, box, borderType=cv2.BORDER_REFLECT) < np.float32(fine_threshold)
+        response = np.abs(cv2.filter2D(grey, -1, _FINE, borderType=cv2.BORDER_REFLECT))
+        fine = cv2.blur(response * np.float32(np.sqrt(np.pi / 2) / 6), box, borderType=cv2.BORDER_REFLECT)
+        plain &= fine < np.float32(fine_threshold)
     return plain
 
 
