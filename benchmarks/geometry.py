@@ -32,6 +32,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
@@ -59,7 +60,9 @@ VIDEO_FRAMES = (0, 5, 9)
 
 def captures() -> list[tuple[str, Path, Path | None]]:
     """(name, file or left file, right file or None) of every capture the benchmark runs on."""
-    out = [(name, DATA / left, None if right is None else DATA / right) for name, left, right in PHOTOS]
+    out: list[tuple[str, Path, Path | None]] = [
+        (name, DATA / left, None if right is None else DATA / right) for name, left, right in PHOTOS
+    ]
     video = DATA / "video" / "bidavideo-demo"
     for i in VIDEO_FRAMES:
         out.append((f"bidavideo-{i}", video / "left" / f"left{i:06d}.png", video / "right" / f"right{i:06d}.png"))
@@ -71,7 +74,7 @@ def captures() -> list[tuple[str, Path, Path | None]]:
     return [c for c in out if c[1].is_file()]
 
 
-def measure(result) -> dict[str, float]:
+def measure(result: Any) -> dict[str, float]:
     """The geometry measures of one DepthResult."""
     from parallax.bench.geometry import boundary_edges_per_1000_faces, depth_reach, plain_roughness
     from parallax.scene.mesh import depth_mesh, result_camera
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     from parallax.stereo.pipeline import compute_depth
 
     side = None if args.max_size == "full" else int(args.max_size)
-    rows = []
+    rows: list[dict[str, Any]] = []
     header = (
         f"{'capture':30s} {'size':>10s} {'s':>6s} {'plain':>6s} {'rough':>6s} {'raw':>6s} {'valid':>6s} "
         f"{'edges':>7s} {'raw':>7s} {'reach':>6s} {'raw':>7s} {'splats':>8s} {'MB':>6s}"
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             now = compute_depth(capture, max_side_px=side)
             seconds = time.perf_counter() - t0
-            row = {"capture": name, "size": list(now.depth.shape), "seconds": seconds, **measure(now)}
+            row: dict[str, Any] = {"capture": name, "size": list(now.depth.shape), "seconds": seconds}
+            row.update(measure(now))
             if not args.no_raw:
                 raw = compute_depth(capture, max_side_px=side, plain_surfaces=False, far_clip_factor=None)
                 row.update({f"raw_{k}": v for k, v in measure(raw).items()})
@@ -152,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _get(row: dict, key: str, fmt: str) -> str:
+def _get(row: dict[str, Any], key: str, fmt: str) -> str:
     return format(row[key], fmt) if key in row else "-"
 
 
-def _mean(rows: list[dict], key: str) -> str:
+def _mean(rows: list[dict[str, Any]], key: str) -> str:
     values = [r[key] for r in rows if key in r]
     return f"{np.mean(values):.3f}" if values else "-"
 

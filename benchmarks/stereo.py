@@ -37,6 +37,7 @@ from parallax.bench.datasets import find_scenes, select_scenes  # noqa: E402
 from parallax.bench.evaluate import evaluate  # noqa: E402
 from parallax.bench.report import print_report, ratio  # noqa: E402
 from parallax.errors import ParallaxError  # noqa: E402
+from parallax.stereo.matchers.base import Matcher  # noqa: E402
 
 DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "stereo-gt" / "scenes.json"
 BASELINE = "sgbm"
@@ -104,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     for needed in (BASELINE, CANDIDATE, PAIR_PATH, CLI_PATH):
         if needed not in names:
             names.append(needed)
-    paths = {CLI_PATH: CliPath(), PAIR_PATH: PairPath()}
-    matchers = [paths.get(name, name) for name in names]
+    paths: dict[str, Matcher] = {CLI_PATH: CliPath(), PAIR_PATH: PairPath()}
+    matchers: list[str | Matcher] = [paths.get(name, name) for name in names]
     try:
         sources = select_scenes(find_scenes(args.dataset), args.scene)
         report = evaluate((s.load() for s in sources), matchers, dataset=str(args.dataset))
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         epe = ratio(report, candidate, BASELINE, metric="epe_px")
         speed = ratio(report, candidate, BASELINE, metric="ms_per_mp")
         mean_c = report.mean(candidate)
+        if mean_c is None or mean_b is None:
+            continue
         print(
             f"{candidate}/{BASELINE}: bad-2.0 ratio {bad2:.3f} "
             f"({mean_c['bad_2_pct']:.2f} % vs {mean_b['bad_2_pct']:.2f} %, mean over {mean_c['scenes']} scenes); "
