@@ -14,7 +14,8 @@ the surface's own slope there: more than ``edge_slope_ratio`` times the smaller
 of the two neighbouring jumps on the same grid line (``w`` of a plane is linear
 in the pixel coordinates, so a slanted floor or wall has equal jumps and stays
 closed). Triangles with a depth edge, or a corner without depth, are dropped:
-they would be skins stretched across discontinuities.
+they would be skins stretched across discontinuities. No triangle reaches
+farther than ``max_depth_ratio`` (4) times the 95th percentile of the mesh's depth.
 
 glTF axes: glTF is right-handed, +Y up, and a camera looks down -Z. OpenCV
 points ``(x, y, z)`` are written as ``(x, -y, -z)``. The scene holds the mesh
@@ -135,6 +136,7 @@ def depth_mesh(
     max_vertices: int = 500_000,
     edge_log_ratio: float | None = None,
     edge_slope_ratio: float = 3.0,
+    max_depth_ratio: float | None = 4.0,
     units: str = "relative",
 ) -> DepthMesh:
     """Triangulate a depth map on its pixel grid (see the module docstring).
@@ -153,6 +155,10 @@ def depth_mesh(
     edge_slope_ratio : float
         A large jump is a depth edge only when it is more than this many times the
         smaller neighbouring jump on the same grid line (the local slope).
+    max_depth_ratio : float or None
+        No triangle reaches farther than this many times the 95th percentile of the
+        mesh's depth (``None``: no limit; the pipeline's far clip usually removed such
+        outliers already, this guards what remains isolated after the edge cuts).
     units : str
         ``"m"`` or ``"relative"``, recorded in the mesh.
     """
@@ -169,6 +175,8 @@ def depth_mesh(
         edge_log_ratio = max(0.05, 0.02 * step)
     if not (math.isfinite(edge_log_ratio) and edge_log_ratio > 0):
         raise ParameterError(f"edge_log_ratio must be positive, got {edge_log_ratio!r}")
+    if max_depth_ratio is not None and not (math.isfinite(max_depth_ratio) and max_depth_ratio > 1):
+        raise ParameterError(f"max_depth_ratio must be above 1 or None, got {max_depth_ratio!r}")
     if not (math.isfinite(edge_slope_ratio) and edge_slope_ratio >= 1):
         raise ParameterError(f"edge_slope_ratio must be >= 1, got {edge_slope_ratio!r}")
     ys = np.arange(0, h, step)
@@ -199,6 +207,18 @@ def depth_mesh(
     tri1 = np.stack([a[k1], c[k1], b[k1]], axis=-1)
     tri2 = np.stack([b[k2], c[k2], d[k2]], axis=-1)
     faces = np.concatenate([tri1, tri2], axis=0)
+    if max_depth_ratio is not None:
+        # isolated far surfaces: no triangle reaches beyond max_depth_ratio x the 95th percentile of
+        # the mesh's own depth (dropping some lowers the percentile a little: repeat until stable)
+        for _ in range(8):
+            if len(faces) == 0:
+                break
+            fz = zz.reshape(-1)[faces]
+            limit = max_depth_ratio * np.percentile(zz.reshape(-1)[np.unique(faces)], 95.0)
+            keep_far = fz.max(axis=1) <= limit
+            if keep_far.all():
+                break
+            faces = faces[keep_far]
     used = np.zeros(gh * gw, dtype=bool)
     used[faces.reshape(-1)] = True
     remap = np.cumsum(used) - 1

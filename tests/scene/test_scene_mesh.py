@@ -21,13 +21,16 @@ def test_steep_slanted_plane_stays_closed():
     # a floor seen at a grazing angle: inverse depth linear in y, depth changing by up to 50 % per pixel
     y = np.arange(120, dtype=np.float64)[:, None] * np.ones((1, 160))
     depth = (1.0 / (0.002 + 0.0015 * y)).astype(np.float32)
-    mesh = depth_mesh(depth, CAM)
+    mesh = depth_mesh(depth, CAM, max_depth_ratio=None)  # the edge test alone
     # not one triangle dropped but at two corners, where a diagonal has no neighbour to judge its slope by
     assert len(mesh.faces) >= 2 * 119 * 159 - 2
     per_1000 = boundary_edges_per_1000_faces(mesh.faces)
     assert per_1000 <= (_grid_border_edges(120, 160) + 4) * 1000 / len(mesh.faces)
     # the old criterion (relative jump alone) shredded it: many triangles across > 5 % jumps
     assert np.mean(np.abs(np.diff(np.log(depth), axis=0)) > 0.05) > 0.15
+    # by default the far end (up to 90 times the near end) is cut at 4 x the 95th percentile
+    limited = depth_mesh(depth, CAM)
+    assert depth_reach(limited.vertices[:, 2]) <= 4.0 + 1e-6 and len(limited.faces) > 0.9 * len(mesh.faces)
 
 
 def test_depth_step_breaks_the_mesh_along_the_step_only():
