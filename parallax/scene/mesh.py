@@ -11,9 +11,10 @@ and ``b`` is a depth edge when the jump of inverse depth ``w = 1 / Z`` across it
 is both large, ``|w_a - w_b| > edge_log_ratio * min(w_a, w_b)`` (default
 ``max(0.05, 0.02 * step)``, i.e. about ``|ln Z_a - ln Z_b|``), and much larger than
 the surface's own slope there: more than ``edge_slope_ratio`` times the smaller
-of the two neighbouring jumps on the same grid line (``w`` of a plane is linear
-in the pixel coordinates, so a slanted floor or wall has equal jumps and stays
-closed). Triangles with a depth edge, or a corner without depth, are dropped:
+of the two neighbouring jumps on the same grid line that go the same way (``w``
+of a plane is linear in the pixel coordinates, so a slanted floor or wall has
+equal jumps in one direction and stays closed; noise, whose jumps alternate,
+does not). Triangles with a depth edge, or a corner without depth, are dropped:
 they would be skins stretched across discontinuities. No triangle reaches
 farther than ``max_depth_ratio`` (4) times the 95th percentile of the mesh's depth.
 
@@ -119,9 +120,12 @@ def _connected(inv: np.ndarray, dy: int, dx: int, log_ratio: float, slope_ratio:
     prev = _shifted(inv, -dy, -dx)
     after = _shifted(inv, 2 * dy, 2 * dx)
     with np.errstate(invalid="ignore"):
-        jump = np.abs(nxt - inv)
-        before_jump = np.abs(inv - prev)
-        after_jump = np.abs(after - nxt)
+        step = nxt - inv
+        jump = np.abs(step)
+        before, after_step = inv - prev, after - nxt
+        # a neighbouring jump counts as slope only when it goes the same way (a ramp); noise alternates
+        before_jump = np.where(np.isnan(before), np.nan, np.where(before * step > 0, np.abs(before), 0.0))
+        after_jump = np.where(np.isnan(after_step), np.nan, np.where(after_step * step > 0, np.abs(after_step), 0.0))
         slope = np.fmin(before_jump, after_jump)  # NaN only where neither neighbour has depth
         slope = np.where(np.isfinite(slope), slope, 0.0)
         large = jump > log_ratio * np.fmin(inv, nxt)
