@@ -52,6 +52,9 @@ __all__ = [
     "EXTRAPOLATED_CONFIDENCE",
 ]
 
+#: Matchers (their ``settings["matcher"]``) whose plain regions are left as they are by default.
+LEARNED_MATCHERS = frozenset({"onnx"})
+
 #: Highest confidence of a pixel whose value was extrapolated (seen by one camera only).
 EXTRAPOLATED_CONFIDENCE = 0.05
 
@@ -102,7 +105,7 @@ def disparity_of_pair(
     min_disparity: float | None = None,
     max_disparity: float | None = None,
     strict: bool = False,
-    plain_surfaces: bool = True,
+    plain_surfaces: bool | None = None,
     covered: np.ndarray | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> PairDisparity:
@@ -119,9 +122,11 @@ def disparity_of_pair(
     strict : bool
         Leave every pixel that no left-right consistent match measured without a
         value (default: dense, extrapolated pixels get a low confidence).
-    plain_surfaces : bool
-        Turn untextured regions into smooth surfaces or no value (default) rather
-        than keeping the matcher's values there.
+    plain_surfaces : bool or None
+        Turn untextured regions into smooth surfaces or no value rather than keeping
+        the matcher's values there. ``None`` (default): on for the matchers that
+        search correspondences (``default``, ``sgbm``), off for learned models
+        (``onnx``), which fill untextured regions from what they learned.
     covered : numpy.ndarray, optional
         ``HxW`` bool, the left pixels that show the scene (rectification leaves
         black borders without a source pixel); the others get no value.
@@ -132,7 +137,7 @@ def disparity_of_pair(
     -------
     PairDisparity
     """
-    if not isinstance(strict, bool) or not isinstance(plain_surfaces, bool):
+    if not isinstance(strict, bool) or not (plain_surfaces is None or isinstance(plain_surfaces, bool)):
         raise ParameterError(f"strict and plain_surfaces must be True or False, got {strict!r}, {plain_surfaces!r}")
     from parallax.stereo.matchers.threads import available_cores
     from parallax.stereo.surfaces import smooth_plain_surfaces
@@ -153,6 +158,8 @@ def disparity_of_pair(
     confidence = np.where(outside, np.minimum(confidence, EXTRAPOLATED_CONFIDENCE), confidence)
     settings: dict[str, Any] = {"matcher_settings": dict(result.settings), "strict": strict}
     settings["outside_right_view_share"] = round(float(outside.mean()), 6)
+    if plain_surfaces is None:
+        plain_surfaces = result.settings.get("matcher") not in LEARNED_MATCHERS
     if plain_surfaces:
         surfaces = smooth_plain_surfaces(np.asarray(left), disparity, confidence, measured, threads=available_cores())
         disparity, confidence = np.array(surfaces.disparity_px), np.array(surfaces.confidence)

@@ -225,7 +225,7 @@ def compute_depth(
     matcher_options: Mapping[str, Any] | None = None,
     strict: bool = False,
     far_clip_factor: float | None = DEFAULT_FAR_CLIP,
-    plain_surfaces: bool = True,
+    plain_surfaces: bool | None = None,
 ) -> DepthResult:
     """Rectify a capture, estimate disparity and turn it into depth.
 
@@ -261,8 +261,10 @@ def compute_depth(
         not valid (noise near zero disparity would put them hundreds of times
         farther than the scene); ``settings["far_clip"]`` says how many were
         clipped and where. ``None`` keeps them.
-    plain_surfaces : bool
-        Make untextured regions smooth surfaces or no value (default).
+    plain_surfaces : bool or None
+        Make untextured regions smooth surfaces or no value; ``None`` (default): on
+        for correspondence matchers, off for learned models (see
+        :func:`parallax.stereo.disparity.disparity_of_pair`).
 
     Returns
     -------
