@@ -41,7 +41,8 @@ Off by default: at the sizes of the stereo-gt scenes it saves little time and it
 loses background seen through narrow gaps.
 
 Large pairs are matched at a reduced resolution so the cost volume stays under
-``max_voxels`` (disparities are scaled back to full-resolution pixels).
+``max_voxels``; disparities are scaled back to full-resolution pixels, bilinear
+over smooth surfaces and nearest across depth edges.
 
 Conventions: images ``HxWx3`` uint8 RGB; disparity in pixels of the left view,
 ``x_right = x_left - d`` (negative values are valid); NaN = no value.
@@ -308,6 +309,21 @@ def _remove_speckles(disp: np.ndarray, state: np.ndarray, size: int, range_px: f
     return out
 
 
+def _upsample(disparity: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Disparity of the working resolution at full resolution: bilinear where the 2x2
+    neighbourhood is smooth (within 1 px, so slanted surfaces come out as ramps, not
+    stairs), nearest across depth edges (no values between foreground and background)."""
+    d = np.asarray(disparity, dtype=np.float32)
+    nearest = cv2.resize(d, size, interpolation=cv2.INTER_NEAREST)
+    if not np.isfinite(d).all():
+        return nearest
+    spread = cv2.dilate(d, np.ones((2, 2), np.uint8)) - cv2.erode(d, np.ones((2, 2), np.uint8))
+    spread = np.maximum(spread, np.roll(np.roll(spread, 1, axis=0), 1, axis=1))  # both corners of a 2x2 cell
+    smooth = cv2.resize((spread <= 1.0).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    linear = cv2.resize(d, size, interpolation=cv2.INTER_LINEAR)
+    return np.where(smooth, linear, nearest).astype(np.float32)
+
+
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     h, w = image.shape[:2]
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
@@ -471,7 +487,7 @@ class ParallaxMatcher:
         if s.median_size and s.fill and np.isfinite(out).all():
             out = cv2.medianBlur(out.astype(np.float32), s.median_size)
         if scale != 1.0:
-            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_NEAREST) / sx
+            out = _upsample(out, (w, h)) / sx
             conf = cv2.resize(conf.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
             valid = cv2.resize(valid.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
         conf = np.where(np.isfinite(out), conf, 0.0).astype(np.float32)
