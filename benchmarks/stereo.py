@@ -1,16 +1,23 @@
-"""Stereo benchmark: Parallax's default matcher against OpenCV SGBM, measured in one run.
+"""Stereo benchmark: Parallax's default matcher and the CLI's depth path against OpenCV SGBM, in one run.
 
-Runs ``sgbm`` (OpenCV SGBM, 3-way, with background-favouring hole fill),
-``sgbm-raw`` (the same without the fill) and ``default`` (Parallax's matcher) on
-every scene of ``../shared/data/stereo-gt/scenes.json`` (or ``--dataset``), prints
-the table of ``parallax eval``, then the ratios of ``default`` to ``sgbm``:
+Runs ``sgbm`` (OpenCV SGBM, 3-way, with background-favouring hole fill, given
+the scene's true search range: the recipe of ``parallax eval``), ``sgbm-raw``
+(the same without the fill), ``default`` (Parallax's matcher alone, scene range)
+``pair`` (the CLI's depth path on the already rectified pair, without the
+rectification check) and ``cli`` -- what ``parallax disparity LEFT RIGHT`` computes: the pair as a
+two-file capture through :func:`parallax.compute_depth` with no range given
+(rectification check, range search, matching, the one post-processing of
+:func:`parallax.stereo.disparity.disparity_of_pair`; file decoding excluded) --
+on every scene of ``../shared/data/stereo-gt/scenes.json`` (or ``--dataset``).
+It prints the table of ``parallax eval`` (per scene and mean: bad-N, EPE, ...),
+then the ratios of ``default`` and ``cli`` to ``sgbm``:
 
-* bad-2.0 ratio: mean bad-2.0 (all GT pixels, holes count as wrong) of default
-  divided by that of SGBM-with-fill; below 1 means default is more accurate;
-* ms/MP ratio: warm milliseconds per megapixel of default divided by SGBM's;
-  below 1 means default is faster.
+* bad-2.0 ratio: mean bad-2.0 (all GT pixels, holes count as wrong) divided by
+  that of SGBM-with-fill; below 1 means more accurate;
+* EPE ratio: the same for the end-point error;
+* ms/MP ratio: warm milliseconds per megapixel divided by SGBM's; below 1 means faster.
 
-Both are measured in the same process on the same machine, so they compare
+All are measured in the same process on the same machine, so they compare
 like with like. Run: ``.venv/bin/python benchmarks/stereo.py``. Exits 0 when the
 run completes (the numbers are reported, not judged here).
 """
@@ -30,10 +37,60 @@ from parallax.bench.datasets import find_scenes, select_scenes  # noqa: E402
 from parallax.bench.evaluate import evaluate  # noqa: E402
 from parallax.bench.report import print_report, ratio  # noqa: E402
 from parallax.errors import ParallaxError  # noqa: E402
+from parallax.stereo.matchers.base import Matcher  # noqa: E402
 
 DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "stereo-gt" / "scenes.json"
 BASELINE = "sgbm"
 CANDIDATE = "default"
+CLI_PATH = "cli"
+PAIR_PATH = "pair"
+
+
+class PairPath:
+    """The CLI path without the rectification check: :func:`parallax.stereo.disparity.disparity_of_pair`
+    on the (already rectified) pair, no search range -- what the CLI gives once it knows the pair is rectified."""
+
+    name = PAIR_PATH
+
+    def match(self, left, right, *, min_disparity=None, max_disparity=None):
+        """Disparity of ``left`` against ``right`` through the one post-processing."""
+        from parallax.stereo.disparity import disparity_of_pair
+        from parallax.stereo.matchers.base import MatchResult
+
+        result = disparity_of_pair(left, right)
+        return MatchResult(
+            disparity_px=result.disparity_px,
+            confidence=result.confidence,
+            min_disparity=result.min_disparity,
+            max_disparity=result.max_disparity,
+            settings=dict(result.settings),
+        )
+
+
+class CliPath:
+    """``parallax disparity LEFT RIGHT`` as a matcher: the pair as a two-file capture through
+    :func:`parallax.compute_depth`, with no search range (the one given is ignored)."""
+
+    name = CLI_PATH
+
+    def match(self, left, right, *, min_disparity=None, max_disparity=None):
+        """Disparity the CLI writes for ``left`` and ``right`` (``x_right = x_left - d``, NaN = no value)."""
+        from parallax.capture.types import Capture
+        from parallax.errors import ParameterError
+        from parallax.stereo.matchers.base import MatchResult
+        from parallax.stereo.pipeline import compute_depth
+
+        capture = Capture(left=left, right=right, format="pair", source="left.png + right.png")
+        result = compute_depth(capture)
+        if result.disparity_px is None or result.disparity_px.shape != left.shape[:2]:
+            raise ParameterError("the CLI path rectified a benchmark pair (a different frame); it cannot be scored")
+        return MatchResult(
+            disparity_px=result.disparity_px,
+            confidence=result.confidence,
+            min_disparity=float(result.settings["min_disparity"]),
+            max_disparity=float(result.settings["max_disparity"]),
+            settings=dict(result.settings),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matchers", default=f"{BASELINE},sgbm-raw,{CANDIDATE}", help="comma-separated matchers")
     parser.add_argument("--json", type=Path, default=None, help="also write the full report (with timing) here")
     args = parser.parse_args(argv)
-    matchers = [m.strip() for m in args.matchers.split(",") if m.strip()]
-    for needed in (BASELINE, CANDIDATE):
-        if needed not in matchers:
-            matchers.append(needed)
+    names = [m.strip() for m in args.matchers.split(",") if m.strip()]
+    for needed in (BASELINE, CANDIDATE, PAIR_PATH, CLI_PATH):
+        if needed not in names:
+            names.append(needed)
+    paths: dict[str, Matcher] = {CLI_PATH: CliPath(), PAIR_PATH: PairPath()}
+    matchers: list[str | Matcher] = [paths.get(name, name) for name in names]
     try:
         sources = select_scenes(find_scenes(args.dataset), args.scene)
         report = evaluate((s.load() for s in sources), matchers, dataset=str(args.dataset))
@@ -55,17 +114,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_report(report)
-    bad2 = ratio(report, CANDIDATE, BASELINE)
-    speed = ratio(report, CANDIDATE, BASELINE, metric="ms_per_mp")
-    mean_c, mean_b = report.mean(CANDIDATE), report.mean(BASELINE)
-    print(
-        f"bad-2.0 ratio {CANDIDATE}/{BASELINE}: {bad2:.3f} "
-        f"({mean_c['bad_2_pct']:.2f} % vs {mean_b['bad_2_pct']:.2f} %, mean over {mean_c['scenes']} scenes)"
-    )
-    print(
-        f"ms/MP ratio {CANDIDATE}/{BASELINE}: {speed:.3f} "
-        f"({report.ms_per_mp(CANDIDATE):.0f} vs {report.ms_per_mp(BASELINE):.0f} ms/MP, warm)"
-    )
+    mean_b = report.mean(BASELINE)
+    for candidate in (CANDIDATE, PAIR_PATH, CLI_PATH):
+        bad2 = ratio(report, candidate, BASELINE)
+        epe = ratio(report, candidate, BASELINE, metric="epe_px")
+        speed = ratio(report, candidate, BASELINE, metric="ms_per_mp")
+        mean_c = report.mean(candidate)
+        if mean_c is None or mean_b is None:
+            continue
+        print(
+            f"{candidate}/{BASELINE}: bad-2.0 ratio {bad2:.3f} "
+            f"({mean_c['bad_2_pct']:.2f} % vs {mean_b['bad_2_pct']:.2f} %, mean over {mean_c['scenes']} scenes); "
+            f"EPE ratio {epe:.3f} ({mean_c['epe_px']:.3f} vs {mean_b['epe_px']:.3f} px); "
+            f"ms/MP ratio {speed:.3f} ({report.ms_per_mp(candidate):.0f} vs {report.ms_per_mp(BASELINE):.0f} ms/MP, warm)"
+        )
     if args.json is not None:
         from parallax.io.atomic import atomic_output
 

@@ -24,7 +24,15 @@ import numpy as np
 
 from parallax.errors import ParameterError
 
-__all__ = ["ASSUMED_HFOV_DEG", "CameraIntrinsics", "EmbeddedMap", "Capture", "CaptureFormat", "check_image"]
+__all__ = [
+    "ASSUMED_HFOV_DEG",
+    "CameraIntrinsics",
+    "EmbeddedMap",
+    "Capture",
+    "CaptureFormat",
+    "check_image",
+    "base_names",
+]
 
 #: Horizontal field of view, degrees, assumed for a view whose file states no focal length. The one
 #: definition: every consumer that needs intrinsics and has none (point clouds, meshes, splats, the viewer,
@@ -65,6 +73,17 @@ def check_image(name: str, image: Any) -> np.ndarray:
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ParameterError(f"{name} is empty (shape {image.shape}); give a non-empty image")
     return _readonly(image)
+
+
+def base_names(source: str) -> str:
+    """``source`` with every file path cut to its base name: ``"/home/ann/x-left.png + /home/ann/x-right.png"``
+    becomes ``"x-left.png + x-right.png"``.
+
+    A user's folder names are private: :class:`Capture` and the results made from
+    it keep only base names, so no output file carries them.
+    """
+    parts = str(source).split(" + ")
+    return " + ".join(part.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or part for part in parts)
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -224,7 +243,9 @@ class Capture:
     format : str
         One of :data:`CaptureFormat`.
     source : str
-        File name(s) the capture came from (for messages and provenance).
+        File name(s) the capture came from (for messages and provenance); paths
+        are cut to their base names (``"a.mpo"``, ``"x-left.png + x-right.png"``),
+        so no output made from the capture carries the user's folder names.
     left_camera, right_camera : CameraIntrinsics, optional
         Intrinsics of each view where the file gives them (or they follow from
         its focal length / field of view).
@@ -258,6 +279,7 @@ class Capture:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "source", base_names(self.source))
         object.__setattr__(self, "left", check_image("left", self.left))
         if self.right is not None:
             right = check_image("right", self.right)

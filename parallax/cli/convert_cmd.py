@@ -18,7 +18,7 @@ import typer
 
 from parallax.cli import options as opt
 from parallax.cli.progress import spinner
-from parallax.cli.stereo_cmds import depth_options, describe_depth, read_input, run_pipeline
+from parallax.cli.stereo_cmds import depth_options, describe_depth, describe_validity, read_input, run_pipeline
 from parallax.errors import ParameterError
 
 __all__ = ["register", "parse_options"]
@@ -50,6 +50,8 @@ def convert_cmd(
     model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    strict: bool = opt.STRICT,
+    far_clip: float = opt.FAR_CLIP,
     start: float | None = typer.Option(None, "--start", help="Clips: first second to convert."),
     end: float | None = typer.Option(None, "--end", help="Clips: stop before this second."),
     step: int = typer.Option(1, "--step", help="Clips: convert every N-th frame (output keeps real time)."),
@@ -132,10 +134,13 @@ def convert_cmd(
         baseline_mm=baseline_mm,
         doffs=doffs,
         capture=capture,  # an RGB-D capture read above is not read again
+        strict=strict,
+        far_clip=far_clip,
     )
     with spinner(f"writing {output.name}"):
         write_output(result, output, format=fmt.name, options=OutputOptions(extra=extra))
     typer.echo(describe_depth(result))
+    typer.echo(describe_validity(result))
     typer.echo(f"wrote {output} ({fmt.name})")
 
 

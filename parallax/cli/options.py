@@ -25,6 +25,8 @@ __all__ = [
     "MAX_SIZE",
     "MAX_SIZE_HELP",
     "clip_read_kwargs",
+    "STRICT",
+    "FAR_CLIP",
 ]
 
 MAX_SIZE_HELP = (
@@ -84,3 +86,16 @@ def clip_read_kwargs(
         "view_width": view_width,
         "fps": fps,
     }
+
+
+STRICT = typer.Option(
+    False,
+    "--strict",
+    help="Only pixels measured by a left-right consistent match get a value (default: dense; pixels seen by "
+    "one camera only are extrapolated from the background side with a low confidence).",
+)
+FAR_CLIP = typer.Option(
+    4.0,
+    "--far-clip",
+    help="Pixels deeper than this many times the 95th percentile of the depth are not valid (0 = keep them).",
+)

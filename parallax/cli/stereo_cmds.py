@@ -20,7 +20,7 @@ from parallax.cli import options as opt
 from parallax.cli.progress import spinner
 from parallax.errors import OutputError, ParameterError
 
-__all__ = ["register", "read_input", "depth_options", "run_pipeline", "describe_depth"]
+__all__ = ["register", "read_input", "depth_options", "run_pipeline", "describe_depth", "describe_validity"]
 
 
 def read_input(file: Path, right: Path | None, layout: str = "auto") -> Any:
@@ -63,15 +63,21 @@ def run_pipeline(
     focal_px: float | None = None,
     baseline_mm: float | None = None,
     doffs: float | None = None,
+    strict: bool = False,
+    far_clip: float = 4.0,
     capture: Any = None,
 ) -> Any:
     """Read, rectify, match and compute depth, with a progress spinner; return the DepthResult.
 
-    ``capture``: the Capture of ``file`` when the caller has read it already (it is not read again).
+    The same :func:`parallax.compute_depth` (and so the same disparity) as the Python
+    API, the web app and the corpus. ``capture``: the Capture of ``file`` when the caller
+    has read it already (it is not read again).
     """
     from parallax.stereo.pipeline import compute_depth
 
     depth_kw = depth_options(focal_px, baseline_mm, doffs)
+    if not (far_clip == 0 or far_clip > 1):
+        raise ParameterError(f"--far-clip must be 0 (off) or above 1, got {far_clip}; e.g. --far-clip 4")
     options = {"model": str(model)} if model is not None else None
     if capture is None:
         with _progress(f"reading {file.name}"):
@@ -84,7 +90,11 @@ def run_pipeline(
             max_disparity=max_disparity,
             max_side_px=max_size,
             matcher_options=options,
-            **depth_kw,
+            strict=strict,
+            far_clip_factor=far_clip or None,
+            focal_px=depth_kw["focal_px"],
+            baseline_m=depth_kw["baseline_m"],
+            doffs_px=depth_kw["doffs_px"],
         )
 
 
@@ -106,6 +116,25 @@ def describe_depth(result: Any) -> str:
         )
     hint = "" if "metric_refused" in settings else "; pass --focal-px and --baseline-mm for metres"
     return f"depth is RELATIVE (no metric scale; median 1, larger = farther): {settings.get('depth_reason', '')}{hint}"
+
+
+def describe_validity(result: Any) -> str:
+    """One line: how many pixels are valid, and what was left out (far clip, plain surfaces, strict)."""
+    settings = result.settings
+    parts = [f"{float(result.valid.mean()):.1%} of pixels valid"]
+    clip = settings.get("far_clip")
+    if clip and clip.get("clipped_share"):
+        unit = " m" if clip.get("units") == "m" else " (relative)"
+        parts.append(
+            f"{clip['clipped_share']:.2%} clipped as farther than {clip['max_depth']:.4g}{unit} "
+            f"({clip['factor']:g}x the 95th percentile; --far-clip 0 keeps them)"
+        )
+    plain = settings.get("plain_surfaces")
+    if plain and plain.get("no_value_share"):
+        parts.append(f"{plain['no_value_share']:.2%} untextured with nothing to support a surface (no value)")
+    if settings.get("strict"):
+        parts.append("strict: only measured pixels")
+    return "; ".join(parts)
 
 
 def _check_map_path(output: Path) -> None:
@@ -201,6 +230,7 @@ def disparity_cmd(
     model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    strict: bool = opt.STRICT,
 ) -> None:
     """Estimate disparity of the rectified left view (x_right = x_left - d, pixels)."""
     import numpy as np
@@ -217,6 +247,7 @@ def disparity_cmd(
         min_disparity=min_disparity,
         max_disparity=max_disparity,
         max_size=max_size,
+        strict=strict,
     )
     if result.disparity_px is None:
         raise OutputError(
@@ -245,10 +276,10 @@ def depth_cmd(
     model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    strict: bool = opt.STRICT,
+    far_clip: float = opt.FAR_CLIP,
 ) -> None:
     """Compute depth of the rectified left view: metres when focal length and baseline are known."""
-    import numpy as np
-
     from parallax.io.maps import write_map
 
     _check_map_path(output)
@@ -264,12 +295,13 @@ def depth_cmd(
         focal_px=focal_px,
         baseline_mm=baseline_mm,
         doffs=doffs,
+        strict=strict,
+        far_clip=far_clip,
     )
     write_map(output, result.depth, kind="depth" if result.depth_is_metric else "relative-depth")
-    valid = np.isfinite(result.depth)
     h, w = result.depth.shape
     typer.echo(describe_depth(result))
-    typer.echo(f"depth {w}x{h}, {valid.mean():.1%} with a value; wrote {output}")
+    typer.echo(f"depth {w}x{h}: {describe_validity(result)}; wrote {output}")
 
 
 def register(app: typer.Typer) -> None:

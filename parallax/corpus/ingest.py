@@ -166,7 +166,9 @@ class IngestSettings:
     near_duplicate_bits : int
         Hamming distance (of 64 bits) for near-duplicates.
     min_confidence : float
-        Disparities with a lower matcher confidence are not ``valid`` in the stored mask.
+        Disparities with a lower confidence do not count as trusted for the quality
+        check's disparity density. The stored ``valid`` mask is the result's own
+        (:attr:`parallax.stereo.types.DepthResult.valid`), with the confidence stored beside it.
     """
 
     max_side_px: int = DEFAULT_MAX_SIDE_PX
@@ -267,12 +269,13 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
     rect = result.rectification
     residual = rect.vertical_error_after_px if rect is not None else None
     matches = rect.matches if rect is not None else 0
-    valid = np.isfinite(result.disparity_px) & (result.confidence >= settings.min_confidence)
+    valid = np.asarray(result.valid)
+    trusted = valid & (result.confidence >= settings.min_confidence)
     quality = assess_quality(
         result.image,
         result.right_image,
         result.disparity_px,
-        valid=valid,
+        valid=trusted,
         rectification_residual_px=residual,
         feature_matches=matches,
         thresholds=settings.thresholds,
@@ -320,7 +323,8 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
             "max_side_px": settings.max_side_px,
             "scale": round(scale, 6),
             "K": k_note,
-            "valid": f"finite disparity with matcher confidence >= {settings.min_confidence}",
+            "valid": "the depth result's valid mask (pixels to use; disparity and depth have no value elsewhere)",
+            "trusted_for_quality": f"valid with confidence >= {settings.min_confidence}",
         },
         privacy={
             **privacy.to_dict(),

@@ -8,7 +8,7 @@ Scores (all measured on the stored, rectified views):
 * ``exposure_mean`` -- mean grey level (0..255); ``clipped_fraction`` -- share of
   pixels at <= 2 or >= 253 in either view.
 * ``disparity_density`` -- share of left-view pixels with a trusted disparity
-  (finite, confidence at least ``IngestSettings.min_confidence``).
+  (valid, with confidence at least ``IngestSettings.min_confidence``).
 * ``disparity_p2_px``, ``disparity_p98_px``, ``disparity_span_px`` -- the robust
   disparity range (pixels, ``x_right = x_left - d``).
 * ``lr_photometric_error`` -- median absolute grey-level difference between the

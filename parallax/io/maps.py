@@ -337,6 +337,10 @@ def _depth_kind(result: DepthResult) -> MapKind:
 def write_disparity_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
     """Registry writer: the disparity map (pixels of the rectified left view) as PFM, PNG16 or NPY.
 
+    Every pixel with a disparity is written (what ``parallax disparity`` and
+    :func:`parallax.estimate_disparity` give); pixels that are not ``valid`` only
+    because their depth was clipped as too far keep their disparity.
+
     For RGB-D results, which have no disparity, raises :class:`OutputError`.
     """
     if result.disparity_px is None:
@@ -353,9 +357,12 @@ def write_depth_output(result: DepthResult, path: Path, options: OutputOptions) 
 
 
 def write_preview_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
-    """Registry writer: turbo-coloured preview of depth (``extra['map']='disparity'`` for disparity)."""
+    """Registry writer: turbo-coloured preview of depth (``extra['map']='disparity'`` for disparity).
+
+    Only ``result.valid`` pixels are coloured; the others are black.
+    """
     if options.extra.get("map") == "disparity" and result.disparity_px is not None:
-        rgb = colorize(result.disparity_px, larger_is_nearer=True)
+        rgb = colorize(result.valid_disparity(), larger_is_nearer=True)
     else:
         rgb = colorize(result.depth, larger_is_nearer=False)
     _save_preview(Path(path), rgb)

@@ -34,14 +34,16 @@ NOMINAL_DISPARITY_FRACTION = 0.02
 def result_disparity(result: DepthResult) -> np.ndarray:
     """Left-view disparity of ``result`` in pixels (``x_right = x_left - d``), NaN = no value.
 
-    ``result.disparity_px`` when present. Otherwise it follows from depth: with
+    ``result.disparity_px`` where ``result.valid`` (NaN elsewhere: display
+    formats fill those pixels from their background neighbours) when present.
+    Otherwise it follows from the (valid) depth: with
     metric depth, a known focal length and baseline, ``d = f * B / Z - doffs``;
     else ``d = 0.02 * width * median(Z) / Z`` (a nominal stereo strength that
     puts the median depth at 2 % of the width), which only shapes the parallax
     of display formats.
     """
     if result.disparity_px is not None:
-        return np.asarray(result.disparity_px, dtype=np.float32)
+        return result.valid_disparity()
     depth = np.asarray(result.depth, dtype=np.float32)
     valid = np.isfinite(depth) & (depth > 0)
     out = np.full(depth.shape, np.nan, dtype=np.float32)

@@ -3,11 +3,20 @@
 The mesh is the pixel grid of the (rectified) left view, decimated to at most
 ``max_vertices`` vertices, each vertex unprojected with its depth:
 ``X = (x - cx) Z / fx``, ``Y = (y - cy) Z / fy``, ``Z`` (OpenCV axes, metres
-when the depth is metric, else relative units with median depth 1). Triangles
-whose corners' depths differ too much (``|ln Z_i - ln Z_j| > edge_log_ratio``,
-default ``max(0.05, 0.02 * step)``) are dropped: they would be skins stretched
-across depth discontinuities. Vertices without depth are dropped with their
-triangles.
+when the depth is metric, else relative units with median depth 1). Only
+valid pixels (``DepthResult.valid``: NaN depth elsewhere) become vertices.
+
+The mesh breaks only at real depth edges. A grid edge between vertices ``a``
+and ``b`` is a depth edge when the jump of inverse depth ``w = 1 / Z`` across it
+is both large, ``|w_a - w_b| > edge_log_ratio * min(w_a, w_b)`` (default
+``max(0.05, 0.02 * step)``, i.e. about ``|ln Z_a - ln Z_b|``), and much larger than
+the surface's own slope there: more than ``edge_slope_ratio`` times the smaller
+of the two neighbouring jumps on the same grid line that go the same way (``w``
+of a plane is linear in the pixel coordinates, so a slanted floor or wall has
+equal jumps in one direction and stays closed; noise, whose jumps alternate,
+does not). Triangles with a depth edge, or a corner without depth, are dropped:
+they would be skins stretched across discontinuities. No triangle reaches
+farther than ``max_depth_ratio`` (4) times the 95th percentile of the mesh's depth.
 
 glTF axes: glTF is right-handed, +Y up, and a camera looks down -Z. OpenCV
 points ``(x, y, z)`` are written as ``(x, -y, -z)``. The scene holds the mesh
@@ -94,12 +103,44 @@ def result_camera(result: DepthResult) -> tuple[CameraIntrinsics, bool]:
     return CameraIntrinsics.from_hfov(hfov_deg=ASSUMED_HFOV_DEG, width=w, height=h), True
 
 
+def _shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``out[y, x] = a[y + dy, x + dx]``, NaN outside."""
+    out = np.full(a.shape, np.nan, dtype=a.dtype)
+    h, w = a.shape
+    ys, yd = slice(max(dy, 0), h + min(dy, 0)), slice(max(-dy, 0), h + min(-dy, 0))
+    xs, xd = slice(max(dx, 0), w + min(dx, 0)), slice(max(-dx, 0), w + min(-dx, 0))
+    out[yd, xd] = a[ys, xs]
+    return out
+
+
+def _connected(inv: np.ndarray, dy: int, dx: int, log_ratio: float, slope_ratio: float) -> np.ndarray:
+    """``HxW`` bool: the grid edge from ``(y, x)`` to ``(y + dy, x + dx)`` joins two
+    vertices with depth and is not a depth edge (module docstring); False at the border."""
+    nxt = _shifted(inv, dy, dx)
+    prev = _shifted(inv, -dy, -dx)
+    after = _shifted(inv, 2 * dy, 2 * dx)
+    with np.errstate(invalid="ignore"):
+        step = nxt - inv
+        jump = np.abs(step)
+        before, after_step = inv - prev, after - nxt
+        # a neighbouring jump counts as slope only when it goes the same way (a ramp); noise alternates
+        before_jump = np.where(np.isnan(before), np.nan, np.where(before * step > 0, np.abs(before), 0.0))
+        after_jump = np.where(np.isnan(after_step), np.nan, np.where(after_step * step > 0, np.abs(after_step), 0.0))
+        slope = np.fmin(before_jump, after_jump)  # NaN only where neither neighbour has depth
+        slope = np.where(np.isfinite(slope), slope, 0.0)
+        large = jump > log_ratio * np.fmin(inv, nxt)
+        edge = large & (jump > slope_ratio * slope)
+        return np.isfinite(jump) & ~edge
+
+
 def depth_mesh(
     depth: np.ndarray,
     camera: CameraIntrinsics,
     *,
     max_vertices: int = 500_000,
     edge_log_ratio: float | None = None,
+    edge_slope_ratio: float = 3.0,
+    max_depth_ratio: float | None = 4.0,
     units: str = "relative",
 ) -> DepthMesh:
     """Triangulate a depth map on its pixel grid (see the module docstring).
@@ -113,7 +154,15 @@ def depth_mesh(
     max_vertices : int
         Upper bound on grid vertices; the grid step grows until it fits.
     edge_log_ratio : float, optional
-        Drop a triangle when two corners' ``ln Z`` differ by more than this.
+        Relative jump of inverse depth (about ``|ln Z_a - ln Z_b|``) above which a
+        grid edge may be a depth edge.
+    edge_slope_ratio : float
+        A large jump is a depth edge only when it is more than this many times the
+        smaller neighbouring jump on the same grid line (the local slope).
+    max_depth_ratio : float or None
+        No triangle reaches farther than this many times the 95th percentile of the
+        mesh's depth (``None``: no limit; the pipeline's far clip usually removed such
+        outliers already, this guards what remains isolated after the edge cuts).
     units : str
         ``"m"`` or ``"relative"``, recorded in the mesh.
     """
@@ -130,12 +179,16 @@ def depth_mesh(
         edge_log_ratio = max(0.05, 0.02 * step)
     if not (math.isfinite(edge_log_ratio) and edge_log_ratio > 0):
         raise ParameterError(f"edge_log_ratio must be positive, got {edge_log_ratio!r}")
+    if max_depth_ratio is not None and not (math.isfinite(max_depth_ratio) and max_depth_ratio > 1):
+        raise ParameterError(f"max_depth_ratio must be above 1 or None, got {max_depth_ratio!r}")
+    if not (math.isfinite(edge_slope_ratio) and edge_slope_ratio >= 1):
+        raise ParameterError(f"edge_slope_ratio must be >= 1, got {edge_slope_ratio!r}")
     ys = np.arange(0, h, step)
     xs = np.arange(0, w, step)
     z = depth[np.ix_(ys, xs)]
     valid = np.isfinite(z) & (z > 0)
     gh, gw = z.shape
-    logz = np.where(valid, np.log(np.where(valid, z, 1.0)), np.nan)
+    inv = np.where(valid, 1.0 / np.where(valid, z, 1.0), np.nan)
     gx, gy = np.meshgrid(xs.astype(np.float32), ys.astype(np.float32))
     zz = np.where(valid, z, 0.0).astype(np.float32)
     verts = np.stack(
@@ -145,21 +198,31 @@ def depth_mesh(
     idx = np.arange(gh * gw, dtype=np.int64).reshape(gh, gw)
     a, b = idx[:-1, :-1], idx[:-1, 1:]
     c, d = idx[1:, :-1], idx[1:, 1:]
-    la, lb, lc, ld = logz[:-1, :-1], logz[:-1, 1:], logz[1:, :-1], logz[1:, 1:]
-
-    def keep(*logs: np.ndarray) -> np.ndarray:
-        stack = np.stack(logs)
-        finite = np.all(np.isfinite(stack), axis=0)
-        stack = np.where(finite, stack, 0.0)
-        return finite & (stack.max(axis=0) - stack.min(axis=0) <= edge_log_ratio)
-
+    # connected[k]: the grid edge from each vertex to its neighbour in direction k is not a depth edge
+    right = _connected(inv, 0, 1, edge_log_ratio, edge_slope_ratio)  # (y, x) - (y, x + 1)
+    down = _connected(inv, 1, 0, edge_log_ratio, edge_slope_ratio)  # (y, x) - (y + 1, x)
+    diag = _connected(inv, 1, -1, edge_log_ratio, edge_slope_ratio)  # (y, x) - (y + 1, x - 1)
     # Winding a-c-b / b-c-d: after the flip to glTF axes (x, -y, -z) these turn
     # counter-clockwise as seen from the camera, i.e. they face it (glTF front faces).
-    k1 = keep(la, lb, lc)
-    k2 = keep(lb, lc, ld)
+    # Triangle a-c-b has edges a-c (down at a), c-b (diagonal at b), a-b (right at a);
+    # b-c-d has b-c (diagonal at b), c-d (right at c), b-d (down at b).
+    k1 = down[:-1, :-1] & diag[:-1, 1:] & right[:-1, :-1]
+    k2 = diag[:-1, 1:] & right[1:, :-1] & down[:-1, 1:]
     tri1 = np.stack([a[k1], c[k1], b[k1]], axis=-1)
     tri2 = np.stack([b[k2], c[k2], d[k2]], axis=-1)
     faces = np.concatenate([tri1, tri2], axis=0)
+    if max_depth_ratio is not None:
+        # isolated far surfaces: no triangle reaches beyond max_depth_ratio x the 95th percentile of
+        # the mesh's own depth (dropping some lowers the percentile a little: repeat until stable)
+        for _ in range(8):
+            if len(faces) == 0:
+                break
+            fz = zz.reshape(-1)[faces]
+            limit = max_depth_ratio * np.percentile(zz.reshape(-1)[np.unique(faces)], 95.0)
+            keep_far = fz.max(axis=1) <= limit
+            if keep_far.all():
+                break
+            faces = faces[keep_far]
     used = np.zeros(gh * gw, dtype=bool)
     used[faces.reshape(-1)] = True
     remap = np.cumsum(used) - 1

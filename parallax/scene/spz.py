@@ -174,8 +174,13 @@ def read_spz(path: str | Path) -> Splats:
 
 
 def write_spz_output(result: DepthResult, path: Path, options: OutputOptions) -> None:
-    """Registry writer: ``.spz`` (``options.extra``: ``max_splats`` (1 000 000), ``spz_version`` (3))."""
+    """Registry writer: ``.spz`` (``options.extra``: ``max_splats`` (1 000 000), ``spz_version`` (3),
+    ``merge_levels`` (3: flat regions merged, see :mod:`parallax.scene.splats`))."""
     from parallax.scene.splats import splats_from_result
 
-    splats, _, _ = splats_from_result(result, max_splats=option_int(options.extra, "max_splats", 1_000_000))
+    splats, _, _ = splats_from_result(
+        result,
+        max_splats=option_int(options.extra, "max_splats", 1_000_000),
+        merge_levels=option_int(options.extra, "merge_levels", 3, minimum=0),
+    )
     write_spz(splats, path, version=option_int(options.extra, "spz_version", 3))

@@ -57,7 +57,7 @@ class ServerConfig:
         Longest side, in pixels, of the fast first depth (default 512).
     preview_matcher : str
         Matcher of the first depth (default ``"sgbm"``: OpenCV's semi-global block
-        matching, about twice as fast as the default matcher at 512 px).
+        matching, faster than the default matcher).
     refine_matcher : str
         Matcher of the refined depth (default ``"default"``).
     refine_side_px : int, optional

@@ -14,8 +14,8 @@ Files a stage writes (``<capture>/<stage>/``, ``stage`` in ``preview``, ``full``
     Viewer depth: little-endian float32, row-major, top row first, ``grid_width x
     grid_height`` values, along the optical axis (z), the same units as the
     DepthResult (metres when metric, else relative with median 1), made by
-    :func:`viewer_depth` (holes inpainted, outliers removed, so the mesh has
-    neither holes nor spikes); the raw maps are in ``result.npz``.
+    :func:`viewer_depth`; NaN where the result is not ``valid`` (the viewer draws
+    no triangle, point or splat there); the raw maps are in ``result.npz``.
 ``view.json``
     Sizes, intrinsics of the grid (pixels; the horizontal field of view
     :data:`~parallax.capture.types.ASSUMED_HFOV_DEG` when the capture has none,
@@ -275,8 +275,8 @@ def run_stage(job: StageJob) -> dict[str, Any]:
     return view
 
 
-def viewer_depth(depth: np.ndarray, grid_size: tuple[int, int]) -> np.ndarray:
-    """Depth for the viewer mesh: on a ``(width, height)`` grid, holes filled, outliers removed.
+def viewer_depth(depth: np.ndarray, grid_size: tuple[int, int], valid: np.ndarray | None = None) -> np.ndarray:
+    """Depth for the viewer mesh on a ``(width, height)`` grid: valid pixels only, isolated outliers removed.
 
     Parameters
     ----------
@@ -284,14 +284,16 @@ def viewer_depth(depth: np.ndarray, grid_size: tuple[int, int]) -> np.ndarray:
         ``HxW`` float32 depth along z, NaN (or <= 0) = no value.
     grid_size : tuple of int
         ``(width, height)`` of the output grid (at most the input size).
+    valid : numpy.ndarray, optional
+        ``HxW`` bool, the pixels to use (``DepthResult.valid``); default: those with a depth.
 
     Returns
     -------
     numpy.ndarray
-        ``grid_height x grid_width`` float32 depth, finite and positive everywhere.
-        Works on inverse depth: area-averaged over valid pixels, clipped to its 1st-99th
-        percentile, holes inpainted (Navier-Stokes) so they join their surroundings without
-        steps, then a 5x5 median against the matcher's isolated outliers and streaks.
+        ``grid_height x grid_width`` float32 depth; NaN where fewer than half of a
+        cell's pixels are valid. Works on inverse depth: area-averaged over valid
+        pixels, clipped to its 1st-99th percentile, then a 5x5 median (over the
+        cell's valid neighbours) against the matcher's isolated outliers and streaks.
 
     Raises
     ------
@@ -300,27 +302,29 @@ def viewer_depth(depth: np.ndarray, grid_size: tuple[int, int]) -> np.ndarray:
     """
     import cv2
 
-    valid = np.isfinite(depth) & (depth > 0)
-    if not valid.any():
+    ok = np.isfinite(depth) & (depth > 0)
+    if valid is not None:
+        ok &= np.asarray(valid, dtype=bool)
+    if not ok.any():
         raise InputFileError("no depth could be computed for this capture (no pixel matched); try another photo")
-    inv: np.ndarray = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(np.float32)
+    inv: np.ndarray = np.where(ok, 1.0 / np.where(ok, depth, 1.0), 0.0).astype(np.float32)
     if grid_size != (depth.shape[1], depth.shape[0]):
         total = cv2.resize(inv, grid_size, interpolation=cv2.INTER_AREA)
-        weight = cv2.resize(valid.astype(np.float32), grid_size, interpolation=cv2.INTER_AREA)
-        valid = weight >= 0.5
-        inv = np.where(valid, total / np.maximum(weight, 1e-6), 0.0).astype(np.float32)
-    lo, hi = np.percentile(inv[valid], [1.0, 99.0])
+        weight = cv2.resize(ok.astype(np.float32), grid_size, interpolation=cv2.INTER_AREA)
+        ok = weight >= 0.5
+        inv = np.where(ok, total / np.maximum(weight, 1e-6), 0.0).astype(np.float32)
+    if not ok.any():
+        raise InputFileError("no depth could be computed for this capture (no pixel matched); try another photo")
+    lo, hi = np.percentile(inv[ok], [1.0, 99.0])
     lo = max(float(lo), float(hi) * 1e-3)
     inv = np.clip(inv, lo, hi).astype(np.float32)
-    holes = ~valid
-    if holes.any():
+    holes = ~ok
+    if holes.any():  # give the median filter neighbours to work with; the holes stay holes
         inv[holes] = 0.0
-        # Navier-Stokes inpainting on inverse depth scaled to (0, 1] (OpenCV's Telea
-        # variant misbehaves on small float ranges).
         inv = cv2.inpaint(inv / np.float32(hi), holes.astype(np.uint8), 3, cv2.INPAINT_NS) * np.float32(hi)
         inv = np.clip(inv, lo, hi).astype(np.float32)
     inv = cv2.medianBlur(np.ascontiguousarray(inv, dtype=np.float32), 5)
-    return (1.0 / inv).astype(np.float32)
+    return np.where(ok, 1.0 / inv, np.nan).astype(np.float32)
 
 
 def _jpeg(image: np.ndarray, path: Path) -> None:
@@ -349,7 +353,8 @@ def viewer_files(result: Any, out: Path, *, mesh_side_px: int) -> dict[str, Any]
     height, width = result.depth.shape
     scale = min(1.0, mesh_side_px / max(width, height))
     grid_w, grid_h = max(2, round(width * scale)), max(2, round(height * scale))
-    depth = viewer_depth(np.asarray(result.depth, dtype=np.float32), (grid_w, grid_h))
+    depth = viewer_depth(np.asarray(result.depth, dtype=np.float32), (grid_w, grid_h), np.asarray(result.valid))
+    finite = depth[np.isfinite(depth)]
     camera = result.camera
     assumed = camera is None
     if camera is None:
@@ -373,10 +378,12 @@ def viewer_files(result: Any, out: Path, *, mesh_side_px: int) -> dict[str, Any]
         "camera_assumed": assumed,
         "depth_is_metric": bool(result.depth_is_metric),
         "depth_units": "m" if result.depth_is_metric else "relative",
-        "depth_min": float(depth.min()),
-        "depth_max": float(depth.max()),
-        "depth_median": float(np.median(depth)),
-        "valid_fraction": float(np.isfinite(np.asarray(result.depth)).mean()),
+        "depth_min": float(finite.min()),
+        "depth_max": float(finite.max()),
+        "depth_median": float(np.median(finite)),
+        "valid_fraction": float(np.asarray(result.valid).mean()),
+        "grid_valid_fraction": float(finite.size / depth.size),
+        "no_value": "NaN in depth.f32 (not valid: nothing is drawn there)",
         "has_right": has_right,
     }
 
@@ -387,6 +394,7 @@ def save_result(result: Any, path: Path) -> None:
         "image": np.asarray(result.image),
         "confidence": np.asarray(result.confidence),
         "depth": np.asarray(result.depth),
+        "valid": np.asarray(result.valid),
     }
     if result.right_image is not None:
         arrays["right_image"] = np.asarray(result.right_image)
@@ -434,6 +442,7 @@ def load_result(path: Path) -> DepthResult:
         disparity_px=arrays.get("disparity_px"),
         confidence=arrays["confidence"],
         depth=arrays["depth"],
+        valid=arrays["valid"] if "valid" in arrays else np.isfinite(arrays["depth"]),
         depth_is_metric=scalars["depth_is_metric"],
         camera=camera,
         baseline_m=scalars["baseline_m"],

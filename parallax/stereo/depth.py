@@ -28,7 +28,14 @@ import numpy as np
 from parallax.capture.types import EmbeddedMap
 from parallax.errors import ParameterError
 
-__all__ = ["disparity_to_depth", "relative_depth", "relative_offset", "depth_from_map", "normalise_median"]
+__all__ = [
+    "disparity_to_depth",
+    "relative_depth",
+    "relative_offset",
+    "depth_from_map",
+    "normalise_median",
+    "far_clip",
+]
 
 
 def _positive(name: str, value: float) -> float:
@@ -170,3 +177,37 @@ def depth_from_map(embedded: EmbeddedMap) -> tuple[np.ndarray, bool]:
     if not metric:
         depth = normalise_median(depth)
     return depth, metric
+
+
+def far_clip(depth: np.ndarray, valid: np.ndarray, *, factor: float) -> tuple[np.ndarray, float | None]:
+    """Pixels deeper than ``factor`` times the 95th percentile of the valid depth.
+
+    Depth is proportional to ``1 / d``: a disparity a fraction of a pixel off near
+    zero puts a point hundreds of times farther than the rest of the scene. This
+    is a robust upper limit for such outliers; the 95th percentile itself is
+    unaffected by them as long as they are fewer than 5 % of the pixels.
+
+    Parameters
+    ----------
+    depth : numpy.ndarray
+        ``HxW`` depth (metres or relative); NaN = no value.
+    valid : numpy.ndarray
+        ``HxW`` bool, the pixels considered.
+    factor : float
+        Multiple of the 95th percentile beyond which a pixel is clipped (> 1).
+
+    Returns
+    -------
+    far : numpy.ndarray
+        ``HxW`` bool, the valid pixels beyond the limit.
+    limit : float or None
+        The limit in depth units (``None`` when no pixel is valid).
+    """
+    if not (math.isfinite(factor) and factor > 1):
+        raise ParameterError(f"far clip factor must be a number > 1, got {factor!r}")
+    depth = _as_map("depth", depth)
+    valid = np.asarray(valid, dtype=bool) & np.isfinite(depth)
+    if not valid.any():
+        return np.zeros(depth.shape, dtype=bool), None
+    limit = float(factor * np.percentile(depth[valid], 95.0))
+    return valid & (depth > limit), limit

@@ -26,14 +26,16 @@ import numpy as np
 
 from parallax.capture.types import CameraIntrinsics, Capture, EmbeddedMap
 from parallax.errors import NotStereoError, ParameterError
-from parallax.stereo.depth import depth_from_map, disparity_to_depth, relative_depth
+from parallax.stereo.depth import depth_from_map, disparity_to_depth, far_clip, relative_depth
 from parallax.stereo.matchers.base import MatchResult
 from parallax.stereo.rectify import RectifiedPair, rectify
 from parallax.stereo.types import DepthResult, Rectification
 
-__all__ = ["compute_depth", "downscale_capture", "rectify_capture", "run_matcher"]
+__all__ = ["DEFAULT_FAR_CLIP", "compute_depth", "downscale_capture", "rectify_capture", "run_matcher"]
 
 _DEPTH_KINDS = ("depth", "inverse-depth", "normalized-disparity")
+#: Default of ``compute_depth(far_clip_factor=...)``: depth beyond this many times its 95th percentile is not valid.
+DEFAULT_FAR_CLIP = 4.0
 #: File-given focal length and baseline are not used for metric depth when more than
 #: this share of disparities is <= 0 (a converged rig or 3D lens with unknown offset).
 _MAX_NONPOSITIVE_SHARE = 0.05
@@ -120,20 +122,6 @@ def _covered(h_left: np.ndarray, width: int, height: int) -> np.ndarray:
         ones, h_left, (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
     return warped > 0
-
-
-def _match_outside_right_view(disparity: np.ndarray) -> np.ndarray:
-    """Boolean HxW mask of left pixels whose match ``x - d`` falls outside the right view.
-
-    The right camera never saw those points, so no correspondence measured
-    their disparity (a matcher's value there is an extrapolation); the pipeline
-    leaves them without a value.
-    """
-    width = disparity.shape[1]
-    x = np.arange(width, dtype=np.float32)[None, :]
-    with np.errstate(invalid="ignore"):
-        target = x - disparity
-        return (target < -0.5) | (target > width - 0.5)
 
 
 def run_matcher(
@@ -235,6 +223,9 @@ def compute_depth(
     doffs_px: float | None = None,
     max_side_px: int | None = None,
     matcher_options: Mapping[str, Any] | None = None,
+    strict: bool = False,
+    far_clip_factor: float | None = DEFAULT_FAR_CLIP,
+    plain_surfaces: bool | None = None,
 ) -> DepthResult:
     """Rectify a capture, estimate disparity and turn it into depth.
 
@@ -262,6 +253,18 @@ def compute_depth(
         The result then has the reduced size.
     matcher_options : Mapping, optional
         Extra keyword arguments for the matcher (e.g. a model path).
+    strict : bool
+        Only pixels measured by a left-right consistent match get a value
+        (default: dense, see :func:`parallax.stereo.disparity.disparity_of_pair`).
+    far_clip_factor : float or None
+        Pixels deeper than this many times the 95th percentile of the depth are
+        not valid (noise near zero disparity would put them hundreds of times
+        farther than the scene); ``settings["far_clip"]`` says how many were
+        clipped and where. ``None`` keeps them.
+    plain_surfaces : bool or None
+        Make untextured regions smooth surfaces or no value; ``None`` (default): on
+        for correspondence matchers, off for learned models (see
+        :func:`parallax.stereo.disparity.disparity_of_pair`).
 
     Returns
     -------
@@ -270,9 +273,10 @@ def compute_depth(
         metres) only when both a focal length and a baseline are known (see
         the module docstring for file-given facts); otherwise depth is relative
         (median 1, larger = farther).
-        Pixels of the rectified left view with no source pixel, and pixels
-        whose match ``x - d`` would fall outside the right view (seen by the
-        left camera only), have no value (NaN).
+        Pixels of the rectified left view with no source pixel have no value;
+        pixels seen by one camera only have an extrapolated value with a low
+        confidence unless ``strict``. ``valid`` marks the pixels to use: those
+        with a disparity and a depth that was not clipped as too far.
         ``settings`` records the matcher, the range, the scale, and where the
         camera facts came from. ``rectification`` maps pixels of the original
         (full-size) views to pixels of the rectified, possibly reduced, views;
@@ -284,6 +288,10 @@ def compute_depth(
     baseline_m = _check_optional_positive("baseline_m", baseline_m)
     if doffs_px is not None and not math.isfinite(doffs_px):
         raise ParameterError(f"doffs_px must be finite, got {doffs_px!r}")
+    if far_clip_factor is not None and not (
+        isinstance(far_clip_factor, (int, float)) and math.isfinite(far_clip_factor) and far_clip_factor > 1
+    ):
+        raise ParameterError(f"far_clip_factor must be a number > 1 or None (no clipping), got {far_clip_factor!r}")
     if min_disparity is not None and max_disparity is not None and not min_disparity < max_disparity:
         raise ParameterError(
             f"min_disparity ({min_disparity}) must be below max_disparity ({max_disparity}); swap or widen them"
@@ -297,16 +305,24 @@ def compute_depth(
     rectification = _from_original_pixels(pair.rectification, capture, small)
     lo = None if min_disparity is None else min_disparity * scale
     hi = None if max_disparity is None else max_disparity * scale
-    result = run_matcher(
-        pair.left, pair.right, matcher=matcher, min_disparity=lo, max_disparity=hi, options=matcher_options
-    )
-    disparity = np.array(result.disparity_px, dtype=np.float32)
-    # pixels of the rectified left view with no source pixel (black border) have no value
     rect_w, rect_h = pair.rectification.width, pair.rectification.height
     offset = float(pair.rectification.disparity_offset_px)  # d_uncropped = d + offset
-    disparity[~_covered(pair.rectification.H_left, rect_w, rect_h)] = np.nan
-    disparity[_match_outside_right_view(disparity)] = np.nan
-    confidence = np.where(np.isfinite(disparity), result.confidence, 0.0).astype(np.float32)
+    from parallax.stereo.disparity import disparity_of_pair  # loads the matchers: only when matching
+
+    estimate = disparity_of_pair(
+        pair.left,
+        pair.right,
+        matcher=matcher,
+        min_disparity=lo,
+        max_disparity=hi,
+        strict=strict,
+        plain_surfaces=plain_surfaces,
+        covered=_covered(pair.rectification.H_left, rect_w, rect_h),
+        options=matcher_options,
+    )
+    disparity = np.array(estimate.disparity_px, dtype=np.float32)
+    confidence = np.array(estimate.confidence, dtype=np.float32)
+    settings.update({k: v for k, v in estimate.settings.items() if k != "matcher_settings"})
 
     focal = focal_px * scale if focal_px is not None else None
     if focal is None and small.left_camera is not None:
@@ -319,9 +335,9 @@ def compute_depth(
         camera = dataclasses.replace(camera, cx_px=camera.cx_px - max(offset, 0.0), width=rect_w, height=rect_h)
     settings.update(
         {
-            "min_disparity": result.min_disparity,
-            "max_disparity": result.max_disparity,
-            "matcher_settings": dict(result.settings),
+            "min_disparity": estimate.min_disparity,
+            "max_disparity": estimate.max_disparity,
+            "matcher_settings": dict(estimate.settings["matcher_settings"]),
             "rectification": method,
             "focal_source": "argument" if focal_px is not None else ("file" if focal is not None else None),
             "baseline_source": "argument" if baseline_m is not None else ("file" if baseline is not None else None),
@@ -351,12 +367,27 @@ def compute_depth(
         why = settings.get("metric_refused") or f"{missing} unknown"
         settings["depth"] = f"relative (median 1, larger = farther): {why}; disparity offset {doffs:.3f} px"
         settings["depth_reason"] = f"{why}; disparity offset {doffs:.3f} px"
+    valid = np.isfinite(depth) & estimate.valid
+    if far_clip_factor is not None:
+        far, limit = far_clip(depth, valid, factor=far_clip_factor)
+        valid &= ~far
+        if not metric and far.any():  # keep the documented median of 1 over the valid pixels
+            median = np.float32(np.median(depth[valid]))
+            depth = (depth / median).astype(np.float32)
+            limit = None if limit is None else limit / float(median)
+        settings["far_clip"] = {
+            "factor": float(far_clip_factor),
+            "max_depth": None if limit is None else round(float(limit), 6),
+            "clipped_share": round(float(far.mean()), 6),
+            "units": "m" if metric else "relative",
+        }
     return DepthResult(
         image=pair.left,
         right_image=pair.right,
         disparity_px=disparity,
         confidence=confidence,
         depth=depth,
+        valid=valid,
         depth_is_metric=metric,
         camera=camera,
         baseline_m=baseline,

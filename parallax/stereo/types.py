@@ -15,10 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from parallax.capture.types import CameraIntrinsics, _readonly, check_image
+from parallax.capture.types import CameraIntrinsics, _readonly, base_names, check_image
 from parallax.errors import ParameterError
 
 __all__ = ["Rectification", "DepthResult"]
+
+#: Marks an omitted ``DepthResult.valid`` (derived from the depth on construction).
+_UNSET = np.zeros((0, 0), dtype=bool)
 
 
 def _check_h(name: str, h: Any) -> np.ndarray:
@@ -122,13 +125,23 @@ class DepthResult:
         The rectified right view (``None`` for RGB-D captures).
     disparity_px : numpy.ndarray or None
         ``HxW`` float32 disparity in pixels, ``x_right = x_left - d``; NaN = no value.
-        ``None`` when depth came from an embedded depth map (RGB-D).
+        ``None`` when depth came from an embedded depth map (RGB-D). A pixel may
+        have a disparity and still not be ``valid`` (e.g. clipped as too far);
+        use ``valid`` to decide.
     confidence : numpy.ndarray
-        ``HxW`` float32 in [0, 1]; 0 where there is no value.
+        ``HxW`` float32 in [0, 1]: how far the value can be trusted (1 = a clear,
+        left-right consistent match; low for values filled in or extrapolated,
+        e.g. pixels seen by one camera only). 0 wherever ``valid`` is False.
     depth : numpy.ndarray
-        ``HxW`` float32 depth along the optical axis (z); NaN = no value. In metres
-        when ``depth_is_metric``, otherwise relative (arbitrary positive scale,
-        larger = farther; its median over valid pixels is 1).
+        ``HxW`` float32 depth along the optical axis (z); NaN wherever ``valid`` is
+        False. In metres when ``depth_is_metric``, otherwise relative (arbitrary
+        positive scale, larger = farther; its median over valid pixels is 1).
+    valid : numpy.ndarray, optional
+        ``HxW`` bool: "use this pixel". Every consumer (previews, point clouds,
+        meshes, splats, display formats, the web viewer, corpus samples) uses
+        exactly these pixels. Omitted: the pixels with a finite depth. Given: it is
+        narrowed to pixels with a finite depth, and ``depth`` and ``confidence``
+        are cleared (NaN, 0) outside it.
     depth_is_metric : bool
         Whether ``depth`` is in metres.
     camera : CameraIntrinsics or None
@@ -152,6 +165,7 @@ class DepthResult:
     confidence: np.ndarray
     depth: np.ndarray
     depth_is_metric: bool
+    valid: np.ndarray = field(default_factory=lambda: _UNSET)
     camera: CameraIntrinsics | None = None
     baseline_m: float | None = None
     doffs_px: float = 0.0
@@ -175,11 +189,34 @@ class DepthResult:
             object.__setattr__(self, name, _readonly(value.astype(np.float32, copy=False)))
         if self.baseline_m is not None and not (math.isfinite(self.baseline_m) and self.baseline_m > 0):
             raise ParameterError(f"baseline_m must be positive, got {self.baseline_m!r}")
+        finite = np.isfinite(self.depth)
+        if self.valid is _UNSET:
+            valid = finite
+        else:
+            valid = np.asarray(self.valid)
+            if valid.shape != shape or valid.dtype != np.bool_:
+                raise ParameterError(
+                    f"DepthResult.valid must be a bool array of shape {shape}, got {valid.dtype} {valid.shape}"
+                )
+            valid = valid & finite
+            if not valid[finite].all():
+                object.__setattr__(self, "depth", _readonly(np.where(valid, self.depth, np.float32(np.nan))))
+        if (self.confidence[~valid] != 0).any():
+            object.__setattr__(self, "confidence", _readonly(np.where(valid, self.confidence, np.float32(0.0))))
+        object.__setattr__(self, "valid", _readonly(np.ascontiguousarray(valid)))
+        object.__setattr__(self, "source", base_names(self.source))
 
-    @property
-    def valid(self) -> np.ndarray:
-        """Boolean ``HxW`` mask of pixels with a depth value."""
-        return np.isfinite(self.depth)
+    def valid_disparity(self) -> np.ndarray:
+        """``HxW`` float32 disparity where ``valid``, NaN elsewhere (what display formats warp with).
+
+        Raises
+        ------
+        ParameterError
+            For RGB-D results, which have no disparity.
+        """
+        if self.disparity_px is None:
+            raise ParameterError(f"{self.source or 'the result'} has no disparity (its depth came from a depth map)")
+        return np.where(self.valid, self.disparity_px, np.float32(np.nan)).astype(np.float32)
 
     @property
     def depth_units(self) -> str:

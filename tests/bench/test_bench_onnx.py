@@ -231,11 +231,17 @@ def test_disparity_cli_runs_the_onnx_model(
         for name, f in (("left", "imL.png"), ("right", "imR.png"))
     }
     direct = ort.InferenceSession(str(models["dynamic"]), providers=["CPUExecutionProvider"]).run(None, feed)[0][0, 0]
-    # Tsukuba is already rectified: the pipeline feeds the pair to the model unchanged, and only
-    # leaves out the left pixels whose match x - d falls outside the right view (one camera saw them)
+    # Tsukuba is already rectified: the pipeline feeds the pair to the model unchanged and, dense by
+    # default, keeps the model's values (a learned model's untextured regions are left as they are)
+    np.testing.assert_array_equal(written, direct)
+    # --strict leaves out the left pixels whose match x - d falls outside the right view (one camera saw them)
+    strict = tmp_path / "strict.pfm"
+    argv = ["disparity", str(folder / "imL.png"), str(folder / "imR.png"), "--matcher", "onnx"]
+    assert main([*argv, "--model", str(models["dynamic"]), "-o", str(strict), "--strict"]) == 0
+    written = read_pfm(strict)
     x = np.arange(direct.shape[1])[None, :]
     outside = (x - direct < -0.5) | (x - direct > direct.shape[1] - 0.5)
-    assert np.all(np.isnan(written[outside]))
+    assert outside.any() and np.all(np.isnan(written[outside]))
     np.testing.assert_array_equal(written[~outside], direct[~outside])
     missing = tmp_path / "none.onnx"
     assert (

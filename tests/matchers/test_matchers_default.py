@@ -57,10 +57,12 @@ def test_default_subpixel_on_slanted_plane(slanted_plane):
 
 def test_default_is_deterministic_and_confidence_is_meaningful(fg_bg_pair):
     left, right, gt = fg_bg_pair
-    a = match(left, right, min_disparity=0, max_disparity=32)
-    b = match(left, right, min_disparity=0, max_disparity=32, threads=1)
-    np.testing.assert_array_equal(a.disparity_px, b.disparity_px)
-    np.testing.assert_array_equal(a.confidence, b.confidence)
+    a = match(left, right, min_disparity=0, max_disparity=32)  # every usable core
+    for threads in (1, 2, 3, 5):
+        b = match(left, right, min_disparity=0, max_disparity=32, threads=threads)
+        np.testing.assert_array_equal(a.disparity_px, b.disparity_px)
+        np.testing.assert_array_equal(a.confidence, b.confidence)
+        np.testing.assert_array_equal(a.measured, b.measured)
     conf = a.confidence
     assert conf.dtype == np.float32 and conf.min() >= 0 and conf.max() <= 1
     wrong = np.abs(a.disparity_px - gt) > 1
@@ -126,8 +128,9 @@ def test_default_rejects_bad_input(fg_bg_pair):
         ParallaxMatcher(p1=50, p2=10)
     with pytest.raises(ParameterError, match="median_size"):
         ParallaxMatcher(median_size=4)
-    with pytest.raises(ParameterError, match="threads"):
-        ParallaxMatcher(threads=3)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ParameterError, match="threads"):
+            ParallaxMatcher(threads=bad)
     with pytest.raises(ParameterError, match="pyramid_levels"):
         ParallaxMatcher(pyramid_levels=9)
     with pytest.raises(ParameterError, match="band_labels"):

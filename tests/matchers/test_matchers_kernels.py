@@ -262,18 +262,34 @@ def test_colour_guided_fill_matches_reference_and_follows_colour_edges():
         fill_occlusion_aware(disp, state, sigma_color=5.0)
 
 
-def test_row_split_threads_give_identical_kernels():
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_row_split_threads_give_identical_kernels(threads):
     rng = np.random.default_rng(4)
     left = rng.integers(0, 255, (40, 30, 3)).astype(np.uint8)
     right = rng.integers(0, 255, (40, 30, 3)).astype(np.uint8)
     cl = census_transform(left[:, :, 0].astype(np.float32))
     cr = census_transform(right[:, :, 0].astype(np.float32))
     one = cost_volume(cl, cr, left, right, -2, 12, census_weight=2.0, ad_weight=0.5, border_cost=30, threads=1)
-    two = cost_volume(cl, cr, left, right, -2, 12, census_weight=2.0, ad_weight=0.5, border_cost=30, threads=2)
-    np.testing.assert_array_equal(one, two)
-    agg = aggregate_sgm(one, left[:, :, 1].astype(np.float32), p1=8, p2=60)
-    for a, b in zip(winner_take_all(agg, -2, threads=1), winner_take_all(agg, -2, threads=2), strict=True):
+    many = cost_volume(cl, cr, left, right, -2, 12, census_weight=2.0, ad_weight=0.5, border_cost=30, threads=threads)
+    np.testing.assert_array_equal(one, many)
+    guide = left[:, :, 1].astype(np.float32)
+    agg = aggregate_sgm(one, guide, p1=8, p2=60)
+    np.testing.assert_array_equal(agg, aggregate_sgm(one, guide, p1=8, p2=60, threads=threads))
+    for a, b in zip(winner_take_all(agg, -2, threads=1), winner_take_all(agg, -2, threads=threads), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_thread_helpers_split_rows_into_bands():
+    from parallax.stereo.matchers.threads import available_cores, resolve_threads, run_rows
+
+    assert available_cores() >= 1
+    assert resolve_threads(None) == resolve_threads(0) == available_cores() and resolve_threads(3) == 3
+    seen: list[tuple[int, int]] = []
+    run_rows(lambda y0, y1: seen.append((y0, y1)), 50, 4)
+    assert sorted(seen) == [(0, 12), (12, 25), (25, 37), (37, 50)]
+    seen.clear()
+    run_rows(lambda y0, y1: seen.append((y0, y1)), 10, 4)  # too few rows to split
+    assert seen == [(0, 10)]
 
 
 def test_workspace_reuses_and_releases_buffers():

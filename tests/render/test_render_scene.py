@@ -13,7 +13,7 @@ from parallax.capture.types import CameraIntrinsics
 from parallax.errors import InputFileError, ParameterError
 from parallax.outputs.registry import OutputOptions, write_output
 from parallax.scene.mesh import depth_mesh, write_glb
-from parallax.scene.splats import PLY_PROPERTIES, SH_C0, Splats, splats_from_depth
+from parallax.scene.splats import PLY_PROPERTIES, PLY_PROPERTIES_SH0, SH_C0, Splats, splats_from_depth
 from parallax.scene.spz import SPZ_MAGIC, read_spz, write_spz
 
 
@@ -71,25 +71,71 @@ def test_mesh_drops_triangles_across_depth_edges():
 
 def test_splat_ply_has_exactly_the_3dgs_properties(tmp_path, cones_result):
     plyfile = pytest.importorskip("plyfile")
-    out = write_output(cones_result, tmp_path / "cones.ply", format="splat")
+    out = write_output(
+        cones_result, tmp_path / "cones.ply", format="splat", options=OutputOptions(extra={"merge_levels": "0"})
+    )
     ply = plyfile.PlyData.read(str(out))
     vertex = ply["vertex"]
-    assert [p.name for p in vertex.properties] == list(PLY_PROPERTIES)
+    # SH degree 0 by default: no f_rest coefficients
+    assert [p.name for p in vertex.properties] == list(PLY_PROPERTIES_SH0)
     assert all(p.val_dtype in ("f4", "float32", "float") for p in vertex.properties)
-    assert len(PLY_PROPERTIES) == 62
-    n = int(np.isfinite(cones_result.depth).sum())
+    assert len(PLY_PROPERTIES_SH0) == 17 and len(PLY_PROPERTIES) == 62
+    n = int(cones_result.valid.sum())
     assert vertex.count == n
     assert any(c.startswith("units relative") for c in ply.comments)
     assert any("camera fx" in c for c in ply.comments)
     data = vertex.data
     rgb = 0.5 + SH_C0 * np.stack([data["f_dc_0"], data["f_dc_1"], data["f_dc_2"]], axis=1)
-    first = cones_result.image[np.isfinite(cones_result.depth)][0] / 255.0
+    first = cones_result.image[cones_result.valid][0] / 255.0
     np.testing.assert_allclose(rgb[0], first, atol=1e-5)
     q = np.stack([data[f"rot_{i}"] for i in range(4)], axis=1)
     np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-5)
     assert np.all(data["opacity"] == pytest.approx(np.log(0.95 / 0.05)))
     assert np.all(data["scale_2"] < data["scale_0"])  # flat along the view ray
-    assert not any(np.any(data[f"f_rest_{i}"]) for i in range(45))
+
+
+def test_splat_ply_full_layout_and_merged_flat_regions(tmp_path, cones_result):
+    plyfile = pytest.importorskip("plyfile")
+    full = write_output(
+        cones_result, tmp_path / "full.ply", format="splat", options=OutputOptions(extra={"sh_degree": "3"})
+    )
+    vertex = plyfile.PlyData.read(str(full))["vertex"]
+    assert [p.name for p in vertex.properties] == list(PLY_PROPERTIES)
+    assert not any(np.any(vertex.data[f"f_rest_{i}"]) for i in range(45))
+    default = write_output(cones_result, tmp_path / "sh0.ply", format="splat")
+    merged = plyfile.PlyData.read(str(default))["vertex"]
+    # flat regions merged: fewer splats than valid pixels, and 17 instead of 62 floats each
+    assert merged.count == vertex.count < int(cones_result.valid.sum())
+    assert default.stat().st_size < 0.3 * full.stat().st_size
+    with pytest.raises(ParameterError, match="sh_degree"):
+        write_output(
+            cones_result, tmp_path / "bad.ply", format="splat", options=OutputOptions(extra={"sh_degree": "4"})
+        )
+    assert not (tmp_path / "bad.ply").exists()
+
+
+def test_merged_splat_covers_its_block_on_the_plane():
+    cam = CameraIntrinsics.from_hfov(hfov_deg=60, width=32, height=32)
+    image = np.full((32, 32, 3), 90, np.uint8)
+    y, x = np.mgrid[0:32, 0:32].astype(np.float64)
+    inv = 0.5 + 0.002 * x + 0.001 * y  # a slanted plane: inverse depth linear in the pixels
+    depth = (1.0 / inv).astype(np.float32)
+    s = splats_from_depth(image, depth, cam, merge_levels=3)
+    assert len(s) == 16  # 32 x 32 pixels in 8 x 8 blocks
+    # every centre lies on the plane
+    u = s.positions[:, 0] / s.positions[:, 2] * cam.focal_px + cam.cx_px
+    v = s.positions[:, 1] / s.positions[:, 2] * cam.fy_px + cam.cy_px
+    np.testing.assert_allclose(1.0 / s.positions[:, 2], 0.5 + 0.002 * u + 0.001 * v, rtol=1e-4)
+    np.testing.assert_allclose(np.sort(u), np.sort(np.repeat([3.5, 11.5, 19.5, 27.5], 4)), atol=0.05)
+    # in-plane sigmas: half of the 8-pixel footprint; the third is thin
+    sizes = np.sort(np.exp(s.log_scales), axis=1)
+    footprint = 8 * s.positions[:, 2] / cam.focal_px
+    np.testing.assert_allclose(sizes[:, 1:].mean(axis=1), 0.5 * footprint, rtol=0.05)
+    assert np.all(sizes[:, 0] < 0.1 * sizes[:, 1])
+    np.testing.assert_allclose(np.linalg.norm(s.rotations, axis=1), 1.0, atol=1e-6)
+    # a block with two colours is not merged
+    image[0:8, 0:4] = 200
+    assert len(splats_from_depth(image, depth, cam, merge_levels=3)) == 15 + 4  # four 4 x 4 blocks instead
 
 
 def test_splat_geometry_faces_the_camera():
@@ -127,8 +173,8 @@ def test_spz_round_trip_within_quantisation(tmp_path, cactus_result, version):
 
 
 def test_spz_write_via_registry_and_bad_files(tmp_path, cactus_result):
-    out = write_output(cactus_result, tmp_path / "c.spz")
-    assert len(read_spz(out)) == cactus_result.image.shape[0] * cactus_result.image.shape[1]
+    out = write_output(cactus_result, tmp_path / "c.spz", options=OutputOptions(extra={"merge_levels": "0"}))
+    assert len(read_spz(out)) == int(cactus_result.valid.sum())
     bad = tmp_path / "bad.spz"
     bad.write_bytes(b"not gzip")
     with pytest.raises(InputFileError, match="not a gzip"):

@@ -23,8 +23,9 @@ def photometric_check(left: np.ndarray, right: np.ndarray, disparity: np.ndarray
         ``inside``: share of left pixels with a value whose match ``x - d``
         lies inside the right view (informational).
         ``error``: mean absolute RGB error (0..255) of the right view warped
-        into the left with ``cv2.remap`` at ``x - d`` (bilinear, black outside
-        the right view), over every pixel with a value. ``shift_error``: the same for the best single global
+        into the left with ``cv2.remap`` at ``x - d`` (bilinear), over every
+        pixel with a value whose match lies inside the right view (pixels seen
+        by the left camera only have an extrapolated value that no image can check). ``shift_error``: the same for the best single global
         integer horizontal shift (searched over the 0.5-99.5 percentile range of
         the disparities), over the same pixels. ``ratio`` = error / shift_error.
     """
@@ -34,7 +35,7 @@ def photometric_check(left: np.ndarray, right: np.ndarray, disparity: np.ndarray
     lf = left.astype(np.float32)
     d = np.where(valid, disparity, 0).astype(np.float32)
     inside = valid & (xs - d >= -0.5) & (xs - d <= w - 0.5)
-    compared = valid
+    compared = inside
     warped = cv2.remap(right, xs - d, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
     err_d = float(np.abs(lf - warped).mean(axis=2)[compared].mean())
     lo, hi = np.floor(np.nanpercentile(disparity, 0.5)), np.ceil(np.nanpercentile(disparity, 99.5))
@@ -119,3 +120,47 @@ def _looped_folder(folder: Path, left: Path, right: Path, frames: int) -> Path:
 def looped_folder():
     """``looped_folder(folder, left, right, frames)``: a frame folder of symlinks to one pair (a still camera)."""
     return _looped_folder
+
+
+def plain_wall_scene(seed: int = 7, size: tuple[int, int] = (200, 280)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded rectified pair: a textured slanted background plane and, in front of
+    it at 24 px, a wall whose 10-pixel rim is textured (a frame, moving with the
+    wall) around a textureless interior (one colour plus independent sensor noise in
+    each view: 0.5 grey levels, about the fine-scale energy plain walls and skies have
+    in real JPEG/HEIC captures). Returns ``(left, right, gt_disparity)``; ``x_right = x_left - d``.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = size
+    pad = 48
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (h, w + pad, 3)).astype(np.float32), (0, 0), 1.2)
+    texture = np.clip((texture - 128) * 3 + 128, 0, 255)
+    frame = np.clip(cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3)).astype(np.float32), (0, 0), 1.0) * 1.5, 0, 255)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    y0, y1, x0, x1, rim = 40, 160, 80, 230, 10
+    wall = (ys >= y0) & (ys < y1) & (xs >= x0) & (xs < x1)
+    gt = np.where(wall, 24.0, 8.0 + 0.02 * xs).astype(np.float32)  # background: a slanted plane
+    wall_colour = np.array([182.0, 176.0, 168.0], np.float32)
+
+    def view(shift: float, noise_seed: int) -> np.ndarray:
+        # the background texture where the background is seen, the wall (frame and plain interior) on top
+        out = np.empty((h, w, 3), np.float32)
+        for y in range(h):
+            x_left = (xs[y] + 8.0) / 0.98 if shift else xs[y]  # background point seen at x_left - d(x_left)
+            for c in range(3):
+                out[y, :, c] = np.interp(x_left + pad / 2, np.arange(w + pad), texture[y, :, c])
+        xl = xs + shift  # wall point seen here in this view
+        on_wall = (ys >= y0) & (ys < y1) & (xl >= x0) & (xl < x1)
+        interior = on_wall & (ys >= y0 + rim) & (ys < y1 - rim) & (xl >= x0 + rim) & (xl < x1 - rim)
+        xi = np.clip(np.round(xl).astype(int), 0, w - 1)
+        out[on_wall] = frame[ys.astype(int)[on_wall], xi[on_wall]]
+        out[interior] = wall_colour
+        noise = np.random.default_rng(noise_seed).normal(0.0, 0.5, out.shape)
+        return np.clip(np.round(out + noise), 0, 255).astype(np.uint8)
+
+    return view(0.0, seed + 1), view(24.0, seed + 2), gt
+
+
+@pytest.fixture(scope="session")
+def plain_wall():
+    """The :func:`plain_wall_scene` pair, once per session."""
+    return plain_wall_scene()

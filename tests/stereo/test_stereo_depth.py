@@ -82,3 +82,43 @@ def test_depth_from_embedded_maps():
     holes = np.where(rng.random(z.shape) < 0.1, 0.0, z).astype(np.float32)
     depth, _ = depth_from_map(EmbeddedMap(data=holes, kind="depth", units="m"))
     assert np.array_equal(np.isnan(depth), holes == 0)
+
+
+def test_far_clip_marks_outliers_beyond_a_multiple_of_the_95th_percentile():
+    from parallax.stereo.depth import far_clip
+
+    rng = np.random.default_rng(1)
+    depth = rng.uniform(1.0, 3.0, (50, 60)).astype(np.float32)
+    depth[0, :10] = 500.0  # noise near zero disparity: hundreds of times farther than the scene
+    depth[1, 0] = np.nan
+    valid = np.isfinite(depth)
+    far, limit = far_clip(depth, valid, factor=4.0)
+    p95 = np.percentile(depth[valid], 95)
+    assert limit == pytest.approx(4.0 * p95)
+    assert far.sum() == 10 and far[0, :10].all() and not far[1, 0]
+    none, no_limit = far_clip(np.full((3, 3), np.nan, np.float32), np.zeros((3, 3), bool), factor=4.0)
+    assert not none.any() and no_limit is None
+    with pytest.raises(ParameterError, match="factor"):
+        far_clip(depth, valid, factor=1.0)
+
+
+def test_pipeline_clips_far_outliers_and_says_so(captures_dir):
+    from parallax.bench.geometry import depth_reach
+    from parallax.capture import read_capture
+    from parallax.scene.mesh import depth_mesh, result_camera
+    from parallax.stereo.pipeline import compute_depth
+
+    capture = read_capture(captures_dir / "sbs" / "calf-left-right.jpg")
+    raw = compute_depth(capture, max_side_px=384, far_clip_factor=None)
+    clipped = compute_depth(capture, max_side_px=384)
+    clip = clipped.settings["far_clip"]
+    assert clip["factor"] == 4.0 and 0 < clip["clipped_share"] < 0.05
+    assert np.nanmax(clipped.depth) <= clip["max_depth"] * 1.0001 < np.nanmax(raw.depth)
+    assert np.nanmedian(clipped.depth) == pytest.approx(1.0, rel=1e-3)  # relative depth keeps median 1
+    # far-clipped pixels keep their disparity but are not valid
+    far = raw.valid & ~clipped.valid
+    assert far.any() and np.isfinite(clipped.disparity_px[far]).all() and np.isnan(clipped.depth[far]).all()
+    camera, _ = result_camera(clipped)
+    assert depth_reach(depth_mesh(clipped.depth, camera).vertices[:, 2]) <= 5.0
+    with pytest.raises(ParameterError, match="far_clip_factor"):
+        compute_depth(capture, max_side_px=384, far_clip_factor=0.5)

@@ -7,6 +7,7 @@ import pytest
 
 from parallax.capture import read_capture
 from parallax.errors import NotStereoError, ParameterError
+from parallax.stereo.disparity import EXTRAPOLATED_CONFIDENCE, outside_right_view
 from parallax.stereo.pipeline import compute_depth, downscale_capture
 
 # every stereo capture in ../shared/data/captures: (left or single file, right file or None)
@@ -35,16 +36,18 @@ def test_disparity_explains_rectified_pair(captures_dir, photometric, name, righ
     assert result.image.shape[:2] == (result.rectification.height, result.rectification.width)
     assert result.disparity_px.shape == result.image.shape[:2] == result.right_image.shape[:2]
     check = photometric(result.image, result.right_image, result.disparity_px)
-    assert check["coverage"] >= 0.90, check
+    # untextured regions with nothing to support a surface are left without a value (issue 10)
+    assert check["coverage"] >= 0.80, check
     # at least 20 % lower error than the best single global horizontal shift
     assert check["error"] <= 0.8 * check["shift_error"], check
-    valid = np.isfinite(result.disparity_px)
+    valid = result.valid
     assert np.all(result.confidence[~valid] == 0)
-    # a pixel with a value has its match inside the right view (the rest were seen by one camera only)
-    x = np.nonzero(valid)[1]
-    assert np.all((x - result.disparity_px[valid] >= -0.5) & (x - result.disparity_px[valid] <= valid.shape[1] - 0.5))
-    assert check["inside"] == pytest.approx(check["coverage"])
-    assert np.isfinite(result.depth).mean() > 0.5
+    assert np.all(np.isnan(result.depth[~valid])) and np.all(np.isfinite(result.depth[valid]))
+    # dense by default: pixels seen by the left camera only (match outside the right view)
+    # keep an extrapolated value, marked with a low confidence
+    outside = outside_right_view(result.disparity_px)
+    assert np.all(result.confidence[outside] <= EXTRAPOLATED_CONFIDENCE)
+    assert valid.mean() > 0.6
     if not result.depth_is_metric:
         assert np.nanmedian(result.depth) == pytest.approx(1.0, rel=1e-3)
     assert np.nanmin(result.depth) > 0

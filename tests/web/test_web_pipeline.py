@@ -56,8 +56,10 @@ def test_web_viewer_files_match_view_json(refined):
         view = client.get(f"/api/captures/{cid}/files/{stage}/view.json").json()
         depth = np.frombuffer(client.get(f"/api/captures/{cid}/files/{stage}/depth.f32").content, dtype="<f4")
         assert depth.size == view["grid_width"] * view["grid_height"]
-        assert np.isfinite(depth).all() and depth.min() > 0
-        assert view["depth_min"] == pytest.approx(depth.min()) and view["depth_max"] == pytest.approx(depth.max())
+        finite = depth[np.isfinite(depth)]  # NaN = not valid: the viewer draws nothing there
+        assert finite.size / depth.size == pytest.approx(view["grid_valid_fraction"]) and finite.size > 0.6 * depth.size
+        assert finite.min() > 0
+        assert view["depth_min"] == pytest.approx(finite.min()) and view["depth_max"] == pytest.approx(finite.max())
         for name in ("left.jpg", "right.jpg"):
             image = Image.open(io.BytesIO(client.get(f"/api/captures/{cid}/files/{stage}/{name}").content))
             assert image.size == (view["image_width"], view["image_height"])
@@ -115,23 +117,31 @@ def test_web_download_errors(refined):
     assert client.get(f"/api/captures/{'B' * 32}/download/mesh").status_code == 404
 
 
-def test_web_viewer_depth_fills_holes_without_steps():
+def test_web_viewer_depth_keeps_holes_and_drops_outliers():
     from parallax.errors import InputFileError
     from parallax.server.worker import viewer_depth
 
     y, x = np.mgrid[0:120, 0:160].astype(np.float32)
     plane = 1.0 / (0.5 + 0.004 * x + 0.002 * y)  # a slanted plane: inverse depth is linear
     depth = plane.copy()
-    depth[40:70, 60:100] = np.nan  # a hole
+    depth[40:70, 60:100] = np.nan  # a hole (pixels that are not valid)
     depth[5, 5] = 50.0  # an outlier
-    out = viewer_depth(depth, (80, 60))
-    assert out.shape == (60, 80) and np.isfinite(out).all() and (out > 0).all()
+    valid = np.isfinite(depth)
+    valid[100:120, 0:40] = False  # not valid although it has a depth
+    out = viewer_depth(depth, (80, 60), valid)
+    assert out.shape == (60, 80)
+    # not valid stays without a value (the viewer draws nothing there), the rest is positive
+    assert np.isnan(out[22:33, 32:48]).all() and np.isnan(out[52:, :18]).all()
+    assert np.isfinite(out).mean() > 0.8 and (out[np.isfinite(out)] > 0).all()
     expected = 1.0 / (0.5 + 0.004 * (2 * np.arange(80) + 0.5)[None, :] + 0.002 * (2 * np.arange(60) + 0.5)[:, None])
-    inner = (slice(3, -3), slice(3, -3))
-    assert np.abs(out[inner] / expected[inner] - 1).max() < 0.06  # the hole joins the plane, no step
+    inner = np.isfinite(out)
+    inner[:3], inner[-3:], inner[:, :3], inner[:, -3:] = False, False, False, False
+    assert np.abs(out[inner] / expected[inner] - 1).max() < 0.06  # no step at the hole's edge
     assert out[2, 2] < 2 * expected[2, 2]  # the outlier is gone
     with pytest.raises(InputFileError, match="no depth"):
         viewer_depth(np.full((10, 10), np.nan, np.float32), (10, 10))
+    with pytest.raises(InputFileError, match="no depth"):
+        viewer_depth(plane, (80, 60), np.zeros(plane.shape, bool))
 
 
 def test_web_two_file_pair_upload(upload, wait_for, captures_dir, http):

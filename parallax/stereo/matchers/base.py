@@ -34,6 +34,9 @@ class MatchResult:
         The search range used, in pixels.
     settings : Mapping
         Matcher name and parameters (for lineage and ``eval`` output).
+    measured : numpy.ndarray, optional
+        ``HxW`` bool: pixels whose value came from a (left-right consistent) match
+        rather than a hole fill or an extrapolation. Omitted: every pixel with a value.
     """
 
     disparity_px: np.ndarray
@@ -41,6 +44,7 @@ class MatchResult:
     min_disparity: float
     max_disparity: float
     settings: Mapping[str, Any] = field(default_factory=dict)
+    measured: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         d = np.asarray(self.disparity_px)
@@ -49,6 +53,20 @@ class MatchResult:
             raise ParameterError(f"MatchResult: disparity {d.shape} and confidence {c.shape} must be equal 2-D shapes")
         object.__setattr__(self, "disparity_px", _readonly(d.astype(np.float32, copy=False)))
         object.__setattr__(self, "confidence", _readonly(c.astype(np.float32, copy=False)))
+        finite = np.isfinite(self.disparity_px)
+        if self.measured is None:
+            measured = finite
+        else:
+            measured = np.asarray(self.measured)
+            if measured.shape != d.shape or measured.dtype != np.bool_:
+                raise ParameterError(f"MatchResult: measured must be a bool array of shape {d.shape}")
+            measured = measured & finite
+        object.__setattr__(self, "measured", _readonly(measured))
+
+    @property
+    def measured_mask(self) -> np.ndarray:
+        """``HxW`` bool, the pixels whose value was measured (see ``measured``)."""
+        return self.measured if self.measured is not None else np.isfinite(self.disparity_px)
 
 
 @runtime_checkable

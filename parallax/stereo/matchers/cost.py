@@ -171,7 +171,7 @@ def cost_volume(
     out : numpy.ndarray, optional
         uint8 ``HxWxD'`` array to write into.
     threads : int
-        1 or 2 threads (row bands; same result).
+        Threads (row bands; the same result for any number).
 
     Returns
     -------

@@ -227,7 +227,7 @@ class OnnxMatcher:
             max_disparity=hi,
             settings={
                 "matcher": self.name,
-                "model": str(self.model_path),
+                "model": self.model_path.name,  # base name only: folder names are private
                 "model_sha256": self._sha256,
                 "normalization": self.normalization,
                 "input_size": [int(size[0]), int(size[1])],

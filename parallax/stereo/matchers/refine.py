@@ -153,7 +153,7 @@ def winner_take_all(
         Minimum relative margin ``(S_2 - S_1) / S_2`` of the winner over the best
         non-neighbouring disparity; below it the pixel is a mismatch (0 = off).
     threads : int
-        1 or 2 threads (row bands; same result).
+        Threads (row bands; the same result for any number).
 
     Returns
     -------

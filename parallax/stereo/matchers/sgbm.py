@@ -137,6 +137,7 @@ class SgbmMatcher:
             min_disparity=lo,
             max_disparity=hi,
             settings={"matcher": self.name, "recipe": "opencv-sgbm-3way-bs5", "fill": self.fill},
+            measured=valid,
         )
 
 

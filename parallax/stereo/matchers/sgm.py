@@ -244,7 +244,8 @@ def aggregate_sgm(
         ``HxW`` integer disparity (pixels) of label 0 per pixel (a narrow band per
         pixel); ``None`` = the same for every pixel (a full-range volume).
     threads : int
-        1, or 2 to run the forward and backward passes concurrently (same result).
+        1, or more to run the forward and backward passes concurrently and sum them
+        in row bands (same result for any number).
     out, scratch : numpy.ndarray, optional
         uint16 arrays of the volume's shape to write into (``scratch`` is used by
         the second thread); fresh ones when not given.
@@ -273,11 +274,11 @@ def aggregate_sgm(
         out = np.empty(shape, dtype=np.uint16)
     args = (offsets, np.ascontiguousarray(guide, dtype=np.float32), np.int16(p1), np.int16(p2), np.float32(p2_gamma))
     if threads > 1:
-        # the two passes are independent: run them on two threads (the kernels release the GIL)
+        # the two passes are independent: run them concurrently (the kernels release the GIL)
         if scratch is None or scratch.shape != shape or scratch.dtype != np.uint16:
             scratch = np.empty(shape, dtype=np.uint16)
         run_pair(lambda: _pass(cost, *args, out, True, False), lambda: _pass(cost, *args, scratch, False, False))
-        run_rows(lambda y0, y1: np.add(out[y0:y1], scratch[y0:y1], out=out[y0:y1]), shape[0], 2)
+        run_rows(lambda y0, y1: np.add(out[y0:y1], scratch[y0:y1], out=out[y0:y1]), shape[0], threads)
     else:
         _pass(cost, *args, out, True, False)
         _pass(cost, *args, out, False, True)

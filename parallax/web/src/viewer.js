@@ -4,9 +4,10 @@
 // top row first, depth along the optical axis z; metres or relative). A grid pixel
 // (u, v) unprojects with the pinhole intrinsics of the grid (OpenCV axes: x right,
 // y down, z forward) to X = (u - cx) / fx * Z, Y = (v - cy) / fy * Z; three.js
-// looks down -z with y up, so the vertex is (X, -Y, -Z). Triangles across depth
-// jumps (neighbour depths differ by more than EDGE_RATIO) are dropped so
-// foreground and background do not melt into a rubber sheet.
+// looks down -z with y up, so the vertex is (X, -Y, -Z). NaN depth marks grid cells
+// that are not valid (DepthResult.valid): no triangle, point or splat is drawn
+// there. Triangles across depth jumps (neighbour depths differ by more than
+// EDGE_RATIO) are dropped so foreground and background do not melt into a rubber sheet.
 //
 // Modes: "3d" (parallax follows pointer, touch and device tilt; drag orbits, wheel
 // and pinch zoom, all within limits), "wiggle" (the viewpoint swings left-right),
@@ -102,7 +103,7 @@ function unproject(view, depth) {
   for (let v = 0; v < H; v++) {
     for (let u = 0; u < W; u++) {
       const i = v * W + u;
-      const z = depth[i];
+      const z = Number.isFinite(depth[i]) ? depth[i] : 0; // not valid: parked at the camera, never drawn
       positions[3 * i] = ((u - view.cx_px) / view.fx_px) * z;
       positions[3 * i + 1] = -((v - view.cy_px) / view.fy_px) * z;
       positions[3 * i + 2] = -z;
@@ -121,7 +122,7 @@ function triangles(view, depth) {
   const ok = (a, b, c) => {
     const lo = Math.min(depth[a], depth[b], depth[c]);
     const hi = Math.max(depth[a], depth[b], depth[c]);
-    return hi <= lo * EDGE_RATIO;
+    return hi <= lo * EDGE_RATIO; // false when any corner is NaN (not valid)
   };
   for (let v = 0; v < H - 1; v++) {
     for (let u = 0; u < W - 1; u++) {
@@ -275,7 +276,12 @@ export class Viewer {
     ctx.drawImage(img, 0, 0, W, H);
     const rgba = ctx.getImageData(0, 0, W, H).data;
     const out = [];
-    for (let v = 0; v < H; v += step) for (let u = 0; u < W; u += step) out.push(v * W + u);
+    for (let v = 0; v < H; v += step) {
+      for (let u = 0; u < W; u += step) {
+        const i = v * W + u;
+        if (Number.isFinite(this.depth[i])) out.push(i); // valid cells only
+      }
+    }
     return { rgba, indices: out };
   }
 

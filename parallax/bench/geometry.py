@@ -1,0 +1,135 @@
+"""Measures of how trustworthy a depth result looks as geometry (no ground truth needed).
+
+* :func:`plain_roughness` -- on pixels with no texture (grey-level standard
+  deviation below ``std_threshold`` over a ``window`` x ``window`` box), the
+  share that are marked valid yet rough: the spread (max - min) of the valid
+  disparities in the same box exceeds ``spread_px``. Confident-looking noise
+  on walls and sky shows up here.
+* :func:`boundary_edges_per_1000_faces` -- edges used by exactly one triangle,
+  per 1000 triangles: a mesh shredded into cracks has many.
+* :func:`depth_reach` -- the largest vertex depth over the 95th percentile:
+  a few far outliers make it large.
+
+Conventions: images ``HxWx3`` uint8 RGB; disparity in pixels, NaN = no value;
+``valid`` a boolean mask of pixels to use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from parallax.errors import ParameterError
+
+__all__ = ["PlainRoughness", "plain_roughness", "boundary_edges_per_1000_faces", "depth_reach", "local_std"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlainRoughness:
+    """Result of :func:`plain_roughness` (shares in [0, 1]).
+
+    Parameters
+    ----------
+    plain_share : float
+        Share of all pixels that have no texture.
+    rough_valid_share : float
+        Of the untextured pixels, the share that are valid and whose local
+        disparity spread exceeds the threshold (the issue's measure).
+    valid_plain_share : float
+        Of the untextured pixels, the share that are valid.
+    valid_share : float
+        Share of all pixels that are valid.
+    """
+
+    plain_share: float
+    rough_valid_share: float
+    valid_plain_share: float
+    valid_share: float
+
+
+def local_std(image: np.ndarray, window: int) -> np.ndarray:
+    """Grey-level standard deviation over a ``window`` x ``window`` box (``HxW`` float32, grey levels 0..255)."""
+    grey = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY) if image.ndim == 3 else np.asarray(image)
+    g = grey.astype(np.float64)
+    mean = cv2.blur(g, (window, window), borderType=cv2.BORDER_REFLECT)
+    mean2 = cv2.blur(g * g, (window, window), borderType=cv2.BORDER_REFLECT)
+    return np.sqrt(np.maximum(mean2 - mean * mean, 0.0)).astype(np.float32)
+
+
+def plain_roughness(
+    image: np.ndarray,
+    disparity_px: np.ndarray,
+    valid: np.ndarray,
+    *,
+    window: int = 11,
+    std_threshold: float = 2.0,
+    spread_px: float = 1.0,
+) -> PlainRoughness:
+    """Share of untextured pixels that are valid yet rough (see the module docstring).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``HxWx3`` uint8 RGB view the disparity refers to.
+    disparity_px : numpy.ndarray
+        ``HxW`` disparity in pixels; NaN = no value.
+    valid : numpy.ndarray
+        ``HxW`` bool, the pixels a consumer would use.
+    window : int
+        Side of the square box, pixels (odd).
+    std_threshold : float
+        A pixel has no texture when the grey-level standard deviation of its box is below this.
+    spread_px : float
+        A valid pixel is rough when max - min of the valid disparities in its box exceeds this.
+    """
+    disparity_px = np.asarray(disparity_px, dtype=np.float32)
+    valid = np.asarray(valid, dtype=bool) & np.isfinite(disparity_px)
+    if image.shape[:2] != disparity_px.shape or valid.shape != disparity_px.shape:
+        raise ParameterError(
+            f"image {image.shape[:2]}, disparity {disparity_px.shape} and valid {valid.shape} must be one size"
+        )
+    if not (isinstance(window, int) and window >= 3 and window % 2 == 1):
+        raise ParameterError(f"window must be an odd integer >= 3, got {window!r}")
+    plain = local_std(image, window) < std_threshold
+    kernel = np.ones((window, window), np.uint8)
+    hi = cv2.dilate(np.where(valid, disparity_px, -1e9).astype(np.float32), kernel)
+    lo = cv2.erode(np.where(valid, disparity_px, 1e9).astype(np.float32), kernel)
+    rough = plain & valid & (hi - lo > spread_px)
+    n_plain = max(int(plain.sum()), 1)
+    return PlainRoughness(
+        plain_share=float(plain.mean()),
+        rough_valid_share=float(rough.sum() / n_plain),
+        valid_plain_share=float((plain & valid).sum() / n_plain),
+        valid_share=float(valid.mean()),
+    )
+
+
+def boundary_edges_per_1000_faces(faces: np.ndarray) -> float:
+    """Edges used by exactly one triangle, per 1000 triangles (0 for a closed surface).
+
+    Parameters
+    ----------
+    faces : numpy.ndarray
+        ``M x 3`` vertex indices.
+    """
+    faces = np.asarray(faces, dtype=np.int64)
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ParameterError(f"faces must be M x 3, got {faces.shape}")
+    if faces.shape[0] == 0:
+        return 0.0
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], axis=0)
+    edges.sort(axis=1)
+    key = edges[:, 0] * (int(faces.max()) + 1) + edges[:, 1]
+    _, counts = np.unique(key, return_counts=True)
+    return float((counts == 1).sum() * 1000.0 / faces.shape[0])
+
+
+def depth_reach(depths: np.ndarray) -> float:
+    """Largest depth over the 95th percentile of positive finite depths (NaN when there is none)."""
+    z = np.asarray(depths, dtype=np.float64).ravel()
+    z = z[np.isfinite(z) & (z > 0)]
+    if z.size == 0:
+        return float("nan")
+    return float(z.max() / np.percentile(z, 95.0))

@@ -1,0 +1,246 @@
+"""Plain surfaces: untextured regions become smooth surfaces, or explicitly no value.
+
+A matcher cannot measure disparity where the image has no texture (walls, sky,
+white backgrounds): every disparity matches equally well, and what it returns
+there is noise that still looks confident. :func:`smooth_plain_surfaces`
+replaces it:
+
+1. **Plain pixels** have neither contrast nor fine texture around them: the
+   grey-level standard deviation over a ``window`` x ``window`` box is below
+   ``std_threshold`` and so is the box's fine-scale texture (Immerkaer's
+   noise measure, :func:`plain_mask`). Low-contrast surfaces that do carry fine
+   texture (which the census matcher locks onto) keep their measured values.
+2. **What is replaced.** Plain pixels, and pixels within ``band`` of them that
+   no left-right consistent match measured. Measured textured pixels keep
+   their value, so the surface joins its surroundings without a step.
+3. **Support.** Measured pixels support the surface with their confidence
+   (``plain_weight`` times that inside plain regions), filled pixels not at all.
+4. **Propagation.** Disparity is propagated from the supporting pixels across
+   the plain region by the edge-aware fast global smoother
+   (:func:`parallax.stereo.smoothing.smooth_guided`): ``S(c * d) / S(c)``, guided
+   by the image (colour edges) and by measured depth edges (jumps between
+   measured neighbours), so it stays on the surface it belongs to. The result
+   is smooth: a plain wall bounded by textured edges comes out as a smooth
+   sheet between them, its noise averaged away.
+5. **No support, no value.** Where the propagated support ``S(c)`` stays below
+   ``min_support`` (a plain region with too few measured pixels near it), the
+   pixels have no value (NaN): explicitly not valid rather than noise.
+
+The confidence of the smoothed pixels is their support, capped at
+``max_confidence`` (an interpolated surface is never as sure as a measured one).
+
+Conventions: images ``HxWx3`` uint8 RGB; disparity in pixels, ``x_right = x_left - d``;
+NaN = no value; confidence in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from parallax.capture.types import check_image
+from parallax.errors import ParameterError
+from parallax.stereo.smoothing import smooth_guided
+
+__all__ = ["PlainSurfaceSettings", "PlainSurfaces", "plain_mask", "smooth_plain_surfaces"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlainSurfaceSettings:
+    """Parameters of :func:`smooth_plain_surfaces`.
+
+    Parameters
+    ----------
+    window : int
+        Side of the box (pixels, odd) of the texture measures.
+    std_threshold : float
+        Grey-level standard deviation (0..255 levels) below which a box may be plain.
+    fine_threshold : float
+        Fine-scale texture (grey levels, see :func:`plain_mask`) below which a box
+        may be plain; 0 = the standard deviation alone decides.
+    band : int
+        Pixels around plain regions, in pixels, whose unmeasured values are replaced too.
+    plain_weight : float
+        Weight of a measured pixel inside a plain region relative to a textured one.
+    smoothness : float
+        Smoothness ``lambda`` of the fast global smoother, per pixel of the map's
+        longer side (so the surface's reach scales with the image).
+    sigma_color : float
+        CIE Lab colour difference that divides a neighbour weight by ``e``.
+    sigma_disparity : float
+        Disparity jump (pixels) between two measured neighbours that divides their
+        weight by ``e``: measured depth edges stop the propagation like colour edges.
+    min_support : float
+        Propagated support below which a treated pixel gets no value.
+    max_confidence : float
+        Highest confidence given to a smoothed pixel.
+    """
+
+    window: int = 11
+    std_threshold: float = 3.0
+    fine_threshold: float = 0.5
+    band: int = 5
+    plain_weight: float = 1.0
+    smoothness: float = 1.0
+    sigma_color: float = 8.0
+    sigma_disparity: float = 1.0
+    min_support: float = 0.1
+    max_confidence: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.window, int) and self.window >= 3 and self.window % 2 == 1):
+            raise ParameterError(f"window must be an odd integer >= 3, got {self.window!r}")
+        if not (isinstance(self.band, int) and 0 <= self.band <= 64):
+            raise ParameterError(f"band must be an integer in 0..64, got {self.band!r}")
+        for name in ("std_threshold", "smoothness", "sigma_color", "sigma_disparity"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ParameterError(f"{name} must be a positive number, got {value!r}")
+        if not (isinstance(self.fine_threshold, (int, float)) and math.isfinite(self.fine_threshold)):
+            raise ParameterError(f"fine_threshold must be a number >= 0, got {self.fine_threshold!r}")
+        if self.fine_threshold < 0:
+            raise ParameterError(f"fine_threshold must be a number >= 0, got {self.fine_threshold!r}")
+        for name in ("plain_weight", "min_support", "max_confidence"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ParameterError(f"{name} must be in [0, 1], got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlainSurfaces:
+    """Output of :func:`smooth_plain_surfaces`.
+
+    Parameters
+    ----------
+    disparity_px : numpy.ndarray
+        ``HxW`` float32; smooth over plain regions, NaN where they had no support.
+    confidence : numpy.ndarray
+        ``HxW`` float32 in [0, 1]; 0 where there is no value.
+    plain : numpy.ndarray
+        ``HxW`` bool, the pixels without texture.
+    treated : numpy.ndarray
+        ``HxW`` bool, the pixels whose value was replaced (plain pixels and their surroundings).
+    unsupported : numpy.ndarray
+        ``HxW`` bool, the treated pixels left without a value.
+    """
+
+    disparity_px: np.ndarray
+    confidence: np.ndarray
+    plain: np.ndarray
+    treated: np.ndarray
+    unsupported: np.ndarray
+
+
+#: Immerkaer's noise-estimation kernel: the difference of two Laplacians, blind to
+#: planes and ramps, so its response measures fine-scale texture (and noise).
+_FINE = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], dtype=np.float32)
+
+
+def plain_mask(
+    image: np.ndarray, *, window: int = 11, std_threshold: float = 3.0, fine_threshold: float = 0.0
+) -> np.ndarray:
+    """``HxW`` bool: pixels without texture around them.
+
+    A pixel is plain when the grey-level standard deviation over a ``window`` box
+    is below ``std_threshold`` and, with ``fine_threshold > 0``, the box's
+    fine-scale texture is below it too: Immerkaer's measure, the mean of
+    ``sqrt(pi / 2) / 6 * |I * K|`` with ``K`` the difference of two Laplacians
+    (blind to planes and ramps), in grey levels. Low-contrast surfaces that do
+    carry fine texture (which the census matcher locks onto) are not plain.
+    Strong sensor noise looks like fine texture to this measure, so a very noisy
+    plain wall keeps the matcher's values.
+    """
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    box = (window, window)
+    mean = cv2.blur(grey, box, borderType=cv2.BORDER_REFLECT)
+    mean2 = cv2.blur(grey * grey, box, borderType=cv2.BORDER_REFLECT)
+    plain = (mean2 - mean * mean) < np.float32(std_threshold) ** 2
+    if fine_threshold > 0:
+        response = np.abs(cv2.filter2D(grey, -1, _FINE, borderType=cv2.BORDER_REFLECT))
+        fine = cv2.blur(response * np.float32(np.sqrt(np.pi / 2) / 6), box, borderType=cv2.BORDER_REFLECT)
+        plain &= fine < np.float32(fine_threshold)
+    return plain
+
+
+def smooth_plain_surfaces(
+    image: np.ndarray,
+    disparity_px: np.ndarray,
+    confidence: np.ndarray,
+    measured: np.ndarray,
+    *,
+    settings: PlainSurfaceSettings | None = None,
+    threads: int = 1,
+) -> PlainSurfaces:
+    """Make untextured regions smooth surfaces, or leave them without a value (module docstring).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``HxWx3`` uint8 RGB view the disparity refers to.
+    disparity_px : numpy.ndarray
+        ``HxW`` disparity in pixels; NaN = no value.
+    confidence : numpy.ndarray
+        ``HxW`` matcher confidence in [0, 1].
+    measured : numpy.ndarray
+        ``HxW`` bool, pixels whose value came from a consistent match (not a fill).
+    settings : PlainSurfaceSettings, optional
+        Parameters (defaults when omitted).
+    threads : int
+        Threads for the smoother (same result for any number).
+
+    Returns
+    -------
+    PlainSurfaces
+        The new disparity and confidence, and which pixels were plain, treated and left without a value.
+    """
+    s = settings or PlainSurfaceSettings()
+    image = check_image("image", image)
+    disparity_px = np.asarray(disparity_px, dtype=np.float32)
+    shape = image.shape[:2]
+    if disparity_px.shape != shape or np.shape(confidence) != shape or np.shape(measured) != shape:
+        raise ParameterError(
+            f"image {shape}, disparity {disparity_px.shape}, confidence {np.shape(confidence)} and "
+            f"measured {np.shape(measured)} must have one size"
+        )
+    plain = plain_mask(image, window=s.window, std_threshold=s.std_threshold, fine_threshold=s.fine_threshold)
+    finite = np.isfinite(disparity_px)
+    if not plain.any():
+        conf = np.where(finite, confidence, 0.0).astype(np.float32)
+        none = np.zeros(shape, dtype=bool)
+        return PlainSurfaces(disparity_px=disparity_px, confidence=conf, plain=plain, treated=none, unsupported=none)
+    measured = np.asarray(measured, dtype=bool) & finite
+    # measured, textured pixels keep their own value; plain pixels, and unmeasured
+    # pixels near them, take the surface propagated from the measured pixels
+    reliable = measured & ~plain
+    k = 2 * s.band + 1
+    near = cv2.dilate(plain.astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool)
+    treated = (plain | near) & ~reliable
+    weight = np.where(measured, np.clip(confidence, 0.0, 1.0), 0.0)
+    weight = np.where(plain, weight * s.plain_weight, weight).astype(np.float32)
+    values = np.where(finite, disparity_px, 0.0).astype(np.float32)
+    # depth edges the matcher measured stop the propagation too (not only colour edges)
+    d = np.where(measured, disparity_px, np.nan)
+    with np.errstate(invalid="ignore"):
+        jh = np.abs(d[:, 1:] - d[:, :-1])
+        jv = np.abs(d[1:] - d[:-1])
+    scale_h = np.where(np.isfinite(jh), np.exp(-jh / s.sigma_disparity), 1.0).astype(np.float32)
+    scale_v = np.where(np.isfinite(jv), np.exp(-jv / s.sigma_disparity), 1.0).astype(np.float32)
+    num, den = smooth_guided(
+        [weight * values, weight],
+        image,
+        lam=s.smoothness * max(shape),
+        sigma_color=s.sigma_color,
+        threads=threads,
+        edge_scale=(scale_h, scale_v),
+    )
+    supported = den >= s.min_support
+    with np.errstate(divide="ignore", invalid="ignore"):
+        smooth = np.where(supported, num / np.maximum(den, 1e-12), np.nan).astype(np.float32)
+    out = np.where(treated, smooth, disparity_px).astype(np.float32)
+    conf = np.where(treated, np.minimum(den, s.max_confidence), confidence)
+    conf = np.where(np.isfinite(out), np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
+    unsupported = treated & ~supported
+    return PlainSurfaces(disparity_px=out, confidence=conf, plain=plain, treated=treated, unsupported=unsupported)
