@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import parallax.capture
+import parallax.stereo.disparity
 import parallax.stereo.pipeline
 from parallax.capture import read_capture
 from parallax.cli.main import main
@@ -44,7 +45,7 @@ def test_view_formats_are_the_ones_that_declare_it():
 def test_view_formats_skip_disparity_and_depth_and_write_the_same_file(
     monkeypatch, tmp_path, captures_dir, capsys, reference, name
 ):
-    monkeypatch.setattr(parallax.stereo.pipeline, "run_matcher", _matcher_must_not_run)
+    monkeypatch.setattr(parallax.stereo.disparity, "match", _matcher_must_not_run)
     monkeypatch.setattr(parallax.stereo.pipeline, "compute_depth", _matcher_must_not_run)
     out = tmp_path / VIEW_FORMATS[name]
     argv = ["convert", str(captures_dir / "mpo/sugarshack.mpo"), "-o", str(out), "--max-size", str(SIZE)]
@@ -55,13 +56,13 @@ def test_view_formats_skip_disparity_and_depth_and_write_the_same_file(
 
 def test_depth_formats_still_run_the_matcher_once(monkeypatch, tmp_path, captures_dir):
     calls = []
-    real = parallax.stereo.pipeline.run_matcher
+    real = parallax.stereo.disparity.match
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("matcher"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(parallax.stereo.pipeline, "run_matcher", counting)
+    monkeypatch.setattr(parallax.stereo.disparity, "match", counting)
     out = tmp_path / "cloud.ply"
     argv = ["convert", str(captures_dir / "mpo/sugarshack.mpo"), "-o", str(out), "--max-size", "160"]
     assert main([*argv, "--matcher", "sgbm"]) == 0
@@ -79,7 +80,7 @@ def test_an_rgbd_photo_is_read_once_and_gets_its_synthesised_right_view(monkeypa
         return real(*args, **kwargs)
 
     monkeypatch.setattr(parallax.capture, "read_capture", counting)
-    monkeypatch.setattr(parallax.stereo.pipeline, "run_matcher", _matcher_must_not_run)  # depth is in the file
+    monkeypatch.setattr(parallax.stereo.disparity, "match", _matcher_must_not_run)  # depth is in the file
     out = tmp_path / "pug.anaglyph.png"
     assert main(["convert", str(pug), "-o", str(out), "--max-size", "256"]) == 0
     assert len(reads) == 1
