@@ -44,10 +44,15 @@ class ReadOptions:
         ``over-under``, ``under-over``); only the plain-image reader uses it.
     max_pixels : int
         Largest ``width * height`` of any image decoded.
+    eyes : str
+        Eye order (``auto``, ``left-right``, ``right-left``); readers that
+        decide it themselves (side-by-side) use it, ``read_capture`` applies it
+        to the others.
     """
 
     layout: str = "auto"
     max_pixels: int = DEFAULT_MAX_PIXELS
+    eyes: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_pixels, int) or self.max_pixels < 1:

@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from parallax.cli import options as opt
+
 __all__ = ["register", "info"]
 
 
@@ -20,12 +22,13 @@ def info(
     ),
     right: Path | None = typer.Argument(None, help="Right view (same size), or a depth map for an RGB-D capture."),
     layout: str = typer.Option("auto", "--layout", help="auto, sbs, sbs-cross, over-under, under-over, pair, rgbd."),
+    eyes: str = opt.EYES,
     as_json: bool = typer.Option(False, "--json", help="Print Capture.to_dict() as JSON instead of a table."),
 ) -> None:
-    """Show the format, views and camera facts of a capture."""
+    """Show the format, views and camera facts of a capture (and which view is the left eye)."""
     from parallax.capture import read_capture
 
-    capture = read_capture(file, right, layout=layout)
+    capture = read_capture(file, right, layout=layout, eyes=eyes)
     description = capture.to_dict()
     if as_json:
         typer.echo(json.dumps(description, indent=2, default=_json_default))
@@ -78,9 +81,14 @@ def _print_table(d: dict[str, Any]) -> None:
     layout = d["metadata"].get("layout")
     if isinstance(layout, dict):
         table.add_row("layout", f"{layout['layout']}: {layout['reason']}")
+    eye = d["metadata"].get("eyes")
+    if isinstance(eye, dict):
+        table.add_row("eyes", f"{eye['order']} ({eye['strength']}): {eye['reason']}")
     if d["metadata"].get("untrusted"):
         table.add_row("note", d["metadata"]["untrusted"])
     console.print(table)
+    if isinstance(eye, dict) and eye.get("warning"):
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold yellow]warning: {eye['warning']}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from parallax.cli import options as opt
-from parallax.cli.stereo_cmds import describe_depth, run_pipeline
+from parallax.cli.stereo_cmds import describe_depth, emit_warnings, run_pipeline, stereo_warnings, summary
 from parallax.errors import ParameterError
 
 __all__ = ["register", "parse_options"]
@@ -45,6 +45,8 @@ def convert_cmd(
     model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    eyes: str = opt.EYES,
+    as_json: bool = opt.AS_JSON,
 ) -> None:
     """Convert a capture to another format (point cloud, depth map, display formats ...)."""
     from parallax.io.atomic import check_writable_dir
@@ -72,8 +74,13 @@ def convert_cmd(
         focal_px=focal_px,
         baseline_mm=baseline_mm,
         doffs=doffs,
+        eyes=eyes,
     )
     write_output(result, output, format=fmt.name, options=OutputOptions(extra=extra))
+    emit_warnings(stereo_warnings(result.rectification, result.settings.get("eyes")))
+    if as_json:
+        typer.echo(summary(result, outputs=[str(output)], format=fmt.name))
+        return
     typer.echo(describe_depth(result))
     typer.echo(f"wrote {output} ({fmt.name})")
 

@@ -16,6 +16,8 @@ __all__ = [
     "LAYOUT",
     "MAX_SIZE",
     "MAX_SIZE_HELP",
+    "EYES",
+    "AS_JSON",
 ]
 
 MAX_SIZE_HELP = "Process at a reduced size: longer side at most this many pixels (outputs get that size)."
@@ -30,3 +32,14 @@ MATCHER = typer.Option("default", "--matcher", help="Matcher name (default, sgbm
 MODEL = typer.Option(None, "--model", help="Weights file for a learned matcher (e.g. model.onnx).")
 LAYOUT = typer.Option("auto", "--layout", help="How the views are packed (auto, sbs, sbs-cross, over-under ...).")
 MAX_SIZE = typer.Option(None, "--max-size", help=MAX_SIZE_HELP)
+EYES = typer.Option(
+    "auto",
+    "--eyes",
+    help=(
+        "Eye order: auto (check it from the stereo geometry; swap clearly reversed pairs), "
+        "left-right (the first file or half is the left eye), right-left (it is the right eye)."
+    ),
+)
+AS_JSON = typer.Option(
+    False, "--json", help="Print a JSON summary (rectification, eye order, outputs) instead of text."
+)

@@ -19,14 +19,64 @@ import typer
 from parallax.cli import options as opt
 from parallax.errors import OutputError, ParameterError
 
-__all__ = ["register", "read_input", "depth_options", "run_pipeline", "describe_depth"]
+__all__ = [
+    "register",
+    "read_input",
+    "depth_options",
+    "run_pipeline",
+    "describe_depth",
+    "stereo_warnings",
+    "emit_warnings",
+    "summary",
+]
 
 
-def read_input(file: Path, right: Path | None, layout: str = "auto") -> Any:
-    """Read a capture with :func:`parallax.capture.read_capture`."""
+def read_input(file: Path, right: Path | None, layout: str = "auto", eyes: str = "auto") -> Any:
+    """Read a capture with :func:`parallax.capture.read_capture` (eye order checked unless fixed by ``eyes``)."""
     from parallax.capture import read_capture
 
-    return read_capture(file, right, layout=layout)
+    return read_capture(file, right, layout=layout, eyes=eyes)
+
+
+def stereo_warnings(rectification: Any, eyes: Any) -> list[str]:
+    """Warning lines for a pair that is not rectified, and for an unclear or contested eye order."""
+    lines = []
+    if rectification is not None and not rectification.rectified:
+        lines.append(
+            f"warning: the pair is NOT rectified -- {rectification.reason}; "
+            "disparity and depth from it are unreliable (is it a stereo pair of one moment, from two cameras side by side?)"
+        )
+    if isinstance(eyes, dict) and eyes.get("warning"):
+        lines.append(f"warning: {eyes['warning']}")
+    return lines
+
+
+def emit_warnings(lines: list[str]) -> None:
+    """Print warning lines on stderr, in bold yellow on a terminal."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for line in lines:
+        console.print(f"[bold yellow]{escape(line)}[/]")
+
+
+def summary(result: Any = None, *, rectification: Any = None, eyes: Any = None, **extra: Any) -> str:
+    """The ``--json`` document: rectification (with its residual and ``rectified``), eye order, warnings, extras."""
+    if result is not None:
+        rectification = result.rectification
+        eyes = result.settings.get("eyes")
+    doc: dict[str, Any] = {
+        "rectified": None if rectification is None else bool(rectification.rectified),
+        "rectification": None if rectification is None else rectification.to_dict(),
+        "eyes": eyes,
+        "warnings": stereo_warnings(rectification, eyes),
+    }
+    if result is not None:
+        doc["depth_is_metric"] = bool(result.depth_is_metric)
+        doc["settings"] = json.loads(json.dumps(dict(result.settings), default=str))
+    doc.update(extra)
+    return json.dumps(doc, indent=2, default=str)
 
 
 @contextlib.contextmanager
@@ -65,6 +115,7 @@ def run_pipeline(
     focal_px: float | None = None,
     baseline_mm: float | None = None,
     doffs: float | None = None,
+    eyes: str = "auto",
 ) -> Any:
     """Read, rectify, match and compute depth, with a progress spinner; return the DepthResult."""
     from parallax.stereo.pipeline import compute_depth
@@ -72,7 +123,7 @@ def run_pipeline(
     depth_kw = depth_options(focal_px, baseline_mm, doffs)
     options = {"model": str(model)} if model is not None else None
     with _progress(f"reading {file.name}"):
-        capture = read_input(file, right, layout)
+        capture = read_input(file, right, layout, eyes)
     with _progress(f"rectifying and matching {file.name} ({capture.width}x{capture.height})"):
         return compute_depth(
             capture,
@@ -147,8 +198,12 @@ def rectify_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Folder for left.png, right.png, rectification.json."),
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    eyes: str = opt.EYES,
+    as_json: bool = opt.AS_JSON,
 ) -> None:
-    """Rectify a stereo pair: write the rectified views and the homographies."""
+    """Rectify a stereo pair: write the rectified views and how they were made (and how well)."""
+    from pathlib import PurePath
+
     from parallax.io.atomic import atomic_output
     from parallax.stereo.pipeline import rectify_capture
 
@@ -156,11 +211,13 @@ def rectify_cmd(
     done = False
     try:
         with _progress(f"reading {file.name}"):
-            capture = read_input(file, right, layout)
+            capture = read_input(file, right, layout, eyes)
         with _progress(f"rectifying {file.name}"):
             pair, scale = rectify_capture(capture, max_side_px=max_size)
         rect = pair.rectification.to_dict()
-        rect.update({"source": capture.source, "scale": scale})
+        # base names only: a user's folder names are private
+        source = " + ".join(PurePath(p).name for p in capture.source.split(" + "))
+        rect.update({"source": source, "scale": scale, "eyes": capture.metadata.get("eyes")})
         payloads = {
             "left.png": _encode_png(pair.left),
             "right.png": _encode_png(pair.right),
@@ -176,13 +233,21 @@ def rectify_cmd(
             with contextlib.suppress(OSError):
                 output.rmdir()
     r = pair.rectification
+    eye = capture.metadata.get("eyes")
+    written = [str(output / n) for n in ("left.png", "right.png", "rectification.json")]
+    emit_warnings(stereo_warnings(r, eye))
+    if as_json:
+        typer.echo(summary(rectification=r, eyes=eye, outputs=written, scale=scale))
+        return
 
     def px(v: float | None) -> str:
         return "unknown" if v is None else f"{v:.2f} px"
 
+    state = "rectified" if r.rectified else "NOT rectified"
     typer.echo(
-        f"rectified ({r.method}): vertical error {px(r.vertical_error_before_px)} -> "
-        f"{px(r.vertical_error_after_px)} over {r.matches} matches; wrote {output}/left.png, right.png, rectification.json"
+        f"{state} ({r.method}, {r.model or 'identity'}): vertical error {px(r.vertical_error_before_px)} -> "
+        f"{px(r.residual_median_px)} median, {px(r.residual_p90_px)} 90th percentile over {r.residual_matches} "
+        f"fresh matches; {r.width}x{r.height}; wrote {output}/left.png, right.png, rectification.json"
     )
 
 
@@ -198,6 +263,8 @@ def disparity_cmd(
     model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    eyes: str = opt.EYES,
+    as_json: bool = opt.AS_JSON,
 ) -> None:
     """Estimate disparity of the rectified left view (x_right = x_left - d, pixels)."""
     import numpy as np
@@ -214,6 +281,7 @@ def disparity_cmd(
         min_disparity=min_disparity,
         max_disparity=max_disparity,
         max_size=max_size,
+        eyes=eyes,
     )
     if result.disparity_px is None:
         raise OutputError(
@@ -224,6 +292,10 @@ def disparity_cmd(
     valid = np.isfinite(d)
     span = f"{np.nanmin(d):.1f} .. {np.nanmax(d):.1f} px" if valid.any() else "no values"
     h, w = d.shape
+    emit_warnings(stereo_warnings(result.rectification, result.settings.get("eyes")))
+    if as_json:
+        typer.echo(summary(result, outputs=[str(output)], valid_fraction=float(valid.mean())))
+        return
     typer.echo(f"disparity {w}x{h}, {valid.mean():.1%} with a value, range {span}; wrote {output}")
 
 
@@ -242,6 +314,8 @@ def depth_cmd(
     model: Path | None = opt.MODEL,
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    eyes: str = opt.EYES,
+    as_json: bool = opt.AS_JSON,
 ) -> None:
     """Compute depth of the rectified left view: metres when focal length and baseline are known."""
     import numpy as np
@@ -261,10 +335,15 @@ def depth_cmd(
         focal_px=focal_px,
         baseline_mm=baseline_mm,
         doffs=doffs,
+        eyes=eyes,
     )
     write_map(output, result.depth, kind="depth" if result.depth_is_metric else "relative-depth")
     valid = np.isfinite(result.depth)
     h, w = result.depth.shape
+    emit_warnings(stereo_warnings(result.rectification, result.settings.get("eyes")))
+    if as_json:
+        typer.echo(summary(result, outputs=[str(output)], valid_fraction=float(valid.mean())))
+        return
     typer.echo(describe_depth(result))
     typer.echo(f"depth {w}x{h}, {valid.mean():.1%} with a value; wrote {output}")
 

@@ -89,7 +89,17 @@ def _from_original_pixels(rect: Rectification, original: Capture, small: Capture
     sx, sy = small.width / original.width, small.height / original.height
     # pixel centres: x_small = (x + 0.5) * sx - 0.5
     s = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-    return dataclasses.replace(rect, H_left=rect.H_left @ s, H_right=rect.H_right @ s)
+
+    def lens(model: Any) -> Any:  # the lens model in original pixels: undistort_small(S p) = S undistort_orig(p)
+        return None if model is None else model.transformed(1 / sx, 1 / sy, 0.5 / sx - 0.5, 0.5 / sy - 0.5)
+
+    return dataclasses.replace(
+        rect,
+        H_left=rect.H_left @ s,
+        H_right=rect.H_right @ s,
+        distortion_left=lens(rect.distortion_left),
+        distortion_right=lens(rect.distortion_right),
+    )
 
 
 def rectify_capture(capture: Capture, *, max_side_px: int | None = None) -> tuple[RectifiedPair, float]:
@@ -111,15 +121,11 @@ def rectify_capture(capture: Capture, *, max_side_px: int | None = None) -> tupl
     return dataclasses.replace(pair, rectification=rect), scale
 
 
-def _covered(h_left: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Boolean HxW mask of rectified pixels whose source lies inside the original view."""
-    if np.allclose(h_left, np.eye(3)):
-        return np.ones((height, width), dtype=bool)
-    ones = np.full((height, width), 255, dtype=np.uint8)
-    warped = cv2.warpPerspective(
-        ones, h_left, (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )
-    return warped > 0
+def _covered(rect: Rectification, source_width: int, source_height: int) -> np.ndarray:
+    """Boolean HxW mask of rectified left pixels whose source lies inside the original left view."""
+    from parallax.stereo.warp import covered_mask
+
+    return covered_mask(rect, "left", source_width, source_height)
 
 
 def _match_outside_right_view(disparity: np.ndarray) -> np.ndarray:
@@ -235,6 +241,7 @@ def compute_depth(
     doffs_px: float | None = None,
     max_side_px: int | None = None,
     matcher_options: Mapping[str, Any] | None = None,
+    eyes: str | None = None,
 ) -> DepthResult:
     """Rectify a capture, estimate disparity and turn it into depth.
 
@@ -262,6 +269,10 @@ def compute_depth(
         The result then has the reduced size.
     matcher_options : Mapping, optional
         Extra keyword arguments for the matcher (e.g. a model path).
+    eyes : {"auto", "left-right", "right-left"}, optional
+        Check (``auto``) or fix the eye order first
+        (:func:`parallax.capture.eyes.orient_eyes`); ``None`` (default) takes
+        the capture as it is (:func:`parallax.read_capture` already checked it).
 
     Returns
     -------
@@ -273,8 +284,11 @@ def compute_depth(
         Pixels of the rectified left view with no source pixel, and pixels
         whose match ``x - d`` would fall outside the right view (seen by the
         left camera only), have no value (NaN).
-        ``settings`` records the matcher, the range, the scale, and where the
-        camera facts came from. ``rectification`` maps pixels of the original
+        ``settings`` records the matcher, the range, the scale, where the
+        camera facts came from, the eye-order decision (``"eyes"``) and whether
+        the pair could be rectified (``"rectified"``, and
+        ``"rectification_warning"`` when not: disparity and depth of such a
+        pair are unreliable). ``rectification`` maps pixels of the original
         (full-size) views to pixels of the rectified, possibly reduced, views;
         its vertical errors are in pixels of the processed size.
     """
@@ -288,8 +302,14 @@ def compute_depth(
         raise ParameterError(
             f"min_disparity ({min_disparity}) must be below max_disparity ({max_disparity}); swap or widen them"
         )
+    if eyes is not None:
+        from parallax.capture.eyes import orient_eyes
+
+        capture = orient_eyes(capture, eyes)
     small, scale = downscale_capture(capture, max_side_px)
     settings: dict[str, Any] = {"matcher": matcher, "max_side_px": max_side_px, "scale": scale}
+    if capture.metadata.get("eyes") is not None:
+        settings["eyes"] = capture.metadata["eyes"]
     if small.right is None:
         return _from_embedded_map(small, scale, settings)
 
@@ -304,7 +324,7 @@ def compute_depth(
     # pixels of the rectified left view with no source pixel (black border) have no value
     rect_w, rect_h = pair.rectification.width, pair.rectification.height
     offset = float(pair.rectification.disparity_offset_px)  # d_uncropped = d + offset
-    disparity[~_covered(pair.rectification.H_left, rect_w, rect_h)] = np.nan
+    disparity[~_covered(pair.rectification, small.width, small.height)] = np.nan
     disparity[_match_outside_right_view(disparity)] = np.nan
     confidence = np.where(np.isfinite(disparity), result.confidence, 0.0).astype(np.float32)
 
@@ -314,19 +334,34 @@ def compute_depth(
     baseline = baseline_m if baseline_m is not None else small.baseline_m
     method = pair.rectification.method
     camera = _rectified_camera(small, focal)
-    if camera is not None and (rect_w, rect_h) != (camera.width, camera.height):
-        # cropped to the common view: the left view lost max(offset, 0) columns on its left
-        camera = dataclasses.replace(camera, cx_px=camera.cx_px - max(offset, 0.0), width=rect_w, height=rect_h)
+    if camera is not None and (rect_w, rect_h, *pair.rectification.principal_shift_px) != (
+        camera.width,
+        camera.height,
+        0.0,
+        0.0,
+    ):
+        # translated and cropped to what both views cover: the principal point moved with the crop
+        dx, dy = pair.rectification.principal_shift_px
+        camera = dataclasses.replace(
+            camera, cx_px=camera.cx_px + dx, cy_px=camera.cy_px + dy, width=rect_w, height=rect_h
+        )
     settings.update(
         {
             "min_disparity": result.min_disparity,
             "max_disparity": result.max_disparity,
             "matcher_settings": dict(result.settings),
             "rectification": method,
+            "rectified": pair.rectification.rectified,
+            "rectification_residual_px": {
+                "median": pair.rectification.residual_median_px,
+                "p90": pair.rectification.residual_p90_px,
+            },
             "focal_source": "argument" if focal_px is not None else ("file" if focal is not None else None),
             "baseline_source": "argument" if baseline_m is not None else ("file" if baseline is not None else None),
         }
     )
+    if not pair.rectification.rectified:
+        settings["rectification_warning"] = pair.rectification.reason
     metric = focal is not None and baseline is not None
     if metric and focal_px is None and baseline_m is None and doffs_px is None:
         # Facts from the file only: trust them only if the disparities are consistent with
