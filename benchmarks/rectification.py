@@ -73,7 +73,7 @@ def independent_residual(left: np.ndarray, right: np.ndarray, max_side_px: int =
         g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         return cv2.resize(g, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else g
 
-    sift = cv2.SIFT_create(nfeatures=8000, nOctaveLayers=4, contrastThreshold=0.02, edgeThreshold=15, sigma=1.4)
+    sift = cv2.SIFT.create(nfeatures=8000, nOctaveLayers=4, contrastThreshold=0.02, edgeThreshold=15, sigma=1.4)
     kl, dl = sift.detectAndCompute(grey(left), None)
     kr, dr = sift.detectAndCompute(grey(right), None)
     if dl is None or dr is None:

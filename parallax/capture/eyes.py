@@ -185,7 +185,7 @@ def _grey_small(image: np.ndarray, scale: float) -> np.ndarray:
 def sparse_matches(first: np.ndarray, second: np.ndarray, max_side_px: int = 800) -> tuple[np.ndarray, np.ndarray]:
     """SIFT matches (ratio test 0.75) between two RGB views, in full-resolution pixels of each: two ``Nx2`` arrays."""
     scale = min(1.0, max_side_px / max(first.shape[:2] + second.shape[:2]))
-    sift = cv2.SIFT_create(nfeatures=2000)
+    sift = cv2.SIFT.create(nfeatures=2000)
     ka, da = sift.detectAndCompute(_grey_small(first, scale), None)
     kb, db = sift.detectAndCompute(_grey_small(second, scale), None)
     empty = np.zeros((0, 2))

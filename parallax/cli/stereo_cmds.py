@@ -132,7 +132,9 @@ def run_pipeline(
             max_disparity=max_disparity,
             max_side_px=max_size,
             matcher_options=options,
-            **depth_kw,
+            focal_px=depth_kw["focal_px"],
+            baseline_m=depth_kw["baseline_m"],
+            doffs_px=depth_kw["doffs_px"],
         )
 
 

@@ -165,6 +165,9 @@ class IngestSettings:
         Hamming distance (of 64 bits) for near-duplicates.
     min_confidence : float
         Disparities with a lower matcher confidence are not ``valid`` in the stored mask.
+    eyes : str
+        Eye order of the captures: ``auto`` (checked from the stereo geometry,
+        :mod:`parallax.capture.eyes`), ``left-right`` or ``right-left``.
     """
 
     max_side_px: int = 1280
@@ -174,8 +177,12 @@ class IngestSettings:
     thresholds: QualityThresholds = field(default_factory=QualityThresholds)
     near_duplicate_bits: int = dedup.NEAR_DUPLICATE_BITS
     min_confidence: float = 0.5
+    eyes: str = "auto"
 
     def __post_init__(self) -> None:
+        from parallax.capture.eyes import check_eyes
+
+        check_eyes(self.eyes)
         if not (0.0 <= float(self.min_confidence) <= 1.0):
             raise ParameterError(f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
         if not (isinstance(self.max_side_px, int) and 64 <= self.max_side_px <= 16384):
@@ -236,7 +243,7 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
     from parallax.capture import read_capture
 
     try:
-        capture = read_capture(item.paths[0], item.paths[1] if len(item.paths) > 1 else None)
+        capture = read_capture(item.paths[0], item.paths[1] if len(item.paths) > 1 else None, eyes=settings.eyes)
     except (ParallaxError, OSError, ValueError) as exc:
         return _reject(item, consent, f"unreadable: {exc}")
     if capture.right is None:
@@ -265,6 +272,7 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
     rect = result.rectification
     residual = rect.vertical_error_after_px if rect is not None else None
     matches = rect.matches if rect is not None else 0
+
     valid = np.isfinite(result.disparity_px) & (result.confidence >= settings.min_confidence)
     quality = assess_quality(
         result.image,
@@ -274,6 +282,9 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
         rectification_residual_px=residual,
         feature_matches=matches,
         thresholds=settings.thresholds,
+        rectification_p90_px=None if rect is None else rect.residual_p90_px,
+        rectified=True if rect is None else rect.rectified,
+        rectification_reason="" if rect is None else rect.reason,
     )
     if not quality.accepted:
         return _reject(item, consent, "quality: " + "; ".join(quality.reasons))

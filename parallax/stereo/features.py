@@ -86,7 +86,7 @@ def match_features(
         gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         if scale < 1.0:
             gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        sift = cv2.SIFT_create(nfeatures=max_features)
+        sift = cv2.SIFT.create(nfeatures=max_features)
         kps, desc = sift.detectAndCompute(gray, None)
         xy = np.array([kp.pt for kp in kps], dtype=np.float64).reshape(-1, 2)
         # map from downscaled pixel centres back to full-resolution pixel centres

@@ -486,7 +486,7 @@ def rectify(
             else:
                 add(fit_rotation(fit, width, height, focal))
                 rot_res = candidates[-1][1]
-                if not rot_res.rectified:  # rows still apart: try a lens model
+                if rot_res.p90_px is not None and rot_res.p90_px > _ROWS_TRY_P90_PX:  # rows apart: try a lens model
                     add(fit_rotation(fit, width, height, focal, distortion=True))
     model, res = _choose(candidates, force)
     if model.name == "identity" and force is None:

@@ -136,7 +136,9 @@ class RowCorrection:
         )
 
 
-def _design(x: np.ndarray, y: np.ndarray, nx: int, ny: int, span_x: float, span_y: float) -> tuple[np.ndarray, ...]:
+def _design(
+    x: np.ndarray, y: np.ndarray, nx: int, ny: int, span_x: float, span_y: float
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     gx = np.clip(x / span_x * (nx - 1), 0, nx - 1)
     gy = np.clip(y / span_y * (ny - 1), 0, ny - 1)
     i0 = np.minimum(np.floor(gx).astype(np.int64), nx - 2)
@@ -214,8 +216,8 @@ def fit_row_correction(
     lap = _laplacian(nx, ny)
     reg = smoothness * math.sqrt(len(v) / n_nodes) * lap
     reg_normal = reg.T @ reg
-    robust = np.ones_like(v)
-    values = np.zeros(n_nodes)
+    robust: np.ndarray = np.ones_like(v)
+    values: np.ndarray = np.zeros(n_nodes)
     for _ in range(5):
         wgt = base * robust
         # normal equations, accumulated sparsely: each sample touches four nodes
@@ -256,10 +258,10 @@ def measure_row_offsets(
         measured ``y_right - y_left`` (pixels of these views), and a weight
         (vertical gradient strength, capped).
     """
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    fw = dis.calc(left, right, None)
-    bw = dis.calc(right, left, None)
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     h, w = left.shape
+    fw = np.asarray(dis.calc(left, right, np.zeros((h, w, 2), np.float32)))
+    bw = np.asarray(dis.calc(right, left, np.zeros((h, w, 2), np.float32)))
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     back = cv2.remap(
         bw, xs + fw[..., 0], ys + fw[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1e6

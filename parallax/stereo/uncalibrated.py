@@ -136,6 +136,8 @@ def fit_rotation(
         lower.append(K1_BOUNDS[0])
         upper.append(K1_BOUNDS[1])
     p0 = np.zeros(len(lower))
+    if distortion:  # start inside the bounds, a little barrel
+        p0[6] = 0.5 * (K1_BOUNDS[0] + K1_BOUNDS[1]) if K1_BOUNDS[1] <= 0.0 else 0.0
     fit = least_squares(
         residuals, p0, bounds=(np.array(lower), np.array(upper)), loss="soft_l1", f_scale=1.0, x_scale="jac"
     )

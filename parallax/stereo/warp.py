@@ -131,7 +131,7 @@ def _largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """Largest all-True axis-aligned rectangle ``(x0, y0, x1, y1)`` (inclusive) of a boolean matrix, or None."""
     rows, cols = mask.shape
     heights = np.zeros(cols, dtype=np.int64)
-    best = (0, None)
+    best: tuple[int, tuple[int, int, int, int] | None] = (0, None)
     for r in range(rows):
         heights = np.where(mask[r], heights + 1, 0)
         stack: list[int] = []

@@ -110,3 +110,13 @@ def test_photo_holds_one_view_message(capsys, tmp_path, captures_dir, monkeypatc
     assert code == 2
     assert err.startswith("error: photo.jpg holds one view")
     assert "give a second view or a stereo file" in err
+
+
+def test_info_shows_the_eye_order_and_takes_eyes(capsys, captures_dir):
+    left, right = captures_dir / "sbs/Panasonic-DMC-GX8-left.jpg", captures_dir / "sbs/Panasonic-DMC-GX8-right.jpg"
+    code, out, _ = _info(capsys, str(right), str(left), "--json")
+    assert code == 0
+    eyes = json.loads(out)["metadata"]["eyes"]
+    assert eyes["swapped"] is True and "ground-plane" in eyes["reason"]
+    code, out, _ = _info(capsys, str(right), str(left), "--eyes", "left-right")
+    assert code == 0 and "eyes" in out and "given by the caller" in out
