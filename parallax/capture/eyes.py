@@ -30,20 +30,22 @@ on the side that makes both orders look alike (the strip is always where
 ``d`` jumps up going right), so without knowing which surface is nearer it
 tells nothing the two cues above do not.
 
-Decision (:func:`decide_eye_order`):
+Decision (:func:`decide_eye_order`); "strong" is ``|rho| >= 0.3`` for the
+ground-plane cue and a one-sided sign (at least 90 % of either sign), "weak"
+is ``|rho| >= 0.1``:
 
-=================================================  ===================  =======================
-evidence                                           strength             order
-=================================================  ===================  =======================
-both cues strong (``|rho| >= 0.3``, sign >= 90 %)  ``overwhelming``     theirs
-and agreeing
-ground-plane strong, sign strong but opposite       ``converged``        the ground-plane's (a
-                                                                         converged rig)
-ground-plane strong, sign not one-sided            ``clear``            the ground-plane's
-sign one-sided, ground-plane weak but not opposite  ``clear``            the sign's (parallel)
-only weak cues (``|rho| >= 0.1``)                  ``weak``             kept as given
-nothing (< 24 consistent matches)                  ``none``             kept as given
-=================================================  ===================  =======================
+===================================================  ================  =====================
+evidence                                             strength          direction
+===================================================  ================  =====================
+both strong and agreeing                             ``overwhelming``  theirs
+ground-plane strong, sign strong but opposite        ``converged``     the ground-plane's
+                                                                       (a converged rig)
+ground-plane strong, sign not one-sided              ``clear``         the ground-plane's
+sign one-sided, ground-plane not even weakly against ``clear``         the sign's (parallel)
+sign one-sided, ground-plane weakly against it       ``weak``          none
+only a weak ground-plane cue                         ``weak``          the ground-plane's
+nothing (fewer than 24 consistent matches)           ``none``          none
+===================================================  ================  =====================
 
 How much the given order counts (``given_by``):
 
