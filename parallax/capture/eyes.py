@@ -276,20 +276,24 @@ def _judge(ev: EyeEvidence) -> tuple[int, Strength, str]:
     strong, weak, sign = _votes(ev)
     rho = f"ground-plane cue {ev.ground_rho:+.2f}" if ev.ground_rho is not None else "no ground-plane cue"
     frac = f"{ev.fraction_positive:.0%} of disparities positive" if ev.fraction_positive is not None else ""
-    facts = f"{rho}, {frac} with the first view as left ({ev.matches} matches)"
+    facts = f"{rho}, {frac} with the first view as left, {ev.matches} matches"
     if strong and sign == strong:
-        return strong, "overwhelming", f"ground-plane cue and disparity sign agree: {facts}"
+        return strong, "overwhelming", f"both cues agree ({facts})"
     if strong and sign == -strong:
-        return strong, "converged", f"ground-plane cue decides (disparity sign opposes it: a converged rig): {facts}"
+        return (
+            strong,
+            "converged",
+            f"the ground-plane cue decides; the disparity sign opposes it, as on a converged rig ({facts})",
+        )
     if strong:
-        return strong, "clear", f"ground-plane cue: {facts}"
+        return strong, "clear", f"the ground-plane cue decides ({facts})"
     if sign and weak != -sign:
-        return sign, "clear", f"disparity sign (parallel rig assumed): {facts}"
+        return sign, "clear", f"the disparity sign decides, assuming a parallel rig ({facts})"
     if sign:
-        return 0, "weak", f"disparity sign and a weak ground-plane cue disagree: {facts}"
+        return 0, "weak", f"the disparity sign and a weak ground-plane cue disagree ({facts})"
     if weak:
-        return weak, "weak", f"weak ground-plane cue only: {facts}"
-    return 0, "weak" if sign else "none", f"no clear cue: {facts}"
+        return weak, "weak", f"only a weak ground-plane cue ({facts})"
+    return 0, "weak" if sign else "none", f"no clear cue ({facts})"
 
 
 def decide_eye_order(evidence: EyeEvidence, *, given_by: GivenBy = "user") -> EyeDecision:
@@ -316,11 +320,11 @@ def decide_eye_order(evidence: EyeEvidence, *, given_by: GivenBy = "user") -> Ey
     if swap:
         reason = f"views swapped: {why}"
         if strength == "weak":
-            warning = f"the eye order is not clear ({why}); the views were swapped on weak evidence -- check the depth"
+            warning = f"the eye order is not clear: {why}; the views were swapped on weak evidence -- check the depth"
     elif direction < 0:  # evidence against the given order, not enough to overturn it
         reason = f"order kept as given ({given_by}): {why}"
         warning = (
-            f"the views may be swapped ({why}) but the {'file states' if given_by == 'format' else 'input gives'} "
+            f"the views may be swapped -- {why} -- but the {'file states' if given_by == 'format' else 'input gives'} "
             "their order; pass --eyes right-left to swap them"
         )
     elif direction > 0 and strength in decisive:
@@ -329,7 +333,7 @@ def decide_eye_order(evidence: EyeEvidence, *, given_by: GivenBy = "user") -> Ey
         reason = f"order kept as given ({given_by}): {why}"
         if given_by in ("user", "default"):
             warning = (
-                f"the eye order of this pair is not clear ({why}); it was kept as given -- "
+                f"the eye order of this pair is not clear: {why}; it was kept as given -- "
                 "pass --eyes left-right or --eyes right-left if depth looks inverted"
             )
     return EyeDecision(
