@@ -2,11 +2,13 @@
 
 Public API
 ----------
-``read_capture(path, right_path=None, *, layout="auto", max_pixels=..., virtual_camera=None)``
+``read_capture(path, right_path=None, *, layout="auto", eyes="auto", max_pixels=..., virtual_camera=None)``
     Open a stereo capture. One file: the reader is found by magic bytes first,
     extension second (MPO, HEIC spatial/depth photo, Leia LIF, Google VR
     photo, side-by-side / over-under JPEG/PNG incl. ``.jps``). Two files: left
-    and right views, or an image and its depth map.
+    and right views, or an image and its depth map. The eye order is checked (:mod:`.eyes`).
+``orient_eyes(capture, eyes="auto")``
+    Put the left eye first (a capture built by hand, a frame pair of a clip).
 ``load_image(path, *, max_pixels=...)``
     One image as ``HxWx3`` uint8 RGB, EXIF orientation applied, safe for
     untrusted files.
@@ -30,6 +32,7 @@ from pathlib import Path
 from parallax.capture.clip import FramePair, StereoClip
 from parallax.capture.clip_registry import is_clip_path, read_clip
 from parallax.capture.equirect import VirtualCamera
+from parallax.capture.eyes import EYES, orient_eyes
 from parallax.capture.image_io import DEFAULT_MAX_PIXELS, check_input_file, load_image
 from parallax.capture.registry import ReaderSpec, ReadOptions, find_reader, probe_file, readers, register_reader
 from parallax.capture.types import CameraIntrinsics, Capture, CaptureFormat, EmbeddedMap, check_image
@@ -44,6 +47,8 @@ from parallax.errors import ParameterError
 
 __all__ = [
     "LAYOUTS",
+    "EYES",
+    "orient_eyes",
     "DEFAULT_MAX_PIXELS",
     "read_capture",
     "load_image",
@@ -88,6 +93,7 @@ def read_capture(
     right_path: str | os.PathLike[str] | None = None,
     *,
     layout: str = "auto",
+    eyes: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     virtual_camera: VirtualCamera | None = None,
 ) -> Capture:
@@ -104,6 +110,14 @@ def read_capture(
         One of :data:`LAYOUTS`. ``auto`` reads the layout from the file (format,
         name convention, then sparse-match evidence; see
         :mod:`parallax.capture.layout`).
+    eyes : str
+        One of :data:`EYES`. ``auto`` checks the eye order from the stereo
+        geometry (:mod:`parallax.capture.eyes`): a file that states its order
+        (MPO, HEIC, LIF, ``.jps``) keeps it unless the evidence is
+        overwhelming; two files, and side-by-side files named by habit, are
+        swapped when the evidence is clear. ``left-right`` / ``right-left``:
+        the views (files, halves) are given left first / right first.
+        The decision is in ``metadata["eyes"]``.
     max_pixels : int
         Largest ``width * height`` decoded for any image in the file(s);
         larger images are refused before decoding.
@@ -131,16 +145,21 @@ def read_capture(
     """
     if layout not in LAYOUTS:
         raise ParameterError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+    if eyes not in EYES:
+        raise ParameterError(f"eyes must be one of {', '.join(EYES)}; got {eyes!r}")
     layout = "rgbd" if layout == "mono-depth" else layout
-    options = ReadOptions(layout=layout, max_pixels=max_pixels, virtual_camera=virtual_camera)
+    options = ReadOptions(layout=layout, max_pixels=max_pixels, eyes=eyes, virtual_camera=virtual_camera)
     if right_path is not None:
         from parallax.capture.pair import read_pair
 
-        return read_pair(Path(path), Path(right_path), options)
+        return orient_eyes(read_pair(Path(path), Path(right_path), options), eyes)
     if layout in ("pair", "rgbd"):
         raise ParameterError(
             f"layout={layout!r} needs two files; give the second one (the right view or the depth map)"
         )
     file = check_input_file(path)
     spec = find_reader(probe_file(file))
-    return spec.read(file, options)
+    capture = spec.read(file, options)
+    if capture.right is None or capture.metadata.get("eyes") is not None:  # RGB-D, or the reader decided
+        return capture
+    return orient_eyes(capture, eyes)

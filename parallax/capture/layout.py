@@ -18,32 +18,39 @@ arrangement, and which half is the left view, is decided in this order:
    The order then follows, with ``d = x_first - x_second`` for every inlier
    (``d`` is the disparity if the first half is the left view):
 
-   * the *ground-plane cue*, when strong: the Spearman correlation of ``d``
-     with the row ``y``. Disparity grows with nearness, and in almost every
-     photo the scene gets nearer toward the bottom of the frame, so a
-     correlation >= 0.3 means the first half is the left view, <= -0.3 the
-     second. The cue does not depend on the rig's convergence; measured on the
-     correctly ordered samples: 0.46 to 0.87 (GoPro pair, CALF, GX8, 3DS);
-   * else the sign of ``d``: a parallel rig sees everything at ``d >= 0``, so
-     >= 90 % positive means the first half is left, <= 10 % the second. This
-     is wrong for converged rigs (the 3DS sees everything at ``d < 0``), which
-     is why it comes second;
-   * else a weak ground-plane cue (``|rho| >= 0.1``), else the majority sign
-     of ``d`` (recorded as low confidence).
+   the eye order is decided by :func:`parallax.capture.eyes.decide_eye_order`
+   (the ground-plane cue, then the disparity sign; see :mod:`parallax.capture.eyes`),
+   assuming the first half is the left view when the evidence is not clear.
+   With a name convention (step 2) the same evidence may still swap the
+   halves: when it is clear for a naming habit (``left-right``), only when it is
+   overwhelming for a format's rule (``.jps``) or a layout given by the caller.
 
-The decision and its numbers go into ``Capture.metadata["layout"]``.
+``eyes="left-right"`` (``"right-left"``) fixes the order: the first (left or
+top) half is the left (right) eye, whatever the name says.
+
+The decision and its numbers go into ``Capture.metadata["layout"]``, the eye
+order into ``Capture.metadata["eyes"]``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 
+from parallax.capture.eyes import (
+    EyeDecision,
+    EyeEvidence,
+    check_eyes,
+    decide_eye_order,
+    flipped,
+    sparse_matches,
+    spearman,
+)
 from parallax.errors import NotStereoError
 
 __all__ = [
@@ -58,9 +65,6 @@ __all__ = [
 
 Arrangement = Literal["side-by-side", "over-under"]
 _MIN_INLIERS = 24
-_GROUND_RHO_STRONG = 0.3
-_GROUND_RHO_WEAK = 0.1
-_PARALLEL_FRACTION = 0.9
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +97,7 @@ class LayoutDecision:
     reason: str
     evidence: HalvesEvidence | None = None
     hint: str | None = None
+    eyes: EyeDecision | None = None
 
     @property
     def arrangement(self) -> Arrangement:
@@ -128,47 +133,10 @@ def split_halves(image: np.ndarray, arrangement: Arrangement) -> tuple[np.ndarra
     return image[:half], image[h - half :], h - 2 * half
 
 
-def _grey_small(image: np.ndarray, scale: float) -> np.ndarray:
-    if scale < 1.0:
-        image = cv2.resize(
-            image,
-            (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
-            interpolation=cv2.INTER_AREA,
-        )
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-
-
-def _match(first: np.ndarray, second: np.ndarray, max_side_px: int) -> tuple[np.ndarray, np.ndarray]:
-    scale = min(1.0, max_side_px / max(first.shape[:2]))
-    sift = cv2.SIFT.create(nfeatures=2000)
-    ka, da = sift.detectAndCompute(_grey_small(first, scale), None)
-    kb, db = sift.detectAndCompute(_grey_small(second, scale), None)
-    empty = np.zeros((0, 2))
-    if da is None or db is None or len(ka) < 2 or len(kb) < 2:
-        return empty, empty
-    pa, pb = [], []
-    for pair in cv2.BFMatcher(cv2.NORM_L2).knnMatch(da, db, k=2):
-        if len(pair) == 2 and pair[0].distance < 0.75 * pair[1].distance:
-            pa.append(ka[pair[0].queryIdx].pt)
-            pb.append(kb[pair[0].trainIdx].pt)
-    if not pa:
-        return empty, empty
-    # downscaled pixel centres -> full-resolution pixel centres
-    return (np.asarray(pa) + 0.5) / scale - 0.5, (np.asarray(pb) + 0.5) / scale - 0.5
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return None
-    ra = np.argsort(np.argsort(a)).astype(np.float64)
-    rb = np.argsort(np.argsort(b)).astype(np.float64)
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
 def halves_evidence(image: np.ndarray, arrangement: Arrangement, *, max_side_px: int = 800) -> HalvesEvidence:
     """Match the two halves of ``image`` and summarise what the matches say (see the module docstring)."""
     first, second, _ = split_halves(image, arrangement)
-    pa, pb = _match(first, second, max_side_px)
+    pa, pb = sparse_matches(first, second, max_side_px)
     hh, hw = first.shape[:2]
     if len(pa) == 0:
         return HalvesEvidence(
@@ -201,7 +169,7 @@ def halves_evidence(image: np.ndarray, arrangement: Arrangement, *, max_side_px:
         median_dx_px=med_dx,
         median_dy_px=med_dy,
         fraction_positive=float((d > 0).mean()) if n_in else None,
-        ground_rho=_spearman(d, y),
+        ground_rho=spearman(d, y),
         is_stereo=bool(stereo),
     )
 
@@ -225,18 +193,33 @@ def name_hint(path: Path) -> str | None:
     return None
 
 
-def _order(ev: HalvesEvidence) -> tuple[bool, str]:
-    rho, frac = ev.ground_rho, ev.fraction_positive
-    if rho is not None and abs(rho) >= _GROUND_RHO_STRONG:
-        return rho > 0, f"ground-plane cue: disparity-row rank correlation {rho:+.2f} (nearer toward the bottom)"
-    if frac is not None and (frac >= _PARALLEL_FRACTION or frac <= 1.0 - _PARALLEL_FRACTION):
-        return (
-            frac >= 0.5,
-            f"{frac:.0%} of matches have positive disparity with the first half as left view (parallel rig assumed)",
+def _eye_evidence(ev: HalvesEvidence) -> EyeEvidence:
+    """The halves' evidence in the eye-order module's terms (first half as the first view)."""
+    return EyeEvidence(
+        matches=ev.inliers,
+        fraction_positive=ev.fraction_positive,
+        median_disparity_px=ev.median_dx_px,
+        ground_rho=ev.ground_rho,
+    )
+
+
+def _order(ev: HalvesEvidence, eyes: str, given_first_is_left: bool, given_by: str) -> tuple[bool, EyeDecision]:
+    """Whether the first half is the left eye, and the eye decision (relative to the given order)."""
+    given = "left-right" if given_first_is_left else "right-left"
+    if eyes != "auto":
+        first_is_left = eyes == "left-right"
+        decision = EyeDecision(
+            swapped=first_is_left != given_first_is_left,
+            mode=eyes,
+            strength="given",
+            reason=f"given by the caller (--eyes {eyes}): the first half is the {'left' if first_is_left else 'right'} eye",
+            given=given,
         )
-    if rho is not None and abs(rho) >= _GROUND_RHO_WEAK:
-        return rho > 0, f"weak ground-plane cue: disparity-row rank correlation {rho:+.2f}"
-    return (frac or 0.0) >= 0.5, "low confidence: majority sign of the disparities"
+        return first_is_left, decision
+    evidence = _eye_evidence(ev)
+    decision = decide_eye_order(evidence if given_first_is_left else flipped(evidence), given_by=given_by)  # type: ignore[arg-type]
+    decision = dataclasses.replace(decision, given=given)
+    return given_first_is_left != decision.swapped, decision
 
 
 def _layout_name(arrangement: Arrangement, first_is_left: bool) -> str:
@@ -245,19 +228,45 @@ def _layout_name(arrangement: Arrangement, first_is_left: bool) -> str:
     return "over-under" if first_is_left else "under-over"
 
 
-def decide_layout(image: np.ndarray, path: Path) -> LayoutDecision:
-    """Decide how ``image`` (the decoded file ``path``) holds its two views.
+def decide_layout(image: np.ndarray, path: Path, *, eyes: str = "auto", layout: str = "auto") -> LayoutDecision:
+    """Decide how ``image`` (the decoded file ``path``) holds its two views, and which is the left eye.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        The decoded file.
+    path : pathlib.Path
+        Its path (for the name convention and messages).
+    eyes : {"auto", "left-right", "right-left"}
+        Eye order: decided (``auto``), or whether the first half is the left eye.
+    layout : str
+        ``auto`` or a layout the caller gives (``sbs``, ``sbs-cross``,
+        ``over-under``, ``under-over``); its order counts as stated.
 
     Raises
     ------
     NotStereoError
         Neither the name nor the halves say it is a stereo image.
     """
+    check_eyes(eyes)
+    if layout != "auto":
+        arrangement: Arrangement = "side-by-side" if layout in ("sbs", "sbs-cross") else "over-under"
+        ev = halves_evidence(image, arrangement)
+        first_is_left, decision = _order(ev, eyes, layout in ("sbs", "over-under"), "format")
+        name = _layout_name(arrangement, first_is_left)
+        why = "given by the caller" + ("" if name == layout else f" ({layout}), eye order: {decision.reason}")
+        return LayoutDecision(layout=name, reason=why, evidence=ev, eyes=decision)
     hint = name_hint(path)
     if hint is not None:
-        arrangement: Arrangement = "over-under" if hint == "over-under" else "side-by-side"
+        arrangement = "over-under" if hint == "over-under" else "side-by-side"
         ev = halves_evidence(image, arrangement)
-        return LayoutDecision(layout=hint, reason=f"file name convention ({path.name})", evidence=ev, hint=hint)
+        given_by = "format" if path.suffix.lower() == ".jps" else "name"
+        first_is_left, decision = _order(ev, eyes, hint != "sbs-cross", given_by)
+        name = _layout_name(arrangement, first_is_left)
+        why = f"file name convention ({path.name})"
+        if name != hint:
+            why += f", but the halves are swapped: {decision.reason}"
+        return LayoutDecision(layout=name, reason=why, evidence=ev, hint=hint, eyes=decision)
     h, w = image.shape[:2]
     order: tuple[Arrangement, ...] = ("over-under", "side-by-side") if h > w else ("side-by-side", "over-under")
     tried = []
@@ -265,8 +274,10 @@ def decide_layout(image: np.ndarray, path: Path) -> LayoutDecision:
         ev = halves_evidence(image, arrangement)
         tried.append(ev)
         if ev.is_stereo:
-            first_is_left, why = _order(ev)
-            return LayoutDecision(layout=_layout_name(arrangement, first_is_left), reason=why, evidence=ev)
+            first_is_left, decision = _order(ev, eyes, True, "default")
+            return LayoutDecision(
+                layout=_layout_name(arrangement, first_is_left), reason=decision.reason, evidence=ev, eyes=decision
+            )
     best = max(t.inliers for t in tried)
     raise NotStereoError(
         f"{path} holds one view (its halves do not match as a stereo pair: {best} consistent matches); "

@@ -48,11 +48,16 @@ class ReadOptions:
     virtual_camera : VirtualCamera, optional
         The pinhole view an equirectangular (360° / VR) capture is reprojected
         into; ``None`` = the default forward 90° view. Other readers ignore it.
+    eyes : str
+        Eye order (``auto``, ``left-right``, ``right-left``); readers that
+        decide it themselves (side-by-side) use it, ``read_capture`` applies it
+        to the others.
     """
 
     layout: str = "auto"
     max_pixels: int = DEFAULT_MAX_PIXELS
     virtual_camera: VirtualCamera | None = None
+    eyes: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_pixels, int) or self.max_pixels < 1:

@@ -77,15 +77,13 @@ def read_single_image(path: Path, options: ReadOptions) -> Capture:
         image = to_rgb_array(pil, name=str(path))
     finally:
         pil.close()
-    if layout == "auto":
-        decision = decide_layout(image, path)
-    else:
-        decision = LayoutDecision(layout=layout, reason="given by the caller")
+    decision = decide_layout(image, path, eyes=options.eyes, layout=layout)
     left, right, cropped = split_stereo_image(image, decision)
     h, w = left.shape[:2]
     camera = intrinsics_from_exif(facts, w, h)
     metadata: dict[str, Any] = {
         "layout": decision.to_dict(),
+        "eyes": decision.eyes.to_dict() if decision.eyes is not None else None,
         "image_size": [int(image.shape[1]), int(image.shape[0])],
         "cropped_middle_px": cropped,
         "exif": facts,

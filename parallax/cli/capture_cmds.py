@@ -13,7 +13,6 @@ import typer
 
 from parallax.cli import options as opt
 from parallax.cli.progress import spinner
-from parallax.errors import ParameterError
 
 __all__ = ["register", "info"]
 
@@ -34,7 +33,8 @@ def info(
     fps: float | None = opt.FPS,
     as_json: bool = typer.Option(False, "--json", help="Print the facts as JSON instead of a table."),
 ) -> None:
-    """Show the format, views and camera facts of a capture, or of a stereo video / frame folder."""
+    """Show the format, views and camera facts of a capture (and which view is the left eye), or of a stereo
+    video / frame folder."""
     from parallax.capture.clip_registry import is_clip_path, read_clip
 
     if right is None and is_clip_path(file):
@@ -53,14 +53,9 @@ def info(
         return
     from parallax.capture import VirtualCamera, read_capture
 
-    if eyes != "auto":
-        raise ParameterError(
-            f"--eyes {eyes} applies to videos and frame folders; for a still image give --layout sbs-cross or "
-            "--layout under-over to put the right view first"
-        )
     camera = VirtualCamera(hfov_deg=fov, yaw_deg=yaw, pitch_deg=pitch, width=view_width)
     with spinner(f"reading {file.name}", quiet=as_json):  # layout detection of a side-by-side file matches features
-        capture = read_capture(file, right, layout=layout, virtual_camera=camera)
+        capture = read_capture(file, right, layout=layout, eyes=eyes, virtual_camera=camera)
     description = capture.to_dict()
     if as_json:
         typer.echo(json.dumps(description, indent=2, default=_json_default))
@@ -136,9 +131,16 @@ def _print_table(d: dict[str, Any]) -> None:
     if isinstance(layout, dict):
         table.add_row("layout", f"{layout['layout']}: {layout['reason']}")
     _virtual_row(table, d["metadata"].get("virtual_camera"))
+    eye = d["metadata"].get("eyes")
+    if isinstance(eye, dict):
+        table.add_row("eyes", f"{eye['order']} ({eye['strength']}): {eye['reason']}")
     if d["metadata"].get("untrusted"):
         table.add_row("note", d["metadata"]["untrusted"])
     _print(table)
+    if isinstance(eye, dict) and eye.get("warning"):
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold yellow]warning: {eye['warning']}[/]")
 
 
 def _print_clip_table(d: dict[str, Any]) -> None:

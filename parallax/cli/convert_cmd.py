@@ -18,7 +18,16 @@ import typer
 
 from parallax.cli import options as opt
 from parallax.cli.progress import spinner
-from parallax.cli.stereo_cmds import depth_options, describe_depth, describe_validity, read_input, run_pipeline
+from parallax.cli.stereo_cmds import (
+    depth_options,
+    describe_depth,
+    describe_validity,
+    emit_warnings,
+    read_input,
+    run_pipeline,
+    stereo_warnings,
+    summary,
+)
 from parallax.errors import ParameterError
 
 __all__ = ["register", "parse_options"]
@@ -52,6 +61,7 @@ def convert_cmd(
     max_size: int | None = opt.MAX_SIZE,
     strict: bool = opt.STRICT,
     far_clip: float = opt.FAR_CLIP,
+    eyes: str = opt.EYES,
     start: float | None = typer.Option(None, "--start", help="Clips: first second to convert."),
     end: float | None = typer.Option(None, "--end", help="Clips: stop before this second."),
     step: int = typer.Option(1, "--step", help="Clips: convert every N-th frame (output keeps real time)."),
@@ -60,7 +70,12 @@ def convert_cmd(
     temporal: bool = typer.Option(
         True, "--temporal/--no-temporal", help="Clips: fuse each frame with the previous ones (stable depth)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Clips: print the run's summary as JSON, no progress bar."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print a JSON summary (rectification, eye order, outputs; for clips the run's summary) instead of "
+        "text and progress.",
+    ),
 ) -> None:
     """Convert a capture to another format (point cloud, depth map, display formats ...).
 
@@ -95,7 +110,7 @@ def convert_cmd(
             as_json=as_json,
         )
         return
-    check_still_options(start=start, end=end, step=step, max_frames=max_frames, fps=fps, json=as_json)
+    check_still_options(start=start, end=end, step=step, max_frames=max_frames, fps=fps)
     fmt = find_format(output, format)  # fail on an unknown format before any work
     check_writable_dir(output)
     extra = parse_options(option)
@@ -109,16 +124,21 @@ def convert_cmd(
     capture = None
     if not fmt.needs_depth:
         depth_options(focal_px, baseline_mm, doffs)  # the same checks as a depth run, though unused here
-        with spinner(f"reading {file.name}"):
-            capture = read_input(file, right, layout)
+        with spinner(f"reading {file.name}", quiet=as_json):
+            capture = read_input(file, right, layout, eyes)
         if capture.right is not None:  # a stereo pair: the rectified views are all this format shows
             from parallax.outputs import write_views_output
             from parallax.stereo.pipeline import rectify_capture
 
-            with spinner(f"rectifying {file.name} ({capture.width}x{capture.height})"):
+            with spinner(f"rectifying {file.name} ({capture.width}x{capture.height})", quiet=as_json):
                 pair, _ = rectify_capture(capture, max_side_px=max_size)
-            with spinner(f"writing {output.name}"):
+            with spinner(f"writing {output.name}", quiet=as_json):
                 write_views_output(pair.left, pair.right, output, format=fmt.name, options=OutputOptions(extra=extra))
+            eye = capture.metadata.get("eyes")
+            emit_warnings(stereo_warnings(pair.rectification, eye))
+            if as_json:
+                typer.echo(summary(rectification=pair.rectification, eyes=eye, outputs=[str(output)], format=fmt.name))
+                return
             typer.echo(f"wrote {output} ({fmt.name}; rectified views, {pair.rectification.method}, no depth needed)")
             return
     result = run_pipeline(
@@ -136,9 +156,15 @@ def convert_cmd(
         capture=capture,  # an RGB-D capture read above is not read again
         strict=strict,
         far_clip=far_clip,
+        eyes=eyes,
+        quiet=as_json,
     )
-    with spinner(f"writing {output.name}"):
+    with spinner(f"writing {output.name}", quiet=as_json):
         write_output(result, output, format=fmt.name, options=OutputOptions(extra=extra))
+    emit_warnings(stereo_warnings(result.rectification, result.settings.get("eyes")))
+    if as_json:
+        typer.echo(summary(result, outputs=[str(output)], format=fmt.name))
+        return
     typer.echo(describe_depth(result))
     typer.echo(describe_validity(result))
     typer.echo(f"wrote {output} ({fmt.name})")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from parallax.cli import options as opt
 from parallax.cli.progress import bar, spinner
 from parallax.corpus import DEFAULT_MAX_SIDE_PX
 from parallax.errors import ParallaxError
@@ -75,6 +76,7 @@ def add_cmd(
         None, "--face-detector", help="Local .xml cascade or YuNet .onnx (default: MTCNN)."
     ),
     plate_detector: str | None = typer.Option(None, "--plate-detector", help="Local licence-plate cascade .xml."),
+    eyes: str = opt.EYES,
     as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
 ) -> None:
     """Ingest captures: privacy, depth, quality, dedup; one sample folder per accepted capture."""
@@ -85,7 +87,7 @@ def add_cmd(
 
     record = load_consent(consent)
     settings = IngestSettings(
-        max_side_px=max_side, matcher=matcher, face_detector=face_detector, plate_detector=plate_detector
+        max_side_px=max_side, matcher=matcher, face_detector=face_detector, plate_detector=plate_detector, eyes=eyes
     )
     c = Corpus.open(corpus)
     try:

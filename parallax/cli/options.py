@@ -27,6 +27,7 @@ __all__ = [
     "clip_read_kwargs",
     "STRICT",
     "FAR_CLIP",
+    "AS_JSON",
 ]
 
 MAX_SIZE_HELP = (
@@ -51,8 +52,8 @@ LAYOUT = typer.Option(
 EYES = typer.Option(
     "auto",
     "--eyes",
-    help="Videos and frame folders: auto, left-right (the first stored view -- left/top half, view 0, left/ -- "
-    "is the left eye) or right-left.",
+    help="Eye order: auto (check it from the stereo geometry; swap clearly reversed pairs), left-right (the first "
+    "stored view -- first file, left/top half, view 0, left/ -- is the left eye) or right-left (it is the right eye).",
 )
 FOV = typer.Option(90.0, "--fov", help="360°/VR180 sources: field of view of the pinhole view, degrees (10-170).")
 YAW = typer.Option(0.0, "--yaw", help="360°/VR180 sources: view direction, degrees right of the centre (-180..180).")
@@ -98,4 +99,7 @@ FAR_CLIP = typer.Option(
     4.0,
     "--far-clip",
     help="Pixels deeper than this many times the 95th percentile of the depth are not valid (0 = keep them).",
+)
+AS_JSON = typer.Option(
+    False, "--json", help="Print a JSON summary (rectification, eye order, outputs) instead of text."
 )

@@ -41,6 +41,7 @@ def synthesize_cmd(
     ),
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    eyes: str = opt.EYES,
 ) -> None:
     """Synthesise the view at a camera position along the baseline."""
     import numpy as np
@@ -60,8 +61,9 @@ def synthesize_cmd(
         from parallax.cli.stereo_cmds import read_input
         from parallax.io.maps import read_map
 
+        # the disparity belongs to the first view given, so auto keeps the order
         with spinner(f"reading {file.name}"):
-            capture = read_input(file, right, layout)
+            capture = read_input(file, right, layout, "left-right" if eyes == "auto" else eyes)
         left_img, right_img = capture.left, capture.right
         disp = read_map(disparity, kind="disparity")
         if disp.shape != left_img.shape[:2]:
@@ -70,10 +72,11 @@ def synthesize_cmd(
                 f"{left_img.shape[1]}x{left_img.shape[0]}; give the disparity of this (rectified) view"
             )
     else:
-        from parallax.cli.stereo_cmds import run_pipeline
+        from parallax.cli.stereo_cmds import emit_warnings, run_pipeline, stereo_warnings
         from parallax.render.views import result_disparity
 
-        result = run_pipeline(file, right, layout=layout, max_size=max_size)
+        result = run_pipeline(file, right, layout=layout, max_size=max_size, eyes=eyes)
+        emit_warnings(stereo_warnings(result.rectification, result.settings.get("eyes")))
         left_img, right_img = result.image, result.right_image
         disp = result_disparity(result)
     if not np.isfinite(disp).any():

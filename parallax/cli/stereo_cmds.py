@@ -20,20 +20,71 @@ from parallax.cli import options as opt
 from parallax.cli.progress import spinner
 from parallax.errors import OutputError, ParameterError
 
-__all__ = ["register", "read_input", "depth_options", "run_pipeline", "describe_depth", "describe_validity"]
+__all__ = [
+    "register",
+    "read_input",
+    "depth_options",
+    "run_pipeline",
+    "describe_depth",
+    "describe_validity",
+    "stereo_warnings",
+    "emit_warnings",
+    "summary",
+]
 
 
-def read_input(file: Path, right: Path | None, layout: str = "auto") -> Any:
-    """Read a capture with :func:`parallax.capture.read_capture`."""
+def read_input(file: Path, right: Path | None, layout: str = "auto", eyes: str = "auto") -> Any:
+    """Read a capture with :func:`parallax.capture.read_capture` (eye order checked unless fixed by ``eyes``)."""
     from parallax.capture import read_capture
 
-    return read_capture(file, right, layout=layout)
+    return read_capture(file, right, layout=layout, eyes=eyes)
+
+
+def stereo_warnings(rectification: Any, eyes: Any) -> list[str]:
+    """Warning lines for a pair that is not rectified, and for an unclear or contested eye order."""
+    lines = []
+    if rectification is not None and not rectification.rectified:
+        lines.append(
+            f"warning: the pair is NOT rectified -- {rectification.reason}; "
+            "disparity and depth from it are unreliable (is it a stereo pair of one moment, from two cameras side by side?)"
+        )
+    if isinstance(eyes, dict) and eyes.get("warning"):
+        lines.append(f"warning: {eyes['warning']}")
+    return lines
+
+
+def emit_warnings(lines: list[str]) -> None:
+    """Print warning lines on stderr, in bold yellow on a terminal."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for line in lines:
+        console.print(f"[bold yellow]{escape(line)}[/]")
+
+
+def summary(result: Any = None, *, rectification: Any = None, eyes: Any = None, **extra: Any) -> str:
+    """The ``--json`` document: rectification (with its residual and ``rectified``), eye order, warnings, extras."""
+    if result is not None:
+        rectification = result.rectification
+        eyes = result.settings.get("eyes")
+    doc: dict[str, Any] = {
+        "rectified": None if rectification is None else bool(rectification.rectified),
+        "rectification": None if rectification is None else rectification.to_dict(),
+        "eyes": eyes,
+        "warnings": stereo_warnings(rectification, eyes),
+    }
+    if result is not None:
+        doc["depth_is_metric"] = bool(result.depth_is_metric)
+        doc["settings"] = json.loads(json.dumps(dict(result.settings), default=str))
+    doc.update(extra)
+    return json.dumps(doc, indent=2, default=str)
 
 
 @contextlib.contextmanager
-def _progress(message: str) -> Iterator[None]:
-    """A spinner on stderr while long work runs (silent when stderr is not a terminal)."""
-    with spinner(message):
+def _progress(message: str, *, quiet: bool = False) -> Iterator[None]:
+    """A spinner on stderr while long work runs (silent when stderr is not a terminal, or ``quiet``: --json)."""
+    with spinner(message, quiet=quiet):
         yield
 
 
@@ -65,7 +116,9 @@ def run_pipeline(
     doffs: float | None = None,
     strict: bool = False,
     far_clip: float = 4.0,
+    eyes: str = "auto",
     capture: Any = None,
+    quiet: bool = False,
 ) -> Any:
     """Read, rectify, match and compute depth, with a progress spinner; return the DepthResult.
 
@@ -80,9 +133,9 @@ def run_pipeline(
         raise ParameterError(f"--far-clip must be 0 (off) or above 1, got {far_clip}; e.g. --far-clip 4")
     options = {"model": str(model)} if model is not None else None
     if capture is None:
-        with _progress(f"reading {file.name}"):
-            capture = read_input(file, right, layout)
-    with _progress(f"rectifying and matching {file.name} ({capture.width}x{capture.height})"):
+        with _progress(f"reading {file.name}", quiet=quiet):
+            capture = read_input(file, right, layout, eyes)
+    with _progress(f"rectifying and matching {file.name} ({capture.width}x{capture.height})", quiet=quiet):
         return compute_depth(
             capture,
             matcher=matcher,
@@ -179,20 +232,26 @@ def rectify_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Folder for left.png, right.png, rectification.json."),
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
+    eyes: str = opt.EYES,
+    as_json: bool = opt.AS_JSON,
 ) -> None:
-    """Rectify a stereo pair: write the rectified views and the homographies."""
+    """Rectify a stereo pair: write the rectified views and how they were made (and how well)."""
+    from pathlib import PurePath
+
     from parallax.io.atomic import atomic_output
     from parallax.stereo.pipeline import rectify_capture
 
     created = _prepare_dir(output)
     done = False
     try:
-        with _progress(f"reading {file.name}"):
-            capture = read_input(file, right, layout)
-        with _progress(f"rectifying {file.name}"):
+        with _progress(f"reading {file.name}", quiet=as_json):
+            capture = read_input(file, right, layout, eyes)
+        with _progress(f"rectifying {file.name}", quiet=as_json):
             pair, scale = rectify_capture(capture, max_side_px=max_size)
         rect = pair.rectification.to_dict()
-        rect.update({"source": capture.source, "scale": scale})
+        # base names only: a user's folder names are private
+        source = " + ".join(PurePath(p).name for p in capture.source.split(" + "))
+        rect.update({"source": source, "scale": scale, "eyes": capture.metadata.get("eyes")})
         payloads = {
             "left.png": _encode_png(pair.left),
             "right.png": _encode_png(pair.right),
@@ -208,13 +267,21 @@ def rectify_cmd(
             with contextlib.suppress(OSError):
                 output.rmdir()
     r = pair.rectification
+    eye = capture.metadata.get("eyes")
+    written = [str(output / n) for n in ("left.png", "right.png", "rectification.json")]
+    emit_warnings(stereo_warnings(r, eye))
+    if as_json:
+        typer.echo(summary(rectification=r, eyes=eye, outputs=written, scale=scale))
+        return
 
     def px(v: float | None) -> str:
         return "unknown" if v is None else f"{v:.2f} px"
 
+    state = "rectified" if r.rectified else "NOT rectified"
     typer.echo(
-        f"rectified ({r.method}): vertical error {px(r.vertical_error_before_px)} -> "
-        f"{px(r.vertical_error_after_px)} over {r.matches} matches; wrote {output}/left.png, right.png, rectification.json"
+        f"{state} ({r.method}, {r.model or 'identity'}): vertical error {px(r.vertical_error_before_px)} -> "
+        f"{px(r.residual_median_px)} median, {px(r.residual_p90_px)} 90th percentile over {r.residual_matches} "
+        f"fresh matches; {r.width}x{r.height}; wrote {output}/left.png, right.png, rectification.json"
     )
 
 
@@ -231,6 +298,8 @@ def disparity_cmd(
     layout: str = opt.LAYOUT,
     max_size: int | None = opt.MAX_SIZE,
     strict: bool = opt.STRICT,
+    eyes: str = opt.EYES,
+    as_json: bool = opt.AS_JSON,
 ) -> None:
     """Estimate disparity of the rectified left view (x_right = x_left - d, pixels)."""
     import numpy as np
@@ -248,6 +317,8 @@ def disparity_cmd(
         max_disparity=max_disparity,
         max_size=max_size,
         strict=strict,
+        eyes=eyes,
+        quiet=as_json,
     )
     if result.disparity_px is None:
         raise OutputError(
@@ -258,6 +329,10 @@ def disparity_cmd(
     valid = np.isfinite(d)
     span = f"{np.nanmin(d):.1f} .. {np.nanmax(d):.1f} px" if valid.any() else "no values"
     h, w = d.shape
+    emit_warnings(stereo_warnings(result.rectification, result.settings.get("eyes")))
+    if as_json:
+        typer.echo(summary(result, outputs=[str(output)], valid_fraction=float(valid.mean())))
+        return
     typer.echo(f"disparity {w}x{h}, {valid.mean():.1%} with a value, range {span}; wrote {output}")
 
 
@@ -278,6 +353,8 @@ def depth_cmd(
     max_size: int | None = opt.MAX_SIZE,
     strict: bool = opt.STRICT,
     far_clip: float = opt.FAR_CLIP,
+    eyes: str = opt.EYES,
+    as_json: bool = opt.AS_JSON,
 ) -> None:
     """Compute depth of the rectified left view: metres when focal length and baseline are known."""
     from parallax.io.maps import write_map
@@ -297,9 +374,15 @@ def depth_cmd(
         doffs=doffs,
         strict=strict,
         far_clip=far_clip,
+        eyes=eyes,
+        quiet=as_json,
     )
     write_map(output, result.depth, kind="depth" if result.depth_is_metric else "relative-depth")
     h, w = result.depth.shape
+    emit_warnings(stereo_warnings(result.rectification, result.settings.get("eyes")))
+    if as_json:
+        typer.echo(summary(result, outputs=[str(output)], valid_fraction=float(result.valid.mean())))
+        return
     typer.echo(describe_depth(result))
     typer.echo(f"depth {w}x{h}: {describe_validity(result)}; wrote {output}")
 

@@ -169,6 +169,9 @@ class IngestSettings:
         Disparities with a lower confidence do not count as trusted for the quality
         check's disparity density. The stored ``valid`` mask is the result's own
         (:attr:`parallax.stereo.types.DepthResult.valid`), with the confidence stored beside it.
+    eyes : str
+        Eye order of the captures: ``auto`` (checked from the stereo geometry,
+        :mod:`parallax.capture.eyes`), ``left-right`` or ``right-left``.
     """
 
     max_side_px: int = DEFAULT_MAX_SIDE_PX
@@ -178,8 +181,12 @@ class IngestSettings:
     thresholds: QualityThresholds = field(default_factory=QualityThresholds)
     near_duplicate_bits: int = dedup.NEAR_DUPLICATE_BITS
     min_confidence: float = 0.5
+    eyes: str = "auto"
 
     def __post_init__(self) -> None:
+        from parallax.capture.eyes import check_eyes
+
+        check_eyes(self.eyes)
         if not (0.0 <= float(self.min_confidence) <= 1.0):
             raise ParameterError(f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
         if not (isinstance(self.max_side_px, int) and 64 <= self.max_side_px <= 16384):
@@ -240,7 +247,7 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
     from parallax.capture import read_capture
 
     try:
-        capture = read_capture(item.paths[0], item.paths[1] if len(item.paths) > 1 else None)
+        capture = read_capture(item.paths[0], item.paths[1] if len(item.paths) > 1 else None, eyes=settings.eyes)
     except (ParallaxError, OSError, ValueError) as exc:
         return _reject(item, consent, f"unreadable: {exc}")
     if capture.right is None:
@@ -279,6 +286,9 @@ def process_capture(item: CaptureItem, consent: Consent, settings: IngestSetting
         rectification_residual_px=residual,
         feature_matches=matches,
         thresholds=settings.thresholds,
+        rectification_p90_px=None if rect is None else rect.residual_p90_px,
+        rectified=True if rect is None else rect.rectified,
+        rectification_reason="" if rect is None else rect.reason,
     )
     if not quality.accepted:
         return _reject(item, consent, "quality: " + "; ".join(quality.reasons))

@@ -4,6 +4,10 @@ Scores (all measured on the stored, rectified views):
 
 * ``rectification_residual_px`` -- median absolute vertical offset of matched
   features after rectification (pixels); ``None`` when too few features match.
+  ``rectification_residual_p90_px`` -- their 90th percentile. The stereo stage
+  measures both anew on the rectified views and says whether the pair counts as
+  rectified (``Rectification.rectified``); a pair it could not rectify is
+  rejected with its reason.
 * ``sharpness`` -- variance of the Laplacian of the grey left view (grey levels^2).
 * ``exposure_mean`` -- mean grey level (0..255); ``clipped_fraction`` -- share of
   pixels at <= 2 or >= 253 in either view.
@@ -89,11 +93,16 @@ def assess_quality(
     feature_matches: int,
     valid: np.ndarray | None = None,
     thresholds: QualityThresholds = QualityThresholds(),
+    rectification_p90_px: float | None = None,
+    rectified: bool = True,
+    rectification_reason: str = "",
 ) -> QualityReport:
     """Score a rectified pair and its left-view disparity (NaN = no value) against ``thresholds``.
 
     ``valid`` (``HxW`` bool) marks the trusted disparities (default: the finite ones);
-    density, range and the photometric check use only those.
+    density, range and the photometric check use only those. ``rectified=False``
+    (the stereo stage could not bring the rows together) rejects the pair with
+    ``rectification_reason``.
     """
     t = thresholds
     grey_l = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY)
@@ -122,6 +131,8 @@ def assess_quality(
             photometric = float(np.median(np.abs(ref - sampled)) / (float(ref.std()) + 1.0))
     scores = {
         "rectification_residual_px": _r(rectification_residual_px),
+        "rectification_residual_p90_px": _r(rectification_p90_px),
+        "rectified": bool(rectified),
         "feature_matches": int(feature_matches),
         "sharpness": _r(sharpness, 2),
         "exposure_mean": _r(exposure, 2),
@@ -133,6 +144,8 @@ def assess_quality(
         "lr_photometric_error": _r(photometric, 3),
     }
     reasons: list[str] = []
+    if not rectified:
+        reasons.append(f"not rectified: {rectification_reason or 'rows of the two views do not match'}")
     if feature_matches < t.min_feature_matches:
         reasons.append(f"too few feature matches to check rectification ({feature_matches} < {t.min_feature_matches})")
     elif rectification_residual_px is None or rectification_residual_px > t.max_rectification_residual_px:

@@ -265,9 +265,13 @@ def run_stage(job: StageJob) -> dict[str, Any]:
     t2 = time.perf_counter()
     view = viewer_files(result, out, mesh_side_px=job.mesh_side_px)
     save_result(result, out / "result.npz")
+    rect = result.rectification
     view.update(
         stage=job.stage,
         capture={"format": capture.format, "width": capture.width, "height": capture.height},
+        rectified=True if rect is None else bool(rect.rectified),
+        rectification_warning="" if rect is None else rect.reason,
+        eyes=capture.metadata.get("eyes"),
         seconds={"read": round(t_read, 3), "depth": round(t_depth, 3), "files": round(time.perf_counter() - t2, 3)},
     )
     with atomic_output(out / "view.json") as tmp:

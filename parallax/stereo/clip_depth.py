@@ -52,11 +52,12 @@ from parallax.stereo.clip_rectify import (
 )
 from parallax.stereo.clip_types import DEFAULT_CLIP_MAX_SIDE_PX, ClipDepthSettings, FrameDepth
 from parallax.stereo.depth import disparity_to_depth, relative_offset
+from parallax.stereo.disparity import EXTRAPOLATED_CONFIDENCE, disparity_of_pair, outside_right_view
 from parallax.stereo.odometry import PoseEstimate, StereoOdometry, trajectory_quality
-from parallax.stereo.pipeline import run_matcher
 from parallax.stereo.temporal import TemporalFilter
 from parallax.stereo.types import DepthResult
 from parallax.stereo.upsample import upsample_disparity, upsample_nearest
+from parallax.stereo.warp import covered_mask
 
 __all__ = ["DEFAULT_CLIP_MAX_SIDE_PX", "ClipDepthSettings", "FrameDepth", "ClipDepth", "clip_depth"]
 
@@ -111,22 +112,6 @@ def _prefetch(frames: Iterator[FramePair]) -> Iterator[FramePair]:
     finally:
         stop.set()
         worker.join(timeout=5.0)
-
-
-def _covered(h: np.ndarray, source_size: tuple[int, int], width: int, height: int) -> np.ndarray:
-    """Rectified pixels (``width`` x ``height``) whose source lies inside the original view (``source_size`` = w, h)."""
-    if np.allclose(h, np.eye(3)) and source_size == (width, height):
-        return np.ones((height, width), dtype=bool)
-    ones = np.full((source_size[1], source_size[0]), 255, dtype=np.uint8)
-    return cv2.warpPerspective(ones, h, (width, height), flags=cv2.INTER_NEAREST, borderValue=0) > 0
-
-
-def _outside_right(disparity: np.ndarray) -> np.ndarray:
-    """Left pixels whose match ``x - d`` falls outside the right view."""
-    x = np.arange(disparity.shape[1], dtype=np.float32)[None, :]
-    with np.errstate(invalid="ignore"):
-        target = x - disparity
-        return (target < -0.5) | (target > disparity.shape[1] - 0.5)
 
 
 class ClipDepth:
@@ -209,9 +194,11 @@ class ClipDepth:
                 base = dataclasses.replace(base, focal_px=s.focal_px, focal_y_px=s.focal_px * ratio)
         if base is None:
             return None
-        # cropped to the common view: the left view lost max(offset, 0) columns on its left
-        offset = float(rect.disparity_offset_px)
-        return dataclasses.replace(base, cx_px=base.cx_px - max(offset, 0.0), width=rect.width, height=rect.height)
+        # translated and cropped to what both views cover: the principal point moved with the crop (as for stills)
+        dx, dy = rect.principal_shift_px
+        return dataclasses.replace(
+            base, cx_px=base.cx_px + dx, cy_px=base.cy_px + dy, width=rect.width, height=rect.height
+        )
 
     # -- the stream ------------------------------------------------------------------------
     def __iter__(self) -> Iterator[FrameDepth]:
@@ -234,7 +221,7 @@ class ClipDepth:
         ).scaled(sx, sy)
         lo = None if s.min_disparity is None else (s.min_disparity - offset) * sx
         hi = None if s.max_disparity is None else (s.max_disparity - offset) * sx
-        covered_small = _covered(rect.H_left, (clip.width, clip.height), width, height)
+        covered_small = covered_mask(rect, "left", clip.width, clip.height)
         covered_full = covered_small
         if small != (width, height):
             covered_small = cv2.resize(covered_full.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
@@ -255,12 +242,20 @@ class ClipDepth:
                 right_s = cv2.resize(right_full, small, interpolation=cv2.INTER_AREA)
             else:
                 left_s, right_s = left_full, right_full
-            match = run_matcher(
-                left_s, right_s, matcher=s.matcher, min_disparity=lo, max_disparity=hi, options=s.matcher_options
+            # the same matching and post-processing as a still pair (plain surfaces, dense or strict)
+            estimate = disparity_of_pair(
+                left_s,
+                right_s,
+                matcher=s.matcher,
+                min_disparity=lo,
+                max_disparity=hi,
+                strict=s.strict,
+                plain_surfaces=s.plain_surfaces,
+                covered=covered_small,
+                options=s.matcher_options,
             )
-            d_raw = np.array(match.disparity_px, dtype=np.float32)
-            d_raw[~covered_small | _outside_right(d_raw)] = np.nan
-            c_raw = np.where(np.isfinite(d_raw), match.confidence, 0.0).astype(np.float32)
+            d_raw = np.array(estimate.disparity_px, dtype=np.float32)
+            c_raw = np.array(estimate.confidence, dtype=np.float32)
             if depth_mode is None:
                 depth_mode = self._depth_mode(
                     np.where(c_raw >= _MIN_DECISION_CONFIDENCE, d_raw / sx, np.nan), camera, baseline, offset
@@ -292,11 +287,17 @@ class ClipDepth:
                     doffs_px=doffs_full * sx,
                 )
                 d_s, c_s, shares = update.disparity_px.copy(), update.confidence, dict(update.shares)
-                d_s[~covered_small | _outside_right(d_s)] = np.nan
+                d_s[~covered_small] = np.nan
+                if s.strict:  # only what this frame measured
+                    d_s[~estimate.measured] = np.nan
+                outside = outside_right_view(d_s)  # seen by one camera only: extrapolated, low confidence
+                c_s = np.where(outside, np.minimum(c_s, EXTRAPOLATED_CONFIDENCE), c_s).astype(np.float32)
             if odometry is not None:
                 odometry.commit(d_s, c_s)
             d_full = upsample_disparity(d_s, left_s, left_full)
-            d_full[~covered_full | _outside_right(d_full)] = np.nan
+            d_full[~covered_full] = np.nan
+            if s.strict:
+                d_full[outside_right_view(d_full)] = np.nan
             c_full = np.where(np.isfinite(d_full), upsample_nearest(c_s, width, height), 0.0).astype(np.float32)
             result = self._result(frame.index, left_full, right_full, d_full, c_full, camera, depth_mode, scale)
             if pose is not None:

@@ -182,12 +182,10 @@ def frame_residual(rectification: Rectification, left: np.ndarray, right: np.nda
     if len(matches) < _MIN_CHECK_MATCHES:
         return None
 
-    def apply(h: np.ndarray, xy: np.ndarray) -> np.ndarray:
-        return cv2.perspectiveTransform(xy.reshape(-1, 1, 2).astype(np.float64), h).reshape(-1, 2)
-
-    yl = apply(rectification.H_left, matches.left_xy)[:, 1]
-    yr = apply(rectification.H_right, matches.right_xy)[:, 1]
-    return float(np.median(np.abs(yr - yl)))
+    yl = rectification.to_rectified(matches.left_xy, "left")[:, 1]
+    yr = rectification.to_rectified(matches.right_xy, "right")[:, 1]
+    ok = np.isfinite(yl) & np.isfinite(yr)
+    return float(np.median(np.abs(yr[ok] - yl[ok]))) if ok.any() else None
 
 
 def _pooled_inliers(pooled: list[FeatureMatches], seed: int) -> FeatureMatches:
@@ -202,8 +200,7 @@ def _pooled_inliers(pooled: list[FeatureMatches], seed: int) -> FeatureMatches:
 
 def rectify_frame(rectification: Rectification, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Warp one frame pair with the clip's rectification (views of the clip's size -> rectified views)."""
-    w, h = rectification.width, rectification.height
-    return warp_view(left, rectification.H_left, w, h), warp_view(right, rectification.H_right, w, h)
+    return warp_view(left, rectification, "left"), warp_view(right, rectification, "right")
 
 
 def estimate_clip_rectification(

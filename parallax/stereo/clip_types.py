@@ -55,6 +55,13 @@ class ClipDepthSettings:
         and principal-point offset (pixels).
     fit_frames, check_frames : int
         Frames the rectification is fitted on and checked on.
+    strict : bool
+        Only pixels the current frame measured with a left-right consistent match
+        get a value (default: dense, as for stills; see
+        :func:`parallax.stereo.disparity.disparity_of_pair`).
+    plain_surfaces : bool or None
+        Untextured regions become smooth surfaces or no value (``None``: on for
+        correspondence matchers, off for learned models), as for stills.
     temporal_settings : TemporalSettings
     odometry_settings : OdometrySettings
     """
@@ -71,6 +78,8 @@ class ClipDepthSettings:
     doffs_px: float | None = None
     fit_frames: int = 5
     check_frames: int = 3
+    strict: bool = False
+    plain_surfaces: bool | None = None
     temporal_settings: TemporalSettings = field(default_factory=TemporalSettings)
     odometry_settings: OdometrySettings = field(default_factory=OdometrySettings)
 

@@ -91,7 +91,17 @@ def _from_original_pixels(rect: Rectification, original: Capture, small: Capture
     sx, sy = small.width / original.width, small.height / original.height
     # pixel centres: x_small = (x + 0.5) * sx - 0.5
     s = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-    return dataclasses.replace(rect, H_left=rect.H_left @ s, H_right=rect.H_right @ s)
+
+    def lens(model: Any) -> Any:  # the lens model in original pixels: undistort_small(S p) = S undistort_orig(p)
+        return None if model is None else model.transformed(1 / sx, 1 / sy, 0.5 / sx - 0.5, 0.5 / sy - 0.5)
+
+    return dataclasses.replace(
+        rect,
+        H_left=rect.H_left @ s,
+        H_right=rect.H_right @ s,
+        distortion_left=lens(rect.distortion_left),
+        distortion_right=lens(rect.distortion_right),
+    )
 
 
 def rectify_capture(capture: Capture, *, max_side_px: int | None = None) -> tuple[RectifiedPair, float]:
@@ -113,15 +123,11 @@ def rectify_capture(capture: Capture, *, max_side_px: int | None = None) -> tupl
     return dataclasses.replace(pair, rectification=rect), scale
 
 
-def _covered(h_left: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Boolean HxW mask of rectified pixels whose source lies inside the original view."""
-    if np.allclose(h_left, np.eye(3)):
-        return np.ones((height, width), dtype=bool)
-    ones = np.full((height, width), 255, dtype=np.uint8)
-    warped = cv2.warpPerspective(
-        ones, h_left, (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )
-    return warped > 0
+def _covered(rect: Rectification, source_width: int, source_height: int) -> np.ndarray:
+    """Boolean HxW mask of rectified left pixels whose source lies inside the original left view."""
+    from parallax.stereo.warp import covered_mask
+
+    return covered_mask(rect, "left", source_width, source_height)
 
 
 def run_matcher(
@@ -226,6 +232,7 @@ def compute_depth(
     strict: bool = False,
     far_clip_factor: float | None = DEFAULT_FAR_CLIP,
     plain_surfaces: bool | None = None,
+    eyes: str | None = None,
 ) -> DepthResult:
     """Rectify a capture, estimate disparity and turn it into depth.
 
@@ -265,6 +272,10 @@ def compute_depth(
         Make untextured regions smooth surfaces or no value; ``None`` (default): on
         for correspondence matchers, off for learned models (see
         :func:`parallax.stereo.disparity.disparity_of_pair`).
+    eyes : {"auto", "left-right", "right-left"}, optional
+        Check (``auto``) or fix the eye order first
+        (:func:`parallax.capture.eyes.orient_eyes`); ``None`` (default) takes
+        the capture as it is (:func:`parallax.read_capture` already checked it).
 
     Returns
     -------
@@ -277,8 +288,11 @@ def compute_depth(
         pixels seen by one camera only have an extrapolated value with a low
         confidence unless ``strict``. ``valid`` marks the pixels to use: those
         with a disparity and a depth that was not clipped as too far.
-        ``settings`` records the matcher, the range, the scale, and where the
-        camera facts came from. ``rectification`` maps pixels of the original
+        ``settings`` records the matcher, the range, the scale, where the
+        camera facts came from, the eye-order decision (``"eyes"``) and whether
+        the pair could be rectified (``"rectified"``, and
+        ``"rectification_warning"`` when not: disparity and depth of such a
+        pair are unreliable). ``rectification`` maps pixels of the original
         (full-size) views to pixels of the rectified, possibly reduced, views;
         its vertical errors are in pixels of the processed size.
     """
@@ -296,8 +310,14 @@ def compute_depth(
         raise ParameterError(
             f"min_disparity ({min_disparity}) must be below max_disparity ({max_disparity}); swap or widen them"
         )
+    if eyes is not None:
+        from parallax.capture.eyes import orient_eyes
+
+        capture = orient_eyes(capture, eyes)
     small, scale = downscale_capture(capture, max_side_px)
     settings: dict[str, Any] = {"matcher": matcher, "max_side_px": max_side_px, "scale": scale}
+    if capture.metadata.get("eyes") is not None:
+        settings["eyes"] = capture.metadata["eyes"]
     if small.right is None:
         return _from_embedded_map(small, scale, settings)
 
@@ -317,7 +337,7 @@ def compute_depth(
         max_disparity=hi,
         strict=strict,
         plain_surfaces=plain_surfaces,
-        covered=_covered(pair.rectification.H_left, rect_w, rect_h),
+        covered=_covered(pair.rectification, small.width, small.height),
         options=matcher_options,
     )
     disparity = np.array(estimate.disparity_px, dtype=np.float32)
@@ -330,19 +350,34 @@ def compute_depth(
     baseline = baseline_m if baseline_m is not None else small.baseline_m
     method = pair.rectification.method
     camera = _rectified_camera(small, focal)
-    if camera is not None and (rect_w, rect_h) != (camera.width, camera.height):
-        # cropped to the common view: the left view lost max(offset, 0) columns on its left
-        camera = dataclasses.replace(camera, cx_px=camera.cx_px - max(offset, 0.0), width=rect_w, height=rect_h)
+    if camera is not None and (rect_w, rect_h, *pair.rectification.principal_shift_px) != (
+        camera.width,
+        camera.height,
+        0.0,
+        0.0,
+    ):
+        # translated and cropped to what both views cover: the principal point moved with the crop
+        dx, dy = pair.rectification.principal_shift_px
+        camera = dataclasses.replace(
+            camera, cx_px=camera.cx_px + dx, cy_px=camera.cy_px + dy, width=rect_w, height=rect_h
+        )
     settings.update(
         {
             "min_disparity": estimate.min_disparity,
             "max_disparity": estimate.max_disparity,
             "matcher_settings": dict(estimate.settings["matcher_settings"]),
             "rectification": method,
+            "rectified": pair.rectification.rectified,
+            "rectification_residual_px": {
+                "median": pair.rectification.residual_median_px,
+                "p90": pair.rectification.residual_p90_px,
+            },
             "focal_source": "argument" if focal_px is not None else ("file" if focal is not None else None),
             "baseline_source": "argument" if baseline_m is not None else ("file" if baseline is not None else None),
         }
     )
+    if not pair.rectification.rectified:
+        settings["rectification_warning"] = pair.rectification.reason
     metric = focal is not None and baseline is not None
     if metric and focal_px is None and baseline_m is None and doffs_px is None:
         # Facts from the file only: trust them only if the disparities are consistent with

@@ -252,3 +252,13 @@ def test_bad_video_in_a_subprocess_prints_one_line_and_no_ffmpeg_noise(bad_video
         assert run.returncode == InputFileError.exit_code and run.stdout == ""
         lines = [line for line in run.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+
+
+def test_info_shows_the_eye_order_and_takes_eyes(capsys, captures_dir):
+    left, right = captures_dir / "sbs/Panasonic-DMC-GX8-left.jpg", captures_dir / "sbs/Panasonic-DMC-GX8-right.jpg"
+    code, out, _ = _info(capsys, str(right), str(left), "--json")
+    assert code == 0
+    eyes = json.loads(out)["metadata"]["eyes"]
+    assert eyes["swapped"] is True and "ground-plane" in eyes["reason"]
+    code, out, _ = _info(capsys, str(right), str(left), "--eyes", "left-right")
+    assert code == 0 and "eyes" in out and "given by the caller" in out

@@ -157,3 +157,30 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         ParameterError.exit_code
     )
     assert "no active sample" in capsys.readouterr().err
+
+
+def test_a_pair_that_cannot_be_rectified_is_rejected_with_the_reason(tmp_path, stereo_gt_dir):
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from parallax.corpus.ingest import IngestSettings
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    scene = stereo_gt_dir / "middlebury2014-motorcycle-q"
+    left = np.asarray(Image.open(scene / "motorcycle_left.png").convert("RGB"))
+    right = np.asarray(Image.open(scene / "motorcycle_right.png").convert("RGB"))
+    h, w = right.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    # rows bent up and down every 24 columns: no rectification can line them up
+    wavy = cv2.remap(
+        right, xs, ys + 4.0 * np.sin(2 * np.pi * xs / 24.0), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    Image.fromarray(left).save(folder / "wavy-left.png")
+    Image.fromarray(wavy).save(folder / "wavy-right.png")
+    corpus = Corpus.init(tmp_path / "c")
+    items, _ = discover([folder])
+    (outcome,) = corpus.add(items, ALICE, IngestSettings(max_side_px=640))
+    assert outcome.status == "rejected" and "not rectified" in outcome.reason and "rows do not match" in outcome.reason
+    corpus.close()

@@ -80,3 +80,21 @@ def test_perceptual_hash_finds_reencodes_and_resizes_but_not_other_scenes():
     assert is_near_duplicate(a, (phash64(reencoded), phash64(right)))
     assert not is_near_duplicate(a, (phash64(other), phash64(right)))
     assert -(2**63) <= phash64(left) < 2**63  # fits SQLite INTEGER
+
+
+def test_a_pair_the_stereo_stage_could_not_rectify_is_rejected_with_its_reason():
+    left, right, disp = _pair()
+    why = "rows do not match: vertical offset of feature matches on the rectified views is 2.40 px (median)"
+    report = assess_quality(
+        left,
+        right,
+        disp,
+        rectification_residual_px=2.4,
+        rectification_p90_px=9.0,
+        feature_matches=200,
+        rectified=False,
+        rectification_reason=why,
+    )
+    assert not report.accepted
+    assert report.reasons[0] == f"not rectified: {why}"
+    assert report.scores["rectified"] is False and report.scores["rectification_residual_p90_px"] == 9.0

@@ -53,7 +53,13 @@ def test_rectify_writes_views_and_json(tmp_path, captures_dir, capsys):
     # a converged 3DS pair is cropped to the columns both cameras see: its far plane
     # (about -100 px at 640 px width) moves to zero disparity
     assert -130 < rect.disparity_offset_px < -50
-    assert (rect.width, rect.height) == (640 - round(abs(rect.disparity_offset_px)), 480)
+    # ... and to the rectangle both warped views cover (a few rows and columns at most here)
+    assert 640 - round(abs(rect.disparity_offset_px)) - 4 <= rect.width <= 640 - round(abs(rect.disparity_offset_px))
+    assert 472 <= rect.height <= 480
+    assert rect.rectified and rect.residual_p90_px <= 2.0
+    with Image.open(out / "right.png") as right:
+        black = np.asarray(right).max(axis=2) == 0
+    assert not black.all(axis=0).any() and not black.all(axis=1).any()
     assert "uncalibrated" in capsys.readouterr().out
 
 
@@ -61,7 +67,7 @@ def test_rectify_at_reduced_size_maps_original_pixels(tmp_path, captures_dir):
     out = tmp_path / "rect"
     assert main(["rectify", str(captures_dir / "sbs/calf-left-right.jpg"), "-o", str(out), "--max-size", "480"]) == 0
     data = json.loads((out / "rectification.json").read_text())
-    assert (data["width"], data["height"]) == (480, 270)
+    assert 476 <= data["width"] <= 480 and 266 <= data["height"] <= 270  # cropped to what both views cover
     assert data["scale"] == pytest.approx(0.25)
     h = np.array(data["H_left"])
     corner = h @ [1919.5, 1079.5, 1.0]  # far edge of the original view -> far edge of the reduced one
@@ -182,4 +188,68 @@ def test_bad_depth_flags(tmp_path, moto, capsys):
     assert "--baseline-mm" in _one_error_line(capsys)
     assert main(["depth", *moto, "-o", str(tmp_path / "z.pfm"), "--focal-px", "0"]) == ParameterError.exit_code
     assert "--focal-px" in _one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rectify_says_loudly_when_a_pair_is_not_rectified(tmp_path, captures_dir, capsys):
+    from PIL import Image
+
+    from parallax.capture import read_capture
+
+    a = read_capture(captures_dir / "mpo/sugarshack.mpo").left
+    b = read_capture(captures_dir / "mpo/frozenpond.mpo").right
+    left, right = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(a).save(left)
+    Image.fromarray(b).save(right)
+    out = tmp_path / "rect"
+    assert main(["rectify", str(left), str(right), "-o", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["rectified"] is False and doc["rectification"]["reason"]
+    assert any("NOT rectified" in w for w in doc["warnings"])
+    assert "warning: the pair is NOT rectified" in captured.err
+    data = json.loads((out / "rectification.json").read_text())
+    assert data["rectified"] is False and data["reason"] == doc["rectification"]["reason"]
+    assert str(tmp_path) not in (out / "rectification.json").read_text()  # base names only
+    # the plain-text report says it too
+    assert main(["rectify", str(left), str(right), "-o", str(tmp_path / "rect2")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("NOT rectified") and "NOT rectified" in captured.err
+
+
+def test_rectify_json_reports_the_residual_of_a_good_pair(tmp_path, captures_dir, capsys):
+    out = tmp_path / "rect"
+    assert main(["rectify", str(captures_dir / "mpo/sugarshack.mpo"), "-o", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["rectified"] is True and doc["warnings"] == [] and "warning" not in captured.err
+    rect = doc["rectification"]
+    assert 0 < rect["residual_median_px"] <= 1.0 and rect["residual_p90_px"] <= 2.0 and rect["residual_matches"] > 100
+    assert doc["eyes"]["order"] == "left-right" and doc["eyes"]["given_by"] == "format"
+
+
+def test_eyes_option_on_the_stereo_commands(tmp_path, moto, capsys):
+    left, right = moto
+    # given reversed, the pair is put back in order automatically ...
+    out = tmp_path / "d.pfm"
+    argv = ["disparity", right, left, "-o", str(out), "--min-disparity", "0", "--max-disparity", "96", "--json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["eyes"]["swapped"] is True and doc["eyes"]["order"] == "right-left"
+    assert np.nanmedian(read_map(out)) > 10  # positive disparities: the motorcycle in front
+    # ... unless the order is fixed by hand
+    argv = ["rectify", right, left, "-o", str(tmp_path / "rect"), "--eyes", "left-right", "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["eyes"]["strength"] == "given"
+
+
+@pytest.mark.parametrize("command", ["info", "rectify", "disparity", "depth", "convert"])
+def test_bad_eyes_value_is_one_line(tmp_path, captures_dir, capsys, command):
+    argv = [command, str(captures_dir / "mpo/sugarshack.mpo"), "--eyes", "sideways"]
+    if command == "rectify":
+        argv += ["-o", str(tmp_path / "rect")]
+    elif command != "info":
+        argv += ["-o", str(tmp_path / "out.pfm")]
+    assert main(argv) == 2
+    assert "eyes must be one of auto, left-right, right-left" in _one_error_line(capsys)
     assert list(tmp_path.iterdir()) == []

@@ -141,3 +141,34 @@ def test_rgbd_capture_cannot_be_rectified(captures_dir):
     capture = read_capture(captures_dir / "heic/pug.heic")
     with pytest.raises(NotStereoError, match="pug.heic"):
         rectify_capture(capture, max_side_px=256)
+
+
+def test_compute_depth_checks_the_eye_order_of_a_capture_built_by_hand(stereo_gt_dir):
+    from parallax.capture.types import Capture
+
+    folder = stereo_gt_dir / "middlebury2003-cones"
+    ordered = read_capture(folder / "cones_image_02.png", folder / "cones_image_06.png", eyes="left-right")
+    reversed_ = Capture(left=ordered.right, right=ordered.left, format="pair", source="cones reversed")
+    result = compute_depth(reversed_, eyes="auto", max_side_px=320)
+    assert result.settings["eyes"]["swapped"] is True
+    assert np.nanmedian(result.disparity_px) > 0  # in front of the cameras, not behind
+    kept = compute_depth(reversed_, eyes="left-right", max_side_px=320)
+    assert kept.settings["eyes"]["strength"] == "given" and np.nanmedian(kept.disparity_px) < 0
+    assert result.settings["rectified"] is True
+
+
+@pytest.mark.parametrize("scene", ["middlebury2014-motorcycle-q", "middlebury2003-teddy"])
+def test_reversed_middlebury_pair_scores_like_the_ordered_one(stereo_gt_dir, scenes, scene):
+    from parallax.bench.datasets import find_scenes
+    from parallax.bench.metrics import disparity_metrics
+
+    info = scenes[scene]
+    left, right = stereo_gt_dir / scene / info["left"], stereo_gt_dir / scene / info["right"]
+    (source,) = [s for s in find_scenes(stereo_gt_dir / "scenes.json") if s.name == scene]
+    gt = source.load().gt_disparity_px
+    scores = []
+    for first, second in ((left, right), (right, left)):
+        result = compute_depth(read_capture(first, second))
+        assert result.disparity_px.shape == gt.shape
+        scores.append(disparity_metrics(result.disparity_px, gt).bad_2_pct)
+    assert abs(scores[0] - scores[1]) <= 1.0, scores

@@ -83,7 +83,11 @@ def test_synthetic_misalignment_is_corrected(motorcycle, dy_px, angle_deg):
     # the horizontal disparity keeps its sign and median, once the crop's offset is added back
     offset = rect.disparity_offset_px
     assert np.median(rl[:, 0] - rr[:, 0]) + offset == pytest.approx(np.nanmedian(gt), abs=2.0)
-    assert pair.left.shape[1] == left.shape[1] - round(abs(offset))
+    # cropped to the far plane's columns, then to what both warped views cover: no black column or row left
+    assert pair.left.shape[1] <= left.shape[1] - round(abs(offset))
+    for view in (pair.left, pair.right):
+        black = view.max(axis=2) == 0
+        assert not black.all(axis=0).any() and not black.all(axis=1).any()
 
 
 def test_rectification_round_trips_through_json(motorcycle):
@@ -167,3 +171,75 @@ def test_calibrated_rectification_uses_the_given_rotation(motorcycle, scenes):
     assert pair.rectification.vertical_error_before_px > 2.0
     assert pair.rectification.vertical_error_after_px < 0.75
     assert measure_rectification(pair.left, pair.right)[0] < 0.75
+
+
+def _no_black_border(view: np.ndarray) -> bool:
+    black = view.max(axis=2) == 0
+    return not black.all(axis=0).any() and not black.all(axis=1).any()
+
+
+@pytest.mark.parametrize(("name", "max_side"), [("lif/Cactus.jpg", None), ("heic/vision-pro.HEIC", 640)])
+def test_rectified_views_have_no_black_border(captures_dir, name, max_side):
+    from parallax.stereo.pipeline import downscale_capture, rectify_capture
+
+    capture, _ = downscale_capture(read_capture(captures_dir / name), max_side)
+    pair, _ = rectify_capture(capture)
+    assert pair.rectification.method == "uncalibrated" and pair.rectification.rectified
+    # cropped to what both warped views cover: no more pure black than the photos themselves hold
+    for out, original in ((pair.left, capture.left), (pair.right, capture.right)):
+        assert (out.max(axis=2) == 0).mean() <= (original.max(axis=2) == 0).mean() + 1e-3
+        assert _no_black_border(out)
+
+
+def test_wide_angle_gopro_pair_is_rectified_at_reduced_size(captures_dir, independent_residual):
+    from parallax.stereo.pipeline import rectify_capture
+
+    capture = read_capture(captures_dir / "sbs/GOPR0.left-right.jpg")
+    pair, _ = rectify_capture(capture, max_side_px=1600)
+    rect = pair.rectification
+    assert rect.rectified, rect.reason
+    # independent matches on the written views: at most 1 px at the median, 2 px at the 90th percentile
+    median, p90, n = independent_residual(pair.left, pair.right)
+    assert n > 500 and median <= 1.0 and p90 <= 2.0, (median, p90, n)
+    assert _no_black_border(pair.left) and _no_black_border(pair.right)
+
+
+@pytest.mark.slow
+def test_wide_angle_gopro_pair_is_rectified_at_full_size(tmp_path, captures_dir, independent_residual):
+    """The issue's target, on the files ``parallax rectify`` writes."""
+    import json
+
+    from PIL import Image
+
+    from parallax.cli.main import main
+
+    out = tmp_path / "rect"
+    assert main(["rectify", str(captures_dir / "sbs/GOPR0.left-right.jpg"), "-o", str(out), "--json"]) == 0
+    data = json.loads((out / "rectification.json").read_text())
+    assert data["rectified"] is True
+    with Image.open(out / "left.png") as left, Image.open(out / "right.png") as right:
+        lv, rv = np.asarray(left.convert("RGB")), np.asarray(right.convert("RGB"))
+    median, p90, n = independent_residual(lv, rv)
+    assert n > 1000 and median <= 1.0 and p90 <= 2.0, (median, p90, n)
+
+
+def test_unrelated_photos_are_reported_not_rectified(captures_dir):
+    a = read_capture(captures_dir / "mpo/sugarshack.mpo")
+    b = read_capture(captures_dir / "mpo/frozenpond.mpo")
+    pair = rectify(a.left, b.right)
+    rect = pair.rectification
+    assert not rect.rectified and "feature matches" in rect.reason
+
+
+def test_a_pair_no_smooth_warp_can_align_is_reported_with_its_residual(motorcycle):
+    left, right, _ = motorcycle
+    h, w = right.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    # rows bent up and down every 24 columns by 4 px: no homography, lens or smooth field undoes that
+    wavy = cv2.remap(
+        right, xs, ys + 4.0 * np.sin(2 * np.pi * xs / 24.0), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    rect = rectify(left, wavy).rectification
+    assert not rect.rectified
+    assert rect.residual_median_px is not None and rect.residual_p90_px > 2.0
+    assert "rows do not match" in rect.reason and f"{rect.residual_p90_px:.2f}" in rect.reason
