@@ -48,9 +48,21 @@ def test_frames_folder_reads_back(small_run, small_clip_info, tmp_path):
         truth = small_clip_info.disparity_px[int(name)]
         assert np.nanmedian(np.abs(disparity - truth)) < 0.5
         assert np.array_equal(np.isnan(depth), ~np.isfinite(depth))
-    raw = (out / "disparity" / "000000.pfm").read_bytes()
+    # dense by default (as for stills); a strict run leaves pixels seen by one camera without a value: +inf in PFM
+    from parallax.capture.clip_registry import read_clip
+    from parallax.stereo.clip_depth import clip_depth
+
+    strict_run = clip_depth(
+        read_clip(small_clip_info.folder, fps=small_clip_info.fps),
+        focal_px=small_clip_info.camera.focal_px,
+        baseline_m=small_clip_info.baseline_m,
+        strict=True,
+        max_frames=1,
+    )
+    strict_out = write_clip(strict_run, tmp_path / "strict/", format="frames")
+    raw = (strict_out / "disparity" / "000000.pfm").read_bytes()
     pixels = np.frombuffer(raw[len(raw) - 4 * 160 * 120 :], "<f4")
-    assert np.isposinf(pixels).sum() == np.isnan(read_pfm(out / "disparity" / "000000.pfm")).sum() > 0  # +inf = none
+    assert np.isposinf(pixels).sum() == np.isnan(read_pfm(strict_out / "disparity" / "000000.pfm")).sum() > 0
 
     poses = json.loads((out / "poses.json").read_text())
     assert poses["units"] == "m" and len(poses["frames"]) == 5

@@ -250,6 +250,6 @@ def test_bad_eyes_value_is_one_line(tmp_path, captures_dir, capsys, command):
         argv += ["-o", str(tmp_path / "rect")]
     elif command != "info":
         argv += ["-o", str(tmp_path / "out.pfm")]
-    assert main(argv) == 2
+    assert main(argv) == ParameterError.exit_code
     assert "eyes must be one of auto, left-right, right-left" in _one_error_line(capsys)
     assert list(tmp_path.iterdir()) == []
