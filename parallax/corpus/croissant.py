@@ -103,7 +103,7 @@ _FRAME_FACTS: list[tuple[str, str, str, bool, str]] = [
         "sc:Float",
         "pose",
         True,
-        "Camera-to-world 4x4 of the rectified left camera, OpenCV axes, 16 values row-major; empty when unknown.",
+        "Camera-to-world 4x4 of the rectified left camera, OpenCV axes, 16 values row-major; null when unknown.",
     ),
     ("K", "sc:Float", "K", True, "Intrinsics 3x3 of the rectified left view (pixels), 9 values row-major."),
 ]
