@@ -31,12 +31,12 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from parallax.corpus.catalog import utc_now
-from parallax.corpus.export_units import Unit, check_clip_window, load_units
+from parallax.corpus.export_units import LoadedUnit, Unit, check_clip_window, load_units, read_unit
 from parallax.corpus.storage import Storage
 from parallax.corpus.store import Corpus
 from parallax.errors import OutputError, ParameterError
@@ -121,39 +121,49 @@ def _sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def _write_shard(store: Storage, stem: str, ext: str, write: Callable[[str], None]) -> tuple[str, str, int]:
-    """Write a shard to a temporary file with ``write(path)``, then move it to ``<stem>-<sha16>.<ext>``."""
+def _scratch(store: Storage, stem: str) -> str:
+    """A temporary file: in the output folder when it is local (so it can be renamed into place), else in /tmp."""
     where = str(store.local_root) if store.local_root is not None else None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", suffix=_PARTIAL, dir=where)
     except OSError as exc:
-        raise OutputError(f"cannot write shards to {store.url}: {exc.strerror}; choose another --out") from exc
+        raise OutputError(f"cannot write to {store.url}: {exc.strerror}; choose another --out") from exc
     os.close(fd)
+    return tmp
+
+
+def _publish(store: Storage, tmp: str, path: str) -> None:
+    if store.local_root is not None:
+        os.chmod(tmp, 0o644)
+    store.put_local(path, tmp)
+
+
+def _write_shard(store: Storage, stem: str, ext: str, write: Callable[[str], None]) -> tuple[str, str, int]:
+    """Write a shard to a temporary file with ``write(path)``, then move it to ``<stem>-<sha16>.<ext>``."""
+    tmp = _scratch(store, stem)
     try:
         write(tmp)
         sha = _sha256_file(tmp)
         size = os.path.getsize(tmp)
         path = f"{stem}-{sha[:16]}.{ext}"
-        if store.local_root is not None:
-            os.chmod(tmp, 0o644)
-        store.put_local(path, tmp)
+        _publish(store, tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path, sha, size
 
 
-def _frame_lines(units: list[Unit], split: str, shard: str) -> list[str]:
-    lines = []
-    for unit in units:
-        for frame in unit.meta["frames"]:
-            i = frame["index"]
-            if not unit.start <= i < unit.stop:
-                continue
-            pose = frame.get("pose")
-            row = {
+def _frame_lines(unit: Unit, meta: dict[str, Any], split: str) -> list[dict[str, Any]]:
+    """The ``frames.jsonl`` rows of a stored clip (without the shard name, known once the shard is written)."""
+    rows = []
+    for frame in meta["frames"]:
+        i = frame["index"]
+        if not unit.start <= i < unit.stop:
+            continue
+        pose = frame.get("pose")
+        rows.append(
+            {
                 "split": split,
-                "shard": shard,
                 "key": unit.key,
                 "frame_key": f"{unit.key}.{i:06d}",
                 "sample_id": unit.sample_id,
@@ -164,8 +174,49 @@ def _frame_lines(units: list[Unit], split: str, shard: str) -> list[str]:
                 "pose": None if pose is None else [float(x) for r in pose for x in r],
                 "K": [float(x) for r in frame["K"] for x in r],
             }
-            lines.append(json.dumps(row, sort_keys=True, allow_nan=False))
-    return lines
+        )
+    return rows
+
+
+def _shard(
+    corpus: Corpus, store: Storage, fmt: str, split: str, kind: str, stem: str, batch: list[Unit]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write one shard of ``batch``; its ``export.json`` entry and the ``frames.jsonl`` rows of its clip frames."""
+    from parallax.corpus.export_parquet import write_parquet_shard
+    from parallax.corpus.export_wds import write_tar_shard
+
+    lines: list[dict[str, Any]] = []
+
+    def loaded() -> Iterator[LoadedUnit]:
+        for unit in batch:
+            item = read_unit(corpus.storage, unit)
+            if unit.kind == "clip":
+                lines.extend(_frame_lines(unit, item[1], split))
+            yield item
+
+    def write(path: str) -> None:
+        if fmt == "webdataset":
+            with open(path, "wb") as fh:
+                write_tar_shard(fh, corpus.storage, loaded())
+        else:
+            write_parquet_shard(path, corpus.storage, loaded(), split, kind)
+
+    path, sha, size = _write_shard(store, stem, "tar" if fmt == "webdataset" else "parquet", write)
+    entry: dict[str, Any] = {
+        "path": path,
+        "split": split,
+        "kind": kind,
+        "sha256": sha,
+        "bytes": size,
+        "samples": list(dict.fromkeys(u.sample_id for u in batch)),
+        "keys": [u.key for u in batch],
+    }
+    if kind == "clip":
+        entry["clips"] = [
+            {"key": u.key, "sample_id": u.sample_id, "start": u.start, "stop": u.stop, "frame_count": u.frame_count}
+            for u in batch
+        ]
+    return entry, lines
 
 
 def export_corpus(
@@ -213,8 +264,6 @@ def export_corpus(
         For an unknown format, bad ratios, shard size, window or date.
     """
     from parallax.corpus.card import check_date, croissant, dataset_card
-    from parallax.corpus.export_parquet import write_parquet_shard
-    from parallax.corpus.export_wds import write_tar_shard
 
     if fmt not in FORMATS:
         raise ParameterError(f"export format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -233,86 +282,65 @@ def export_corpus(
     rows = corpus.catalog.active_samples()
     split_by_id = {r["sample_id"]: split_of(r["contributor"], ratios, salt=salt) for r in rows}
     units = load_units(corpus.storage, list(split_by_id), window=window, stride=stride)
-    ext = "tar" if fmt == "webdataset" else "parquet"
     shards: list[dict[str, Any]] = []
-    frame_lines: list[str] = []
-    for split in SPLITS:
-        for kind, prefix in (("still", ""), ("clip", "clips-")):
-            mine = [u for u in units if u.kind == kind and split_by_id[u.sample_id] == split]
-            for n, batch in enumerate(_plan(mine, target)):
-
-                def write(path: str, batch: list[Unit] = batch, kind: str = kind, split: str = split) -> None:
-                    if fmt == "webdataset":
-                        with open(path, "wb") as fh:
-                            write_tar_shard(fh, corpus.storage, batch)
-                    else:
-                        write_parquet_shard(path, corpus.storage, batch, split, kind)
-
-                path, sha, size = _write_shard(store, f"{prefix}{split}-{n:06d}", ext, write)
-                entry: dict[str, Any] = {
-                    "path": path,
-                    "split": split,
-                    "kind": kind,
-                    "sha256": sha,
-                    "bytes": size,
-                    "samples": list(dict.fromkeys(u.sample_id for u in batch)),
-                    "keys": [u.key for u in batch],
-                }
-                if kind == "clip":
-                    entry["clips"] = [
-                        {
-                            "key": u.key,
-                            "sample_id": u.sample_id,
-                            "start": u.start,
-                            "stop": u.stop,
-                            "frame_count": u.frame_count,
-                        }
-                        for u in batch
-                    ]
-                    if fmt == "webdataset":
-                        frame_lines += _frame_lines(batch, split, path)
-                shards.append(entry)
-    clips = {
-        s: sorted({u.sample_id for u in units if u.kind == "clip" and split_by_id[u.sample_id] == s}) for s in SPLITS
-    }
-    frame_counts = {
-        s: sum(u.frame_count for u in units if u.kind == "clip" and split_by_id[u.sample_id] == s and u.start == 0)
-        for s in SPLITS
-    }
-    samples = {s: sorted(sid for sid, sp in split_by_id.items() if sp == s) for s in SPLITS}
-    listing: dict[str, Any] = {
-        "format": "parallax-export",
-        "version": 2,
-        "export_format": fmt,
-        "split_ratios": list(ratios),
-        "salt": salt,
-        "split_by": "contributor",
-        "samples": samples,
-        "clip_samples": clips,
-        "frames": frame_counts,
-        "clip_window": window,
-        "clip_stride": stride,
-        "shards": shards,
-        "shard_size_target_bytes": target,
-    }
-    index = ("\n".join(frame_lines) + "\n").encode() if frame_lines else None
-    if index is not None:
-        listing["index"] = {
-            "path": FRAME_INDEX,
-            "sha256": hashlib.sha256(index).hexdigest(),
-            "bytes": len(index),
-            "rows": len(frame_lines),
+    index_tmp = _scratch(store, "frames") if fmt == "webdataset" else None
+    index_rows = 0
+    try:
+        for split in SPLITS:
+            for kind, prefix in (("still", ""), ("clip", "clips-")):
+                mine = [u for u in units if u.kind == kind and split_by_id[u.sample_id] == split]
+                for n, batch in enumerate(_plan(mine, target)):
+                    entry, lines = _shard(corpus, store, fmt, split, kind, f"{prefix}{split}-{n:06d}", batch)
+                    if index_tmp is not None and lines:
+                        with open(index_tmp, "a", encoding="utf-8") as fh:
+                            for row in lines:
+                                fh.write(json.dumps({**row, "shard": entry["path"]}, sort_keys=True, allow_nan=False))
+                                fh.write("\n")
+                        index_rows += len(lines)
+                    shards.append(entry)
+        clips = {
+            s: sorted({u.sample_id for u in units if u.kind == "clip" and split_by_id[u.sample_id] == s})
+            for s in SPLITS
         }
+        frame_counts = {
+            s: sum(u.frame_count for u in units if u.kind == "clip" and split_by_id[u.sample_id] == s and u.start == 0)
+            for s in SPLITS
+        }
+        samples = {s: sorted(sid for sid, sp in split_by_id.items() if sp == s) for s in SPLITS}
+        listing: dict[str, Any] = {
+            "format": "parallax-export",
+            "version": 2,
+            "export_format": fmt,
+            "split_ratios": list(ratios),
+            "salt": salt,
+            "split_by": "contributor",
+            "samples": samples,
+            "clip_samples": clips,
+            "frames": frame_counts,
+            "clip_window": window,
+            "clip_stride": stride,
+            "shards": shards,
+            "shard_size_target_bytes": target,
+        }
+        if index_tmp is not None and index_rows:
+            listing["index"] = {
+                "path": FRAME_INDEX,
+                "sha256": _sha256_file(index_tmp),
+                "bytes": os.path.getsize(index_tmp),
+                "rows": index_rows,
+            }
+            _publish(store, index_tmp, FRAME_INDEX)
+        elif store.exists(FRAME_INDEX):
+            store.remove(FRAME_INDEX)
+    finally:
+        if index_tmp is not None and os.path.exists(index_tmp):
+            os.unlink(index_tmp)
     export_id = "e-" + hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
     listing["export_id"] = export_id
     try:
         old = json.loads(store.read_bytes("export.json"))
     except FileNotFoundError:
         old = None
-    if index is not None:
-        store.put_file(FRAME_INDEX, index)
-    elif store.exists(FRAME_INDEX):
-        store.remove(FRAME_INDEX)
     rights = corpus.catalog.rows(
         "SELECT license, contributor, source_kind, consent_id FROM samples WHERE status = 'active' ORDER BY sample_id"
     )

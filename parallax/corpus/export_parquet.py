@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from parallax.corpus.export_units import Unit, parse_file_key
+from parallax.corpus.export_units import LoadedUnit, Unit, parse_file_key
 from parallax.corpus.folder import manifest_bytes
 from parallax.corpus.storage import Storage
 from parallax.errors import require
@@ -93,14 +93,14 @@ def _common(meta: dict[str, Any], sid: str, split: str, K: Any) -> dict[str, Any
     }
 
 
-def _rows(samples: Storage, unit: Unit, split: str) -> Iterator[dict[str, Any]]:
-    meta, sid = unit.meta, unit.sample_id
+def _rows(samples: Storage, unit: Unit, meta: dict[str, Any], body: bytes, split: str) -> Iterator[dict[str, Any]]:
+    sid = unit.sample_id
     if unit.kind == "still":
         row = _common(meta, sid, split, meta["camera"]["K"])
         files = meta["files"]
         for k in MAP_COLUMNS:
             row[k] = samples.read_bytes(f"{sid}/{files[k]['path']}") if k in files else None
-        row["meta"] = unit.meta_bytes.decode("utf-8")
+        row["meta"] = body.decode("utf-8")
         yield row
         return
     by_frame: dict[int, dict[str, dict[str, Any]]] = {}
@@ -129,7 +129,7 @@ def _rows(samples: Storage, unit: Unit, split: str) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def write_parquet_shard(path: str, samples: Storage, units: Iterable[Unit], split: str, kind: str) -> None:
+def write_parquet_shard(path: str, samples: Storage, units: Iterable[LoadedUnit], split: str, kind: str) -> None:
     """Write the rows of ``units`` (all of one ``kind``: ``"still"`` or ``"clip"``) as a zstd Parquet file at ``path``."""
     pa = require("pyarrow", "corpus", "the Parquet export")
     pq = require("pyarrow.parquet", "corpus", "the Parquet export")
@@ -144,8 +144,8 @@ def write_parquet_shard(path: str, samples: Storage, units: Iterable[Unit], spli
                 writer.write_table(table, row_group_size=ROW_GROUP)
                 batch.clear()
 
-        for unit in units:
-            for row in _rows(samples, unit, split):
+        for unit, meta, body in units:
+            for row in _rows(samples, unit, meta, body, split):
                 batch.append(row)
                 if len(batch) >= ROW_GROUP:
                     flush()

@@ -1,10 +1,12 @@
 """What an export is made of: one unit per still sample, one per clip (or per stored window of a clip).
 
-A unit knows its sample's ``meta.json``, its WebDataset key, its frame range
-(clips) and its size in bytes (from the ``files`` entries of ``meta.json``, so
-shards are planned before any image is read). The shard writers
-(:mod:`parallax.corpus.export_wds`, :mod:`parallax.corpus.export_parquet`) read
-the files of one unit at a time, so memory stays bounded by the largest file.
+A unit knows its sample, its WebDataset key, its frame range (clips) and its
+size in bytes (from the ``files`` entries of ``meta.json``, so shards are
+planned before any image is read); it does not keep the manifest, so planning a
+large corpus stays small. The shard writers (:mod:`parallax.corpus.export_wds`,
+:mod:`parallax.corpus.export_parquet`) get one unit at a time with its manifest
+(:func:`read_unit`) and read its files one at a time, so memory stays bounded by
+the largest manifest and file.
 
 Stored clip windows (``clip_window=T``, ``clip_stride=S``, WebDataset only):
 windows start at frames ``0, S, 2S, ...`` and hold ``T`` frames; the last one
@@ -31,6 +33,8 @@ __all__ = [
     "load_units",
     "parse_file_key",
     "clip_part_meta",
+    "read_unit",
+    "LoadedUnit",
 ]
 
 
@@ -52,8 +56,6 @@ class Unit:
     sample_id: str
     kind: str  # "still" | "clip"
     key: str
-    meta: dict[str, Any]
-    meta_bytes: bytes
     start: int = 0
     stop: int = 1
     frame_count: int = 1
@@ -119,8 +121,6 @@ def _clip_units(sid: str, meta: dict[str, Any], window: int | None, stride: int 
             sample_id=sid,
             kind="clip",
             key=key,
-            meta=meta,
-            meta_bytes=body,
             start=start,
             stop=stop,
             frame_count=count,
@@ -150,7 +150,7 @@ def load_units(
                 units.extend(_clip_units(sid, meta, window, stride))
             else:
                 size = len(raw) + sum(int(i.get("bytes", 0)) for i in meta["files"].values())
-                units.append(Unit(sample_id=sid, kind="still", key=wds_key(sid), meta=meta, meta_bytes=raw, size=size))
+                units.append(Unit(sample_id=sid, kind="still", key=wds_key(sid), size=size))
         except FileNotFoundError as exc:
             raise InputFileError(
                 f"sample {sid}: meta.json is missing in {storage.url}; run parallax corpus verify"
@@ -160,3 +160,19 @@ def load_units(
                 f"sample {sid}: meta.json is not a complete sample manifest ({exc}); run parallax corpus verify"
             ) from exc
     return units
+
+
+#: A unit with its sample's parsed ``meta.json`` and the bytes of its WebDataset ``.json`` member.
+LoadedUnit = tuple[Unit, dict[str, Any], bytes]
+
+
+def read_unit(storage: Storage, unit: Unit) -> LoadedUnit:
+    """``(unit, meta, json bytes)``: a still's ``meta.json`` as stored, a clip's cut to the unit's frames."""
+    try:
+        raw = storage.read_bytes(f"{unit.sample_id}/meta.json")
+    except FileNotFoundError as exc:
+        raise InputFileError(
+            f"sample {unit.sample_id}: meta.json disappeared in {storage.url} during the export; export again"
+        ) from exc
+    meta = json.loads(raw)
+    return unit, meta, raw if unit.kind == "still" else clip_part_meta(meta, unit.start, unit.stop)

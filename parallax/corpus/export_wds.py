@@ -24,9 +24,9 @@ from __future__ import annotations
 import io
 import tarfile
 from collections.abc import Iterable
-from typing import IO
+from typing import IO, Any
 
-from parallax.corpus.export_units import Unit, parse_file_key
+from parallax.corpus.export_units import LoadedUnit, Unit, parse_file_key
 from parallax.corpus.storage import Storage
 
 __all__ = ["write_tar_shard", "clip_member_name"]
@@ -49,16 +49,16 @@ def _ext(path: str) -> str:
     return path.rsplit(".", 1)[1]
 
 
-def _still(tar: tarfile.TarFile, samples: Storage, unit: Unit) -> None:
-    for name, info in sorted(unit.meta["files"].items()):
+def _still(tar: tarfile.TarFile, samples: Storage, unit: Unit, meta: dict[str, Any], body: bytes) -> None:
+    for name, info in sorted(meta["files"].items()):
         _member(tar, f"{unit.key}.{name}.{_ext(info['path'])}", samples.read_bytes(f"{unit.sample_id}/{info['path']}"))
-    _member(tar, f"{unit.key}.json", unit.meta_bytes)
+    _member(tar, f"{unit.key}.json", body)
 
 
-def _clip(tar: tarfile.TarFile, samples: Storage, unit: Unit) -> None:
-    _member(tar, f"{unit.key}.json", unit.meta_bytes)
+def _clip(tar: tarfile.TarFile, samples: Storage, unit: Unit, meta: dict[str, Any], body: bytes) -> None:
+    _member(tar, f"{unit.key}.json", body)
     by_frame: dict[int, list[tuple[str, str]]] = {}
-    for file_key, info in unit.meta["files"].items():
+    for file_key, info in meta["files"].items():
         stream, index = parse_file_key(file_key)
         if unit.start <= index < unit.stop:
             by_frame.setdefault(index, []).append((stream, info["path"]))
@@ -68,8 +68,8 @@ def _clip(tar: tarfile.TarFile, samples: Storage, unit: Unit) -> None:
             _member(tar, clip_member_name(unit.key, index, stream, _ext(path)), data)
 
 
-def write_tar_shard(fh: IO[bytes], samples: Storage, units: Iterable[Unit]) -> None:
+def write_tar_shard(fh: IO[bytes], samples: Storage, units: Iterable[LoadedUnit]) -> None:
     """Write the units' files as one WebDataset tar shard to ``fh``, reading one file at a time from ``samples``."""
     with tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for unit in units:
-            (_clip if unit.kind == "clip" else _still)(tar, samples, unit)
+        for unit, meta, body in units:
+            (_clip if unit.kind == "clip" else _still)(tar, samples, unit, meta, body)

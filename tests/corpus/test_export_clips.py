@@ -232,3 +232,99 @@ def test_verify_checks_every_clip_frame_file(corpus):
     path.write_bytes(path.read_bytes()[:-3])
     report = verify(corpus)
     assert not report.ok and any("clip-bidavideo: valid/000007.png" in p for p in report.problems)
+
+
+def test_cli_export_with_stored_windows_and_its_errors(corpus, tmp_path, capsys):
+    root = str(corpus.root)
+    out = str(tmp_path / "cli")
+    assert (
+        main(
+            ["corpus", "export", "--out", out, "--corpus", root, "--clip-window", "4", "--date-published", "2026-05-04"]
+        )
+        == 0
+    )
+    line = capsys.readouterr().out
+    assert "6 clips, 36 clip frames" in " ".join(line.split())
+    crois = json.loads((tmp_path / "cli" / "croissant.json").read_text())
+    assert crois["datePublished"] == "2026-05-04"
+    listing = json.loads((tmp_path / "cli" / "export.json").read_text())
+    assert listing["clip_window"] == 4 and listing["clip_stride"] == 4
+    assert main(["corpus", "export", "--out", out, "--corpus", root, "--clip-window", "4", "--clip-stride", "5"]) == 64
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "clip_stride=5" in err[0] and "Traceback" not in err[0]
+    assert json.loads((tmp_path / "cli" / "export.json").read_text()) == listing  # nothing replaced
+
+
+def test_clips_in_an_object_store_export(built, corpus):
+    torch = pytest.importorskip("torch")
+    from parallax.corpus.loader import CorpusDataset
+
+    result = export_corpus(corpus, fmt="webdataset", out="memory://exports/clips")
+    import fsspec
+
+    names = {p.rsplit("/", 1)[1] for p in fsspec.filesystem("memory").ls("/exports/clips", detail=False)}
+    assert {s["path"] for s in result.shards} | {"frames.jsonl", "export.json"} <= names
+    assert not [n for n in names if n.endswith(".partial")]
+    assert verify(corpus).ok
+    items = list(CorpusDataset("memory://exports/clips", clip_length=5, stride=5))
+    train = {sid: c for sid, c in built["clips"].items() if built["clip_split"][sid] == "train"}
+    assert sorted((i["clip_id"], int(i["frame_indices"][0])) for i in items) == sorted(
+        (sid, s) for sid, c in train.items() for s in range(0, c.frame_count - 4, 5)
+    )
+    assert all(i["left"].dtype == torch.uint8 for i in items)
+
+
+def test_rendered_synthetic_sequences_flow_through_corpus_export_and_loader(tmp_path, capsys):
+    pytest.importorskip("mitsuba")
+    torch = pytest.importorskip("torch")
+    from parallax.corpus.loader import CorpusDataset
+
+    synth = tmp_path / "synth-seq"
+    assert (
+        main(
+            [
+                "synth",
+                "--frames",
+                "6",
+                "--count",
+                "2",
+                "--size",
+                "64x48",
+                "--spp",
+                "4",
+                "--out",
+                str(synth),
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    consent = tmp_path / "cc0.json"
+    consent.write_text(
+        json.dumps({"contributor": "lab", "license": "CC0-1.0", "allow_training": True, "date": "2026-05-01"})
+    )
+    root = str(tmp_path / "corpus")
+    assert main(["corpus", "init", root]) == 0
+    assert main(["corpus", "add", str(synth), "--consent", str(consent), "--corpus", root]) == 0
+    out = tmp_path / "export"
+    assert main(["corpus", "export", "--out", str(out), "--corpus", root]) == 0
+    capsys.readouterr()
+    listing = json.loads((out / "export.json").read_text())
+    split = next(s for s, ids in listing["clip_samples"].items() if ids)
+    assert len(listing["clip_samples"][split]) == 2 and listing["frames"][split] == 12
+    shard = next(s for s in listing["shards"] if s["kind"] == "clip")
+    with tarfile.open(out / shard["path"]) as tar:
+        names = tar.getnames()
+    key = shard["keys"][0]
+    for member in ("000000.flow.npy", "000005.occlusion.png", "000002.disparity_exact.npy", "000003.left.png"):
+        assert f"{key}.{member}" in names, member
+    ds = CorpusDataset(str(out), split=split, clip_length=3, stride=3)
+    items = list(torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2))
+    assert len(items) == 4
+    for item in items:
+        reader = open_clip_sample_dir(tmp_path / "corpus" / "samples" / item["clip_id"])
+        start = int(item["frame_indices"][0])
+        assert np.allclose(item["poses"].numpy(), reader.poses[start : start + 3], atol=1e-6)
+        assert np.array_equal(item["timestamps"].numpy(), reader.timestamps_s[start : start + 3])
+        assert item["source_kind"] == "synthetic" and not torch.isnan(item["poses"]).any()
