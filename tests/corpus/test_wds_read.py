@@ -77,3 +77,27 @@ def test_frames_before_the_json_and_a_missing_key_are_refused(shard):
         list(read_shard(_tar(shard["members"]), {"other": WantedKey("other", "still")}, length=1, where="test.tar"))
     meta = json.loads(dict(shard["members"])[f"{shard['key']}.json"])
     assert meta["window"] == {"start": 0, "stop": 7}
+
+
+def test_at_most_one_window_of_frames_is_held(monkeypatch, tmp_path):
+    """A long clip streams through with at most T frames (raw or decoded) held, however long the clip."""
+    from parallax.corpus import wds_read
+
+    corpus = Corpus.init(tmp_path / "corpus")
+    clip = make_clip(ALICE, 9, frames=40, size=(12, 16))
+    corpus.add_sample(clip, ALICE)
+    result = export_corpus(corpus, fmt="webdataset", out=str(tmp_path / "e"), ratios=(1.0, 0.0, 0.0))
+    corpus.close()
+    held: list[int] = []
+    add = wds_read._ClipWindows.add
+
+    def watched(self, rest, data):
+        yield from add(self, rest, data)
+        held.append(len(self.raw.keys() | self.decoded.keys()))
+
+    monkeypatch.setattr(wds_read._ClipWindows, "add", watched)
+    wanted = {clip.sample_id: WantedKey(clip.sample_id, "clip", tuple(range(38)))}
+    with open(tmp_path / "e" / result.shards[0]["path"], "rb") as fh:
+        out = list(read_shard(fh, wanted, length=3, where="long.tar"))
+    assert [frames[0]["index"] for _, (_, frames) in out] == list(range(38))
+    assert max(held) <= 3 and len(held) > 200
