@@ -336,7 +336,7 @@ def croissant_jsonld(
     what = f"{samples - clips} rectified stereo pairs"
     if clips:
         what += f" and {clips} stereo clips ({frames} frames, with per-frame timestamps, poses and intrinsics)"
-    return {
+    out = {
         "@context": CROISSANT_CONTEXT,
         "@type": "sc:Dataset",
         "name": title,
@@ -363,3 +363,5 @@ def croissant_jsonld(
         "px:clipCounts": {s: len(ids) for s, ids in listing.get("clip_samples", {}).items()},
         "px:frameCounts": dict(listing.get("frames", {})),
     }
+    # an empty JSON object (an export of an empty corpus has no licences) sends mlcroissant 1.1.1 into endless recursion
+    return {k: v for k, v in out.items() if v != {}}

@@ -154,3 +154,12 @@ def test_records_after_a_withdrawal_and_reexport_hold_no_withdrawn_clip(mlc, exp
     corpus.close()
     after = {_text(r["clip_id"]) for r in _records(mlc, out, "frames")}
     assert after == before - {"clip-bidavideo"}
+
+
+@pytest.mark.parametrize("fmt", ["webdataset", "parquet"])
+def test_the_croissant_of_an_empty_export_loads(mlc, tmp_path, fmt):
+    corpus = Corpus.init(tmp_path / "corpus")
+    export_corpus(corpus, fmt=fmt, out=str(tmp_path / fmt))
+    corpus.close()
+    dataset = mlc.Dataset(jsonld=str(tmp_path / fmt / "croissant.json"))
+    assert not dataset.metadata.issues.errors and not dataset.metadata.record_sets
