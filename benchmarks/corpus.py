@@ -1,18 +1,31 @@
-"""Corpus benchmark: ingest captures/minute (embedded, Ray 1 and 2 workers), export MB/s, loader samples/s.
+"""Corpus benchmark: ingest captures/minute (embedded, Ray 1 and 2 workers), export MB/s, loader samples/s,
+and loader windows/s of clips.
 
 Usage::
 
     python benchmarks/corpus.py [--captures ../shared/data/captures] [--max-side 640] [--skip-ray]
+                                [--clips-only] [--clip-width 640] [--clip-length 4] [--stride 4] [--repeat 3]
 
 Every number is measured in this run; ratios are against a baseline measured in
 the same run (Ray against embedded; the loader against decoding the same sample
 folders directly with ``read_sample_dir``). Ray's start-up time is reported
 separately and not counted in its captures/minute.
+
+Clip windows: the real rectified frames of ``video/bidavideo-demo`` (10 frames,
+disparity from the stills matcher), the same clip upside down (both views
+flipped: still a rectified pair) and seeded synthetic clips, all at
+``--clip-width``, are exported as WebDataset; the loader's windows/s (one
+process) is compared with two direct reads of the same windows in the same run:
+the clip sample folders (``ClipSampleReader.read_stream`` of left, right,
+disparity and valid per frame, hashes not checked, as the loader does not check
+them either) and the shard bytes (``tarfile`` plus the same PNG decoders, each
+window's frames decoded on their own, no loader).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -50,7 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--captures", default=str(ROOT.parent / "shared" / "data" / "captures"))
     parser.add_argument("--max-side", type=int, default=640)
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--clips-only", action="store_true", help="only the clip windows part")
+    parser.add_argument("--clip-width", type=int, default=640)
+    parser.add_argument("--clip-length", type=int, default=4)
+    parser.add_argument("--stride", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="clip windows: best of this many runs")
     args = parser.parse_args(argv)
+    if args.clips_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            return clip_windows(Path(tmp), args.clip_width, args.clip_length, args.stride, args.repeat)
     items, _ = discover([args.captures])
     settings = IngestSettings(max_side_px=args.max_side)
     n = len(items)
@@ -105,6 +126,130 @@ def main(argv: list[str] | None = None) -> int:
         loader = count / (time.perf_counter() - t0)
         print(f"read sample folders  : {direct:7.2f} samples/s (baseline: read_sample_dir, hashes checked)")
         print(f"loader (1 process)   : {loader:7.2f} samples/s (x{loader / direct:.2f} vs reading the folders)")
+        return clip_windows(tmp, args.clip_width, args.clip_length, args.stride, args.repeat)
+
+
+def _clips(width: int):
+    """The real bidavideo clip, its upside-down twin and 4 synthetic clips, 10 frames each, ``width`` pixels wide."""
+    import cv2
+    import numpy as np
+
+    from parallax.corpus.clip_sample import ClipFrame, ClipInfo, ClipSample
+    from parallax.stereo.disparity import estimate_disparity
+
+    folder = ROOT.parent / "shared" / "data" / "video" / "bidavideo-demo"
+    frames, flipped = [], []
+    for i in range(10):
+        views = []
+        for side in ("left", "right"):
+            bgr = cv2.imread(str(folder / side / f"{side}{i:06d}.png"), cv2.IMREAD_COLOR)
+            size = (width, round(bgr.shape[0] * width / bgr.shape[1]))
+            views.append(np.ascontiguousarray(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)[:, :, ::-1]))
+        left, right = views
+        d = estimate_disparity(left, right, min_disparity=0, max_disparity=max(16, width // 8))
+        f = 1000.0 * width / 1280
+        K = [[f, 0, (width - 1) / 2], [0, f, (left.shape[0] - 1) / 2], [0, 0, 1]]
+        frames.append(ClipFrame(timestamp_s=i / 10, left=left, right=right, disparity_px=d, K=K, source_index=i))
+        up = [np.ascontiguousarray(a[::-1]) for a in (left, right, d)]
+        flipped.append(ClipFrame(timestamp_s=i / 10, left=up[0], right=up[1], disparity_px=up[2], K=K, source_index=i))
+    facts = dict(fps=10.0, source_format="frames", layout="separate", original_name="bidavideo-demo")
+    rights = dict(license=CONSENT.license, consent_id=CONSENT.consent_id, contributor=CONSENT.contributor)
+    clips = [
+        ClipSample(info=ClipInfo(sample_id=sid, source_kind="video", **facts, **rights), frames=tuple(fr))
+        for sid, fr in (("bida", frames), ("bida-upside-down", flipped))
+    ]
+    h = frames[0].height
+    for n in range(4):
+        rng = np.random.default_rng(n)
+        texture = cv2.GaussianBlur(rng.integers(0, 256, (h, width + 80, 3), dtype=np.uint8), (0, 0), 2.0)
+        out = []
+        for i in range(10):
+            x = 4 * i
+            left = np.ascontiguousarray(texture[:, x + 16 : x + 16 + width])
+            right = np.ascontiguousarray(texture[:, x + 32 : x + 32 + width])  # left(x) = right(x - 16)
+            d = np.full((h, width), 16.0, np.float32)
+            out.append(ClipFrame(timestamp_s=i / 10, left=left, right=right, disparity_px=d, K=K, pose=np.eye(4)))
+        info = ClipInfo(
+            sample_id=f"synthetic-{n}",
+            source_kind="synthetic",
+            **{**facts, "source_format": "synthetic", "layout": None, "original_name": f"synthetic-{n}"},
+            **rights,
+        )
+        clips.append(ClipSample(info=info, frames=tuple(out)))
+    return clips
+
+
+def clip_windows(tmp: Path, width: int, length: int, stride: int, repeat: int = 3) -> int:
+    """Loader windows/s against reading the same windows from the clip folders and from the shard bytes."""
+    import tarfile
+
+    from parallax.corpus import encoding as enc
+    from parallax.corpus.clip_reader import open_clip_sample_dir
+
+    corpus = Corpus.init(tmp / "clip-corpus")
+    t0 = time.perf_counter()
+    for clip in _clips(width):
+        corpus.add_sample(clip, CONSENT)
+    print(f"clips made           : {time.perf_counter() - t0:7.2f} s (6 clips of 10 frames, {width} px wide)")
+    result = export_corpus(corpus, fmt="webdataset", out=str(tmp / "clip-wds"), shard_size="64MB")
+    corpus.close()
+    ids = [sid for ids in result.clip_samples.values() for sid in ids]
+    windows = [(sid, s) for sid in ids for s in range(0, 10 - length + 1, stride)]
+    streams = ("left", "right", "disparity", "valid")
+
+    def folders() -> int:
+        for sid, s in windows:
+            reader = open_clip_sample_dir(tmp / "clip-corpus" / "samples" / sid, verify=False)
+            _ = [[reader.read_stream(k, i) for k in streams] for i in range(s, s + length)]
+        return len(windows)
+
+    def shard_bytes() -> int:
+        count = 0
+        for shard in result.shards:
+            with tarfile.open(tmp / "clip-wds" / shard["path"]) as tar:
+                members = {m.name: m for m in tar.getmembers()}
+                for key in shard["keys"]:
+                    meta = json.loads(tar.extractfile(members[f"{key}.json"]).read())
+                    for s in range(0, meta["frame_count"] - length + 1, stride):
+                        for i in range(s, s + length):
+                            raw = {k: tar.extractfile(members[f"{key}.{i:06d}.{k}.png"]).read() for k in streams}
+                            enc.decode_rgb_png(raw["left"], name="left")
+                            enc.decode_rgb_png(raw["right"], name="right")
+                            enc.decode_map16(raw["disparity"], meta["files"][f"disparity/{i:06d}"], name="disparity")
+                            enc.decode_mask_png(raw["valid"], name="valid", as_bool=True)
+                        count += 1
+        return count
+
+    try:
+        from parallax.corpus.loader import CorpusDataset
+    except ImportError as exc:  # MissingDependencyError is an ImportError
+        print(f"clip loader          : skipped ({exc})")
+        return 0
+
+    def loader() -> int:
+        n = 0
+        for split in ("train", "val", "test"):
+            ds = CorpusDataset(str(tmp / "clip-wds"), split=split, clip_length=length, stride=stride)
+            n += sum(1 for _ in ds)
+        return n
+
+    best = {"folders": 0.0, "shard bytes": 0.0, "loader": 0.0}
+    for _ in range(repeat):  # interleaved, best of `repeat`: the machine is shared and noisy
+        for name, run in (("folders", folders), ("shard bytes", shard_bytes), ("loader", loader)):
+            t0 = time.perf_counter()
+            n = run()
+            if n != len(windows):
+                print(f"window count differs: {name} read {n}, expected {len(windows)}")
+                return 1
+            best[name] = max(best[name], n / (time.perf_counter() - t0))
+    rate = best["loader"]
+    print(f"clip windows         : {len(windows)} windows of {length} frames, stride {stride}; best of {repeat}")
+    print(f"read clip folders    : {best['folders']:7.2f} windows/s (baseline: read_stream of 4 maps per frame)")
+    print(f"read shard bytes     : {best['shard bytes']:7.2f} windows/s (tarfile + the same decoders, no loader)")
+    print(
+        f"loader (1 process)   : {rate:7.2f} windows/s (x{rate / best['folders']:.2f} vs the folders, "
+        f"x{rate / best['shard bytes']:.2f} vs the shard bytes)"
+    )
     return 0
 
 

@@ -197,24 +197,46 @@ def export_cmd(
     corpus: Path = _CORPUS,
     shard_size: str = typer.Option("256MB", "--shard-size", help="Target shard size, e.g. 64MB."),
     name: str | None = typer.Option(None, "--name", help="Dataset name for the card and Croissant."),
+    clip_window: int | None = typer.Option(
+        None,
+        "--clip-window",
+        help="WebDataset: store clips as windows of at most this many frames (default whole clips).",
+    ),
+    clip_stride: int | None = typer.Option(
+        None, "--clip-stride", help="Frames between the starts of stored windows (default: the window, no overlap)."
+    ),
+    date_published: str | None = typer.Option(
+        None, "--date-published", help="Croissant datePublished, YYYY-MM-DD (default today)."
+    ),
+    cite_as: str | None = typer.Option(None, "--cite-as", help="Croissant citeAs (default: a BibTeX entry)."),
 ) -> None:
-    """Write deterministic shards split by contributor, a dataset card and croissant.json."""
+    """Write deterministic shards (still pairs and clips) split by contributor, a dataset card and croissant.json."""
     from parallax.corpus.export import export_corpus
     from parallax.corpus.store import Corpus
 
     c = Corpus.open(corpus)
     try:
         with spinner(f"exporting {corpus} as {fmt} shards to {out}"):
-            result = export_corpus(c, fmt=fmt, out=out, shard_size=shard_size, name=name)
+            result = export_corpus(
+                c,
+                fmt=fmt,
+                out=out,
+                shard_size=shard_size,
+                name=name,
+                clip_window=clip_window,
+                clip_stride=clip_stride,
+                date_published=date_published,
+                cite_as=cite_as,
+            )
     finally:
         c.close()
     counts = ", ".join(f"{k} {len(v)}" for k, v in result.samples.items())
+    clips = sum(len(v) for v in result.clip_samples.values())
+    frames = sum(result.frames.values())
     _console().print(
-        f"exported {counts} samples in {len(result.shards)} {fmt} shard(s), "
+        f"exported {counts} samples ({clips} clips, {frames} clip frames) in {len(result.shards)} {fmt} shard(s), "
         f"{result.bytes / 1e6:.1f} MB, to {result.url} (export {result.export_id})"
     )
-    if result.skipped_clips:
-        _console().print(f"left out {len(result.skipped_clips)} clip sample(s): exporting clips is not implemented yet")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,8 +14,11 @@ Modules, in the order data flows through them:
 ``catalog``      the SQLite catalog
 ``store``        a corpus on disk: init/open, crash-safe commits, recovery
 ``maintenance``  withdrawal with tombstones and stale exports; verify
-``export``       WebDataset / Parquet shards, split by contributor (``card``: README + Croissant)
-``loader``       a PyTorch IterableDataset over exported shards (extra ``torch``)
+``export``       WebDataset / Parquet shards of stills and clips, split by contributor (``export_units``: what a
+                 shard holds; ``export_wds``, ``export_parquet``: the two layouts; ``card``: README;
+                 ``croissant``: croissant.json that mlcroissant reads)
+``wds_read``     reading WebDataset shards: stills, and windows of clip frames streamed out of a tar
+``loader``       a PyTorch IterableDataset of stills or clip windows over exported shards (extra ``torch``)
 ``ray_engine``   the per-capture step on Ray Data (extra ``ray``)
 ``storage``      local folders or fsspec URLs
 """

@@ -1,40 +1,53 @@
-"""Export the active samples as WebDataset tar shards or Parquet files, with a dataset card and Croissant.
+"""Export the active samples (still pairs and clips) as WebDataset or Parquet shards, with a dataset card and Croissant.
 
 Output folder (a local path or any fsspec URL)::
 
     <out>/
-        train-000000.tar ...   (or .parquet)   shards, per split, in sample-id order
-        export.json            which samples each shard holds, with SHA-256 of every shard
-        README.md              dataset card with Hugging Face YAML front matter
-        croissant.json         MLCommons Croissant 1.0 with its responsible-AI (RAI) fields
+        train-000000-<hash>.tar ...        still pairs, per split, in sample-id order (or .parquet)
+        clips-train-000000-<hash>.tar ...  clips (WebDataset: one sample per clip or stored window;
+                                           Parquet: one row per frame)
+        frames.jsonl                       WebDataset with clips: one line per exported frame
+        export.json                        which samples each shard holds, with SHA-256 of every shard
+        README.md                          dataset card with Hugging Face YAML front matter
+        croissant.json                     MLCommons Croissant 1.0 with its responsible-AI (RAI) fields
+
+Shard names end in the first 16 hex digits of their SHA-256: the same content
+always has the same name, a re-export never overwrites a shard a reader of the
+previous ``export.json`` may still be reading, and readers that cache by URL
+(``mlcroissant`` extracts tars once per URL) never see stale content.
 
 Deterministic: samples are sorted, tar headers carry fixed mtime (0), uid/gid
 (0), owner names ("") and mode (0644); the same corpus exports byte-identical
 shards. Splits are by contributor (a salted SHA-256 of the contributor id picks
-train/val/test), so nobody's captures fall into two splits.
-WebDataset keys are sample ids with ``.`` replaced by ``_`` (WebDataset splits
-keys at the first dot); ``<key>.json`` holds the sample's ``meta.json``.
+train/val/test), so nobody's captures fall into two splits. Member names and
+columns: :mod:`parallax.corpus.export_wds`, :mod:`parallax.corpus.export_parquet`.
+Shards are written to a temporary file one sample file at a time, so memory
+stays bounded whatever the size of a clip.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
-from dataclasses import dataclass, field
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from parallax.corpus.catalog import utc_now
+from parallax.corpus.export_units import LoadedUnit, Unit, check_clip_window, load_units, read_unit
 from parallax.corpus.storage import Storage
 from parallax.corpus.store import Corpus
-from parallax.errors import ParameterError, require
+from parallax.errors import OutputError, ParameterError
 
-__all__ = ["ExportResult", "export_corpus", "split_of", "parse_size", "SPLITS", "FORMATS"]
+__all__ = ["ExportResult", "export_corpus", "split_of", "parse_size", "SPLITS", "FORMATS", "FRAME_INDEX"]
 
 SPLITS = ("train", "val", "test")
 FORMATS = ("webdataset", "parquet")
-_MAP_KEYS = ("left", "right", "disparity", "depth", "confidence", "valid")
+#: The per-frame index of a WebDataset export holding clips.
+FRAME_INDEX = "frames.jsonl"
+_PARTIAL = ".partial"
 
 
 def parse_size(text: str | int) -> int:
@@ -68,7 +81,11 @@ def split_of(contributor: str, ratios: tuple[float, float, float] = (0.8, 0.1, 0
 
 @dataclass(frozen=True, kw_only=True)
 class ExportResult:
-    """What :func:`export_corpus` wrote."""
+    """What :func:`export_corpus` wrote.
+
+    ``samples`` lists every exported sample (stills and clips) per split; ``clip_samples``
+    the clips among them and ``frames`` their frame count per split.
+    """
 
     export_id: str
     url: str
@@ -76,117 +93,130 @@ class ExportResult:
     samples: dict[str, list[str]]
     shards: list[dict[str, Any]]
     bytes: int
-    skipped_clips: list[str] = field(default_factory=list)
-    """Clip samples left out: exporting clips is not implemented yet (issue 12 item 6)."""
+    clip_samples: dict[str, list[str]]
+    frames: dict[str, int]
 
 
-def _is_clip(corpus: Corpus, sid: str) -> bool:
-    from parallax.corpus.clip_sample import CLIP_FORMAT
-
-    return json.loads(corpus.storage.read_bytes(f"{sid}/meta.json")).get("format") == CLIP_FORMAT
-
-
-def _wds_key(sample_id: str) -> str:
-    return sample_id.replace(".", "_")
-
-
-def _tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), 0, 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    tar.addfile(info, io.BytesIO(data))
+def _plan(units: list[Unit], target: int) -> list[list[Unit]]:
+    """Group units into shards: a shard closes before it would exceed ``target`` (a larger unit gets its own)."""
+    shards: list[list[Unit]] = []
+    batch: list[Unit] = []
+    size = 0
+    for unit in units:
+        if batch and size + unit.size > target:
+            shards.append(batch)
+            batch, size = [], 0
+        batch.append(unit)
+        size += unit.size
+    if batch:
+        shards.append(batch)
+    return shards
 
 
-def _sample_files(corpus: Corpus, sid: str) -> tuple[dict[str, Any], dict[str, bytes]]:
-    meta_bytes = corpus.storage.read_bytes(f"{sid}/meta.json")
-    meta = json.loads(meta_bytes)
-    files = {key: corpus.storage.read_bytes(f"{sid}/{info['path']}") for key, info in sorted(meta["files"].items())}
-    files["meta"] = meta_bytes
-    return meta, files
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
-def _tar_shard(entries: list[tuple[str, dict[str, Any], dict[str, bytes]]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for sid, meta, files in entries:
-            key = _wds_key(sid)
-            for name, data in files.items():
-                if name == "meta":
-                    continue
-                ext = meta["files"][name]["path"].rsplit(".", 1)[1]
-                _tar_member(tar, f"{key}.{name}.{ext}", data)
-            _tar_member(tar, f"{key}.json", files["meta"])
-    return buf.getvalue()
+def _scratch(store: Storage, stem: str) -> str:
+    """A temporary file: in the output folder when it is local (so it can be renamed into place), else in /tmp."""
+    where = str(store.local_root) if store.local_root is not None else None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", suffix=_PARTIAL, dir=where)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {store.url}: {exc.strerror}; choose another --out") from exc
+    os.close(fd)
+    return tmp
 
 
-def _parquet_shard(entries: list[tuple[str, dict[str, Any], dict[str, bytes]]], split: str) -> bytes:
-    pa = require("pyarrow", "corpus", "the Parquet export")
-    pq = require("pyarrow.parquet", "corpus", "the Parquet export")
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "sample_id",
-            "split",
-            "contributor",
-            "license",
-            "source_kind",
-            "source_format",
-            "device",
-            "original_name",
-            "width",
-            "height",
-            "baseline_m",
-            "depth_is_metric",
-            "K",
-            *_MAP_KEYS,
-            "meta",
+def _publish(store: Storage, tmp: str, path: str) -> None:
+    if store.local_root is not None:
+        os.chmod(tmp, 0o644)
+    store.put_local(path, tmp)
+
+
+def _write_shard(store: Storage, stem: str, ext: str, write: Callable[[str], None]) -> tuple[str, str, int]:
+    """Write a shard to a temporary file with ``write(path)``, then move it to ``<stem>-<sha16>.<ext>``."""
+    tmp = _scratch(store, stem)
+    try:
+        write(tmp)
+        sha = _sha256_file(tmp)
+        size = os.path.getsize(tmp)
+        path = f"{stem}-{sha[:16]}.{ext}"
+        _publish(store, tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path, sha, size
+
+
+def _frame_lines(unit: Unit, meta: dict[str, Any], split: str) -> list[dict[str, Any]]:
+    """The ``frames.jsonl`` rows of a stored clip (without the shard name, known once the shard is written)."""
+    rows = []
+    for frame in meta["frames"]:
+        i = frame["index"]
+        if not unit.start <= i < unit.stop:
+            continue
+        pose = frame.get("pose")
+        rows.append(
+            {
+                "split": split,
+                "key": unit.key,
+                "frame_key": f"{unit.key}.{i:06d}",
+                "sample_id": unit.sample_id,
+                "frame_index": i,
+                "frame_count": unit.frame_count,
+                "time_s": float(frame["timestamp_s"]),
+                "source_index": frame.get("source_index"),
+                "pose": None if pose is None else [float(x) for r in pose for x in r],
+                "K": [float(x) for r in frame["K"] for x in r],
+            }
         )
+    return rows
+
+
+def _shard(
+    corpus: Corpus, store: Storage, fmt: str, split: str, kind: str, stem: str, batch: list[Unit]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write one shard of ``batch``; its ``export.json`` entry and the ``frames.jsonl`` rows of its clip frames."""
+    from parallax.corpus.export_parquet import write_parquet_shard
+    from parallax.corpus.export_wds import write_tar_shard
+
+    lines: list[dict[str, Any]] = []
+
+    def loaded() -> Iterator[LoadedUnit]:
+        for unit in batch:
+            item = read_unit(corpus.storage, unit)
+            if unit.kind == "clip":
+                lines.extend(_frame_lines(unit, item[1], split))
+            yield item
+
+    def write(path: str) -> None:
+        if fmt == "webdataset":
+            with open(path, "wb") as fh:
+                write_tar_shard(fh, corpus.storage, loaded())
+        else:
+            write_parquet_shard(path, corpus.storage, loaded(), split, kind)
+
+    path, sha, size = _write_shard(store, stem, "tar" if fmt == "webdataset" else "parquet", write)
+    entry: dict[str, Any] = {
+        "path": path,
+        "split": split,
+        "kind": kind,
+        "sha256": sha,
+        "bytes": size,
+        "samples": list(dict.fromkeys(u.sample_id for u in batch)),
+        "keys": [u.key for u in batch],
     }
-    for sid, meta, files in entries:
-        cam, src, rights = meta["camera"], meta["source"], meta["rights"]
-        for k, v in (
-            ("sample_id", sid),
-            ("split", split),
-            ("contributor", rights["contributor"]),
-            ("license", rights["license"]),
-            ("source_kind", src["kind"]),
-            ("source_format", src["format"]),
-            ("device", src.get("device")),
-            ("original_name", src["original_name"]),
-            ("width", meta["width"]),
-            ("height", meta["height"]),
-            ("baseline_m", cam.get("baseline_m")),
-            ("depth_is_metric", bool(cam.get("depth_is_metric"))),
-            ("K", [float(x) for row in cam["K"] for x in row]),
-            ("meta", files["meta"].decode("utf-8")),
-        ):
-            cols[k].append(v)
-        for k in _MAP_KEYS:
-            cols[k].append(files.get(k))
-    schema = pa.schema(
-        [
-            ("sample_id", pa.string()),
-            ("split", pa.string()),
-            ("contributor", pa.string()),
-            ("license", pa.string()),
-            ("source_kind", pa.string()),
-            ("source_format", pa.string()),
-            ("device", pa.string()),
-            ("original_name", pa.string()),
-            ("width", pa.int32()),
-            ("height", pa.int32()),
-            ("baseline_m", pa.float64()),
-            ("depth_is_metric", pa.bool_()),
-            ("K", pa.list_(pa.float64(), 9)),
-            *[(k, pa.binary()) for k in _MAP_KEYS],
-            ("meta", pa.string()),
+    if kind == "clip":
+        entry["clips"] = [
+            {"key": u.key, "sample_id": u.sample_id, "start": u.start, "stop": u.stop, "frame_count": u.frame_count}
+            for u in batch
         ]
-    )
-    table = pa.table(cols, schema=schema)
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", row_group_size=64)
-    return buf.getvalue()
+    return entry, lines
 
 
 def export_corpus(
@@ -198,8 +228,12 @@ def export_corpus(
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     salt: str = "parallax",
     name: str | None = None,
+    clip_window: int | None = None,
+    clip_stride: int | None = None,
+    date_published: str | None = None,
+    cite_as: str | None = None,
 ) -> ExportResult:
-    """Export every active sample to ``out`` in ``fmt``; record the export in the catalog.
+    """Export every active sample (stills and clips) to ``out`` in ``fmt``; record the export in the catalog.
 
     Re-exporting to the same ``out`` replaces the previous export there (its
     shards that are no longer part of the new export are deleted).
@@ -214,97 +248,117 @@ def export_corpus(
         (a single larger sample still gets its own shard).
     ratios : tuple of 3 floats
         Train/val/test shares of contributors (hash-based).
+    clip_window, clip_stride : int, optional
+        WebDataset only: store clips longer than ``clip_window`` frames as windows of
+        ``clip_window`` frames starting every ``clip_stride`` frames (default: the
+        window, no overlap; the last window ends at the clip's end). Default: one
+        WebDataset sample per whole clip.
+    date_published : str, optional
+        ``YYYY-MM-DD`` for Croissant ``datePublished`` (default today, UTC).
+    cite_as : str, optional
+        Croissant ``citeAs`` (default: a BibTeX entry naming the export).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown format, bad ratios, shard size, window or date.
     """
-    from parallax.corpus.card import croissant, dataset_card
+    from parallax.corpus.card import check_date, croissant, dataset_card
 
     if fmt not in FORMATS:
         raise ParameterError(f"export format {fmt!r} is not one of {', '.join(FORMATS)}")
     if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
         raise ParameterError(f"split ratios {ratios} must be three non-negative numbers adding up to 1")
     target = parse_size(shard_size)
+    window, stride = check_clip_window(clip_window, clip_stride)
+    if window is not None and fmt != "webdataset":
+        raise ParameterError("clip_window applies to webdataset exports; a Parquet export holds one row per frame")
+    published = check_date(date_published)
     store = Storage(out)
     store.makedirs()
+    for leftover in store.listdir(""):
+        if leftover.startswith(".") and leftover.endswith(_PARTIAL):  # a killed export's temporary shard
+            store.remove(leftover)
     rows = corpus.catalog.active_samples()
-    # Clip samples (parallax-clip folders) have their own layout; their shards come with issue 12 item 6.
-    skipped = [r["sample_id"] for r in rows if _is_clip(corpus, r["sample_id"])]
-    rows = [r for r in rows if r["sample_id"] not in set(skipped)]
-    by_split: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    for row in rows:
-        by_split[split_of(row["contributor"], ratios, salt=salt)].append(row)
-    ext = "tar" if fmt == "webdataset" else "parquet"
+    split_by_id = {r["sample_id"]: split_of(r["contributor"], ratios, salt=salt) for r in rows}
+    units = load_units(corpus.storage, list(split_by_id), window=window, stride=stride)
     shards: list[dict[str, Any]] = []
-    written: dict[str, bytes] = {}
-    for split in SPLITS:
-        batch: list[tuple[str, dict[str, Any], dict[str, bytes]]] = []
-        size = 0
-
-        def flush(split: str = split) -> None:
-            nonlocal batch, size
-            if not batch:
-                return
-            path = f"{split}-{sum(1 for s in shards if s['split'] == split):06d}.{ext}"
-            data = _tar_shard(batch) if fmt == "webdataset" else _parquet_shard(batch, split)
-            written[path] = data
-            shards.append(
-                {
-                    "path": path,
-                    "split": split,
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "bytes": len(data),
-                    "samples": [sid for sid, _, _ in batch],
-                    "keys": [_wds_key(sid) for sid, _, _ in batch],
-                }
-            )
-            batch, size = [], 0
-
-        for row in sorted(by_split[split], key=lambda r: r["sample_id"]):
-            meta, files = _sample_files(corpus, row["sample_id"])
-            n = sum(len(b) for b in files.values())
-            if batch and size + n > target:
-                flush()
-            batch.append((row["sample_id"], meta, files))
-            size += n
-        flush()
-    samples = {s: sorted(r["sample_id"] for r in by_split[s]) for s in SPLITS}
-    listing: dict[str, Any] = {
-        "format": "parallax-export",
-        "version": 1,
-        "export_format": fmt,
-        "split_ratios": list(ratios),
-        "salt": salt,
-        "split_by": "contributor",
-        "samples": samples,
-        "shards": shards,
-        "shard_size_target_bytes": target,
-    }
-    if skipped:
-        listing["skipped"] = {"clips": skipped, "reason": "exporting clip samples is not implemented yet"}
+    index_tmp = _scratch(store, "frames") if fmt == "webdataset" else None
+    index_rows = 0
+    try:
+        for split in SPLITS:
+            for kind, prefix in (("still", ""), ("clip", "clips-")):
+                mine = [u for u in units if u.kind == kind and split_by_id[u.sample_id] == split]
+                for n, batch in enumerate(_plan(mine, target)):
+                    entry, lines = _shard(corpus, store, fmt, split, kind, f"{prefix}{split}-{n:06d}", batch)
+                    if index_tmp is not None and lines:
+                        with open(index_tmp, "a", encoding="utf-8") as fh:
+                            for row in lines:
+                                fh.write(json.dumps({**row, "shard": entry["path"]}, sort_keys=True, allow_nan=False))
+                                fh.write("\n")
+                        index_rows += len(lines)
+                    shards.append(entry)
+        clips = {
+            s: sorted({u.sample_id for u in units if u.kind == "clip" and split_by_id[u.sample_id] == s})
+            for s in SPLITS
+        }
+        frame_counts = {
+            s: sum(u.frame_count for u in units if u.kind == "clip" and split_by_id[u.sample_id] == s and u.start == 0)
+            for s in SPLITS
+        }
+        samples = {s: sorted(sid for sid, sp in split_by_id.items() if sp == s) for s in SPLITS}
+        listing: dict[str, Any] = {
+            "format": "parallax-export",
+            "version": 2,
+            "export_format": fmt,
+            "split_ratios": list(ratios),
+            "salt": salt,
+            "split_by": "contributor",
+            "samples": samples,
+            "clip_samples": clips,
+            "frames": frame_counts,
+            "clip_window": window,
+            "clip_stride": stride,
+            "shards": shards,
+            "shard_size_target_bytes": target,
+        }
+        if index_tmp is not None and index_rows:
+            listing["index"] = {
+                "path": FRAME_INDEX,
+                "sha256": _sha256_file(index_tmp),
+                "bytes": os.path.getsize(index_tmp),
+                "rows": index_rows,
+            }
+            _publish(store, index_tmp, FRAME_INDEX)
+        elif store.exists(FRAME_INDEX):
+            store.remove(FRAME_INDEX)
+    finally:
+        if index_tmp is not None and os.path.exists(index_tmp):
+            os.unlink(index_tmp)
     export_id = "e-" + hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
     listing["export_id"] = export_id
     try:
         old = json.loads(store.read_bytes("export.json"))
     except FileNotFoundError:
         old = None
-    for path, data in written.items():
-        store.put_file(path, data)
     rights = corpus.catalog.rows(
         "SELECT license, contributor, source_kind, consent_id FROM samples WHERE status = 'active' ORDER BY sample_id"
     )
     consents = corpus.catalog.rows("SELECT consent_id, date FROM consents ORDER BY consent_id")
     title = name or f"Parallax corpus ({corpus.root.name})"
     store.put_file("README.md", dataset_card(title=title, fmt=fmt, listing=listing, rights=rights).encode("utf-8"))
-    store.put_file(
-        "croissant.json",
-        (
-            json.dumps(
-                croissant(title=title, fmt=fmt, listing=listing, rights=rights, consents=consents),
-                indent=2,
-                sort_keys=False,
-            )
-            + "\n"
-        ).encode(),
+    metadata = croissant(
+        title=title,
+        fmt=fmt,
+        listing=listing,
+        rights=rights,
+        consents=consents,
+        date_published=published,
+        cite_as=cite_as,
     )
+    store.put_file("croissant.json", (json.dumps(metadata, indent=2) + "\n").encode())
     store.put_file("export.json", (json.dumps(listing, indent=2, sort_keys=True) + "\n").encode())
+    written = {s["path"] for s in shards}
     if old is not None:
         for shard in old.get("shards", []):
             if shard["path"] not in written:
@@ -328,5 +382,6 @@ def export_corpus(
         samples=samples,
         shards=shards,
         bytes=sum(s["bytes"] for s in shards),
-        skipped_clips=skipped,
+        clip_samples=clips,
+        frames=frame_counts,
     )

@@ -110,6 +110,15 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _sha_file(store: Storage, rel: str) -> str:
+    """SHA-256 of a (possibly large) file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with store.open(rel, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def verify(corpus: Corpus, *, check_export_files: bool = True) -> VerifyReport:
     """Check every sample file against its hash, and every existing export against the tombstones."""
     report = VerifyReport()
@@ -162,10 +171,10 @@ def verify(corpus: Corpus, *, check_export_files: bool = True) -> VerifyReport:
             for shard in listing["shards"]:
                 report.files_checked += 1
                 try:
-                    data = store.read_bytes(shard["path"])
+                    digest = _sha_file(store, shard["path"])
                 except FileNotFoundError:
                     report.problems.append(f"export {export['url']}: shard {shard['path']} missing")
                     continue
-                if _sha(data) != shard["sha256"]:
+                if digest != shard["sha256"]:
                     report.problems.append(f"export {export['url']}: shard {shard['path']} does not match its SHA-256")
     return report

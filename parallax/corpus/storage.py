@@ -130,6 +130,21 @@ class Storage:
             return
         self.fs.pipe_file(self._p(rel), data)
 
+    def put_local(self, rel: str, source: str | os.PathLike[str]) -> None:
+        """Move the local file ``source`` to ``rel`` (fsynced rename locally; an upload, then removal, elsewhere).
+
+        Locally ``source`` must be on the same file system (e.g. a temporary file in this folder).
+        """
+        if self.fs is None:
+            target = self.path(rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(source, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(source, target)
+            return
+        self.fs.put_file(os.fspath(source), self._p(rel))
+        os.unlink(source)
+
     def remove(self, rel: str) -> None:
         """Remove file or folder ``rel`` (recursively); missing is fine."""
         if self.fs is None:
