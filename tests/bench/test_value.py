@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from parallax.cli.main import main
+from parallax.errors import InputFileError, OutputError, ParallaxError, ParameterError
 
 pytest.importorskip("torch")
 pytest.importorskip("mitsuba")
@@ -104,29 +105,34 @@ def test_rerun_from_cache_gives_the_same_scores(quick_run: dict) -> None:
 def test_existing_results_are_kept(quick_run: dict, capsys: pytest.CaptureFixture[str]) -> None:
     out = quick_run["root"] / "out"
     before = (out / "results.json").read_bytes()
-    assert main([*quick_run["args"], "--out", str(out)]) == 2
+    assert main([*quick_run["args"], "--out", str(out)]) == OutputError.exit_code
     assert "--force" in capsys.readouterr().err
     assert (out / "results.json").read_bytes() == before
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("extra", "message", "error"),
     [
-        (["--device", "cuda:7"], "--device"),
-        (["--size", "100x48"], "--size"),
-        (["--real-weight", "1.5"], "--real-weight"),
-        (["--eval-scenes", "no-such-scene"], "unknown eval scene"),
-        (["--train-scenes", "3ds-sugarshack"], "never trained on"),
-        (["--data", "/nonexistent"], "--data"),
-        (["--corpus", "/nonexistent"], "neither a corpus"),
+        (["--device", "cuda:7"], "--device", ParameterError),
+        (["--size", "100x48"], "--size", ParameterError),
+        (["--real-weight", "1.5"], "--real-weight", ParameterError),
+        (["--eval-scenes", "no-such-scene"], "unknown eval scene", ParameterError),
+        (["--train-scenes", "3ds-sugarshack"], "never trained on", ParameterError),
+        (["--data", "/nonexistent"], "--data", InputFileError),
+        (["--corpus", "/nonexistent"], "neither a corpus", InputFileError),
     ],
 )
 def test_bad_options_give_one_line(
-    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+    error: type[ParallaxError],
 ) -> None:
     args = ["bench", "value", "--quick", "--data", str(data_dir), "--out", str(tmp_path / "out")]
     args += ["--cache", str(tmp_path / "cache")]
-    assert main([*args, *extra]) == 2
+    assert main([*args, *extra]) == error.exit_code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()

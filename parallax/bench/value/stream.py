@@ -121,10 +121,10 @@ class TrainStream:
             shuffle_shards=True,
             stop="first",
         )
-        for name, (url, shards) in dataset.sources.items():
-            if not any(keys for _, keys in shards):
+        for name, source in dataset.sources.items():
+            if source.units == 0:
                 raise InputFileError(
-                    f"training source {name!r} ({url}) has no sample in its train split; "
+                    f"training source {name!r} ({source.url}) has no sample in its train split; "
                     "check that corpus add accepted its captures"
                 )
         self.batch_size = int(batch_size)
