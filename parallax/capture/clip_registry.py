@@ -14,12 +14,13 @@ file with a video extension) and :mod:`.frames` (folders).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from parallax.capture.clip import StereoClip
 from parallax.capture.equirect import VirtualCamera
+from parallax.capture.eyes import GivenBy
 from parallax.capture.image_io import DEFAULT_MAX_PIXELS
 from parallax.capture.registry import FileProbe, probe_file
 from parallax.errors import InputFileError, ParameterError, UnsupportedFormatError
@@ -35,6 +36,7 @@ __all__ = [
     "find_clip_reader",
     "is_clip_path",
     "read_clip",
+    "orient_clip_eyes",
 ]
 
 #: Accepted ``layout`` values for clips: ``auto`` decides from the file's metadata, then its content.
@@ -261,4 +263,74 @@ def read_clip(
         raise UnsupportedFormatError(
             f"{p} is not a stereo video Parallax reads; give one of {', '.join(known)} or a folder of frames"
         )
-    return spec.read(p, options)
+    clip = spec.read(p, options)
+    return orient_clip_eyes(clip) if options.eyes == "auto" else clip
+
+
+#: Where frames are sampled for the eye-order evidence: fractions of the clip's first :data:`_EYE_SPAN_S`
+#: seconds (seeking further into a long video costs more decoding than the check is worth).
+_EYE_SAMPLES = (0.1, 0.5, 0.9)
+_EYE_SPAN_S = 3.0
+
+
+def _given_by(clip: StereoClip) -> GivenBy | None:
+    """How firmly a clip's reader stated its eye order, or ``None`` when the reader decided it from the content."""
+    source = str(clip.eyes.get("source", ""))
+    if source.startswith("content"):
+        return None  # frame-packed video without metadata: the layout decision already weighed the evidence
+    return "name" if clip.format == "frames" else "format"
+
+
+def orient_clip_eyes(clip: StereoClip) -> StereoClip:
+    """Check a clip's eye order from the stereo geometry of a few frames; swap the views when the evidence says so.
+
+    The evidence (:func:`parallax.capture.eyes.evidence_from_points`) is pooled over
+    frames at 10 %, 50 % and 90 % of the clip's first 3 seconds and judged by
+    :func:`~parallax.capture.eyes.decide_eye_order`: an order a file format states
+    (MV-HEVC ``stri``, Spherical metadata, a ``layout`` the caller gave) is kept
+    unless the evidence is overwhelming; an order that only file or folder names
+    imply (frame folders) is swapped on clear evidence. The decision and its
+    numbers go into ``clip.eyes`` (``check``), with a warning when it is not clear.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from parallax.capture.clip import FramePair
+    from parallax.capture.eyes import consistent_matches, decide_eye_order, evidence_from_points
+
+    given_by = _given_by(clip)
+    if given_by is None:
+        return clip
+    first_xy: list[np.ndarray] = []
+    second_xy: list[np.ndarray] = []
+    seen: set[int] = set()
+    for fraction in _EYE_SAMPLES:
+        start = fraction * min(clip.duration_s, _EYE_SPAN_S) if clip.duration_s > 0 else None
+        for frame in clip.frames(start_s=start, max_frames=1):
+            if frame.index in seen:
+                continue
+            seen.add(frame.index)
+            pa, pb = consistent_matches(frame.left, frame.right)
+            first_xy.append(pa)
+            second_xy.append(pb)
+    evidence = evidence_from_points(
+        np.concatenate(first_xy) if first_xy else np.zeros((0, 2)),
+        np.concatenate(second_xy) if second_xy else np.zeros((0, 2)),
+    )
+    decision = decide_eye_order(evidence, given_by=given_by)
+    eyes = {**dict(clip.eyes), "check": {**decision.to_dict(), "frames": sorted(seen)}}
+    if decision.warning:
+        eyes["warning"] = decision.warning
+    if not decision.swapped:
+        return dataclasses.replace(clip, eyes=eyes)
+    eyes["decision"] = f"{eyes.get('decision', '')}; views swapped: {decision.reason}".lstrip("; ")
+    inner = clip.open_frames
+
+    def swapped(start_s: float | None) -> Iterator[FramePair]:
+        for f in inner(start_s):
+            yield FramePair(index=f.index, timestamp_s=f.timestamp_s, left=f.right, right=f.left)
+
+    return dataclasses.replace(
+        clip, open_frames=swapped, eyes=eyes, left_camera=clip.right_camera, right_camera=clip.left_camera
+    )

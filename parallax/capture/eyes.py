@@ -78,6 +78,8 @@ __all__ = [
     "check_eyes",
     "flipped",
     "EyeEvidence",
+    "GivenBy",
+    "consistent_matches",
     "EyeDecision",
     "sparse_matches",
     "eye_evidence",
@@ -239,13 +241,20 @@ def eye_evidence(first: np.ndarray, second: np.ndarray, *, max_side_px: int = 80
     max_side_px : int
         SIFT runs on copies downscaled to at most this.
     """
+    return evidence_from_points(*consistent_matches(first, second, max_side_px=max_side_px))
+
+
+def consistent_matches(
+    first: np.ndarray, second: np.ndarray, *, max_side_px: int = 800
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sparse_matches` filtered by a RANSAC fundamental matrix: two ``Nx2`` arrays of pixel positions."""
     pa, pb = sparse_matches(first, second, max_side_px)
     if len(pa) >= 8:
         threshold = max(1.5, 0.003 * max(first.shape[:2]))
         _, mask = cv2.findFundamentalMat(pa, pb, cv2.FM_RANSAC, threshold, 0.999, 5000)
         keep = mask.ravel().astype(bool) if mask is not None else np.zeros(len(pa), dtype=bool)
         pa, pb = pa[keep], pb[keep]
-    return evidence_from_points(pa, pb)
+    return pa, pb
 
 
 def flipped(evidence: EyeEvidence) -> EyeEvidence:
@@ -321,6 +330,8 @@ def decide_eye_order(evidence: EyeEvidence, *, given_by: GivenBy = "user") -> Ey
         reason = f"views swapped: {why}"
         if strength == "weak":
             warning = f"the eye order is not clear: {why}; the views were swapped on weak evidence -- check the depth"
+    elif direction < 0 and given_by == "format" and strength not in ("clear", "converged"):
+        reason = f"order kept as given ({given_by}): {why}"  # a weak cue does not question a stated order
     elif direction < 0:  # evidence against the given order, not enough to overturn it
         reason = f"order kept as given ({given_by}): {why}"
         warning = (

@@ -149,7 +149,7 @@ def test_frame_folder_errors(tmp_path):
     with pytest.raises(InputFileError, match="left/ holds 3 frames and right/ 2"):
         read_clip(tmp_path)
     _write(tmp_path / "right" / "2.png", 2, size=(20, 12))
-    clip = read_clip(tmp_path)
+    clip = read_clip(tmp_path, eyes="left-right")  # (auto would decode frames for the eye check, and fail there)
     with pytest.raises(InputFileError, match="frame 2"):
         list(clip.frames())
 
@@ -211,3 +211,20 @@ def test_memory_stays_flat_while_a_long_clip_streams(tmp_path, bida_dir):
     assert count == 600 and last == 599
     assert traced_peak_mb < 8 * pair_mb  # 600 frames held would be 600 pairs
     assert rss_peak - rss_warm < 40.0
+
+
+def test_a_frame_folder_given_the_wrong_way_round_is_swapped_back(bida_dir, tmp_path):
+    """left/ and right/ swapped (the usual mistake with twin-camera files): the stereo geometry puts them back."""
+    (tmp_path / "left").mkdir()
+    (tmp_path / "right").mkdir()
+    for i in range(3):
+        (tmp_path / "left" / f"{i}.png").symlink_to(bida_dir / "right" / f"right{i:06d}.png")
+        (tmp_path / "right" / f"{i}.png").symlink_to(bida_dir / "left" / f"left{i:06d}.png")
+    clip = read_clip(tmp_path, fps=10)
+    assert clip.eyes["check"]["swapped"] is True and "swapped" in clip.eyes["decision"]
+    first = clip.first_frame()
+    np.testing.assert_array_equal(first.left, np.asarray(Image.open(bida_dir / "left" / "left000000.png"))[..., :3])
+    straight = read_clip(bida_dir, fps=10)
+    assert straight.eyes["check"]["swapped"] is False and "confirmed" in straight.eyes["check"]["reason"]
+    forced = read_clip(tmp_path, fps=10, eyes="left-right")
+    assert "check" not in forced.eyes
