@@ -135,6 +135,11 @@ def _fill_row(col, z):
 
 # Float flags that keep infinities (the z-buffer's "empty" is -inf) but let LLVM
 # contract a*b+c into FMAs and use reciprocals: changes below 1e-6 relative.
+# The parallel loops below run on the first threading layer that loads: OpenMP, then numba's own
+# workqueue; TBB last. (Probing TBB first makes numba warn when another library -- Open3D -- has
+# loaded an older libtbb; the result is the same on every layer.)
+numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+
 _FAST = {"nsz", "arcp", "contract"}
 
 

@@ -22,8 +22,18 @@ replaces it:
    measured neighbours), so it stays on the surface it belongs to. The result
    is smooth: a plain wall bounded by textured edges comes out as a smooth
    sheet between them, its noise averaged away.
-5. **No support, no value.** Where the propagated support ``S(c)`` stays below
-   ``min_support`` (a plain region with too few measured pixels near it), the
+5. **Planes over closed regions.** A plain region the propagation cannot reach
+   (its support ``S(c)`` stays below ``min_support``: a plain board or wall
+   whose only measured pixels lie beyond its own outline, behind a colour
+   edge) gets the plane that fits the measured pixels around it, when that
+   plane is clear: a ring of ``ring`` pixels around the region, at least
+   ``ring_min_inliers`` of whose measured pixels agree with one plane within
+   ``plane_tolerance`` pixels (RANSAC, seeded) and spread around the region
+   (they cover at least ``ring_min_angle_deg`` of directions seen from its
+   centre); the plane is not extrapolated beyond the disparities it was fitted
+   to (their 5th to 95th percentile, widened by a quarter of that span). Its pixels get the confidence ``plane_confidence``.
+6. **No support, no value.** Where neither applies (a plain region with too
+   few measured pixels near it, or around it pixels of several surfaces), the
    pixels have no value (NaN): explicitly not valid rather than noise.
 
 The confidence of the smoothed pixels is their support, capped at
@@ -74,9 +84,19 @@ class PlainSurfaceSettings:
         Disparity jump (pixels) between two measured neighbours that divides their
         weight by ``e``: measured depth edges stop the propagation like colour edges.
     min_support : float
-        Propagated support below which a treated pixel gets no value.
+        Propagated support below which a treated pixel gets no value (unless a plane fits around it).
     max_confidence : float
         Highest confidence given to a smoothed pixel.
+    ring : int
+        Width in pixels of the ring around an unsupported plain region whose measured pixels a plane is fitted to.
+    ring_min_inliers : float
+        Share of the ring's measured pixels that must agree with the plane (0 = no plane fitting).
+    ring_min_angle_deg : float
+        Directions (degrees, seen from the region's centre) the agreeing ring pixels must cover.
+    plane_tolerance : float
+        Disparity difference (pixels) within which a ring pixel agrees with a plane.
+    plane_confidence : float
+        Confidence of the pixels a plane fills.
     """
 
     window: int = 11
@@ -89,6 +109,11 @@ class PlainSurfaceSettings:
     sigma_disparity: float = 1.0
     min_support: float = 0.1
     max_confidence: float = 0.5
+    ring: int = 6
+    ring_min_inliers: float = 0.5
+    ring_min_angle_deg: float = 150.0
+    plane_tolerance: float = 1.5
+    plane_confidence: float = 0.2
 
     def __post_init__(self) -> None:
         if not (isinstance(self.window, int) and self.window >= 3 and self.window % 2 == 1):
@@ -103,7 +128,13 @@ class PlainSurfaceSettings:
             raise ParameterError(f"fine_threshold must be a number >= 0, got {self.fine_threshold!r}")
         if self.fine_threshold < 0:
             raise ParameterError(f"fine_threshold must be a number >= 0, got {self.fine_threshold!r}")
-        for name in ("plain_weight", "min_support", "max_confidence"):
+        if not (isinstance(self.ring, int) and 1 <= self.ring <= 64):
+            raise ParameterError(f"ring must be an integer in 1..64, got {self.ring!r}")
+        if not (isinstance(self.ring_min_angle_deg, (int, float)) and 0.0 <= self.ring_min_angle_deg <= 360.0):
+            raise ParameterError(f"ring_min_angle_deg must be in [0, 360], got {self.ring_min_angle_deg!r}")
+        if not (isinstance(self.plane_tolerance, (int, float)) and self.plane_tolerance > 0):
+            raise ParameterError(f"plane_tolerance must be a positive number of pixels, got {self.plane_tolerance!r}")
+        for name in ("plain_weight", "min_support", "max_confidence", "ring_min_inliers", "plane_confidence"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
                 raise ParameterError(f"{name} must be in [0, 1], got {value!r}")
@@ -241,6 +272,102 @@ def smooth_plain_surfaces(
         smooth = np.where(supported, num / np.maximum(den, 1e-12), np.nan).astype(np.float32)
     out = np.where(treated, smooth, disparity_px).astype(np.float32)
     conf = np.where(treated, np.minimum(den, s.max_confidence), confidence)
-    conf = np.where(np.isfinite(out), np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
     unsupported = treated & ~supported
+    if s.ring_min_inliers > 0 and unsupported.any():
+        planes = _ring_planes(unsupported, reliable, disparity_px, s)
+        filled = unsupported & np.isfinite(planes)
+        out = np.where(filled, planes, out).astype(np.float32)
+        conf = np.where(filled, s.plane_confidence, conf)
+        unsupported &= ~filled
+    conf = np.where(np.isfinite(out), np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
     return PlainSurfaces(disparity_px=out, confidence=conf, plain=plain, treated=treated, unsupported=unsupported)
+
+
+#: Unsupported regions smaller than this many pixels are left as they are (no plane is worth fitting).
+_MIN_REGION_PX = 16
+_RANSAC_TRIALS = 400
+
+
+def _ring_planes(
+    regions: np.ndarray, reliable: np.ndarray, disparity_px: np.ndarray, s: PlainSurfaceSettings
+) -> np.ndarray:
+    """Per unsupported region, the plane of the measured pixels around it (step 5 of the module docstring).
+
+    Returns an ``HxW`` float32 map: the plane's disparity inside each region a plane fits, NaN elsewhere.
+    """
+    h, w = regions.shape
+    out = np.full((h, w), np.nan, dtype=np.float32)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(regions.astype(np.uint8), connectivity=8)
+    rng = np.random.default_rng(0)  # seeded: the same input gives the same planes
+    kernel = np.ones((2 * s.ring + 1, 2 * s.ring + 1), np.uint8)
+    for label in range(1, count):
+        x0, y0, bw, bh, area = (int(v) for v in stats[label])
+        if area < _MIN_REGION_PX:
+            continue
+        # the region's bounding box grown by the ring, so the dilation stays local
+        xa, ya = max(0, x0 - s.ring - 1), max(0, y0 - s.ring - 1)
+        xb, yb = min(w, x0 + bw + s.ring + 1), min(h, y0 + bh + s.ring + 1)
+        region = labels[ya:yb, xa:xb] == label
+        ring = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~region & reliable[ya:yb, xa:xb]
+        ys, xs = np.nonzero(ring)
+        if len(xs) < 12:
+            continue
+        d = disparity_px[ya:yb, xa:xb][ys, xs].astype(np.float64)
+        px, py = xs + xa, ys + ya
+        plane = _ransac_plane(px, py, d, s.plane_tolerance, rng)
+        if plane is None:
+            continue
+        a, b, c = plane
+        inliers = np.abs(a * px + b * py + c - d) <= s.plane_tolerance
+        if inliers.mean() < s.ring_min_inliers:
+            continue
+        cx, cy = centroids[label]
+        angles = np.degrees(np.arctan2(py[inliers] - cy, px[inliers] - cx))
+        hist = np.histogram(angles, bins=36, range=(-180.0, 180.0))[0]
+        if 10.0 * np.count_nonzero(hist) < s.ring_min_angle_deg:
+            continue
+        ry, rx = np.nonzero(region)
+        values = a * (rx + xa) + b * (ry + ya) + c
+        lo, hi = np.percentile(d[inliers], [5.0, 95.0])
+        margin = s.plane_tolerance + 0.25 * (hi - lo)  # a slanted surface may run a little past its ring
+        if values.min() < lo - margin or values.max() > hi + margin:
+            continue  # the plane would be extrapolated beyond what it was fitted to
+        out[ry + ya, rx + xa] = values.astype(np.float32)
+    return out
+
+
+def _ransac_plane(
+    x: np.ndarray, y: np.ndarray, d: np.ndarray, tolerance: float, rng: np.random.Generator
+) -> tuple[float, float, float] | None:
+    """The plane ``d = a x + b y + c`` most points agree with (RANSAC, then least squares on its inliers).
+
+    Among planes with nearly the best support (at least 85 % of it) the least
+    slanted one wins: a ring around a region often holds pixels of two surfaces
+    (a wall above, a desk below), and a steep plane through both can gather as
+    many points as the surface itself.
+    """
+    n = len(d)
+    design = np.c_[x, y, np.ones(n)].astype(np.float64)
+    trials: list[tuple[int, float, np.ndarray]] = []
+    for _ in range(_RANSAC_TRIALS):
+        pick = rng.choice(n, 3, replace=False)
+        try:
+            coef = np.linalg.solve(design[pick], d[pick])
+        except np.linalg.LinAlgError:
+            continue
+        inliers = np.abs(design @ coef - d) <= tolerance
+        trials.append((int(inliers.sum()), float(np.hypot(coef[0], coef[1])), inliers))
+    if not trials:
+        return None
+    top = max(count for count, _, _ in trials)
+    if top < 3:
+        return None
+    _, _, best = min((t for t in trials if t[0] >= 0.85 * top), key=lambda t: (t[1], -t[0]))
+    coef = np.zeros(3)
+    for _ in range(3):  # least squares on the inliers, then the inliers of that plane: a stable refinement
+        coef, *_ = np.linalg.lstsq(design[best], d[best], rcond=None)
+        again = np.abs(design @ coef - d) <= tolerance
+        if again.sum() < 3 or np.array_equal(again, best):
+            break
+        best = again
+    return float(coef[0]), float(coef[1]), float(coef[2])

@@ -50,7 +50,10 @@ from parallax.capture.types import CameraIntrinsics, check_image
 from parallax.errors import ParameterError
 from parallax.stereo.matchers.threads import run_rows
 
-__all__ = ["TemporalSettings", "TemporalUpdate", "TemporalFilter", "predict_disparity"]
+__all__ = ["HELD_CONFIDENCE", "TemporalSettings", "TemporalUpdate", "TemporalFilter", "predict_disparity"]
+
+#: Confidence of a pixel that holds its previous value because the new frame gave it none.
+HELD_CONFIDENCE = 0.1
 
 #: Carried values are interpolated bilinearly unless the bilinear and the nearest value differ by more (px).
 _EDGE_PX = 0.5
@@ -178,7 +181,8 @@ def _fuse(
     stack, previous, prev_weight, agree_px, max_weight, fused, weight, agreement, kind, y0, y1
 ):  # pragma: no cover
     """Per pixel: median of the finite values of ``stack`` (the last is the new match), then a
-    recursive average with ``previous`` where they agree. ``kind``: 0 new, 1 median, 2 blended."""
+    recursive average with ``previous`` where they agree; where the new match has no value, the
+    previous output is held. ``kind``: 0 new, 1 median, 2 blended, 3 held."""
     k, h, w = stack.shape
     values = np.empty(k, dtype=np.float32)
     for y in range(y0, y1):
@@ -188,7 +192,13 @@ def _fuse(
             agreement[y, x] = np.float32(0.0)
             kind[y, x] = 0
             if not np.isfinite(new):
-                fused[y, x] = np.nan
+                # no value in this frame (e.g. a plain region nothing supported this time): a static
+                # pixel keeps the value it had, so a surface does not blink in and out
+                p = previous[y, x]
+                fused[y, x] = p
+                if np.isfinite(p):
+                    weight[y, x] = max(np.float32(0.5) * prev_weight[y, x], np.float32(0.5))
+                    kind[y, x] = 3
                 continue
             n = 0
             for i in range(k):
@@ -353,9 +363,10 @@ class TemporalFilter:
             2,
         )
         conf = np.where(kind > 0, 0.5 * c + 0.5 * agreement, c)
+        conf = np.where(kind == 3, HELD_CONFIDENCE, conf)
         conf = np.where(np.isfinite(fused), np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
         self._remember(left, grey, [*carried, d], fused, new_weight)
         n = max(int(np.isfinite(fused).sum()), 1)
-        n_median, n_blend = int((kind == 1).sum()), int((kind == 2).sum())
+        n_median, n_blend = int((kind == 1).sum()), int((kind == 2).sum())  # held pixels count as new
         shares = {"new": max(0.0, 1.0 - (n_median + n_blend) / n), "median": n_median / n, "blended": n_blend / n}
         return TemporalUpdate(disparity_px=fused, confidence=conf, shares=shares)

@@ -192,7 +192,7 @@ def test_a_failing_conversion_leaves_nothing_behind(small_clip_info, tmp_path):
     existing = out_dir / "keep.sbs.mp4"
     existing.write_bytes(b"what was here before")
     for target, fmt in ((existing, None), (out_dir / "frames", "frames"), (out_dir / "new.depth.mp4", None)):
-        run = clip_depth(read_clip(broken, fps=30), max_side_px=64)
+        run = clip_depth(read_clip(broken, fps=30, eyes="left-right"), max_side_px=64)  # (auto would check frame 4)
         with pytest.raises(InputFileError):
             write_clip(run, target, format=fmt)
     assert sorted(p.name for p in out_dir.iterdir()) == ["keep.sbs.mp4"]  # no partial output, no temporaries
