@@ -138,7 +138,7 @@ def _fill_row(col, z):
 # The parallel loops below run on the first threading layer that loads: OpenMP, then numba's own
 # workqueue; TBB last. (Probing TBB first makes numba warn when another library -- Open3D -- has
 # loaded an older libtbb; the result is the same on every layer.)
-numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]  # type: ignore[attr-defined]
 
 _FAST = {"nsz", "arcp", "contract"}
 
