@@ -1,9 +1,8 @@
-"""Meshes (.glb), Gaussian splats (3DGS .ply) and SPZ, read back with trimesh, plyfile and an SPZ reader."""
+"""Gaussian splats (3DGS .ply) and SPZ, read back with plyfile and an SPZ reader."""
 
 from __future__ import annotations
 
 import gzip
-import json
 import struct
 
 import numpy as np
@@ -12,61 +11,8 @@ import pytest
 from parallax.capture.types import CameraIntrinsics
 from parallax.errors import InputFileError, ParameterError
 from parallax.outputs.registry import OutputOptions, write_output
-from parallax.scene.mesh import depth_mesh, write_glb
 from parallax.scene.splats import PLY_PROPERTIES, PLY_PROPERTIES_SH0, SH_C0, Splats, splats_from_depth
 from parallax.scene.spz import SPZ_MAGIC, read_spz, write_spz
-
-
-def _glb_json(path) -> dict:
-    data = path.read_bytes()
-    magic, version, total = struct.unpack_from("<III", data)
-    assert (magic, version, total) == (0x46546C67, 2, len(data))
-    length, kind = struct.unpack_from("<II", data, 12)
-    assert kind == 0x4E4F534A
-    return json.loads(data[20 : 20 + length])
-
-
-def test_glb_of_a_metric_capture_in_trimesh(tmp_path, motorcycle_result):
-    trimesh = pytest.importorskip("trimesh")
-    out = write_output(motorcycle_result, tmp_path / "moto.glb")
-    scene = trimesh.load(out)
-    (mesh,) = scene.geometry.values()
-    assert len(mesh.faces) > 50_000
-    # photo texture with per-vertex UVs
-    assert mesh.visual.uv.shape == (len(mesh.vertices), 2)
-    tex = mesh.visual.material.baseColorTexture
-    assert tex.size == (motorcycle_result.image.shape[1], motorcycle_result.image.shape[0])
-    # glTF axes: the scene is in front of the camera (-z), metres: Middlebury's motorcycle is 1.5..6 m away
-    z = -mesh.vertices[:, 2]
-    assert z.min() > 1.0 and np.median(z) == pytest.approx(np.nanmedian(motorcycle_result.depth), rel=0.05)
-    # image top (y = 0) is up (+y) in glTF; trimesh turns glTF's v (down) into OpenGL's (up): top = largest v
-    top = mesh.vertices[np.argmax(mesh.visual.uv[:, 1])]
-    bottom = mesh.vertices[np.argmin(mesh.visual.uv[:, 1])]
-    assert top[1] > bottom[1]
-    doc = _glb_json(out)
-    assert doc["asset"]["extras"]["units"] == "m"
-    cam = doc["cameras"][0]["perspective"]
-    h = motorcycle_result.image.shape[0]
-    assert cam["yfov"] == pytest.approx(2 * np.arctan(h / 2 / motorcycle_result.camera.fy_px))
-    cam_node = [n for n in doc["nodes"] if "camera" in n][0]
-    assert cam_node["translation"] == [0.0, 0.0, 0.0] and "rotation" not in cam_node
-    assert scene.camera is not None
-
-
-def test_mesh_drops_triangles_across_depth_edges():
-    depth = np.full((20, 20), 2.0, np.float32)
-    depth[:, 10:] = 1.0  # a step: a skin across x = 9..10 would be stretched
-    depth[0, 0] = np.nan
-    cam = CameraIntrinsics.from_hfov(hfov_deg=60, width=20, height=20)
-    mesh = depth_mesh(depth, cam)
-    z = mesh.vertices[mesh.faces][:, :, 2]
-    assert np.all(z.max(axis=1) / z.min(axis=1) < 1.01)
-    # everything else is kept: 19 x 19 quads minus the step column minus the corner's two triangles... roughly
-    assert len(mesh.faces) == 2 * 19 * 19 - 2 * 19 - 1
-    big = depth_mesh(np.ones((300, 400), np.float32), cam.scaled(20), max_vertices=10_000)
-    assert len(big.vertices) <= 10_000 and big.step == 4
-    with pytest.raises(ParameterError, match="no triangle"):
-        write_glb(depth_mesh(np.full((4, 4), np.nan, np.float32), cam), np.zeros((4, 4, 3), np.uint8), "x.glb")
 
 
 def test_splat_ply_has_exactly_the_3dgs_properties(tmp_path, cones_result):
