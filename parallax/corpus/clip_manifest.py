@@ -39,8 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["build_clip_manifest", "CLIP_ID_PREFIX"]
 
-#: Sample ids of clips cut from videos: ``c-`` and 16 hex digits of the content hash.
-CLIP_ID_PREFIX = "c-"
+#: Sample ids of clips cut from videos: ``v-`` and 16 hex digits of the content hash.
+CLIP_ID_PREFIX = "v-"
 
 
 def _privacy(plan: ClipPlan, chunks: Sequence[ChunkResult], kept: Sequence[tuple[ChunkResult, FrameRecord]]) -> dict:

@@ -25,7 +25,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from parallax.corpus import DEFAULT_MAX_SIDE_PX, dedup
+from parallax.corpus import (
+    DEFAULT_CLIP_CHUNK_FRAMES,
+    DEFAULT_CLIP_FPS,
+    DEFAULT_CLIP_MAX_S,
+    DEFAULT_CLIP_MIN_FRAMES,
+    DEFAULT_MAX_SIDE_PX,
+    DEFAULT_SCENE_CUT,
+    dedup,
+)
 from parallax.corpus.clip_quality import ClipQualityThresholds
 from parallax.corpus.consent import Consent
 from parallax.corpus.discovery import CAPTURE_EXTENSIONS, CaptureItem, discover
@@ -96,11 +104,11 @@ class IngestSettings:
     thresholds: QualityThresholds = field(default_factory=QualityThresholds)
     near_duplicate_bits: int = dedup.NEAR_DUPLICATE_BITS
     min_confidence: float = 0.5
-    clip_max_s: float = 10.0
-    clip_fps: float | None = 10.0
-    clip_min_frames: int = 4
-    scene_cut: float = 0.5
-    clip_chunk_frames: int = 50
+    clip_max_s: float = DEFAULT_CLIP_MAX_S
+    clip_fps: float | None = DEFAULT_CLIP_FPS
+    clip_min_frames: int = DEFAULT_CLIP_MIN_FRAMES
+    scene_cut: float = DEFAULT_SCENE_CUT
+    clip_chunk_frames: int = DEFAULT_CLIP_CHUNK_FRAMES
     frames_fps: float | None = None
     clip_thresholds: ClipQualityThresholds = field(default_factory=ClipQualityThresholds)
 
