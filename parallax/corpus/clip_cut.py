@@ -104,6 +104,11 @@ class ClipPlan:
     stored_size: tuple[int, int]
     scale: float
     clip_facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> str | None:
+        """Camera make and model, when the container states them."""
+        return " ".join(str(self.clip_facts[k]) for k in ("make", "model") if self.clip_facts.get(k)) or None
     metadata_keys_removed: tuple[str, ...] = ()
     has_audio: bool = False
 
@@ -199,7 +204,7 @@ def plan_clip(item: CaptureItem, settings: IngestSettings) -> ClipPlan:
     ParallaxError
         The readers' errors (missing, corrupt, mono, unsupported); a source without frames.
     """
-    from parallax.corpus.clip_privacy import clip_camera_facts, container_metadata_keys
+    from parallax.corpus.clip_privacy import clip_camera_facts, container_camera_facts, container_metadata_keys
     from parallax.errors import InputFileError
 
     clip = open_source(item, settings)
@@ -253,6 +258,7 @@ def plan_clip(item: CaptureItem, settings: IngestSettings) -> ClipPlan:
             )
     facts, dropped = clip_camera_facts(clip.to_dict())
     container = container_metadata_keys(Path(item.paths[0]))
+    facts.update(container_camera_facts(Path(item.paths[0])))
     return ClipPlan(
         item=item,
         cuts=tuple(cuts),

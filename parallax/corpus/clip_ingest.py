@@ -103,7 +103,8 @@ def _done(corpus: Corpus, item: CaptureItem, settings: IngestSettings) -> list[O
         seen = corpus.catalog.input_status(key)
         if seen is None:
             return None
-        out.append(_skipped(seen["original_name"], seen))
+        stored = str(seen["original_name"])  # "<name> [frames a-b]", maybe of the same bytes under another name
+        out.append(_skipped(item.original_name + stored[stored.rfind(" [") :] if " [" in stored else stored, seen))
     return out
 
 
@@ -190,23 +191,21 @@ def _on_ray(
     emit: Callable[[Outcome], None],
     workers: int | None,
 ) -> None:
+    """Plan and prepare every source, then process every chunk, on Ray; commit here as the embedded engine does."""
     from parallax.corpus.ray_engine import map_with_ray
 
-    done = {item.input_key: _done(corpus, item, settings) for item in items}
-    todo = [item for item in items if done[item.input_key] is None]
+    todo: dict[str, CaptureItem] = {}  # one per input key (the same bytes at two paths are one source)
+    for item in items:
+        if item.input_key not in todo and _done(corpus, item, settings) is None:
+            todo[item.input_key] = item
     seen_keys = frozenset(
         r["input_key"] for r in corpus.catalog.rows("SELECT input_key FROM inputs WHERE input_key LIKE 'clip:%'")
     )
-    planned = dict(
-        zip(
-            [item.input_key for item in todo],
-            map_with_ray(plan_and_prepare, [(item, settings, seen_keys) for item in todo], workers=workers),
-            strict=True,
-        )
-    )
+    calls = [(item, settings, seen_keys) for item in todo.values()]
+    planned = dict(zip(todo, map_with_ray(plan_and_prepare, calls, workers=workers), strict=True))
     tasks = []
-    for item in todo:
-        plan, setups = planned[item.input_key]
+    for key, item in todo.items():
+        plan, setups = planned[key]
         if isinstance(plan, str):
             continue
         record_plan(corpus, plan)
@@ -217,9 +216,10 @@ def _on_ray(
     results: dict[str, list[ChunkResult]] = {}
     for task, result in zip(tasks, map_with_ray(process_chunk, [(t,) for t in tasks], workers=workers), strict=True):
         results.setdefault(task.folder.rsplit("/", 1)[0], []).append(result)
-    for item in items:
-        if done[item.input_key] is not None:
-            for o in done[item.input_key] or []:
+    for item in items:  # in input order, deciding what is done as the embedded engine would at this point
+        done = _done(corpus, item, settings)
+        if done is not None:
+            for o in done:
                 emit(o)
             continue
         plan, setups = planned[item.input_key]
@@ -229,11 +229,10 @@ def _on_ray(
         for cut in plan.cuts:
             setup = setups.get(cut.number)
             folder = run.cut_folder(cut)
-            chunks = results.get(str(folder))
             try:
                 emit(
                     commit_cut(corpus, plan, cut, consent, settings,
-                               setup=setup if isinstance(setup, CutSetup) else None, chunks=chunks,
+                               setup=setup if isinstance(setup, CutSetup) else None, chunks=results.get(str(folder)),
                                error=setup if isinstance(setup, str) else None)
                 )  # fmt: skip
             finally:

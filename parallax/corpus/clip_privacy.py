@@ -42,6 +42,7 @@ __all__ = [
     "fill_track_gaps",
     "clip_camera_facts",
     "container_metadata_keys",
+    "container_camera_facts",
 ]
 
 #: Growth of a carried-over box per frame of gap when the face's speed is unknown (fraction of its size).
@@ -289,6 +290,33 @@ def clip_camera_facts(clip_dict: Mapping[str, Any]) -> tuple[dict[str, Any], lis
 
     walk(clip_dict.get("metadata") or {})
     return facts, sorted(dropped)
+
+
+_MAKE_KEYS = ("com.apple.quicktime.make", "com.android.manufacturer", "make")
+_MODEL_KEYS = ("com.apple.quicktime.model", "com.android.model", "model")
+
+
+def container_camera_facts(path: Path) -> dict[str, str]:
+    """The camera make and model a video container states (QuickTime / Android keys), the only tag values kept."""
+    if path.is_dir():
+        return {}
+    from parallax.capture.video_io import require_av
+
+    av = require_av("reading a video's metadata")
+    try:
+        container = av.open(str(path), mode="r", metadata_errors="replace")
+    except av.error.FFmpegError:
+        return {}
+    try:
+        tags = {str(k).lower(): str(v).strip() for k, v in dict(container.metadata).items()}
+    finally:
+        container.close()
+    facts = {}
+    for name, keys in (("make", _MAKE_KEYS), ("model", _MODEL_KEYS)):
+        value = next((tags[k] for k in keys if tags.get(k)), None)
+        if value and len(value) <= 64:
+            facts[name] = value
+    return facts
 
 
 def container_metadata_keys(path: Path) -> list[str]:

@@ -41,7 +41,7 @@ import numpy as np
 
 from parallax.corpus.clip_cut import ClipCut, PlannedFrame, downsize_views, open_source, split_scene
 from parallax.corpus.clip_quality import FrameQuality, assess_frame
-from parallax.errors import InputFileError, ParallaxError, ParameterError
+from parallax.errors import InputFileError, ParallaxError
 
 if TYPE_CHECKING:  # pragma: no cover
     from parallax.capture.clip import FramePair, StereoClip
@@ -366,12 +366,3 @@ def _process_chunk(task: ChunkTask) -> ChunkResult:
         privacy=privacy,
     )
 
-
-def check_chunks(results: Sequence[ChunkResult]) -> str | None:
-    """The first chunk error, or None."""
-    for r in results:
-        if r.error:
-            return r.error
-    if not results:
-        raise ParameterError("a cut has at least one chunk")
-    return None

@@ -238,8 +238,9 @@ def assess_clip(
     if statuses and lost / len(statuses) > c.max_lost_share:
         reasons.append(f"camera tracking failed: lost on {lost} of {len(statuses)} frames > {c.max_lost_share:.0%}")
     path, rotation = _motion(poses, pose_unit_baselines) if statuses else (None, None)
-    static = path is not None and rotation is not None
-    static = static and path < c.static_path_baselines and rotation < c.static_rotation_deg  # type: ignore[operator]
+    static = False
+    if path is not None and rotation is not None:
+        static = path < c.static_path_baselines and rotation < c.static_rotation_deg
     if static:
         notes.append(
             f"the camera never moves: path {path:.3f} baselines < {c.static_path_baselines}, "

@@ -55,7 +55,8 @@ def private_corpus(tmp_path_factory, captures_dir, video_dir):
     """
     folder = tmp_path_factory.mktemp("private")
     frames, boxes = gopro_pan(captures_dir, frames=6)
-    people = write_sbs_video(folder / "people.mp4", frames, metadata=SECRETS, audio=True)
+    camera = {"com.apple.quicktime.make": "Apple", "com.apple.quicktime.model": "iPhone 15 Pro"}
+    people = write_sbs_video(folder / "people.mp4", frames, metadata={**SECRETS, **camera}, audio=True)
     office_meta = {k: SECRETS[k] for k in ("location", "artist", "comment")}
     office = write_sbs_video(folder / "office.mov", bida_frames(video_dir, width=320), metadata=office_meta,
                              audio=True, metadata_tags=False)  # fmt: skip
@@ -118,14 +119,17 @@ def test_no_stored_byte_holds_location_serial_or_owner_and_no_file_is_audio(priv
         removed = set(priv["metadata_keys_removed"])
         assert "location" in removed and "comment" in removed and "artist" in removed
         facts = meta["camera"]["facts"]
-        assert set(facts) <= {"format", "layout", "projection", "fps", "width", "height", "baseline_m", "hfov_deg"}
+        kept = {"format", "layout", "projection", "fps", "width", "height", "baseline_m", "hfov_deg", "make", "model"}
+        assert set(facts) <= kept
         for key in ("streams", "files"):
             assert not any(s.get("encoding", "").startswith(("aac", "audio")) for s in meta[key].values())
     people = next(o for o in private_corpus["outcomes"] if o.original_name.startswith("people"))
     meta = json.loads((root / "samples" / people.sample_id / "meta.json").read_text())
     removed = set(meta["privacy"]["metadata_keys_removed"])
     assert {"com.apple.quicktime.location.ISO6709", "com.apple.quicktime.camera.serial"} <= removed
-    assert set(SECRETS) <= removed | {"com.apple.quicktime.author"}
+    assert set(SECRETS) <= removed
+    # the camera make and model are the container values kept (a camera fact, like a still's EXIF make/model)
+    assert meta["camera"]["facts"]["make"] == "Apple" and meta["source"]["device"] == "Apple iPhone 15 Pro"
 
 
 def test_the_secrets_are_in_the_source_but_not_in_the_catalog(private_corpus):

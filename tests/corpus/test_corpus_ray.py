@@ -79,7 +79,9 @@ def test_ray_catalog_equals_embedded_catalog_on_clips(local_ray, tmp_path, captu
     pan = write_sbs_video(tmp_path / "pan.mp4", frames)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(pan.read_bytes()[:3000])
-    items, _ = discover([pan, broken, data_dir / "video" / "bidavideo-demo"])
+    copy = tmp_path / "pan-copy.mp4"  # the same bytes under another name: one source
+    copy.write_bytes(pan.read_bytes())
+    items, _ = discover([pan, copy, broken, data_dir / "video" / "bidavideo-demo"])
     settings = IngestSettings(max_side_px=240, clip_fps=None, clip_chunk_frames=8)
     embedded = Corpus.init(tmp_path / "embedded")
     out_e = embedded.add(items, ALICE, settings)
@@ -87,7 +89,13 @@ def test_ray_catalog_equals_embedded_catalog_on_clips(local_ray, tmp_path, captu
     out_r = on_ray.add(items, ALICE, settings, engine="ray", ray_workers=2)
     summary = [(o.original_name, o.status, o.reason, o.sample_id) for o in out_e]
     assert [(o.original_name, o.status, o.reason, o.sample_id) for o in out_r] == summary
-    assert [s for _, s, _, _ in summary] == ["accepted", "rejected", "accepted", "duplicate"]
+    assert [(n, s) for n, s, _, _ in summary] == [
+        ("bidavideo-demo [frames 0-9]", "accepted"),
+        ("broken.mp4", "rejected"),
+        ("pan-copy.mp4 [frames 0-11]", "accepted"),
+        ("pan.mp4 [frames 0-11]", "skipped"),
+        ("sbs_2560x720_10fps.mp4 [frames 0-9]", "duplicate"),
+    ]
     snap = embedded.catalog.snapshot()
     assert len(snap["clip_frames"]) == 12 + 10 and len(snap["clip_sources"]) == 3
     assert on_ray.catalog.snapshot() == snap
