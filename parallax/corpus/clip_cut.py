@@ -51,6 +51,7 @@ __all__ = [
     "ClipCut",
     "ClipPlan",
     "plan_clip",
+    "plan_key",
     "open_source",
     "sampling_step",
     "downsize_views",
@@ -104,13 +105,13 @@ class ClipPlan:
     stored_size: tuple[int, int]
     scale: float
     clip_facts: dict[str, Any] = field(default_factory=dict)
+    metadata_keys_removed: tuple[str, ...] = ()
+    has_audio: bool = False
 
     @property
     def device(self) -> str | None:
         """Camera make and model, when the container states them."""
         return " ".join(str(self.clip_facts[k]) for k in ("make", "model") if self.clip_facts.get(k)) or None
-    metadata_keys_removed: tuple[str, ...] = ()
-    has_audio: bool = False
 
 
 def check_clip_settings(settings: IngestSettings) -> None:

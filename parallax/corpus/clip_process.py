@@ -365,4 +365,3 @@ def _process_chunk(task: ChunkTask) -> ChunkResult:
         depth=depth,
         privacy=privacy,
     )
-

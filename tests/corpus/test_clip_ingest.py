@@ -241,7 +241,7 @@ def test_staging_runs_of_dead_processes_are_removed_and_live_ones_kept(tmp_path)
 @pytest.mark.slow
 def test_ingesting_the_shared_video_folder_gives_samples_or_reasons(tmp_path, video_dir):
     corpus = Corpus.init(tmp_path / "c")
-    settings = IngestSettings(max_side_px=256, clip_fps=5.0)
+    settings = IngestSettings(max_side_px=192, clip_fps=5.0)
     try:
         items, _ = discover([video_dir])
         outcomes = corpus.add(items, ALICE, settings)
@@ -282,3 +282,25 @@ def test_cli_adds_a_video_with_the_clip_options(tmp_path, pan_videos, capsys):
     assert main([*args, "--scene-cut", "2", "--json"]) == ParameterError.exit_code
     err = capsys.readouterr().err
     assert "scene_cut must be in (0, 1]" in err and "Traceback" not in err
+
+
+def test_a_blurred_frame_is_dropped_with_its_reason(tmp_path, video_dir):
+    import cv2
+
+    frames = bida_frames(video_dir, width=320)
+    frames[4] = tuple(cv2.GaussianBlur(v, (0, 0), 9) for v in frames[4])  # motion-blur-like: no detail left
+    video = write_sbs_video(tmp_path / "office-blur.mp4", frames)
+    corpus = Corpus.init(tmp_path / "c")
+    try:
+        (o,) = corpus.add(discover([video])[0], ALICE, SMALL)
+        assert o.status == "accepted"
+        meta = json.loads((tmp_path / "c" / "samples" / o.sample_id / "meta.json").read_text())
+        (dropped,) = meta["quality"]["dropped_frames"]
+        assert dropped["source_index"] == 4 and dropped["timestamp_s"] == pytest.approx(0.4)
+        assert any(r.startswith("too blurry") for r in dropped["reasons"])
+        assert [f["source_index"] for f in meta["frames"]] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+        assert meta["quality"]["scores"]["frames_dropped"] == 1 and meta["frame_count"] == 9
+        rows = corpus.catalog.rows("SELECT source_index FROM clip_frames ORDER BY frame_index")
+        assert [r["source_index"] for r in rows] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+    finally:
+        corpus.close()
