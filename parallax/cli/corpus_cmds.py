@@ -156,8 +156,10 @@ def add_cmd(
         table = Table(title=f"corpus add: {len(outcomes)} captures and clips")
         for col in ("capture", "outcome", "sample", "reason"):
             table.add_column(col, overflow="fold")
-        for o in outcomes:
-            table.add_row(o.original_name, o.status, o.sample_id or "", o.reason or "")
+        from rich.markup import escape
+
+        for o in outcomes:  # names hold "[frames a-b]": escaped, not read as markup
+            table.add_row(escape(o.original_name), o.status, o.sample_id or "", escape(o.reason or ""))
         out = _console()
         out.print(table)
         out.print(

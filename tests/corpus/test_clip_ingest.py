@@ -279,6 +279,9 @@ def test_cli_adds_a_video_with_the_clip_options(tmp_path, pan_videos, capsys):
     names = [o["original_name"] for o in report["outcomes"]]
     assert names == ["pan-a.mp4 [frames 0-4]", "pan-a.mp4 [frames 5-9]"]  # 10 frames at 10 fps, 0.5 s clips
     assert report["counts"]["accepted"] + report["counts"]["rejected"] == 2
+    assert main([*args, *clip_args]) == 0  # the table: clip names are not read as markup
+    table = capsys.readouterr().out
+    assert "[frames" in table and "0 accepted, 0 duplicate, 0 rejected, 2 skipped" in table
     assert main([*args, "--scene-cut", "2", "--json"]) == ParameterError.exit_code
     err = capsys.readouterr().err
     assert "scene_cut must be in (0, 1]" in err and "Traceback" not in err
