@@ -348,6 +348,7 @@ def _decide(
             return "rejected", f"withdrawn earlier as sample {hit[0]}; consent was withdrawn", None, None
         return "duplicate", f"same pixels as sample {hit[0]}", hit[0], None
     folder = Path(chunks[0].folder).parent / "clip"
+    shutil.rmtree(folder, ignore_errors=True)  # left by a commit of this cut that failed earlier in this run
     folder.mkdir()
     entries, frame_records = _assemble(folder, kept, poses)
     trimmed = (start, stop) != (0, len(cut.frames))

@@ -211,11 +211,23 @@ def test_an_unreadable_video_is_rejected_with_its_reason_and_the_batch_goes_on(t
     broken = tmp_path / "broken.mp4"
     broken.write_bytes((video_dir / "bidavideo-demo" / "sbs_2560x720_10fps.mp4").read_bytes()[:4000])
     mono = write_sbs_video(tmp_path / "mono.mp4", [(np.full((64, 64, 3), 90, np.uint8),) * 2] * 4)
+    uneven = tmp_path / "uneven"  # a frame folder whose eyes hold different numbers of frames
+    for side, count in (("left", 3), ("right", 2)):
+        (uneven / side).mkdir(parents=True)
+        for i in range(count):
+            (uneven / side / f"{i}.png").write_bytes(
+                (video_dir / "bidavideo-demo" / side / f"{side}00000{i}.png").read_bytes()
+            )
     corpus = Corpus.init(tmp_path / "c")
     try:
-        out = corpus.add(discover([broken, mono])[0], ALICE, SMALL)
-        assert [o.status for o in out] == ["rejected", "rejected"]
+        items, _ = discover([broken, mono, uneven])
+        assert [(it.original_name, it.kind) for it in items] == [
+            ("broken.mp4", "clip"), ("mono.mp4", "clip"), ("uneven", "clip")
+        ]  # fmt: skip
+        out = corpus.add(items, ALICE, SMALL)
+        assert [o.status for o in out] == ["rejected", "rejected", "rejected"]
         assert out[0].reason.startswith("unreadable: ") and "broken.mp4" in out[0].reason
+        assert "left/ holds 3 frames and right/ 2" in out[2].reason
         assert corpus.add(discover([broken])[0], ALICE, SMALL)[0].status == "skipped"
         assert not any((tmp_path / "c" / "staging").iterdir())
     finally:
