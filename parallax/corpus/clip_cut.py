@@ -182,13 +182,14 @@ def open_source(item: CaptureItem, settings: IngestSettings) -> StereoClip:
     """Open a clip source (raises the readers' errors)."""
     from parallax.capture.clip_registry import read_clip
 
-    return read_clip(item.paths[0], fps=settings.frames_fps)
+    # eyes: IngestSettings.eyes where the settings have it (the eye-order option of the stills)
+    return read_clip(item.paths[0], fps=settings.frames_fps, eyes=getattr(settings, "eyes", "auto"))
 
 
 def plan_key(settings: IngestSettings) -> str:
     """Hash of the settings a plan depends on (a stored plan is reused only when they are equal)."""
-    keys = ("max_side_px", "clip_fps", "clip_max_s", "clip_min_frames", "scene_cut", "frames_fps")
-    text = json.dumps({k: getattr(settings, k) for k in keys}, sort_keys=True)
+    keys = ("max_side_px", "clip_fps", "clip_max_s", "clip_min_frames", "scene_cut", "frames_fps", "eyes")
+    text = json.dumps({k: getattr(settings, k, None) for k in keys}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

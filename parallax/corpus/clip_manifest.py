@@ -154,7 +154,8 @@ def build_clip_manifest(
         "trimmed": trim,
         "chunks": {"count": len(chunks), "max_frames": settings.clip_chunk_frames or None, "warmup_frames": warmup},
         "K": depth.get("K"),
-        "valid": f"finite disparity with matcher confidence >= {settings.min_confidence}",
+        "valid": "the depth result's valid mask (pixels to use; disparity and depth have no value elsewhere)",
+        "trusted_for_quality": f"valid with confidence >= {settings.min_confidence}",
     }
     shares = [c.depth.get("temporal_shares") or {} for c in chunks]
     lineage = {

@@ -321,9 +321,10 @@ def _process_chunk(task: ChunkTask) -> ChunkResult:
                 "K": k_note,
             }
         disparity = np.asarray(r.disparity_px, dtype=np.float32)
-        valid = np.isfinite(disparity) & (r.confidence >= s.min_confidence)
+        valid = np.asarray(r.valid, dtype=bool) & np.isfinite(disparity)  # the depth result's own mask (stored)
+        trusted = valid & (r.confidence >= s.min_confidence)  # what the quality gates count, as for stills
         quality = assess_frame(
-            r.image, r.right_image, disparity, valid=valid, source_index=planned.source_index,
+            r.image, r.right_image, disparity, valid=trusted, source_index=planned.source_index,
             timestamp_s=planned.timestamp_s, thresholds=s.thresholds,
         )  # fmt: skip
         local = None
