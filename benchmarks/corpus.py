@@ -1,10 +1,19 @@
 """Corpus benchmark: ingest captures/minute (embedded, Ray 1 and 2 workers), export MB/s, loader samples/s,
-and loader windows/s of clips.
+and loader windows/s of clips, and clip ingest frames/s.
 
 Usage::
 
     python benchmarks/corpus.py [--captures ../shared/data/captures] [--max-side 640] [--skip-ray]
                                 [--clips-only] [--clip-width 640] [--clip-length 4] [--stride 4] [--repeat 3]
+    python benchmarks/corpus.py --clip-ingest-only [--clip-max-side 320] [--clip-fps 5] [--skip-ray]
+
+Clip ingest: the side-by-side office clip, the VR180 render and the 360 test room of
+``../shared/data/video`` are ingested (cut, blurred, matched, tracked, written) by the
+embedded engine and by Ray with 1 and 2 workers; frames/s counts the frames of the
+planned clips, and each Ray rate is a ratio against the embedded rate of the same run.
+Then one long clip (the test room as a single cut in 4 chunks) on Ray with 1 and 2
+workers: the frames of one clip processed in parallel. Ray runs are preceded by a
+warm-up run (worker start-up, JIT compilation, detector loading are not counted).
 
 Every number is measured in this run; ratios are against a baseline measured in
 the same run (Ray against embedded; the loader against decoding the same sample
@@ -68,10 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-length", type=int, default=4)
     parser.add_argument("--stride", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3, help="clip windows: best of this many runs")
+    parser.add_argument("--clip-ingest-only", action="store_true", help="only the clip ingest part")
+    parser.add_argument("--skip-clip-ingest", action="store_true")
+    parser.add_argument("--videos", default=str(ROOT.parent / "shared" / "data" / "video"))
+    parser.add_argument("--clip-max-side", type=int, default=320)
+    parser.add_argument("--clip-fps", type=float, default=5.0)
     args = parser.parse_args(argv)
     if args.clips_only:
         with tempfile.TemporaryDirectory() as tmp:
             return clip_windows(Path(tmp), args.clip_width, args.clip_length, args.stride, args.repeat)
+    if args.clip_ingest_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            return clip_ingest(Path(tmp), Path(args.videos), args.clip_max_side, args.clip_fps, args.skip_ray)
     items, _ = discover([args.captures])
     settings = IngestSettings(max_side_px=args.max_side)
     n = len(items)
@@ -126,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         loader = count / (time.perf_counter() - t0)
         print(f"read sample folders  : {direct:7.2f} samples/s (baseline: read_sample_dir, hashes checked)")
         print(f"loader (1 process)   : {loader:7.2f} samples/s (x{loader / direct:.2f} vs reading the folders)")
-        return clip_windows(tmp, args.clip_width, args.clip_length, args.stride, args.repeat)
+        code = clip_windows(tmp, args.clip_width, args.clip_length, args.stride, args.repeat)
+        if code or args.skip_clip_ingest:
+            return code
+        return clip_ingest(tmp, Path(args.videos), args.clip_max_side, args.clip_fps, args.skip_ray)
 
 
 def _clips(width: int):
@@ -250,6 +270,62 @@ def clip_windows(tmp: Path, width: int, length: int, stride: int, repeat: int = 
         f"loader (1 process)   : {rate:7.2f} windows/s (x{rate / best['folders']:.2f} vs the folders, "
         f"x{rate / best['shard bytes']:.2f} vs the shard bytes)"
     )
+
+
+def _clip_run(
+    root: Path, items, settings: IngestSettings, engine: str, workers: int | None = None
+) -> tuple[float, int]:
+    """Ingest clip sources into a new corpus: seconds and frames processed (the planned clips' frames)."""
+    corpus = Corpus.init(root)
+    start = time.perf_counter()
+    outcomes = corpus.add(items, CONSENT, settings, engine=engine, ray_workers=workers)
+    seconds = time.perf_counter() - start
+    frames = int(corpus.catalog.db.execute("SELECT COALESCE(SUM(frames), 0) FROM clip_sources").fetchone()[0])
+    corpus.close()
+    if any(o.status not in ("accepted", "rejected") for o in outcomes):
+        raise SystemExit(f"unexpected outcomes: {outcomes}")
+    return seconds, frames
+
+
+def clip_ingest(tmp: Path, videos: Path, max_side: int, clip_fps: float, skip_ray: bool) -> int:
+    """Clip ingest frames/s, embedded and Ray (1 and 2 workers), and one long clip's chunks on Ray (module docstring)."""
+    import dataclasses
+
+    inputs = [videos / "bidavideo-demo" / "sbs_2560x720_10fps.mp4", videos / "vr180_blender_lr.mp4",
+              videos / "testRoom1_1080Stereo.mp4"]  # fmt: skip
+    items, _ = discover(inputs)
+    settings = IngestSettings(max_side_px=max_side, clip_fps=clip_fps)
+    print(f"clip ingest: {', '.join(p.name for p in inputs)} at max side {max_side} px, {clip_fps:g} frames/s")
+    _clip_run(tmp / "clip-warm-up", items[:1], settings, "embedded")  # JIT compilation and detector loading
+    secs, frames = _clip_run(tmp / "clip-embedded", items, settings, "embedded")
+    base = frames / secs
+    print(f"clip ingest embedded : {base:7.2f} frames/s ({frames} frames in {secs:.1f} s)")
+    if skip_ray:
+        return 0
+    from parallax.corpus.ray_engine import ensure_ray
+
+    t0 = time.perf_counter()
+    ray = ensure_ray(2)
+    _clip_run(tmp / "clip-ray-warm-up", items[:1], settings, "ray", 2)
+    print(f"ray start-up, warm-up: {time.perf_counter() - t0:7.2f} s (not counted below)")
+    for workers in (1, 2):
+        secs, frames = _clip_run(tmp / f"clip-ray{workers}", items, settings, "ray", workers)
+        rate = frames / secs
+        print(
+            f"clip ingest ray {workers} wk: {rate:7.2f} frames/s ({frames} frames in {secs:.1f} s; "
+            f"x{rate / base:.2f} vs embedded)"
+        )
+    room = [it for it in items if it.original_name.startswith("testRoom")]
+    long = dataclasses.replace(settings, clip_max_s=3600.0, scene_cut=1.0, clip_chunk_frames=15)
+    rates = {}
+    for workers in (1, 2):
+        secs, frames = _clip_run(tmp / f"clip-long{workers}", room, long, "ray", workers)
+        rates[workers] = frames / secs
+    print(
+        f"one long clip on ray : {rates[1]:7.2f} frames/s with 1 worker, {rates[2]:.2f} with 2 "
+        f"(x{rates[2] / rates[1]:.2f}; {frames} frames in one clip, chunks of 15 frames + 4 warm-up)"
+    )
+    ray.shutdown()
     return 0
 
 

@@ -13,7 +13,14 @@ import typer
 
 from parallax.cli import options as opt
 from parallax.cli.progress import bar, spinner
-from parallax.corpus import DEFAULT_MAX_SIDE_PX
+from parallax.corpus import (
+    DEFAULT_CLIP_CHUNK_FRAMES,
+    DEFAULT_CLIP_FPS,
+    DEFAULT_CLIP_MAX_S,
+    DEFAULT_CLIP_MIN_FRAMES,
+    DEFAULT_MAX_SIDE_PX,
+    DEFAULT_SCENE_CUT,
+)
 from parallax.errors import ParallaxError
 
 if TYPE_CHECKING:
@@ -77,9 +84,35 @@ def add_cmd(
     ),
     plate_detector: str | None = typer.Option(None, "--plate-detector", help="Local licence-plate cascade .xml."),
     eyes: str = opt.EYES,
+    clip_max_s: float = typer.Option(
+        DEFAULT_CLIP_MAX_S, "--clip-max-s", help="Videos: longest clip, seconds (longer scenes split)."
+    ),
+    clip_fps: float = typer.Option(
+        DEFAULT_CLIP_FPS, "--clip-fps", help="Videos: frame rate clips are sampled at (0 = every frame of the source)."
+    ),
+    scene_cut: float = typer.Option(
+        DEFAULT_SCENE_CUT,
+        "--scene-cut",
+        help="Videos: colour-histogram change (0-1) that starts a new clip; 1 = never cut.",
+    ),
+    clip_min_frames: int = typer.Option(
+        DEFAULT_CLIP_MIN_FRAMES, "--clip-min-frames", help="Videos: fewest frames a stored clip has."
+    ),
+    clip_chunk_frames: int = typer.Option(
+        DEFAULT_CLIP_CHUNK_FRAMES,
+        "--clip-chunk-frames",
+        help="Videos: frames per processing chunk (parallel on Ray); 0 = whole clips.",
+    ),
+    frames_fps: float | None = typer.Option(
+        None, "--frames-fps", help="Frame folders: their frame rate (default: unknown, every frame kept)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
 ) -> None:
-    """Ingest captures: privacy, depth, quality, dedup; one sample folder per accepted capture."""
+    """Ingest captures: privacy, depth, quality, dedup; one sample folder per accepted capture.
+
+    Stereo videos and frame folders (left/ + right/) are cut into clips (scene cuts, --clip-max-s,
+    sampled at --clip-fps); each clip becomes one clip sample folder.
+    """
     from parallax.corpus.consent import load_consent
     from parallax.corpus.ingest import IngestSettings, discover
     from parallax.corpus.sample_import import add_sample_dirs, split_sample_dirs
@@ -87,13 +120,24 @@ def add_cmd(
 
     record = load_consent(consent)
     settings = IngestSettings(
-        max_side_px=max_side, matcher=matcher, face_detector=face_detector, plate_detector=plate_detector, eyes=eyes
+        max_side_px=max_side,
+        matcher=matcher,
+        face_detector=face_detector,
+        plate_detector=plate_detector,
+        clip_max_s=clip_max_s,
+        clip_fps=clip_fps or None,
+        scene_cut=scene_cut,
+        clip_min_frames=clip_min_frames,
+        clip_chunk_frames=clip_chunk_frames,
+        frames_fps=frames_fps,
+        eyes=eyes,
     )
     c = Corpus.open(corpus)
     try:
         sample_dirs, capture_inputs = split_sample_dirs(inputs)
         items, skipped = discover(capture_inputs) if capture_inputs else ([], [])
-        with bar("ingest", len(items) + len(sample_dirs), quiet=as_json) as advance:
+        clips = any(it.kind == "clip" for it in items)  # a video gives one outcome per clip: no total known
+        with bar("ingest", None if clips else len(items) + len(sample_dirs), quiet=as_json) as advance:
 
             def tick(outcome: Outcome) -> None:
                 advance(f"{outcome.original_name}: {outcome.status}")
@@ -112,11 +156,13 @@ def add_cmd(
             return
         from rich.table import Table
 
-        table = Table(title=f"corpus add: {len(outcomes)} captures")
+        table = Table(title=f"corpus add: {len(outcomes)} captures and clips")
         for col in ("capture", "outcome", "sample", "reason"):
             table.add_column(col, overflow="fold")
-        for o in outcomes:
-            table.add_row(o.original_name, o.status, o.sample_id or "", o.reason or "")
+        from rich.markup import escape
+
+        for o in outcomes:  # names hold "[frames a-b]": escaped, not read as markup
+            table.add_row(escape(o.original_name), o.status, o.sample_id or "", escape(o.reason or ""))
         out = _console()
         out.print(table)
         out.print(

@@ -11,6 +11,9 @@ Modules, in the order data flows through them:
 ``quality``      quality scores and the accept/reject decision with reasons
 ``dedup``        exact (pixel SHA-256) and near (perceptual hash) duplicates
 ``ingest``       finding captures and the per-capture step (pure; used by both engines)
+``clip_ingest``  stereo videos and frame folders: cut into clips (``clip_cut``), processed in chunks
+                 (``clip_process``), judged (``clip_quality``), deduplicated by frame (``clip_dedup``)
+                 and committed from a staging folder (``clip_commit``, ``clip_manifest``)
 ``catalog``      the SQLite catalog
 ``store``        a corpus on disk: init/open, crash-safe commits, recovery
 ``maintenance``  withdrawal with tombstones and stale exports; verify
@@ -31,6 +34,11 @@ from parallax._lazy import lazy_getattr
 
 __all__ = [
     "DEFAULT_MAX_SIDE_PX",
+    "DEFAULT_CLIP_MAX_S",
+    "DEFAULT_CLIP_FPS",
+    "DEFAULT_SCENE_CUT",
+    "DEFAULT_CLIP_MIN_FRAMES",
+    "DEFAULT_CLIP_CHUNK_FRAMES",
     "Sample",
     "write_sample_dir",
     "read_sample_dir",
@@ -49,6 +57,15 @@ __all__ = [
 #: ``IngestSettings(max_side_px=...)`` says otherwise (captures are downsized, never upsized).
 #: Defined here, in the package's import-free ``__init__``, so the command line can show it cheaply.
 DEFAULT_MAX_SIDE_PX = 1280
+#: How videos are cut into clips unless ``parallax corpus add`` / ``IngestSettings`` say otherwise
+#: (``parallax.corpus.clip_cut``): longest clip in seconds, sampling rate in frames per second, the
+#: colour change (Bhattacharyya distance, 0-1) that makes a scene cut, fewest frames a clip keeps,
+#: and frames per processing chunk.
+DEFAULT_CLIP_MAX_S = 10.0
+DEFAULT_CLIP_FPS = 10.0
+DEFAULT_SCENE_CUT = 0.5
+DEFAULT_CLIP_MIN_FRAMES = 4
+DEFAULT_CLIP_CHUNK_FRAMES = 50
 
 _LAZY = {
     "Sample": "parallax.corpus.sample",

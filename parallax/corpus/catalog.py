@@ -8,6 +8,12 @@ Tables
 ``tombstones``    what remains of a withdrawn sample: id, content hash, perceptual hashes, contributor.
 ``exports``       every export made, with ``stale`` set when a sample it holds is withdrawn.
 ``export_samples`` which samples each export holds.
+``clip_frames``   one row per stored frame of a clip cut from a video: its source (file key and frame
+                  number) and the perceptual hashes of its views -- the frame-level dedup keys. The
+                  rows of a withdrawn clip stay: with its ``samples`` row (status ``withdrawn``) and
+                  its tombstone they refuse a re-add of the same frames in any container.
+``clip_sources``  one row per video or frame folder whose cuts were planned: its cuts' input keys, so
+                  a re-ingest skips it without decoding it again.
 
 Writers take the database's write lock with ``BEGIN IMMEDIATE`` and hold it while
 they move a sample folder into place and insert its row, so two processes never
@@ -57,7 +63,17 @@ CREATE TABLE IF NOT EXISTS exports(
 CREATE TABLE IF NOT EXISTS export_samples(
     export_id TEXT NOT NULL REFERENCES exports(export_id) ON DELETE CASCADE, sample_id TEXT NOT NULL,
     PRIMARY KEY (export_id, sample_id));
+CREATE TABLE IF NOT EXISTS clip_frames(
+    sample_id TEXT NOT NULL, frame_index INTEGER NOT NULL, source_key TEXT NOT NULL, source_index INTEGER NOT NULL,
+    timestamp_s REAL NOT NULL, phash_left INTEGER NOT NULL, phash_right INTEGER NOT NULL,
+    PRIMARY KEY (sample_id, frame_index));
+CREATE INDEX IF NOT EXISTS clip_frames_source ON clip_frames(source_key, source_index);
+CREATE TABLE IF NOT EXISTS clip_sources(
+    source_key TEXT PRIMARY KEY, original_name TEXT NOT NULL, plan_key TEXT NOT NULL, cut_keys TEXT NOT NULL,
+    frames INTEGER NOT NULL, planned_at TEXT NOT NULL);
 """
+#: Tables added after schema 1 shipped; created when an older catalog is opened (additive only).
+_ADDED_TABLES = ("clip_frames", "clip_sources")
 
 
 def utc_now() -> str:
@@ -95,6 +111,8 @@ class Catalog:
                         if statement.strip():
                             self.db.execute(statement)
                     self.db.execute("INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            else:
+                self._add_missing_tables()
             version = self.db.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise InputFileError(
@@ -104,6 +122,16 @@ class Catalog:
             raise InputFileError(
                 f"{self.path}: catalog schema {version and version[0]} is not one this Parallax reads; upgrade"
             )
+
+    def _add_missing_tables(self) -> None:
+        """Create the tables added since schema 1 (clip frames, clip sources) in a catalog made before them."""
+        have = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "samples" not in have or all(t in have for t in _ADDED_TABLES):
+            return
+        with self.write():
+            for statement in _SCHEMA.split(";"):
+                if "clip_" in statement and statement.strip():
+                    self.db.execute(statement)
 
     def close(self) -> None:
         """Close the connection."""
@@ -183,6 +211,13 @@ class Catalog:
             ),
             "consents": self.rows(
                 "SELECT consent_id, contributor, license, allow_training, date FROM consents ORDER BY consent_id"
+            ),
+            "clip_frames": self.rows(
+                "SELECT sample_id, frame_index, source_key, source_index, timestamp_s, phash_left, phash_right "
+                "FROM clip_frames ORDER BY sample_id, frame_index"
+            ),
+            "clip_sources": self.rows(
+                "SELECT source_key, original_name, plan_key, cut_keys, frames FROM clip_sources ORDER BY source_key"
             ),
         }
 

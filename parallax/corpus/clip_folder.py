@@ -106,6 +106,28 @@ class ClipEncoder:
         self.frame_records: list[dict[str, Any]] = []
         self.streams: dict[str, dict[str, Any]] = {}
 
+    @classmethod
+    def from_parts(
+        cls,
+        info: ClipInfo,
+        *,
+        shape: tuple[int, int],
+        streams: dict[str, dict[str, Any]],
+        frames: list[dict[str, Any]],
+        entries: dict[str, dict[str, Any]],
+    ) -> ClipEncoder:
+        """An encoder that holds frames encoded elsewhere (e.g. by several encoders, one per chunk of a clip,
+        then renumbered): ``frames`` are :meth:`add`'s frame records (index, timestamp_s, source_index, K, pose),
+        ``entries`` its ``files`` entries and ``streams`` its stream descriptions; :meth:`manifest` describes them.
+        """
+        encoder = cls(info)
+        encoder.rules.shape = shape
+        encoder.rules.count = len(frames)
+        encoder.streams = dict(streams)
+        encoder.frame_records = list(frames)
+        encoder.entries = dict(entries)
+        return encoder
+
     def add(self, frame: ClipFrame) -> list[tuple[str, bytes]]:
         """Check and encode the next frame; return its files as ``(name, bytes)`` pairs."""
         self.rules.check(frame)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ __all__ = [
     "anonymise_frames",
     "fill_track_gaps",
     "clip_camera_facts",
+    "container_metadata_keys",
+    "container_camera_facts",
 ]
 
 #: Growth of a carried-over box per frame of gap when the face's speed is unknown (fraction of its size).
@@ -215,7 +218,14 @@ def anonymise_frames(
         rep.boxes_blurred += n
         rep.frames += 1
         rep.frames_with_faces += int(n > 0)
-        rep.per_frame.append({"index": j, "boxes_left": len(filled_l), "boxes_right": len(filled_r)})
+        rep.per_frame.append(
+            {
+                "index": j,
+                "boxes_left": len(filled_l),
+                "boxes_right": len(filled_r),
+                "from_tracking": max(0, n - len(own_l) - len(own_r)),
+            }
+        )
         out_l, out_r = blur_boxes(left, filled_l), blur_boxes(right, filled_r)
         # a second detection pass blurs anything the detector still finds
         if len(detector.detect(out_l)) or len(detector.detect(out_r)):
@@ -280,3 +290,56 @@ def clip_camera_facts(clip_dict: Mapping[str, Any]) -> tuple[dict[str, Any], lis
 
     walk(clip_dict.get("metadata") or {})
     return facts, sorted(dropped)
+
+
+_MAKE_KEYS = ("com.apple.quicktime.make", "com.android.manufacturer", "make")
+_MODEL_KEYS = ("com.apple.quicktime.model", "com.android.model", "model")
+
+
+def container_camera_facts(path: Path) -> dict[str, str]:
+    """The camera make and model a video container states (QuickTime / Android keys), the only tag values kept."""
+    if path.is_dir():
+        return {}
+    from parallax.capture.video_io import require_av
+
+    av = require_av("reading a video's metadata")
+    try:
+        container = av.open(str(path), mode="r", metadata_errors="replace")
+    except av.error.FFmpegError:
+        return {}
+    try:
+        tags = {str(k).lower(): str(v).strip() for k, v in dict(container.metadata).items()}
+    finally:
+        container.close()
+    facts = {}
+    for name, keys in (("make", _MAKE_KEYS), ("model", _MODEL_KEYS)):
+        value = next((tags[k] for k in keys if tags.get(k)), None)
+        if value and len(value) <= 64:
+            facts[name] = value
+    return facts
+
+
+def container_metadata_keys(path: Path) -> list[str]:
+    """Names (never values) of every tag in a video container and its streams; ``[]`` for a folder.
+
+    None of them is stored: a clip sample keeps only :func:`clip_camera_facts`. The
+    names are listed in ``meta.json`` ``privacy.metadata_keys_removed`` (QuickTime
+    ``\u00a9xyz`` is read by FFmpeg as ``location``, Apple's ``mdta`` keys under their own
+    names, e.g. ``com.apple.quicktime.location.ISO6709``).
+    """
+    if path.is_dir():
+        return []
+    from parallax.capture.video_io import require_av
+
+    av = require_av("reading a video's metadata")
+    try:
+        container = av.open(str(path), mode="r", metadata_errors="replace")
+    except av.error.FFmpegError:
+        return []  # the reader reports what is wrong with the file
+    try:
+        names = {str(k) for k in dict(container.metadata)}
+        for stream in container.streams:
+            names |= {f"{stream.type}:{k}" for k in dict(stream.metadata)}
+    finally:
+        container.close()
+    return sorted(names)

@@ -1,5 +1,10 @@
 """The per-capture ingest step: find captures, then privacy -> depth -> quality -> dedup keys -> encoded sample.
 
+Finding captures (:func:`discover`, :class:`CaptureItem`) lives in
+:mod:`parallax.corpus.discovery` and is re-exported here; it also finds stereo
+videos and frame folders, items of kind ``"clip"`` that
+:mod:`parallax.corpus.clip_ingest` cuts into clips and ingests frame by frame.
+
 :func:`process_capture` is a pure function of one :class:`CaptureItem` and the
 :class:`IngestSettings`: it reads the capture, downsizes it to
 ``max_side_px``, blurs faces in both views, rectifies and estimates disparity,
@@ -13,18 +18,25 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from parallax.corpus import DEFAULT_MAX_SIDE_PX, dedup
+from parallax.corpus import (
+    DEFAULT_CLIP_CHUNK_FRAMES,
+    DEFAULT_CLIP_FPS,
+    DEFAULT_CLIP_MAX_S,
+    DEFAULT_CLIP_MIN_FRAMES,
+    DEFAULT_MAX_SIDE_PX,
+    DEFAULT_SCENE_CUT,
+    dedup,
+)
+from parallax.corpus.clip_quality import ClipQualityThresholds
 from parallax.corpus.consent import Consent
+from parallax.corpus.discovery import CAPTURE_EXTENSIONS, CaptureItem, discover
 from parallax.corpus.encoding import pixel_sha256
 from parallax.corpus.privacy import anonymise_pair, camera_facts, load_detector
 from parallax.corpus.quality import QualityThresholds, assess_quality
@@ -41,109 +53,6 @@ __all__ = [
     "package_clip_sample",
     "CAPTURE_EXTENSIONS",
 ]
-
-#: File extensions looked at inside folders (explicit file arguments are always tried).
-CAPTURE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".mpo", ".jps", ".png", ".heic", ".heif", ".lif", ".tif", ".tiff", ".webp", ".bmp"}
-)
-_BOTH = re.compile(r"left[-_.]?right$|right[-_.]?left$", re.IGNORECASE)  # one side-by-side file
-_PAIR = re.compile(r"^(?P<stem>.+?)[-_.](?P<side>left|right|l|r)$", re.IGNORECASE)
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaptureItem:
-    """One capture to ingest: one file, or a left and a right file.
-
-    Parameters
-    ----------
-    paths : tuple of str
-        ``(file,)`` or ``(left, right)``.
-    original_name : str
-        Name(s) kept in ``meta.json``: ``"X.mpo"`` or ``"X-left.jpg + X-right.jpg"``.
-    input_key : str
-        SHA-256 over the bytes of the file(s): rerunning an ingest skips inputs already seen.
-    """
-
-    paths: tuple[str, ...]
-    original_name: str
-    input_key: str
-
-
-def _file_key(paths: tuple[Path, ...]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        try:
-            with open(p, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        except OSError:
-            h.update(f"unreadable:{p.name}".encode())
-        h.update(b"\0|")
-    return h.hexdigest()
-
-
-def discover(inputs: Iterable[str | os.PathLike[str]]) -> tuple[list[CaptureItem], list[str]]:
-    """Turn files and folders into capture items, pairing ``X-left.*`` with ``X-right.*``.
-
-    Folders are walked recursively in sorted order; hidden files and files whose
-    extension is not in :data:`CAPTURE_EXTENSIONS` are skipped (and listed).
-    A ``-left``/``-right`` file (also ``_left``, ``.left``, ``-l``, ``-r``) without its partner is
-    ingested on its own (and will be rejected if it is not a stereo file).
-
-    Returns
-    -------
-    items : list of CaptureItem
-        Sorted by original name.
-    skipped : list of str
-        Files in folders that were not looked at.
-
-    Raises
-    ------
-    InputFileError
-        If an argument does not exist.
-    """
-    files: list[Path] = []
-    skipped: list[str] = []
-    for arg in inputs:
-        p = Path(arg)
-        if p.is_dir():
-            for dirpath, dirnames, names in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(names):
-                    f = Path(dirpath, name)
-                    if name.startswith(".") or f.suffix.lower() not in CAPTURE_EXTENSIONS:
-                        skipped.append(str(f))
-                    else:
-                        files.append(f)
-        elif p.exists():
-            files.append(p)
-        else:
-            raise InputFileError(f"{p} does not exist; give capture files or folders")
-    groups: dict[tuple[str, str], dict[str, Path]] = {}
-    singles: list[Path] = []
-    for f in dict.fromkeys(files):
-        m = None if _BOTH.search(f.stem) else _PAIR.match(f.stem)
-        if m:
-            groups.setdefault((str(f.parent), m["stem"].lower()), {})[m["side"][0].lower()] = f
-        else:
-            singles.append(f)
-    items = [CaptureItem(paths=(str(f),), original_name=f.name, input_key=_file_key((f,))) for f in singles]
-    for sides in groups.values():
-        if "l" in sides and "r" in sides:
-            pair = (sides["l"], sides["r"])
-            items.append(
-                CaptureItem(
-                    paths=tuple(map(str, pair)),
-                    original_name=f"{pair[0].name} + {pair[1].name}",
-                    input_key=_file_key(pair),
-                )
-            )
-        else:
-            items.extend(
-                CaptureItem(paths=(str(f),), original_name=f.name, input_key=_file_key((f,))) for f in sides.values()
-            )
-    items.sort(key=lambda it: (it.original_name, it.paths))
-    return items, skipped
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,6 +81,25 @@ class IngestSettings:
     eyes : str
         Eye order of the captures: ``auto`` (checked from the stereo geometry,
         :mod:`parallax.capture.eyes`), ``left-right`` or ``right-left``.
+    clip_max_s : float
+        Longest clip cut from a video, seconds (a longer scene is split into equal parts).
+    clip_fps : float or None
+        Frame rate clips are sampled at (every ``round(source_fps / clip_fps)``-th frame; never
+        more than the source's); ``None`` keeps every frame.
+    clip_min_frames : int
+        Shortest clip stored, frames: shorter cuts (and clips left shorter after
+        frames were dropped or deduplicated) are rejected with the reason.
+    scene_cut : float
+        A scene cut is where consecutive sampled frames' colour histograms differ
+        by more than this (Bhattacharyya distance, 0 = same, 1 = disjoint); 1 = never cut.
+    clip_chunk_frames : int
+        Frames of a clip are processed in chunks of this many (with a warm-up
+        overlap), in parallel under the Ray engine; 0 = one chunk per clip.
+    frames_fps : float or None
+        Frame rate of frame folders (which state none); ``None``: assumed 30 and
+        every frame kept (no resampling of an unknown rate).
+    clip_thresholds : ClipQualityThresholds
+        Clip-level accept/reject limits (:mod:`parallax.corpus.clip_quality`).
     """
 
     max_side_px: int = DEFAULT_MAX_SIDE_PX
@@ -182,6 +110,13 @@ class IngestSettings:
     near_duplicate_bits: int = dedup.NEAR_DUPLICATE_BITS
     min_confidence: float = 0.5
     eyes: str = "auto"
+    clip_max_s: float = DEFAULT_CLIP_MAX_S
+    clip_fps: float | None = DEFAULT_CLIP_FPS
+    clip_min_frames: int = DEFAULT_CLIP_MIN_FRAMES
+    scene_cut: float = DEFAULT_SCENE_CUT
+    clip_chunk_frames: int = DEFAULT_CLIP_CHUNK_FRAMES
+    frames_fps: float | None = None
+    clip_thresholds: ClipQualityThresholds = field(default_factory=ClipQualityThresholds)
 
     def __post_init__(self) -> None:
         from parallax.capture.eyes import check_eyes
@@ -193,6 +128,9 @@ class IngestSettings:
             raise ParameterError(f"max_side_px must be an integer in [64, 16384], got {self.max_side_px!r}")
         if not (0 <= int(self.near_duplicate_bits) <= 32):
             raise ParameterError(f"near_duplicate_bits must be in [0, 32], got {self.near_duplicate_bits!r}")
+        from parallax.corpus.clip_cut import check_clip_settings
+
+        check_clip_settings(self)
 
 
 @dataclass(frozen=True, kw_only=True)

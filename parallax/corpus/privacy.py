@@ -123,11 +123,16 @@ class MtcnnFaceDetector:
         """Face boxes ``(N, 4)`` as ``x0, y0, x1, y1`` pixels of ``image`` (RGB)."""
         if min(image.shape[:2]) < 24:
             return np.zeros((0, 4))
-        boxes, _ = self._net.detect(
-            np.ascontiguousarray(image[:, :, ::-1]),
-            min_face_size=self.min_face_px,
-            thresholds=[0.6, 0.7, self.threshold],
-        )
+        try:
+            boxes, _ = self._net.detect(
+                np.ascontiguousarray(image[:, :, ::-1]),
+                min_face_size=self.min_face_px,
+                thresholds=[0.6, 0.7, self.threshold],
+            )
+        except ValueError as exc:  # mtcnn-runtime stacks an empty list when no scale yields a candidate
+            if "concatenate" not in str(exc):
+                raise
+            return np.zeros((0, 4))
         boxes = np.asarray(boxes, dtype=np.float64)
         return boxes[:, :4] if boxes.size else np.zeros((0, 4))
 

@@ -130,11 +130,14 @@ class Corpus:
 
     # -- crash recovery --------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Remove staging folders and sample folders without a catalog row; return what was removed.
+        """Remove staging folders, sample folders without a catalog row and the clip staging runs
+        of processes that died (:mod:`parallax.corpus.clip_commit`); return what was removed.
 
         Runs under the catalog's write lock, so it never touches a folder another
         process is about to commit (those are written under the same lock).
         """
+        from parallax.corpus.clip_commit import remove_dead_runs
+
         removed: list[str] = []
         with self.catalog.write() as db:
             known = {r[0] for r in db.execute("SELECT sample_id FROM samples WHERE status = 'active'")}
@@ -143,6 +146,7 @@ class Corpus:
                     continue
                 self.storage.remove(name)
                 removed.append(name)
+            removed += remove_dead_runs(self.root)
         return removed
 
     # -- ingest ----------------------------------------------------------------------------
@@ -235,6 +239,10 @@ class Corpus:
     ) -> list[Outcome]:
         """Ingest ``items`` under ``consent``; return one :class:`Outcome` per item, in order.
 
+        Items of kind ``"clip"`` (stereo videos, frame folders) are ingested after the
+        stills by :func:`parallax.corpus.clip_ingest.ingest_clips`: one outcome per
+        cut of each (or one for a source rejected or skipped whole), after the stills'.
+
         Parameters
         ----------
         engine : {"embedded", "ray"}
@@ -248,6 +256,8 @@ class Corpus:
         self.recover()
         self.register_consent(consent)
         items = list(items)
+        clips = [it for it in items if it.kind == "clip"]
+        items = [it for it in items if it.kind != "clip"]
         outcomes: list[Outcome | None] = [None] * len(items)
 
         def done(index: int, outcome: Outcome) -> None:
@@ -280,7 +290,14 @@ class Corpus:
             results = process_with_ray([items[i] for i in todo], consent, settings, workers=ray_workers)
             for index, processed in zip(todo, results, strict=True):
                 done(index, self.commit(processed, near_duplicate_bits=bits))
-        return [o for o in outcomes if o is not None]
+        stills = [o for o in outcomes if o is not None]
+        if not clips:
+            return stills
+        from parallax.corpus.clip_ingest import ingest_clips
+
+        return stills + ingest_clips(
+            self, clips, consent, settings, engine=engine, on_outcome=on_outcome, ray_workers=ray_workers
+        )
 
     def add_sample(self, sample: Sample | ClipSample, consent: Consent) -> Outcome:
         """Store a ready-made :class:`~parallax.corpus.sample.Sample` or

@@ -129,6 +129,11 @@ class ClipDepth:
     settings : ClipDepthSettings, optional
     rectification : ClipRectification, optional
         A rectification to reuse; estimated from the selected frames when ``None``.
+    depth_mode : Mapping, optional
+        A depth decision to reuse (:attr:`depth_mode` of an earlier run over the
+        same clip, e.g. its first chunk), so that runs over parts of one clip
+        share metric-or-relative, offset and scale; decided from the first
+        processed frame when ``None``.
     """
 
     def __init__(
@@ -141,6 +146,7 @@ class ClipDepth:
         max_frames: int | None = None,
         settings: ClipDepthSettings | None = None,
         rectification: ClipRectification | None = None,
+        depth_mode: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(clip, StereoClip):
             raise ParameterError(f"ClipDepth needs a StereoClip, got {type(clip).__name__}; use parallax.read_clip")
@@ -148,6 +154,12 @@ class ClipDepth:
         self.selection = FrameSelection(start_s=start_s, end_s=end_s, step=step, max_frames=max_frames)
         self.settings = settings or ClipDepthSettings()
         self._rectification = rectification
+        if depth_mode is not None and not {"metric", "baseline", "doffs_px"} <= set(depth_mode):
+            raise ParameterError(
+                "depth_mode must be the depth_mode of an earlier ClipDepth run (metric, baseline, doffs_px)"
+            )
+        self._depth_mode_given = dict(depth_mode) if depth_mode is not None else None
+        self.depth_mode: dict[str, Any] | None = self._depth_mode_given
         self.poses: list[tuple[int, float, PoseEstimate]] = []
         self._stats: dict[str, Any] = {}
 
@@ -227,7 +239,7 @@ class ClipDepth:
             covered_small = cv2.resize(covered_full.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
         temporal = TemporalFilter(s.temporal_settings) if s.temporal else None
         odometry: StereoOdometry | None = None
-        depth_mode: dict[str, Any] | None = None
+        depth_mode: dict[str, Any] | None = self._depth_mode_given
         vo_baseline, doffs_full = 1.0, 0.0
         self.poses = []
         shares_sum = {"new": 0.0, "median": 0.0, "blended": 0.0}
@@ -256,10 +268,12 @@ class ClipDepth:
             )
             d_raw = np.array(estimate.disparity_px, dtype=np.float32)
             c_raw = np.array(estimate.confidence, dtype=np.float32)
-            if depth_mode is None:
+            if depth_mode is None:  # decided on the first frame, unless given
                 depth_mode = self._depth_mode(
                     np.where(c_raw >= _MIN_DECISION_CONFIDENCE, d_raw / sx, np.nan), camera, baseline, offset
                 )
+                self.depth_mode = depth_mode
+            if count == 0:
                 vo_baseline = depth_mode["baseline"] if depth_mode["metric"] else 1.0
                 doffs_full = depth_mode["doffs_px"]
                 if s.odometry:

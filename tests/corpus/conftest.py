@@ -77,3 +77,9 @@ def make_sample(consent: Consent, index: int, *, kind: str = "synthetic", size: 
 def read_meta(root: Path, sample_id: str) -> dict:
     """``meta.json`` of a stored sample."""
     return json.loads((root / "samples" / sample_id / "meta.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def video_dir(data_dir: Path) -> Path:
+    """``../shared/data/video`` (stereo videos and a frame folder)."""
+    return data_dir / "video"

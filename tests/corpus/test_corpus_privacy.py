@@ -214,3 +214,12 @@ def test_blur_is_heavy_inside_the_box_only():
     assert _hf_energy(out, box[0]) < 0.05 * _hf_energy(image, box[0])
     assert np.array_equal(out[:, 130:], image[:, 130:])
     json.dumps(anonymise_pair(image, image, load_detector(None))[2].to_dict())  # report is JSON-ready
+
+
+def test_mtcnn_on_an_image_without_any_candidate_finds_no_face():
+    # a smooth synthetic gradient: no pyramid scale yields a P-Net candidate (mtcnn-runtime then stacks nothing)
+    from parallax.corpus.privacy import MtcnnFaceDetector
+
+    y, x = np.mgrid[0:120, 0:160]
+    image = np.dstack([200 + 0 * x, (x + y) % 256, 255 - x]).astype(np.uint8)
+    assert MtcnnFaceDetector().detect(image).shape == (0, 4)
