@@ -4,12 +4,14 @@ The clip is processed again exactly as the viewer's run was (the same frames,
 rectification and settings, from the clip's ``run.json``), streamed into one of the
 clip outputs of :mod:`parallax.outputs.clip_registry`: ``.sbs.mp4``, ``.ou.mp4``,
 ``.anaglyph.mp4``, ``.depth.mp4``, or the frames folder (views, disparity and depth
-PFMs, ``poses.json``, ``trajectory.txt``, ``transforms.json``) as one ``.frames.zip``.
+PFMs, ``poses.json``, ``trajectory.txt``, ``transforms.json``) as one ``.frames.zip``
+(holding one folder, ``<name>.frames/``, named after the upload).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -105,7 +107,7 @@ def run_clip_export(job: ClipExportJob) -> Path:
     work = Path(tempfile.mkdtemp(prefix=".frames-", dir=job.path.parent))
     try:
         folder = write_clip(run, work / "frames", format=fmt.name, options=options)
-        top = Path(job.path.name.removesuffix(".zip"))
+        top = Path((re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(job.display_name).stem)[:60] or "clip") + ".frames")
         with atomic_output(job.path) as tmp:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
                 for path in sorted(p for p in folder.rglob("*") if p.is_file()):

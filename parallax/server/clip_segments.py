@@ -33,7 +33,7 @@ def scaled_size(width: int, height: int, side_px: int, *, even: bool = False) ->
     """``(width, height)`` shrunk (never grown) so the longer side is at most ``side_px``; ``even`` rounds to even."""
     scale = min(1.0, side_px / max(width, height))
     if even:
-        return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
+        return max(2, 2 * int(width * scale / 2 + 1e-9)), max(2, 2 * int(height * scale / 2 + 1e-9))
     return max(2, round(width * scale)), max(2, round(height * scale))
 
 
@@ -59,6 +59,8 @@ class SegmentWriter:
         self.grid_size = grid_size
         #: Descriptions of the segments written so far.
         self.done: list[dict[str, Any]] = []
+        #: The events that announced the segments (kept by :func:`~parallax.server.clip_worker.run_clip`).
+        self.published: list[dict[str, Any]] = []
         #: A sample of the finite grid depths of the first segment (the viewer's camera distance and range).
         self.first_depths: list[np.ndarray] = []
         self._encoder: Any = None

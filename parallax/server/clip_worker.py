@@ -237,11 +237,15 @@ def run_clip(job: ClipJob) -> dict[str, Any]:
 
     Emits ``processing``, ``first-seconds`` (with ``view``: the clip's ``view.json`` with
     its first segment) and ``progress`` (``frames_done``, ``frames_total``, and
-    ``segment`` when one was written); returns the run's summary. Stops quietly, with
-    ``{"cancelled": True}``, when the capture is deleted meanwhile (checked every frame).
+    ``segment`` when one was written); returns the run's summary, with the segment events
+    under ``"published"`` (the server records any the queue has not delivered yet, so a
+    result that overtakes its last events loses none of them). Stops quietly, with
+    ``{"cancelled": True, "frames": <frames done>}``, when the capture is deleted meanwhile
+    (checked every frame).
     """
     started = time.perf_counter()
     writer: SegmentWriter | None = None
+    done = 0
     try:
         _check_alive(job.folder)
         clip = open_clip(job.source, job.display_name, job.max_pixels)
@@ -258,7 +262,7 @@ def run_clip(job: ClipJob) -> dict[str, Any]:
         )
         sizes = (max(1, round(job.first_s * plan["fps"])), max(1, round(job.segment_s * plan["fps"])))
         view: dict[str, Any] = {}
-        done, t0, first, last_note = 0, 0.0, None, time.perf_counter()
+        t0, first, last_note = 0.0, None, time.perf_counter()
         for frame in run:
             _check_alive(job.folder)
             if first is None:
@@ -281,7 +285,7 @@ def run_clip(job: ClipJob) -> dict[str, Any]:
         if writer is not None:
             writer.abort()
         if isinstance(exc, _Cancelled) or not (job.folder / "meta.json").is_file():
-            return {"cancelled": True}
+            return {"cancelled": True, "frames": done}
         raise
     except BaseException:
         if writer is not None:
@@ -290,6 +294,7 @@ def run_clip(job: ClipJob) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     summary = run.summary()
     return {
+        "published": writer.published,
         "frames": done,
         "segments": len(writer.done),
         "seconds": round(seconds, 3),
@@ -331,9 +336,11 @@ def _publish(
         tmp.write_text(json.dumps({**view, "segments": writer.done}), encoding="utf-8")
     counts = {"frames_done": done, "frames_total": plan["frames"]}
     if segment["index"] == 0:
-        emit(job.capture_id, "first-seconds", **counts, view={**view, "segments": [segment]})
+        event = {"event": "first-seconds", **counts, "view": {**view, "segments": [segment]}}
     else:
-        emit(job.capture_id, "progress", **counts, segment=segment)
+        event = {"event": "progress", **counts, "segment": segment}
+    writer.published.append(event)
+    emit(job.capture_id, **event)
 
 
 def warm_up_video(matcher: str) -> int:

@@ -436,9 +436,15 @@ class JobManager:
                 log.error("capture %s: video processing failed", capture_id, exc_info=exc)
             self._record(capture_id, {"event": "failed", "stage": "clip", "message": message})
             return
-        summary = future.result()
-        if summary.get("cancelled"):
-            return  # deleted meanwhile: its story already ends with "deleted"
+        summary = dict(future.result())
+        if summary.get("cancelled"):  # deleted meanwhile: its story already ends with "deleted"
+            log.info("capture %s: processing stopped after %d frames (deleted)", capture_id[:8], summary["frames"])
+            return
+        # The result may overtake the worker's last events on the progress queue: record those first.
+        seen = {_segment_index(e) for e in self._events.get(capture_id, [])}
+        for event in summary.pop("published", []):
+            if _segment_index(event) not in seen:
+                self._record(capture_id, event)
         self._record(capture_id, {"event": "done", "summary": summary})
 
     def _check_running(self) -> None:
@@ -487,6 +493,15 @@ class JobManager:
                     "export", run_export, ExportJob(folder=folder, stage=stage, format=format_name, path=path)
                 )
             return result
+
+
+def _segment_index(event: dict[str, Any]) -> int | None:
+    """The index of the video segment an event announces (``first-seconds``: 0), else ``None``."""
+    if event.get("event") == "first-seconds":
+        return 0
+    if event.get("event") == "progress" and "segment" in event:
+        return int(event["segment"]["index"])
+    return None
 
 
 def _join_all(processes: list[Any], timeout_s: float) -> None:
