@@ -22,11 +22,12 @@ Files of a clip (``<capture>/clip/``), what the viewer loads:
     (one decoder keeps the eyes in step). Frame times start at 0 in each segment;
     the segment's ``times_s`` lists them.
 ``seg-NNN.depth``
-    gzip of little-endian float16 depth grids, one per frame in order, each
-    ``grid_width x grid_height`` values, row-major, top row first, along the optical
-    axis (metres when metric, else relative with one scale for the clip); NaN where
-    the frame's depth is not ``valid`` (the viewer draws nothing there). Served with
-    ``Content-Encoding: gzip``.
+    gzip of depth grids, one per frame in order, each ``grid_width x grid_height``
+    values, row-major, top row first, along the optical axis (metres when metric,
+    else relative with one scale for the clip): float16 rounded to 8 significant bits,
+    NaN where the frame's depth is not ``valid`` (the viewer draws nothing there),
+    stored row-differenced (:func:`~parallax.server.clip_segments.encode_depth_grid`).
+    Served with ``Content-Encoding: gzip``.
 ``view.json``
     The clip's viewer facts (sizes, grid intrinsics, depth units and range, frame
     rate, frames in all) and the segments written so far.

@@ -8,7 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from parallax.server.clip_segments import SegmentWriter, clip_view, scaled_size
+from parallax.server.clip_segments import (
+    SegmentWriter,
+    clip_view,
+    decode_depth_grid,
+    encode_depth_grid,
+    scaled_size,
+)
 from parallax.stereo.clip_types import FrameDepth
 from parallax.stereo.types import DepthResult
 
@@ -75,9 +81,26 @@ def test_segments_round_trip(tmp_path):
     left, right = video[1][:, :48].astype(float), video[1][:, 48:].astype(float)
     assert left[..., 0].mean() > 100 and right[..., 2].mean() > 170 and right[..., 0].mean() < 20  # left | right
     assert left[..., 1].mean() == pytest.approx(20 * 5, abs=6)  # frame 5, in order, colours kept
-    grids = np.frombuffer(gzip.decompress((tmp_path / "seg-001.depth").read_bytes()), "<f2").reshape(3, 16, 24)
+    data = gzip.decompress((tmp_path / "seg-001.depth").read_bytes())
+    size = 24 * 16 * 2
+    assert len(data) == 3 * size
+    grids = np.stack([decode_depth_grid(data[i * size : (i + 1) * size], 24, 16) for i in range(3)])
     assert np.isnan(grids[:, :, 12:]).all()  # not valid: NaN
-    np.testing.assert_allclose(grids[:, :, :11].astype(float).mean(axis=(1, 2)), [1.4, 1.5, 1.6], atol=2e-3)
+    np.testing.assert_allclose(grids[:, :, :11].mean(axis=(1, 2)), [1.4, 1.5, 1.6], rtol=4e-3)
+
+
+def test_depth_grid_encoding_round_trip_to_8_significant_bits():
+    rng = np.random.default_rng(2)
+    grid = (np.exp(rng.normal(0, 1.5, (40, 60))) * rng.choice([1e-2, 1.0, 30.0], (40, 60))).astype(np.float32)
+    grid[rng.random(grid.shape) < 0.1] = np.nan
+    data = encode_depth_grid(grid)
+    assert len(data) == grid.size * 2
+    back = decode_depth_grid(data, 60, 40)
+    assert np.array_equal(np.isnan(back), np.isnan(grid))
+    ok = np.isfinite(grid) & (grid > 1e-3)  # float16's normal range (depths are metres or ~1)
+    assert np.abs(back[ok] / grid[ok] - 1).max() <= 2.0**-8 + 2.0**-11  # float16, then 8 significant bits
+    smooth = np.tile(np.linspace(1.0, 3.0, 60, dtype=np.float32), (40, 1))
+    assert len(gzip.compress(encode_depth_grid(smooth))) < 0.5 * len(gzip.compress(smooth.astype("<f2").tobytes()))
 
 
 def test_clip_view_describes_the_grid_and_first_segment(tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from parallax.server.clip_segments import decode_depth_grid
 from parallax.server.clip_worker import ClipCheck, check_clip, clip_plan, upload_kind
 from parallax.server.store import CLIP_STAGE
 
@@ -126,7 +127,9 @@ def test_clip_upload_streams_segments_then_done(which, clip_server, clip_client,
         assert frames[0].shape == (vh, 2 * vw, 3)
         r = clip_client.get(f"{base}/{seg['depth']}")
         assert r.headers["content-encoding"] == "gzip"  # stored gzipped; the client inflates it
-        grids = np.frombuffer(r.content, "<f2").astype(np.float32).reshape(seg["frames"], H, W)
+        size = W * H * 2
+        assert len(r.content) == seg["frames"] * size
+        grids = np.stack([decode_depth_grid(r.content[i * size : (i + 1) * size], W, H) for i in range(seg["frames"])])
         assert np.isfinite(grids).mean() > 0.5  # mostly valid depth, NaN where not
         assert np.nanmin(grids) > 0
     # the left half of the video is the left view, the right half the right view (of the rectified pair)
@@ -303,10 +306,10 @@ def test_a_processed_clip_counts_against_the_quota_and_expires(clip_server, clip
     assert cid in removed and not folder.exists()
 
 
-def test_depth_files_are_gzip_of_float16(clip_server, clip_client, events_of, post_file, video_dir):
+def test_depth_files_are_gzip_of_one_grid_a_frame(clip_server, clip_client, events_of, post_file, video_dir):
     r = post_file(clip_client, video_dir / VIDEOS["spatial"])
     cid = r.json()["id"]
     view = next(e["view"] for e in events_of(clip_client, cid) if e["event"] == "first-seconds")
     raw = (clip_server.service.store.root / cid / "clip" / "seg-000.depth").read_bytes()
-    grids = np.frombuffer(gzip.decompress(raw), "<f2")
+    grids = np.frombuffer(gzip.decompress(raw), "<u2")
     assert grids.size == view["segments"][0]["frames"] * view["grid_width"] * view["grid_height"]

@@ -3,8 +3,9 @@
 // The server cuts a processed clip into segments (parallax/server/clip_worker.py). Each has
 //   seg-NNN.mp4    H.264, the rectified left view on the left half and the right view on the right half
 //                  (one decoder keeps the eyes in step), frame times from 0 within the segment;
-//   seg-NNN.depth  float16 depth grids (little-endian, grid_width x grid_height each, NaN = not valid),
-//                  one per frame, sent gzipped (the browser inflates them);
+//   seg-NNN.depth  depth grids (grid_width x grid_height each, one per frame), sent gzipped (the browser
+//                  inflates them): per row, the float16 bit pattern of the first depth, then differences
+//                  modulo 2^16 to the previous one (clip_segments.encode_depth_grid); NaN = not valid;
 // and a description (times_s: each frame's time in the segment's video, start_s: where the segment
 // starts in the clip). A <video> element per segment decodes it; requestVideoFrameCallback says which
 // frame is on screen (its mediaTime), and that frame's depth grid moves the mesh in the same step, so
@@ -167,9 +168,16 @@ export class ClipPlayer {
   }
 
   _show(seg, k) {
+    const W = this.view.grid_width;
     const n = this.grid.length;
-    const halves = seg.depth.subarray(k * n, (k + 1) * n);
-    for (let i = 0; i < n; i++) this.grid[i] = HALF[halves[i]];
+    const deltas = seg.depth.subarray(k * n, (k + 1) * n);
+    for (let row = 0; row < n; row += W) {
+      let bits = 0;
+      for (let i = row; i < row + W; i++) {
+        bits = (bits + deltas[i]) & 0xffff;
+        this.grid[i] = HALF[bits];
+      }
+    }
     this.viewer.showClipFrame(seg.texture, this.grid);
     this.frame = seg.desc.first_frame + k;
     this.time = seg.desc.start_s + seg.desc.times_s[k];
