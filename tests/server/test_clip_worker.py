@@ -313,3 +313,37 @@ def test_depth_files_are_gzip_of_one_grid_a_frame(clip_server, clip_client, even
     raw = (clip_server.service.store.root / cid / "clip" / "seg-000.depth").read_bytes()
     grids = np.frombuffer(gzip.decompress(raw), "<u2")
     assert grids.size == view["segments"][0]["frames"] * view["grid_width"] * view["grid_height"]
+
+
+@pytest.mark.parametrize(
+    "setting,value",
+    [
+        ("max_video_upload_bytes", 0),
+        ("video_max_s", 0),
+        ("video_max_fps", -1.0),
+        ("video_first_s", float("nan")),
+        ("video_segment_s", True),
+        ("video_side_px", 16),
+        ("video_view_side_px", 10),
+        ("video_grid_side_px", 8),
+    ],
+)
+def test_video_settings_are_checked(tmp_path, setting, value):
+    from parallax.errors import ParameterError
+    from parallax.server import ServerConfig
+
+    with pytest.raises(ParameterError, match=setting):
+        ServerConfig(data_dir=tmp_path, **{setting: value})
+
+
+def test_serve_video_options_are_checked(tmp_path, capsys):
+    from parallax.cli.main import main
+    from parallax.errors import ParameterError
+
+    for args, option in (
+        (["--max-video-seconds", "0"], "--max-video-seconds"),
+        (["--max-video-upload-mb", "-1"], "--max-video-upload-mb"),
+    ):
+        assert main(["serve", "--data-dir", str(tmp_path), *args]) == ParameterError.exit_code
+        err = capsys.readouterr().err
+        assert option in err and len(err.strip().splitlines()) == 1, err

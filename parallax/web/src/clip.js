@@ -201,9 +201,12 @@ export class ClipPlayer {
 
   play() {
     this.playing = true;
-    if (this.current && this.current.video) {
-      if (this.current.video.ended) this._ended();
-      else this.current.video.play().catch(() => {});
+    const seg = this.current;
+    if (seg && seg.video) {
+      const last = seg.desc.index === this.segments.length - 1;
+      if (seg.video.ended && last && this.complete) this._switch(this.segments[0], 0); // from the start again
+      else if (seg.video.ended) this._ended();
+      else seg.video.play().catch(() => {});
     }
     this._state();
   }
