@@ -266,13 +266,13 @@ def run_clip(job: ClipJob) -> dict[str, Any]:
         t0, first, last_note = 0.0, None, time.perf_counter()
         for frame in run:
             _check_alive(job.folder)
-            if first is None:
+            if done == 0:
                 first, t0 = frame.result, frame.timestamp_s
             writer.add(frame, done, frame.timestamp_s - t0)
             done += 1
             if writer.frames >= sizes[1 if writer.done else 0]:
                 if not writer.done:  # the first segment's depths set the viewer's camera distance
-                    view = clip_view(first, clip, rect, plan, writer)
+                    view, first = clip_view(first, clip, rect, plan, writer), None
                 _publish(job, writer, view, plan, done, started, t_rect)
                 last_note = time.perf_counter()
             elif time.perf_counter() - last_note >= _PROGRESS_EVERY_S:
@@ -313,7 +313,7 @@ def _prepare(job: ClipJob, clip: Any, plan: dict[str, Any]) -> Any:
 
     first_n = max(1, round(job.first_s * plan["fps"]))
     rect = estimate_clip_rectification(
-        clip, end_s=plan["end_s"], step=plan["step"], max_frames=first_n, fit_frames=3, check_frames=1
+        clip, end_s=plan["end_s"], step=plan["step"], max_frames=first_n, fit_frames=3, check_frames=0
     )
     _check_alive(job.folder)
     out = job.folder / CLIP_DIR
