@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TERMINAL_EVENTS", "EVENTS_FILE", "append_event", "read_story", "describe_event"]
+__all__ = ["TERMINAL_EVENTS", "EVENTS_FILE", "append_event", "read_story", "describe_event", "segment_index"]
 
 TERMINAL_EVENTS = ("done", "failed", "deleted")
 EVENTS_FILE = "events.jsonl"
@@ -58,6 +58,15 @@ def read_story(folder: Path, meta: Callable[[], dict[str, Any]]) -> list[dict[st
         message = "processing was interrupted (server restart); upload the file again"
         events.append({"id": len(events) + 1, "event": "failed", "message": message})
     return events
+
+
+def segment_index(event: dict[str, Any]) -> int | None:
+    """The index of the video segment an event announces (``first-seconds``: 0), else ``None``."""
+    if event.get("event") == "first-seconds":
+        return 0
+    if event.get("event") == "progress" and "segment" in event:
+        return int(event["segment"]["index"])
+    return None
 
 
 def describe_event(event: dict[str, Any]) -> str:

@@ -40,7 +40,14 @@ from parallax.errors import OutputError, ParallaxError
 from parallax.server.clip_export import ClipExportJob, run_clip_export
 from parallax.server.clip_worker import ClipCheck, ClipJob, check_clip, run_clip, warm_up_video
 from parallax.server.config import ServerConfig
-from parallax.server.events import EVENTS_FILE, TERMINAL_EVENTS, append_event, describe_event, read_story
+from parallax.server.events import (
+    EVENTS_FILE,
+    TERMINAL_EVENTS,
+    append_event,
+    describe_event,
+    read_story,
+    segment_index,
+)
 from parallax.server.store import CaptureNotFoundError, CaptureStore
 from parallax.server.worker import ExportJob, StageJob, init_worker, run_export, run_stage, warm_up
 
@@ -441,9 +448,9 @@ class JobManager:
             log.info("capture %s: processing stopped after %d frames (deleted)", capture_id[:8], summary["frames"])
             return
         # The result may overtake the worker's last events on the progress queue: record those first.
-        seen = {_segment_index(e) for e in self._events.get(capture_id, [])}
+        seen = {segment_index(e) for e in self._events.get(capture_id, [])}
         for event in summary.pop("published", []):
-            if _segment_index(event) not in seen:
+            if segment_index(event) not in seen:
                 self._record(capture_id, event)
         self._record(capture_id, {"event": "done", "summary": summary})
 
@@ -493,15 +500,6 @@ class JobManager:
                     "export", run_export, ExportJob(folder=folder, stage=stage, format=format_name, path=path)
                 )
             return result
-
-
-def _segment_index(event: dict[str, Any]) -> int | None:
-    """The index of the video segment an event announces (``first-seconds``: 0), else ``None``."""
-    if event.get("event") == "first-seconds":
-        return 0
-    if event.get("event") == "progress" and "segment" in event:
-        return int(event["segment"]["index"])
-    return None
 
 
 def _join_all(processes: list[Any], timeout_s: float) -> None:
