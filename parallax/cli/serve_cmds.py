@@ -30,6 +30,8 @@ __all__ = ["register", "default_data_dir", "parse_duration_s"]
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*", re.I)
 _DEFAULT_UPLOAD_MB = ServerConfig.max_upload_bytes / MB
+_DEFAULT_VIDEO_UPLOAD_MB = ServerConfig.max_video_upload_bytes / MB
+_DEFAULT_VIDEO_S = ServerConfig.video_max_s
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
@@ -82,10 +84,13 @@ def _config(
     max_upload_mb: float,
     admin_token_file: Path | None,
     refine: bool,
+    max_video_upload_mb: float = _DEFAULT_VIDEO_UPLOAD_MB,
     **limits: Any,
 ) -> ServerConfig:
     if not (max_upload_mb > 0):
         raise ParameterError(f"--max-upload-mb must be positive, got {max_upload_mb}")
+    if not (max_video_upload_mb > 0):
+        raise ParameterError(f"--max-video-upload-mb must be positive, got {max_video_upload_mb}")
     token = None
     if admin_token_file is not None:
         try:
@@ -98,6 +103,7 @@ def _config(
         data_dir=data_dir,
         corpus_dir=corpus,
         max_upload_bytes=int(max_upload_mb * MB),
+        max_video_upload_bytes=int(max_video_upload_mb * MB),
         admin_token=token,
         refine=refine,
         **limits,
@@ -125,7 +131,15 @@ def register(app: typer.Typer) -> None:
             None, "--data-dir", help="Folder for uploads (default ~/.local/share/parallax/server)."
         ),
         max_upload_mb: float = typer.Option(
-            _DEFAULT_UPLOAD_MB, "--max-upload-mb", help="Largest upload in MB (answered 413 above)."
+            _DEFAULT_UPLOAD_MB, "--max-upload-mb", help="Largest photo upload in MB (answered 413 above)."
+        ),
+        max_video_upload_mb: float = typer.Option(
+            _DEFAULT_VIDEO_UPLOAD_MB, "--max-video-upload-mb", help="Largest stereo video upload in MB (413 above)."
+        ),
+        max_video_seconds: float = typer.Option(
+            _DEFAULT_VIDEO_S,
+            "--max-video-seconds",
+            help="Seconds of a stereo video that are processed (its start; the page says when a video was cut).",
         ),
         expire_after: str = typer.Option(
             "7d",
@@ -153,11 +167,13 @@ def register(app: typer.Typer) -> None:
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the URL and errors."),
     ) -> None:
-        """Run the web app: drop a stereo photo, see it in 3D, download, share, contribute."""
+        """Run the web app: drop a stereo photo or video, see it in 3D, download, share, contribute."""
         from parallax.server import create_app
         from parallax.server.runner import ServerRunner, bind_socket, stop_signals
 
         _check_port(port)
+        if not max_video_seconds > 0:
+            raise ParameterError(f"--max-video-seconds must be positive, got {max_video_seconds}")
         if not max_store_gb >= 0:
             raise ParameterError(f"--max-store-gb must be 0 (no quota) or positive, got {max_store_gb}")
         expire_after_s = parse_duration_s(expire_after)
@@ -170,6 +186,8 @@ def register(app: typer.Typer) -> None:
             max_upload_mb,
             admin_token_file,
             refine,
+            max_video_upload_mb,
+            video_max_s=max_video_seconds,
             expire_after_s=expire_after_s,
             max_store_bytes=int(max_store_gb * 1e9) or None,
             uploads_per_minute=uploads_per_minute,
@@ -203,7 +221,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("view")
     def view(
-        file: Path = typer.Argument(..., help="A stereo capture: HEIC spatial photo, MPO, LIF, side-by-side JPG/JPS."),
+        file: Path = typer.Argument(
+            ..., help="A stereo capture: HEIC spatial photo, MPO, LIF, side-by-side JPG/JPS, or a stereo video."
+        ),
         right: Path = typer.Option(None, "--right", help="The right view, when FILE is only the left one."),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
         port: int = typer.Option(0, "--port", help="TCP port (0 = any free port)."),
@@ -215,7 +235,7 @@ def register(app: typer.Typer) -> None:
         from parallax.server.runner import ServerRunner, StopRequested, bind_socket, stop_signals
 
         if not file.is_file():
-            raise InputFileError(f"{file}: no such file; give the path of a stereo photo")
+            raise InputFileError(f"{file}: no such file; give the path of a stereo photo or video")
         if right is not None and not right.is_file():
             raise InputFileError(f"--right {right}: no such file; give the path of the right view")
         _check_port(port)
@@ -223,7 +243,7 @@ def register(app: typer.Typer) -> None:
         log = logging.getLogger("parallax.server")
         with stop_signals() as stop, tempfile.TemporaryDirectory(prefix="parallax-view-") as tmp:
             size_mb = max(_DEFAULT_UPLOAD_MB, (file.stat().st_size + (right.stat().st_size if right else 0)) / MB + 1)
-            web = create_app(_config(Path(tmp), None, size_mb, None, refine))
+            web = create_app(_config(Path(tmp), None, size_mb, None, refine, max(_DEFAULT_VIDEO_UPLOAD_MB, size_mb)))
             runner = ServerRunner(web, bind_socket(host, port), stop)
             try:
                 log.info("starting the viewer…")

@@ -13,7 +13,7 @@ and are encoded at once, so memory stays flat with the clip's length:
   frame's 2nd-98th percentile and follows later frames slowly (a 10 % step per
   frame), so the colours do not flicker with the content.
 
-Video is H.264 (``libx264``, ``yuv420p``, BT.709 tagged) in MP4 through PyAV,
+Video is H.264 (``libx264``, ``yuv420p``, BT.709 limited range: converted with that matrix and tagged) in MP4 through PyAV,
 from the optional extra ``video``. H.264 in ``yuv420p`` needs even sizes: an
 odd last row or column is dropped. Frame times follow the source's
 timestamps (so ``--step`` keeps real time). :class:`AudioCopy` copies the
@@ -196,6 +196,9 @@ class VideoEncoder:
         if self._size != (w2, h2):
             raise ParameterError(f"video frames must keep one size: {self._size} then {(w2, h2)}")
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h2, :w2]), format="rgb24")
+        # Convert with the matrix and range the stream is tagged with (swscale's default is BT.601,
+        # which a player decoding by the BT.709 tag would show with shifted colours).
+        frame = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range="MPEG")
         pts = self.frames if time_s is None else max(int(round(time_s * self.rate)), self._next_pts())
         frame.pts = pts
         frame.time_base = Fraction(1, 1) / self.rate

@@ -4,7 +4,8 @@ Needs the ``web`` extra (FastAPI, uvicorn, python-multipart); import this module
 only through :func:`parallax.server.create_app`, which says which extra is missing.
 
 HTTP status of errors: a malformed or unknown capture id 404; missing owner/admin
-token 403; an upload over the size or pixel limit 413; a file of a format
+token 403; an upload over the size or pixel limit 413 (photos ``max_upload_bytes``,
+stereo videos ``max_video_upload_bytes``); a file of a format
 Parallax does not read 415; an unreadable or non-stereo file 422; too many
 uploads or other changes from one client 429 (with ``Retry-After``); the store at
 its size quota 507; the server shutting down 503; a bad parameter 400; not ready yet 409. The body is
@@ -44,6 +45,7 @@ from parallax.errors import (
     UnsupportedFormatError,
 )
 from parallax.server import contribution
+from parallax.server.clip_export import clip_formats
 from parallax.server.config import ServerConfig
 from parallax.server.jobs import ServerStoppingError
 from parallax.server.security import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -54,7 +56,7 @@ from parallax.server.service import (
     StorageFullError,
     TooManyRequestsError,
 )
-from parallax.server.store import ASSET_NAMES, CaptureNotFoundError
+from parallax.server.store import CLIP_STAGE, CaptureNotFoundError, media_type
 from parallax.server.worker import ImageTooLargeError
 from parallax.web import WEB_ROOT, vendor_files, vendor_root
 
@@ -226,6 +228,9 @@ def build_app(config: ServerConfig) -> FastAPI:
             "licenses": list(contribution.LICENSES),
             "formats": service.formats(),
             "anaglyph": anaglyph_matrices(),
+            "max_video_upload_bytes": config.max_video_upload_bytes,
+            "video": {"max_s": config.video_max_s, "max_fps": config.video_max_fps, "first_s": config.video_first_s},
+            "clip_formats": clip_formats(),
         }
 
     @app.post("/api/captures", status_code=201)
@@ -275,7 +280,12 @@ def build_app(config: ServerConfig) -> FastAPI:
     @app.get("/api/captures/{capture_id}/files/{stage}/{name}")
     async def capture_file(capture_id: str, stage: str, name: str) -> FileResponse:
         path = service.store.asset_path(capture_id, stage, name)
-        return FileResponse(path, media_type=ASSET_NAMES[name], headers={"cache-control": "private, max-age=3600"})
+        headers = {"cache-control": "private, max-age=3600"}
+        if stage == CLIP_STAGE and name == "view.json":
+            headers["cache-control"] = "no-cache"  # rewritten as segments arrive
+        if name.endswith(".depth"):
+            headers["content-encoding"] = "gzip"  # stored gzipped: the browser inflates it (clip_worker)
+        return FileResponse(path, media_type=media_type(stage, name), headers=headers)
 
     @app.get("/api/captures/{capture_id}/download/{format_name}")
     async def download(capture_id: str, format_name: str, request: Request, stage: str | None = None) -> FileResponse:
@@ -319,7 +329,9 @@ def build_app(config: ServerConfig) -> FastAPI:
         service.check_rate(service.action_limiter, _client(request), "admin requests")
         return await service.export_corpus(_bearer(request))
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=config.max_upload_bytes, upload_max_bytes=config.max_video_upload_bytes
+    )
     app.add_middleware(
         SecurityHeadersMiddleware, script_hashes=page_script_hashes()
     )  # added last = outermost: every response gets the headers

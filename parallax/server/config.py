@@ -68,7 +68,29 @@ class ServerConfig:
     mesh_side_px : int
         Longest side of the depth grid sent to the viewer (vertices of the mesh).
     workers : int
-        Worker processes per queue (preview, refine, export); default 1 each.
+        Worker processes per queue (preview, refine, export, video); default 1 each.
+    max_video_upload_bytes : int
+        Largest stereo video accepted, in bytes (default 512 MiB). Request bodies to the
+        upload route may be this large; a photo larger than ``max_upload_bytes`` is still
+        refused (413) once its content shows it is a photo.
+    video_max_s : float
+        Seconds of a video that are processed (default 20): the first ``video_max_s``
+        seconds; the page says when a clip was cut.
+    video_max_fps : float
+        Highest frame rate processed (default 30): faster clips keep every n-th frame.
+    video_first_s : float
+        Length of the first segment, in seconds of video (default 1): processed and
+        published first (the ``first-seconds`` event), so the 3D player starts at once.
+    video_segment_s : float
+        Length of each later segment, in seconds of video (default 3).
+    video_side_px : int
+        Longest side of the working size clips are matched at (default 320 px).
+    video_matcher : str
+        Matcher of the clip depth (default ``"default"``, with its temporal filter).
+    video_view_side_px : int
+        Longest side of each view in the video sent to the viewer (default 960 px).
+    video_grid_side_px : int
+        Longest side of the per-frame depth grid sent to the viewer (default 192).
     """
 
     data_dir: Path
@@ -87,6 +109,15 @@ class ServerConfig:
     refine: bool = True
     mesh_side_px: int = 1024
     workers: int = 1
+    max_video_upload_bytes: int = 512 * MB
+    video_max_s: float = 20.0
+    video_max_fps: float = 30.0
+    video_first_s: float = 1.0
+    video_segment_s: float = 3.0
+    video_side_px: int = 320
+    video_matcher: str = "default"
+    video_view_side_px: int = 960
+    video_grid_side_px: int = 192
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -100,6 +131,10 @@ class ServerConfig:
             "preview_side_px",
             "mesh_side_px",
             "workers",
+            "max_video_upload_bytes",
+            "video_side_px",
+            "video_view_side_px",
+            "video_grid_side_px",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -122,6 +157,13 @@ class ServerConfig:
             raise ParameterError(
                 f"server setting max_store_bytes must be None (no quota) or a positive integer, got {self.max_store_bytes!r}"
             )
+        for name in ("video_max_s", "video_max_fps", "video_first_s", "video_segment_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+                raise ParameterError(f"server setting {name} must be a positive number, got {value!r}")
+        for name, least in (("video_side_px", 32), ("video_view_side_px", 64), ("video_grid_side_px", 16)):
+            if getattr(self, name) < least:
+                raise ParameterError(f"server setting {name} must be >= {least}, got {getattr(self, name)}")
         if self.preview_side_px < 64:
             raise ParameterError(f"server setting preview_side_px must be >= 64, got {self.preview_side_px}")
         if self.admin_token is not None and len(self.admin_token) < 16:

@@ -1,7 +1,7 @@
 """Worker pools and progress events: the server never computes in its event loop.
 
-Three process pools (``preview``, ``refine``, ``export``) keep a slow background
-refinement or download from delaying the next upload's first look. Worker
+Four process pools (``preview``, ``refine``, ``export``, ``video``) keep a slow background
+refinement, download or video from delaying the next upload's first look. Worker
 processes are started from a ``forkserver`` (never forked from the threaded
 server) and warmed up at start-up (imports and a tiny depth computation, so
 JIT compilation is not paid by the first upload).
@@ -9,7 +9,10 @@ JIT compilation is not paid by the first upload).
 Progress of a capture is a list of events (dicts with an ``"event"`` key and an
 ``"id"``, 1, 2, 3, ... in order): ``read`` → ``preview-ready`` → ``refining`` →
 ``full-ready`` → ``done``, or ``failed`` (with ``message``) at any point, or
-``deleted``. Each event is also appended to the capture's ``events.jsonl``, so ids
+``deleted``. A stereo video's: ``read`` (``kind: "clip"``) → ``processing`` →
+``first-seconds`` (its first segment, viewable) → ``progress`` (frames done, and each
+further segment) → ``done`` (see :mod:`parallax.server.clip_worker`). Each event is
+also appended to the capture's ``events.jsonl`` (:mod:`parallax.server.events`), so ids
 stay the same after a restart. :meth:`JobManager.events` replays them from a given
 id on and then follows new ones; the server sends them as server-sent events with
 those ids (a reconnecting page sends ``Last-Event-ID`` and resumes after it). The
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import multiprocessing
 import pickle
@@ -35,7 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from parallax.errors import OutputError, ParallaxError
+from parallax.server.clip_export import ClipExportJob, run_clip_export
+from parallax.server.clip_worker import ClipCheck, ClipJob, check_clip, run_clip, warm_up_video
 from parallax.server.config import ServerConfig
+from parallax.server.events import (
+    EVENTS_FILE,
+    TERMINAL_EVENTS,
+    append_event,
+    describe_event,
+    read_story,
+    segment_index,
+)
 from parallax.server.store import CaptureNotFoundError, CaptureStore
 from parallax.server.worker import ExportJob, StageJob, init_worker, run_export, run_stage, warm_up
 
@@ -43,9 +55,7 @@ __all__ = ["JobManager", "ServerStoppingError", "TERMINAL_EVENTS", "EVENTS_FILE"
 
 log = logging.getLogger("parallax.server")
 
-TERMINAL_EVENTS = ("done", "failed", "deleted")
-EVENTS_FILE = "events.jsonl"
-_POOL_NICE = {"preview": 0, "refine": 10, "export": 5}
+_POOL_NICE = {"preview": 0, "refine": 10, "export": 5, "video": 5}
 
 
 class ServerStoppingError(OutputError):
@@ -108,11 +118,17 @@ class JobManager:
             )
         self._reader = threading.Thread(target=self._read_queue, name="parallax-progress", daemon=True)
         self._reader.start()
-        # Each pool compiles what it will run: the preview and refine matchers; exports import only.
-        matchers = {"preview": (self.config.preview_matcher,), "refine": (self.config.refine_matcher,), "export": ()}
+        # Each pool compiles what it will run: the preview and refine matchers, the clip stage; exports import only.
+        config = self.config
+        warm_ups: dict[str, tuple[Callable[[Any], int], Any]] = {
+            "preview": (warm_up, (config.preview_matcher,)),
+            "refine": (warm_up, (config.refine_matcher,)),
+            "export": (warm_up, ()),
+            "video": (warm_up_video, config.video_matcher),
+        }
         warm = asyncio.gather(
             *(
-                self._loop.run_in_executor(pool, warm_up, matchers[name])
+                self._loop.run_in_executor(pool, warm_ups[name][0], warm_ups[name][1])
                 for name, pool in self._pools.items()
                 for _ in range(self.config.workers)
             )
@@ -219,7 +235,7 @@ class JobManager:
         try:
             if state != "deleted":
                 self._persist(capture_id, event)
-            if state in ("read", "preview-ready", "refining", "done", "failed"):
+            if state in ("read", "preview-ready", "refining", "first-seconds", "done", "failed"):
                 self.store.update_meta(
                     capture_id, state=state, **({"error": event["message"]} if state == "failed" else {})
                 )
@@ -227,7 +243,8 @@ class JobManager:
                 self._on_change(capture_id)
         except (CaptureNotFoundError, OSError, ParallaxError):
             pass  # deleted meanwhile: the events still tell the page
-        log.info("capture %s: %s", capture_id[:8], describe_event(event))
+        if state != "progress" or "segment" in event:  # frame counts alone are not worth a log line
+            log.info("capture %s: %s", capture_id[:8], describe_event(event))
         changed = self._changed.pop(capture_id, None)
         if changed is not None:
             changed.set()
@@ -237,9 +254,7 @@ class JobManager:
 
     def _persist(self, capture_id: str, event: dict[str, Any]) -> None:
         """Append one event to the capture's ``events.jsonl`` (one JSON object a line)."""
-        line = json.dumps(event, separators=(",", ":")) + "\n"
-        with open(self.store.dir_for(capture_id) / EVENTS_FILE, "a", encoding="utf-8") as fh:
-            fh.write(line)
+        append_event(self.store.dir_for(capture_id), event)
 
     def _drop(self, capture_id: str, events: list[dict[str, Any]]) -> None:
         if self._events.get(capture_id) is events:
@@ -262,32 +277,7 @@ class JobManager:
         """
         if capture_id in self._events:
             return list(self._events[capture_id])
-        folder = self.store.dir_for(capture_id)
-        events: list[dict[str, Any]] = []
-        log_file = folder / EVENTS_FILE
-        if log_file.is_file():
-            for line in log_file.read_text(encoding="utf-8").splitlines():
-                try:
-                    event = json.loads(line)
-                except ValueError:  # a line cut short by a crash: the rest is still good
-                    continue
-                if isinstance(event, dict) and event.get("id") == len(events) + 1:
-                    events.append(event)
-        else:  # a capture from before event logs: rebuilt from its files
-            meta = self.store.meta(capture_id)
-            for stage in ("preview", "full"):
-                view = folder / stage / "view.json"
-                if view.is_file():
-                    events.append({"event": f"{stage}-ready", "view": json.loads(view.read_text(encoding="utf-8"))})
-            if meta.get("state") in ("error", "failed"):
-                events.append({"event": "failed", "message": meta.get("error", "processing failed")})
-            elif meta.get("state") == "done":
-                events.append({"event": "done"})
-            events = [{"id": i, **e} for i, e in enumerate(events, 1)]
-        if not events or events[-1]["event"] not in TERMINAL_EVENTS:
-            message = "processing was interrupted (server restart); upload the file again"
-            events.append({"id": len(events) + 1, "event": "failed", "message": message})
-        return events
+        return read_story(self.store.dir_for(capture_id), lambda: self.store.meta(capture_id))
 
     async def events(
         self, capture_id: str, after_id: int = 0, keepalive_s: float = 15.0
@@ -407,6 +397,63 @@ class JobManager:
         else:
             self._record(capture_id, {"event": "done"})
 
+    async def submit_clip(self, capture_id: str, folder: Path, source: Path, display_name: str) -> dict[str, Any]:
+        """Start processing an uploaded stereo video; return once it has been opened and its first frame decoded.
+
+        The check runs in the ``preview`` pool (quick); the processing then goes on in the
+        ``video`` pool, so a long clip never holds up a photo (see :meth:`events`).
+
+        Raises
+        ------
+        ParallaxError
+            When the file is not a readable stereo video (the reader's message).
+        """
+        self._check_running()
+        config = self.config
+        self._events[capture_id] = []
+        check = ClipCheck(
+            source=source,
+            display_name=display_name,
+            max_pixels=config.max_pixels,
+            max_s=config.video_max_s,
+            max_fps=config.video_max_fps,
+        )
+        try:
+            read = await self.call("preview", check_clip, check)
+        except BaseException:
+            self._events.pop(capture_id, None)
+            raise
+        self._record(capture_id, {"event": "read", "stage": "clip", **read})
+        job = ClipJob.from_config(
+            config, capture_id=capture_id, folder=folder, source=source, display_name=display_name
+        )
+        future = asyncio.get_running_loop().run_in_executor(self._pools["video"], run_clip, job)
+        future.add_done_callback(lambda f: self._after_clip(capture_id, f))
+        return self._events[capture_id][0]
+
+    def _after_clip(self, capture_id: str, future: asyncio.Future) -> None:
+        exc = BrokenProcessPool("cancelled") if future.cancelled() else future.exception()
+        if exc is not None:
+            if self._stopping:
+                message = "processing was interrupted (the server stopped); upload the video again"
+            elif isinstance(exc, ParallaxError):
+                message = str(exc)
+            else:
+                message = "processing failed on the server; try again or another video"
+                log.error("capture %s: video processing failed", capture_id, exc_info=exc)
+            self._record(capture_id, {"event": "failed", "stage": "clip", "message": message})
+            return
+        summary = dict(future.result())
+        if summary.get("cancelled"):  # deleted meanwhile: its story already ends with "deleted"
+            log.info("capture %s: processing stopped after %d frames (deleted)", capture_id[:8], summary["frames"])
+            return
+        # The result may overtake the worker's last events on the progress queue: record those first.
+        seen = {segment_index(e) for e in self._events.get(capture_id, [])}
+        for event in summary.pop("published", []):
+            if segment_index(event) not in seen:
+                self._record(capture_id, event)
+        self._record(capture_id, {"event": "done", "summary": summary})
+
     def _check_running(self) -> None:
         if self._stopping:
             raise ServerStoppingError("the server is stopping; try again in a moment")
@@ -421,16 +468,37 @@ class JobManager:
             self._check_running()
             raise
 
-    async def export(self, capture_id: str, stage: str, format_name: str, path: Path) -> Path:
-        """Write (once; later calls reuse the file) the stage's result in a registry format."""
+    async def export(
+        self, capture_id: str, stage: str, format_name: str, path: Path, *, clip: tuple[Path, str] | None = None
+    ) -> Path:
+        """Write (once; later calls reuse the file) the stage's result in a registry format.
+
+        For a stereo video (``stage`` ``"clip"``) ``clip`` is ``(uploaded file, its name)``
+        and the format one of the clip outputs (:func:`~parallax.server.clip_worker.run_clip_export`).
+        """
         key = (capture_id, stage, format_name)
         lock = self._export_locks.setdefault(key, asyncio.Lock())
         async with lock:
             if path.is_file():
                 return path
             path.parent.mkdir(parents=True, exist_ok=True)
-            job = ExportJob(folder=self.store.dir_for(capture_id), stage=stage, format=format_name, path=path)
-            result: Path = await self.call("export", run_export, job)
+            folder = self.store.dir_for(capture_id)
+            result: Path
+            if clip is not None:
+                source, name = clip
+                job = ClipExportJob(
+                    folder=folder,
+                    source=source,
+                    display_name=name,
+                    max_pixels=self.config.max_pixels,
+                    format=format_name,
+                    path=path,
+                )
+                result = await self.call("export", run_clip_export, job)
+            else:
+                result = await self.call(
+                    "export", run_export, ExportJob(folder=folder, stage=stage, format=format_name, path=path)
+                )
             return result
 
 
@@ -439,21 +507,3 @@ def _join_all(processes: list[Any], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     for proc in processes:
         proc.join(max(0.0, deadline - time.monotonic()))
-
-
-def describe_event(event: dict[str, Any]) -> str:
-    """One line for a person reading the server's log, e.g. ``first 3D view ready (512x384 depth, 1.2 s)``."""
-    name = event.get("event")
-    if name == "read":
-        return f"read ({event.get('format', '?')}, {event.get('width', '?')}x{event.get('height', '?')})"
-    if name in ("preview-ready", "full-ready"):
-        view = event.get("view") or {}
-        seconds = view.get("seconds") or {}
-        what = "first 3D view" if name == "preview-ready" else "refined depth"
-        size = f"{view.get('image_width', '?')}x{view.get('image_height', '?')}"
-        return f"{what} ready ({size} depth in {seconds.get('depth', 0):.1f} s)"
-    if name == "refining":
-        return "refining the depth in the background"
-    if name == "failed":
-        return f"failed: {event.get('message', '')}"
-    return str(name)

@@ -82,20 +82,34 @@ class BodyLimitMiddleware:
 
     Refuses at once when ``Content-Length`` says so; otherwise counts the bytes
     as they arrive and stops the request when the count passes the limit (a
-    chunked or lying client).
+    chunked or lying client). A ``POST`` to ``upload_path`` may be up to
+    ``upload_max_bytes`` (stereo videos; default ``max_bytes``): the app checks a
+    photo against ``max_bytes`` once its content shows it is one.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, upload_max_bytes: int | None = None, upload_path: str = "/api/captures"
+    ) -> None:
         self.app = app
         self.max_bytes = int(max_bytes)
+        self.upload_max_bytes = max(self.max_bytes, int(upload_max_bytes or 0))
+        self.upload_path = upload_path
 
-    def _message(self) -> str:
-        return f"the upload is larger than this server's limit of {self.max_bytes / 1024 / 1024:.0f} MB; send a smaller file"
+    def _message(self, limit: int) -> str:
+        mb = 1024 * 1024
+        if limit == self.max_bytes:
+            return f"the upload is larger than this server's limit of {limit / mb:.0f} MB; send a smaller file"
+        return (
+            f"the upload is larger than this server's limit of {limit / mb:.0f} MB for videos "
+            f"({self.max_bytes / mb:.0f} MB for photos); send a smaller file"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope.get("method") == "POST" and scope.get("path") == self.upload_path
+        limit = self.upload_max_bytes if upload else self.max_bytes
         for key, value in scope.get("headers", []):
             if key == b"content-length":
                 try:
@@ -103,8 +117,8 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await _send_json(send, 400, "invalid Content-Length header")
                     return
-                if declared > self.max_bytes:
-                    await _send_json(send, 413, self._message())
+                if declared > limit:
+                    await _send_json(send, 413, self._message(limit))
                     return
         received = 0
         started = False
@@ -114,7 +128,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge()
             return message
 
@@ -128,7 +142,7 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_json(send, 413, self._message())
+                await _send_json(send, 413, self._message(limit))
 
 
 class SecurityHeadersMiddleware:

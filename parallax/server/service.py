@@ -21,11 +21,14 @@ from typing import IO, Any
 
 from parallax.errors import InputFileError, OutputError, ParameterError
 from parallax.server import contribution
-from parallax.server.config import ServerConfig
+from parallax.server.clip_export import clip_formats
+from parallax.server.clip_worker import upload_kind
+from parallax.server.config import MB, ServerConfig
 from parallax.server.jobs import JobManager
 from parallax.server.retention import Retention, StorageFullError
 from parallax.server.security import RateLimiter
-from parallax.server.store import STAGES, CaptureStore, safe_display_name
+from parallax.server.store import CLIP_STAGE, STAGES, CaptureStore, safe_display_name
+from parallax.server.worker import ImageTooLargeError
 
 __all__ = [
     "Ingested",
@@ -190,6 +193,7 @@ class ParallaxService:
     ) -> Ingested:
         """Store an uploaded file (and an optional separate right view) and start processing it.
 
+        A stereo video is told from a photo by its content (:func:`~parallax.server.clip_worker.upload_kind`).
         Returns once the file has been read; the depth follows in the background.
 
         Raises
@@ -197,6 +201,9 @@ class ParallaxService:
         InputFileError
             (or a subclass) with the reader's message when the file is not a
             readable stereo capture; nothing of it stays on the server.
+        ImageTooLargeError
+            A photo (by its content) larger than ``max_upload_bytes`` (videos may be up to
+            ``max_video_upload_bytes``).
         """
         owner_token = secrets.token_urlsafe(32)
         name = safe_display_name(original_name)
@@ -213,11 +220,24 @@ class ParallaxService:
                 await asyncio.to_thread(_copy, right, right_source)
             await asyncio.to_thread(_copy, file, source)
             self.retention.refresh(capture_id)
-            if source.stat().st_size == 0:
+            size = source.stat().st_size
+            if size == 0:
                 raise InputFileError(
-                    f"{name}: the file is empty; choose a stereo photo (MPO, HEIC spatial photo, LIF, side-by-side)"
+                    f"{name}: the file is empty; choose a stereo photo (MPO, HEIC spatial photo, LIF, side-by-side) "
+                    "or a stereo video"
                 )
-            read = await self.jobs.submit(capture_id, folder, source, right_source, name)
+            kind = await asyncio.to_thread(upload_kind, source)
+            if right_source is not None and (
+                kind == "clip" or await asyncio.to_thread(upload_kind, right_source) == "clip"
+            ):
+                raise ParameterError("a stereo video is one file (both views in it); upload it on its own")
+            if kind == "clip":
+                self.store.update_meta(capture_id, kind="clip")
+                read = await self.jobs.submit_clip(capture_id, folder, source, name)
+            else:
+                size += right_source.stat().st_size if right_source is not None else 0
+                self._check_photo_size(name, size)
+                read = await self.jobs.submit(capture_id, folder, source, right_source, name)
             uploads = [source.name] + ([right_source.name] if right_source is not None else [])
             self.store.update_meta(capture_id, upload_files=uploads)
         except OSError as exc:
@@ -232,11 +252,20 @@ class ParallaxService:
             raise
         return Ingested(capture_id=capture_id, owner_token=owner_token, read=read)
 
+    def _check_photo_size(self, name: str, size: int) -> None:
+        limit = self.config.max_upload_bytes
+        if size > limit:
+            raise ImageTooLargeError(
+                f"{name}: the photo is {size / MB:.1f} MB, more than this server's limit of {limit / MB:.0f} MB "
+                f"for photos (videos may be up to {self.config.max_video_upload_bytes / MB:.0f} MB); "
+                "send a smaller file"
+            )
+
     async def ingest_path(self, path: Path) -> Ingested:
         """Ingest a local file (``parallax view``): same as an upload, copied into the data folder."""
         path = Path(path)
         if not path.is_file():
-            raise InputFileError(f"{path}: no such file; give the path of a stereo photo")
+            raise InputFileError(f"{path}: no such file; give the path of a stereo photo or video")
         with open(path, "rb") as fh:
             return await self.ingest(fh, path.name)
 
@@ -284,6 +313,9 @@ class ParallaxService:
         (:class:`TooManyRequestsError` when over it); a cached one does not.
         """
         folder = self.store.dir_for(capture_id)
+        meta = self.store.meta(capture_id)
+        if meta.get("kind") == "clip":
+            return await self._download_clip(capture_id, meta, format_name, client)
         known = {f["name"]: f for f in self.formats()}
         if format_name not in known:
             raise ParameterError(f"unknown download format {format_name!r}; choose one of: {', '.join(known)}")
@@ -300,9 +332,35 @@ class ParallaxService:
         with self._using(capture_id):
             path = await self.jobs.export(capture_id, stage, format_name, path)
         self.retention.refresh(capture_id)
-        stem = Path(self.store.meta(capture_id).get("original_name", "capture")).stem or "capture"
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60]
-        return path, f"{stem}-{stage}-{format_name}{ext}"
+        return path, f"{_download_stem(meta)}-{stage}-{format_name}{ext}"
+
+    async def _download_clip(
+        self, capture_id: str, meta: dict[str, Any], format_name: str, client: str | None
+    ) -> tuple[Path, str]:
+        """A stereo video's download (a clip output, the frames folder zipped), written on first request."""
+        known = {f["name"]: f for f in clip_formats()}
+        if format_name not in known:
+            raise ParameterError(
+                f"unknown download format {format_name!r} for a video; choose one of: {', '.join(known)}"
+            )
+        if meta.get("state") == "failed":
+            raise NotReadyError(f"this video could not be processed, so it has no downloads: {meta.get('error', '')}")
+        if meta.get("state") != "done":
+            raise NotReadyError("the video is still being processed; its downloads are ready when it is done")
+        folder = self.store.dir_for(capture_id)
+        ext = known[format_name]["extension"]
+        path = folder / "exports" / f"{CLIP_STAGE}-{format_name}{ext}"
+        if client is not None and not path.is_file():
+            self.check_rate(self.action_limiter, client, "new downloads")
+        source = folder / "upload" / Path(meta.get("upload_files", ["-"])[0]).name
+        if not source.is_file():
+            raise NotReadyError("the uploaded video of this capture is missing; upload it again")
+        with self._using(capture_id):
+            path = await self.jobs.export(
+                capture_id, CLIP_STAGE, format_name, path, clip=(source, meta.get("original_name", "video"))
+            )
+        self.retention.refresh(capture_id)
+        return path, f"{_download_stem(meta)}{ext}"
 
     # -- corpus ------------------------------------------------------------------------------
     @staticmethod
@@ -335,6 +393,10 @@ class ParallaxService:
         """
         self.require_owner(capture_id, token)
         corpus = self._corpus()
+        if self.store.meta(capture_id).get("kind") == "clip":
+            raise contribution.CorpusUnavailableError(
+                "contributing videos to the corpus is not available yet: the corpus takes stereo photos for now"
+            )
         if consent is not True:
             raise ParameterError("contribution needs explicit consent: tick the consent box (consent=true)")
         if license not in contribution.LICENSES:
@@ -403,6 +465,12 @@ class ParallaxService:
         expected = self.config.admin_token
         if not expected or not token or not secrets.compare_digest(token.encode(), expected.encode()):
             raise AccessDeniedError("this endpoint needs the server's admin token (Authorization: Bearer <token>)")
+
+
+def _download_stem(meta: dict[str, Any]) -> str:
+    """The base of a download's file name: the upload's name without extension, safe characters only."""
+    stem = Path(meta.get("original_name", "capture")).stem or "capture"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60]
 
 
 def _copy(src: IO[bytes], dst: Path) -> None:

@@ -4,8 +4,9 @@ Rules (each has a test in ``tests/web/test_web_security.py``):
 
 * Capture ids are ``secrets.token_urlsafe(24)``: 192 random bits, 32 characters
   of ``[A-Za-z0-9_-]``. Anything else is refused before it touches the file system.
-* Every path is built from a checked id and a fixed file name, then resolved and
-  checked to lie under the root (a symbolic link pointing out is refused).
+* Every path is built from a checked id and a fixed file name (or, for a video's
+  segments, a name of the fixed form ``seg-NNN.mp4`` / ``seg-NNN.depth``), then
+  resolved and checked to lie under the root (a symbolic link pointing out is refused).
 * The owner token is returned once at upload; only its SHA-256 is stored, and
   it is compared in constant time.
 """
@@ -19,6 +20,7 @@ import json
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +32,21 @@ __all__ = [
     "ID_PATTERN",
     "ASSET_NAMES",
     "STAGES",
+    "CLIP_STAGE",
+    "CLIP_ASSETS",
     "CaptureNotFoundError",
     "CaptureStore",
     "new_capture_id",
     "check_capture_id",
+    "media_type",
     "safe_display_name",
 ]
 
 ID_BYTES = 24  # 192 bits of randomness; >= 128 bits required
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 STAGES = ("preview", "full")
+#: The stage folder of a stereo video's viewer files (see :mod:`parallax.server.clip_worker`).
+CLIP_STAGE = "clip"
 # The only files of a stage the web app serves, and their media types.
 ASSET_NAMES = {
     "left.jpg": "image/jpeg",
@@ -47,6 +54,9 @@ ASSET_NAMES = {
     "depth.f32": "application/octet-stream",
     "view.json": "application/json",
 }
+#: The files of a video's stage: its viewer facts and its segments.
+CLIP_ASSETS = {"view.json": "application/json"}
+_SEGMENT = re.compile(r"seg-[0-9]{3}\.(mp4|depth)")
 _EXT = re.compile(r"\.[A-Za-z0-9]{1,5}")
 
 
@@ -64,6 +74,19 @@ def check_capture_id(capture_id: object) -> str:
     if not isinstance(capture_id, str) or ID_PATTERN.fullmatch(capture_id) is None:
         raise CaptureNotFoundError("no such capture; check the link (capture ids are 32 characters of A-Z a-z 0-9 _ -)")
     return capture_id
+
+
+def media_type(stage: str, name: str) -> str | None:
+    """The media type a served file is sent with; ``None`` for a file that is not served."""
+    if stage in STAGES:
+        return ASSET_NAMES.get(name)
+    if stage == CLIP_STAGE:
+        if name in CLIP_ASSETS:
+            return CLIP_ASSETS[name]
+        match = _SEGMENT.fullmatch(name)
+        if match is not None:
+            return "video/mp4" if match.group(1) == "mp4" else "application/octet-stream"
+    return None
 
 
 def safe_display_name(name: object, default: str = "upload") -> str:
@@ -115,9 +138,13 @@ class CaptureStore:
         return resolved
 
     def asset_path(self, capture_id: str, stage: str, name: str) -> Path:
-        """Path of one served file (``stage`` in :data:`STAGES`, ``name`` in :data:`ASSET_NAMES`)."""
-        if stage not in STAGES or name not in ASSET_NAMES:
-            raise CaptureNotFoundError(f"no such file; stages are {', '.join(STAGES)}, files {', '.join(ASSET_NAMES)}")
+        """Path of one served file: ``stage`` in :data:`STAGES` with ``name`` in :data:`ASSET_NAMES`, or
+        :data:`CLIP_STAGE` with ``view.json`` or a segment file (see :func:`media_type`)."""
+        if media_type(stage, name) is None:
+            raise CaptureNotFoundError(
+                f"no such file; stages are {', '.join(STAGES)}, files {', '.join(ASSET_NAMES)}; "
+                f"a video's ({CLIP_STAGE}) view.json, seg-NNN.mp4, seg-NNN.depth"
+            )
         path = (self.dir_for(capture_id) / stage / name).resolve()
         if path.parent.parent.parent != self._root_resolved or not path.is_file():
             raise CaptureNotFoundError("that file is not ready yet; wait for the capture's progress events")
@@ -206,7 +233,16 @@ class CaptureStore:
         if (self.root / capture_id).is_symlink():
             raise CaptureNotFoundError("no such capture; check the link")
         if must_exist or folder.is_dir():
-            shutil.rmtree(folder)
+            for attempt in range(20):
+                try:
+                    shutil.rmtree(folder)
+                    return
+                except FileNotFoundError:
+                    return
+                except OSError:  # a worker still finishing a file in it (it stops when it sees the record gone)
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.1)
 
     def public_meta(self, capture_id: str) -> dict[str, Any]:
         """The record without secrets, for the page."""

@@ -51,6 +51,7 @@ __all__ = [
     "StageJob",
     "ExportJob",
     "init_worker",
+    "emit",
     "warm_up",
     "probe_pixels",
     "run_stage",
@@ -159,7 +160,8 @@ def _blurred(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(cv2.GaussianBlur(image, (3, 3), 0))
 
 
-def _emit(capture_id: str, event: str, **data: Any) -> None:
+def emit(capture_id: str, event: str, **data: Any) -> None:
+    """Send a progress event of a capture to the server (a no-op outside a worker process)."""
     if _QUEUE is not None:
         _QUEUE.put((capture_id, {"event": event, **data}))
 
@@ -244,7 +246,7 @@ def run_stage(job: StageJob) -> dict[str, Any]:
     t0 = time.perf_counter()
     capture = _read(job)
     t_read = time.perf_counter() - t0
-    _emit(
+    emit(
         job.capture_id,
         "read",
         stage=job.stage,

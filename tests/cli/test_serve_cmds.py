@@ -118,6 +118,24 @@ def test_view_stops_cleanly(captures_dir, tmp_path, sig, group):
 
 
 @pytest.mark.slow
+def test_view_of_a_video_stops_cleanly_while_it_is_processed(data_dir, tmp_path):
+    import httpx
+
+    proc, url = _start("view", str(data_dir / "video" / "vr180_blender_lr.mp4"), "--no-browser", cwd=tmp_path)
+    base, _, rest = url.partition("/c/")
+    cid = rest.split("#", 1)[0]
+    # Its first seconds play; the rest of the video is being processed when the signal comes.
+    with httpx.Client(base_url=base, timeout=120) as http:
+        with http.stream("GET", f"/api/captures/{cid}/events") as r:
+            for line in r.iter_lines():
+                assert line not in ("event: failed", "event: done"), line
+                if line == "event: first-seconds":
+                    break
+        assert http.get(f"/api/captures/{cid}/files/clip/seg-000.mp4").status_code == 200
+    _stop_and_check(proc, signal.SIGTERM, group=False)
+
+
+@pytest.mark.slow
 def test_serve_stops_cleanly_and_says_what_it_does(tmp_path):
     import httpx
 

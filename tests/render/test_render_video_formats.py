@@ -54,3 +54,22 @@ def test_bad_writer_settings(tmp_path):
         VideoEncoder(tmp_path / "c.mp4", fps=0)
     with pytest.raises(ParameterError, match="crf"):
         VideoEncoder(tmp_path / "d.mp4", fps=10, crf=80)
+
+
+def test_video_encoder_converts_with_the_matrix_it_tags(tmp_path):
+    """BT.709 tagged, BT.709 converted: saturated colours come back as they went in (a BT.601 conversion
+    decoded by the BT.709 tag turns pure red into (255, 23, 0) and pure green into (0, 215, 0))."""
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (200, 150, 50), (30, 60, 220), (128, 128, 128)]
+    image = np.zeros((32, 16 * len(colours), 3), np.uint8)
+    for i, colour in enumerate(colours):
+        image[:, 16 * i : 16 * (i + 1)] = colour
+    encoder = VideoEncoder(tmp_path / "colours.mp4", fps=10, crf=0)
+    encoder.add(image)
+    encoder.close()
+    with av.open(str(tmp_path / "colours.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.colorspace, stream.codec_context.color_range) == (1, 1)  # BT.709, limited
+        decoded = next(container.decode(stream)).to_ndarray(format="rgb24")
+    for i, colour in enumerate(colours):
+        got = decoded[8:24, 16 * i + 4 : 16 * i + 12].reshape(-1, 3).mean(axis=0)
+        assert np.abs(got - colour).max() < 4, (colour, got)

@@ -67,6 +67,25 @@ def refining_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
     yield from _serve(config)
 
 
+@pytest.fixture(scope="module")
+def clip_web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server for stereo videos that cuts them into 0.5 s segments (a 1 s clip plays from two parts)."""
+    from parallax.server import ServerConfig
+
+    root = tmp_path_factory.mktemp("web-clips")
+    config = ServerConfig(
+        data_dir=root / "data",
+        corpus_dir=root / "corpus",
+        refine=False,
+        video_first_s=0.5,
+        video_segment_s=0.5,
+        video_side_px=192,
+        video_view_side_px=640,
+        video_grid_side_px=96,
+    )
+    yield from _serve(config)
+
+
 @pytest.fixture(scope="session")
 def http(web_server: LiveServer) -> Iterator[Any]:
     """An httpx client for the server."""

@@ -2,10 +2,15 @@
 // view as soon as the fast preview depth exists, swaps in the refined one, and offers
 // modes, downloads, the share link and (for the owner) delete / contribute / withdraw.
 //
+// A stereo video (kind "clip") plays in the same viewer as soon as its first seconds are processed
+// (the first-seconds event), while the rest follows segment by segment (progress events); clip.js plays it.
+//
 // For tests and the benchmark the page exposes window.parallax = {viewer, stage,
 // firstFrame: {at, sinceUploadMs, stage} once the first 3D frame is drawn, shown: {stage: time
-// its files were loaded (ms since the epoch)}, loads (stages loaded), uploadStartedAt, events}.
+// its files were loaded (ms since the epoch)}, loads (stages loaded), uploadStartedAt, events,
+// kind ("photo" or "clip"), player (a video's ClipPlayer), clip: {frame, time, segment, shown}}.
 import { api, forgetOwnerToken, ownerToken, setOwnerToken, show } from "./api.js";
+import { ClipPlayer } from "./clip.js";
 import { Viewer } from "./viewer.js";
 
 const id = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop() || "");
@@ -14,7 +19,7 @@ const $ = (sel) => document.getElementById(sel);
 const status = $("status");
 const bar = $("progress-bar");
 const progressText = $("progress-text");
-const state = { viewer: null, stage: null, firstFrame: null, events: [], done: false };
+const state = { viewer: null, stage: null, firstFrame: null, events: [], done: false, kind: "photo", player: null };
 // `parallax view FILE` hands the local owner its token in the fragment (never sent to the server).
 const fragment = new URLSearchParams(window.location.hash.slice(1));
 if (fragment.get("owner")) {
@@ -78,12 +83,15 @@ function showStage(stage, view) {
 }
 
 function updateModes() {
-  const available = viewer.availableModes();
   for (const b of $("modes").querySelectorAll("button[data-mode]")) {
-    b.disabled = !available.includes(b.dataset.mode);
-    b.title = b.disabled ? "This capture has no right view" : "";
+    const why = viewer.unavailable(b.dataset.mode);
+    b.disabled = Boolean(why);
+    b.title = why;
     b.classList.toggle("active", b.dataset.mode === viewer.mode);
   }
+  const note = $("modes-note");
+  note.textContent = viewer.clip ? "Points and splats are for photos: a video shows as a 3D mesh, side by side, anaglyph or one view." : "";
+  show(note, Boolean(viewer.clip));
 }
 
 $("modes").addEventListener("click", async (e) => {
@@ -114,8 +122,29 @@ function follow() {
     state.events.push(data);
     handler(data);
   });
-  setProgress(0.15, "Reading the photo…");
-  on("read", (d) => setProgress(0.3, `Computing depth (${d.width}×${d.height} ${d.format})…`));
+  setProgress(0.15, state.kind === "clip" ? "Reading the video…" : "Reading the photo…");
+  on("read", (d) => {
+    if (d.kind === "clip") {
+      const p = d.processing || {};
+      const cut = p.cut ? ` (the first ${p.duration_s.toFixed(1)} s)` : "";
+      setProgress(0.1, `Waiting for the video worker: ${p.frames} frames of ${d.width}×${d.height} ${d.format}${cut}…`);
+    } else {
+      setProgress(0.3, `Computing depth (${d.width}×${d.height} ${d.format})…`);
+    }
+  });
+  on("processing", (d) => setProgress(0.15, `Processing the first seconds of ${d.frames_total} frames…`));
+  on("first-seconds", (d) => {
+    setProgress(d.frames_done / d.frames_total, clipProgress(d));
+    try {
+      showClip(d.view);
+    } catch (err) {
+      fail(`Could not play the video: ${err.message}`);
+    }
+  });
+  on("progress", (d) => {
+    setProgress(d.frames_done / d.frames_total, clipProgress(d));
+    if (d.segment && state.player) state.player.addSegment(d.segment);
+  });
   on("preview-ready", (d) => {
     setProgress(0.6, "3D ready · refining the depth in the background…");
     showStage("preview", d.view).catch((err) => fail(`Could not show the 3D view: ${err.message}`));
@@ -125,17 +154,30 @@ function follow() {
     setProgress(1, "Refined depth ready");
     showStage("full", d.view).catch((err) => fail(`Could not show the refined view: ${err.message}`));
   });
-  on("done", () => {
+  on("done", (d) => {
     state.done = true;
-    setProgress(1, state.stage === "full" ? "Refined depth ready" : "3D ready");
+    if (state.kind === "clip") {
+      setProgress(1, `3D video ready (${(d.summary && d.summary.frames) || ""} frames)`);
+      if (state.player) state.player.finish();
+      clipDownloadsReady();
+    } else {
+      setProgress(1, state.stage === "full" ? "Refined depth ready" : "3D ready");
+    }
     show($("stage-progress"), false);
     source.close();
   });
   on("failed", (d) => {
     state.done = true;
     source.close();
-    if (state.stage) status.textContent = `Refinement failed: ${d.message}`;
-    else fail(d.message);
+    if (state.player) {
+      state.player.finish();
+      status.textContent = `Processing stopped: ${d.message}`;
+      show($("stage-progress"), false);
+    } else if (state.stage) {
+      status.textContent = `Refinement failed: ${d.message}`;
+    } else {
+      fail(d.message);
+    }
   });
   on("deleted", () => { state.done = true; source.close(); fail("This capture was deleted by its owner."); });
   source.addEventListener("open", () => { status.textContent = progressText.textContent; });
@@ -152,6 +194,58 @@ function follow() {
   });
 }
 
+function clipProgress(d) {
+  if (d.frames_done >= d.frames_total) return "3D video ready · finishing…";
+  return `3D ready · processing the rest: ${d.frames_done} of ${d.frames_total} frames`;
+}
+
+// A video: its first seconds play at once; later segments join the player as they arrive.
+function showClip(view) {
+  if (state.player) return;
+  state.loads = (state.loads || 0) + 1;
+  const player = new ClipPlayer(viewer, `${base}/files/clip`, view, {
+    onFrame: (info) => {
+      state.clip = info;
+      if (!state.stage) {
+        state.stage = "clip";
+        state.shown = { clip: Date.now() };
+        document.body.dataset.stage = "clip";
+        updateModes();
+      }
+    },
+    onState: (info) => {
+      if (info.error) { fail(info.error); return; }
+      $("play").textContent = info.playing ? "Pause" : "Play";
+      $("play").setAttribute("aria-label", info.playing ? "Pause" : "Play");
+      $("seek").max = String(Math.max(info.available, 0.001));
+      const processed = info.duration ? Math.min(1, info.available / info.duration) : 1;
+      $("seek").title = info.complete ? "" : `${Math.round(processed * 100)}% processed; the rest follows`;
+    },
+  });
+  state.player = player;
+  window.parallax.player = player;
+  for (const segment of view.segments || []) player.addSegment(segment);
+  show($("transport"), true);
+  updateModes();
+  let dragging = false;
+  const seek = $("seek");
+  seek.addEventListener("input", () => { dragging = true; player.seek(Number(seek.value)); });
+  seek.addEventListener("change", () => { dragging = false; });
+  $("play").addEventListener("click", () => (player.playing ? player.pause() : player.play()));
+  $("loop").addEventListener("change", () => player.setLoop($("loop").checked));
+  const tick = () => {
+    if (state.clip && !dragging) seek.value = String(state.clip.time);
+    $("time").textContent = `${(state.clip ? state.clip.time : 0).toFixed(1)} / ${player.available.toFixed(1)} s`;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}
+
+function clipDownloadsReady() {
+  $("download-note").textContent = "Written when you ask for them (the frames folder is large: views and maps of every frame).";
+  for (const a of $("downloads").querySelectorAll("a[data-format]")) a.hidden = false;
+}
+
 async function setupDownloads(formats) {
   const list = $("downloads");
   list.replaceChildren();
@@ -163,9 +257,11 @@ async function setupDownloads(formats) {
     a.dataset.format = f.name;
     a.textContent = `${f.name} (${f.extension})`;
     a.title = f.description;
+    a.hidden = state.kind === "clip"; // a video's downloads exist once it is processed
     li.append(a, document.createTextNode(` ${f.description}`));
     list.append(li);
   }
+  if (state.kind === "clip") $("download-note").textContent = "Available once the whole video is processed.";
 }
 
 function setupShare() {
@@ -202,9 +298,12 @@ function setupOwner(config, meta) {
       fail(`Could not delete: ${err.message}`);
     }
   });
-  if (!config.contribution) {
+  if (!config.contribution || state.kind === "clip") {
     $("contribute-box").replaceChildren(Object.assign(document.createElement("p"), {
-      className: "fine", textContent: "This server does not collect contributions.",
+      className: "fine",
+      textContent: config.contribution
+        ? "Videos cannot be contributed to the corpus yet: it takes stereo photos for now."
+        : "This server does not collect contributions.",
     }));
     return;
   }
@@ -273,7 +372,9 @@ async function main() {
   }
   $("name").textContent = meta.original_name || "";
   document.title = `${meta.original_name || "Capture"} · Parallax`;
-  setupDownloads(config.formats);
+  state.kind = meta.kind === "clip" ? "clip" : "photo";
+  document.body.dataset.kind = state.kind;
+  setupDownloads(state.kind === "clip" ? config.clip_formats : config.formats);
   setupOwner(config, meta);
   setupVR();
   follow();

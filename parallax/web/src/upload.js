@@ -26,7 +26,7 @@ function order(files) {
 
 function upload(files) {
   if (!files.length) return;
-  if (files.length > 2) return fail("Choose one stereo photo, or two files (left and right view).");
+  if (files.length > 2) return fail("Choose one stereo photo or video, or two files (left and right view of a photo).");
   const [left, right] = order(files);
   show(error, false);
   show(progress, true);
@@ -44,7 +44,7 @@ function upload(files) {
     if (e.lengthComputable) {
       const pct = Math.round((100 * e.loaded) / e.total);
       bar.style.width = `${pct}%`;
-      text.textContent = pct < 100 ? `Uploading ${left.name}… ${pct}%` : "Reading the photo…";
+      text.textContent = pct < 100 ? `Uploading ${left.name}… ${pct}%` : "Reading the file…";
     }
   });
   xhr.addEventListener("load", () => {

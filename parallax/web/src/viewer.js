@@ -13,10 +13,15 @@
 // and pinch zoom, all within limits), "wiggle" (the viewpoint swings left-right),
 // "anaglyph" (red-cyan, Dubois, the downloadable anaglyph's matrices), "sbs" (left | right), "left", "right",
 // "points" (a point cloud), "splat" (Gaussian splats drawn by Spark).
+//
+// A stereo video (loadClip, driven by clip.js) is the same mesh, its vertices and texture following the
+// playing frame: the texture is the video (left view | right view side by side), the depth grid the
+// frame's. Points and splats are photo-only modes (they would be rebuilt every frame).
 
 import * as THREE from "three";
 
-const EDGE_RATIO = 1.3;
+import { FLAT_FRAGMENT, FLAT_VERTEX, matrix3, triangles, unproject } from "./grid.js";
+
 const HOVER_YAW = 0.1; // radians of parallax when the pointer is at the edge
 const HOVER_PITCH = 0.07;
 const MAX_YAW = 0.55; // orbit limits (radians)
@@ -25,58 +30,6 @@ const ZOOM_MIN = 0.45; // camera distance, as a fraction of the median depth
 const ZOOM_MAX = 1.6;
 export const MODES = ["3d", "wiggle", "anaglyph", "sbs", "left", "right", "points", "splat"];
 const FLAT_MODES = { anaglyph: 0, sbs: 1, left: 2, right: 3 };
-
-const FLAT_VERTEX = `
-varying vec2 vUv;
-void main() { vUv = uv; gl_Position = vec4(position.xy, 0.0, 1.0); }`;
-
-// Letterboxed display of the two views; mode 0 anaglyph, 1 side by side, 2 left, 3 right.
-// Colour: the textures are sRGB, decoded to linear light when sampled; everything here works in
-// linear light and the last line encodes for the canvas (three.js's colorspace_fragment), as
-// three.js's own materials do. The anaglyph is Dubois' least-squares projection in linear light
-// with the matrices the server also uses for the downloadable anaglyph (/api/config "anaglyph").
-const FLAT_FRAGMENT = `
-uniform sampler2D leftMap;
-uniform sampler2D rightMap;
-uniform int mode;
-uniform float canvasAspect;
-uniform float imageAspect;
-uniform vec3 background;
-uniform mat3 anaglyphLeft;
-uniform mat3 anaglyphRight;
-varying vec2 vUv;
-vec2 fit(vec2 uv, float boxAspect) {
-  vec2 p = uv - 0.5;
-  if (boxAspect > imageAspect) p.x *= boxAspect / imageAspect; else p.y *= imageAspect / boxAspect;
-  return p + 0.5;
-}
-bool inside(vec2 uv) { return uv.x >= 0.0 && uv.x <= 1.0 && uv.y >= 0.0 && uv.y <= 1.0; }
-vec3 flat_colour() {
-  if (mode == 1) {
-    bool rightHalf = vUv.x >= 0.5;
-    vec2 uv = fit(vec2(fract(vUv.x * 2.0), vUv.y), canvasAspect * 0.5);
-    if (!inside(uv)) return background;
-    return rightHalf ? texture2D(rightMap, uv).rgb : texture2D(leftMap, uv).rgb;
-  }
-  vec2 uv = fit(vUv, canvasAspect);
-  if (!inside(uv)) return background;
-  vec3 l = texture2D(leftMap, uv).rgb;
-  vec3 r = texture2D(rightMap, uv).rgb;
-  if (mode == 0) return clamp(anaglyphLeft * l + anaglyphRight * r, 0.0, 1.0);
-  return mode == 2 ? l : r;
-}
-void main() {
-  gl_FragColor = vec4(flat_colour(), 1.0);
-  #include <colorspace_fragment>
-}`;
-
-/** A THREE.Matrix3 from a row-major 3x3 array (rows: output R, G, B). */
-function matrix3(rows) {
-  if (!Array.isArray(rows) || rows.length !== 3 || rows.some((r) => !Array.isArray(r) || r.length !== 3)) {
-    throw new Error("an anaglyph matrix must be 3x3 (rows of output R, G, B)");
-  }
-  return new THREE.Matrix3().set(...rows.flat().map(Number));
-}
 
 function loadTexture(url) {
   return new Promise((resolve, reject) => {
@@ -92,49 +45,6 @@ function loadTexture(url) {
       () => reject(new Error(`could not load ${url}`)),
     );
   });
-}
-
-/** Vertex positions (three.js axes) and uvs of the depth grid. */
-function unproject(view, depth) {
-  const W = view.grid_width;
-  const H = view.grid_height;
-  const positions = new Float32Array(W * H * 3);
-  const uvs = new Float32Array(W * H * 2);
-  for (let v = 0; v < H; v++) {
-    for (let u = 0; u < W; u++) {
-      const i = v * W + u;
-      const z = Number.isFinite(depth[i]) ? depth[i] : 0; // not valid: parked at the camera, never drawn
-      positions[3 * i] = ((u - view.cx_px) / view.fx_px) * z;
-      positions[3 * i + 1] = -((v - view.cy_px) / view.fy_px) * z;
-      positions[3 * i + 2] = -z;
-      uvs[2 * i] = (u + 0.5) / W;
-      uvs[2 * i + 1] = 1 - (v + 0.5) / H;
-    }
-  }
-  return { positions, uvs };
-}
-
-function triangles(view, depth) {
-  const W = view.grid_width;
-  const H = view.grid_height;
-  const index = new Uint32Array((W - 1) * (H - 1) * 6);
-  let n = 0;
-  const ok = (a, b, c) => {
-    const lo = Math.min(depth[a], depth[b], depth[c]);
-    const hi = Math.max(depth[a], depth[b], depth[c]);
-    return hi <= lo * EDGE_RATIO; // false when any corner is NaN (not valid)
-  };
-  for (let v = 0; v < H - 1; v++) {
-    for (let u = 0; u < W - 1; u++) {
-      const a = v * W + u;
-      const b = a + 1;
-      const c = a + W;
-      const d = c + 1;
-      if (ok(a, c, b)) { index[n++] = a; index[n++] = c; index[n++] = b; }
-      if (ok(b, c, d)) { index[n++] = b; index[n++] = c; index[n++] = d; }
-    }
-  }
-  return index.subarray(0, n);
 }
 
 export class Viewer {
@@ -163,6 +73,9 @@ export class Viewer {
       uniforms: {
         leftMap: { value: null },
         rightMap: { value: null },
+        leftRect: { value: new THREE.Vector4(0, 0, 1, 1) },
+        rightRect: { value: new THREE.Vector4(0, 0, 1, 1) },
+        decodeSrgb: { value: false },
         mode: { value: 0 },
         canvasAspect: { value: 1 },
         imageAspect: { value: 1 },
@@ -217,6 +130,8 @@ export class Viewer {
     geometry.computeBoundingSphere();
     const mesh = new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ map: leftTex, side: THREE.DoubleSide }));
     this._dispose();
+    this.clip = false;
+    this._setViews(new THREE.Vector4(0, 0, 1, 1), new THREE.Vector4(0, 0, 1, 1), false);
     this.view = view;
     this.depth = depth;
     this.positions = positions;
@@ -233,6 +148,66 @@ export class Viewer {
     this.dirty = true;
   }
 
+  /**
+   * Show a stereo video (its view.json): a grid mesh whose vertices and texture follow the frame that
+   * clip.js hands to showClipFrame. Nothing is drawn until the first frame arrives.
+   */
+  loadClip(view) {
+    const W = view.grid_width;
+    const H = view.grid_height;
+    const geometry = new THREE.BufferGeometry();
+    const positions = new Float32Array(W * H * 3);
+    const { uvs } = unproject(view, new Float32Array(W * H).fill(NaN), positions, null, 0.5); // the left half
+    geometry.setAttribute("position", new THREE.BufferAttribute(positions, 3).setUsage(THREE.DynamicDrawUsage));
+    geometry.setAttribute("uv", new THREE.BufferAttribute(uvs, 2));
+    const index = new Uint32Array((W - 1) * (H - 1) * 6);
+    geometry.setIndex(new THREE.BufferAttribute(index, 1).setUsage(THREE.DynamicDrawUsage));
+    geometry.setDrawRange(0, 0);
+    const mesh = new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ side: THREE.DoubleSide }));
+    mesh.frustumCulled = false; // the vertices move every frame
+    this._dispose();
+    this.clip = true;
+    this.view = view;
+    this.positions = positions;
+    this.mesh = mesh;
+    this.group.add(mesh);
+    this._setViews(new THREE.Vector4(0, 0, 0.5, 1), new THREE.Vector4(0.5, 0, 0.5, 1), true);
+    this.flatMaterial.uniforms.imageAspect.value = view.image_width / view.image_height;
+    this.median = view.depth_median;
+    this.fovY = THREE.MathUtils.radToDeg(2 * Math.atan(view.grid_height / 2 / view.fy_px));
+    if (!this.availableModes().includes(this.mode)) this.setMode("3d");
+    this.dirty = true;
+  }
+
+  /**
+   * One frame of the video: `texture` (a THREE.VideoTexture of the segment playing: left view | right
+   * view) and the frame's depth grid (Float32Array, grid_width x grid_height, NaN = not valid).
+   */
+  showClipFrame(texture, depth) {
+    if (!this.clip || !this.mesh) return;
+    const geometry = this.mesh.geometry;
+    unproject(this.view, depth, this.positions, geometry.attributes.uv.array);
+    const index = triangles(this.view, depth, geometry.index.array);
+    geometry.attributes.position.needsUpdate = true;
+    geometry.index.needsUpdate = true;
+    geometry.setDrawRange(0, index.length);
+    if (this.mesh.material.map !== texture) {
+      this.mesh.material.map = texture;
+      this.mesh.material.needsUpdate = true;
+    }
+    this.flatMaterial.uniforms.leftMap.value = texture;
+    this.flatMaterial.uniforms.rightMap.value = texture;
+    this.depth = depth;
+    this.dirty = true;
+  }
+
+  _setViews(leftRect, rightRect, decodeSrgb) {
+    const u = this.flatMaterial.uniforms;
+    u.leftRect.value = leftRect;
+    u.rightRect.value = rightRect;
+    u.decodeSrgb.value = decodeSrgb;
+  }
+
   _dispose() {
     for (const obj of [this.mesh, this.points]) {
       if (obj) {
@@ -243,13 +218,21 @@ export class Viewer {
     }
     if (this.splats) { this.group.remove(this.splats); this.splats.dispose?.(); }
     for (const tex of [this.leftTex, this.rightTex]) tex?.dispose();
-    this.mesh = this.points = this.splats = null;
+    this.mesh = this.points = this.splats = this.leftTex = this.rightTex = null;
   }
 
-  /** Modes this capture supports (no right view: no anaglyph, side by side, right). */
+  /** Modes this capture supports (no right view: no anaglyph, side by side, right; a video: no points, splats). */
   availableModes() {
-    const needRight = ["anaglyph", "sbs", "right"];
-    return MODES.filter((m) => !needRight.includes(m) || (this.view && this.view.has_right));
+    return MODES.filter((m) => !this.unavailable(m));
+  }
+
+  /** Why `mode` is not available for what is shown (a sentence), or "" when it is. */
+  unavailable(mode) {
+    if (this.clip && (mode === "points" || mode === "splat")) return "Points and splats are for photos, not videos";
+    if (["anaglyph", "sbs", "right"].includes(mode) && !(this.view && this.view.has_right)) {
+      return "This capture has no right view";
+    }
+    return "";
   }
 
   async setMode(mode, force = false) {

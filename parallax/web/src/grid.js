@@ -1,0 +1,121 @@
+// The viewer's geometry and flat-mode shader, shared by photos and videos (viewer.js).
+//
+// Geometry: one vertex per value of the depth grid (float32, row-major, top row first, depth along the
+// optical axis z; metres or relative). A grid pixel (u, v) unprojects with the pinhole intrinsics of the
+// grid (OpenCV axes: x right, y down, z forward) to X = (u - cx) / fx * Z, Y = (v - cy) / fy * Z; three.js
+// looks down -z with y up, so the vertex is (X, -Y, -Z). NaN depth marks grid cells that are not valid
+// (DepthResult.valid): no triangle is drawn there. Triangles across depth jumps (neighbour depths differ by
+// more than EDGE_RATIO) are dropped so foreground and background do not melt into a rubber sheet.
+
+import * as THREE from "three";
+
+export const EDGE_RATIO = 1.3;
+
+export const FLAT_VERTEX = `
+varying vec2 vUv;
+void main() { vUv = uv; gl_Position = vec4(position.xy, 0.0, 1.0); }`;
+
+// Letterboxed display of the two views; mode 0 anaglyph, 1 side by side, 2 left, 3 right.
+// Colour: the textures are sRGB, decoded to linear light when sampled; everything here works in
+// linear light and the last line encodes for the canvas (three.js's colorspace_fragment), as
+// three.js's own materials do. The anaglyph is Dubois' least-squares projection in linear light
+// with the matrices the server also uses for the downloadable anaglyph (/api/config "anaglyph").
+export const FLAT_FRAGMENT = `
+uniform sampler2D leftMap;
+uniform sampler2D rightMap;
+uniform vec4 leftRect;  // where each view sits in its texture: offset xy, size zw (uv units)
+uniform vec4 rightRect;
+uniform bool decodeSrgb;  // video textures arrive sRGB-encoded (three.js uploads them without decoding)
+uniform int mode;
+uniform float canvasAspect;
+uniform float imageAspect;
+uniform vec3 background;
+uniform mat3 anaglyphLeft;
+uniform mat3 anaglyphRight;
+varying vec2 vUv;
+vec2 fit(vec2 uv, float boxAspect) {
+  vec2 p = uv - 0.5;
+  if (boxAspect > imageAspect) p.x *= boxAspect / imageAspect; else p.y *= imageAspect / boxAspect;
+  return p + 0.5;
+}
+bool inside(vec2 uv) { return uv.x >= 0.0 && uv.x <= 1.0 && uv.y >= 0.0 && uv.y <= 1.0; }
+vec3 view(sampler2D map, vec4 rect, vec2 uv) {
+  vec4 c = texture2D(map, rect.xy + uv * rect.zw);
+  return decodeSrgb ? sRGBTransferEOTF(c).rgb : c.rgb;
+}
+vec3 flat_colour() {
+  if (mode == 1) {
+    bool rightHalf = vUv.x >= 0.5;
+    vec2 uv = fit(vec2(fract(vUv.x * 2.0), vUv.y), canvasAspect * 0.5);
+    if (!inside(uv)) return background;
+    return rightHalf ? view(rightMap, rightRect, uv) : view(leftMap, leftRect, uv);
+  }
+  vec2 uv = fit(vUv, canvasAspect);
+  if (!inside(uv)) return background;
+  vec3 l = view(leftMap, leftRect, uv);
+  vec3 r = view(rightMap, rightRect, uv);
+  if (mode == 0) return clamp(anaglyphLeft * l + anaglyphRight * r, 0.0, 1.0);
+  return mode == 2 ? l : r;
+}
+void main() {
+  gl_FragColor = vec4(flat_colour(), 1.0);
+  #include <colorspace_fragment>
+}`;
+
+/** A THREE.Matrix3 from a row-major 3x3 array (rows: output R, G, B). */
+export function matrix3(rows) {
+  if (!Array.isArray(rows) || rows.length !== 3 || rows.some((r) => !Array.isArray(r) || r.length !== 3)) {
+    throw new Error("an anaglyph matrix must be 3x3 (rows of output R, G, B)");
+  }
+  return new THREE.Matrix3().set(...rows.flat().map(Number));
+}
+
+/**
+ * Vertex positions (three.js axes) and uvs of the depth grid, into `positions` and `uvs` when given;
+ * `uScale` shrinks the uvs' u (0.5: the left half of a side-by-side video texture).
+ */
+export function unproject(view, depth, positions = null, uvs = null, uScale = 1) {
+  const W = view.grid_width;
+  const H = view.grid_height;
+  positions = positions || new Float32Array(W * H * 3);
+  const fillUvs = !uvs;
+  uvs = uvs || new Float32Array(W * H * 2);
+  for (let v = 0; v < H; v++) {
+    for (let u = 0; u < W; u++) {
+      const i = v * W + u;
+      const z = Number.isFinite(depth[i]) ? depth[i] : 0; // not valid: parked at the camera, never drawn
+      positions[3 * i] = ((u - view.cx_px) / view.fx_px) * z;
+      positions[3 * i + 1] = -((v - view.cy_px) / view.fy_px) * z;
+      positions[3 * i + 2] = -z;
+      if (fillUvs) {
+        uvs[2 * i] = ((u + 0.5) / W) * uScale;
+        uvs[2 * i + 1] = 1 - (v + 0.5) / H;
+      }
+    }
+  }
+  return { positions, uvs };
+}
+
+export function triangles(view, depth, index = null) {
+  const W = view.grid_width;
+  const H = view.grid_height;
+  index = index || new Uint32Array((W - 1) * (H - 1) * 6);
+  let n = 0;
+  const ok = (a, b, c) => {
+    const lo = Math.min(depth[a], depth[b], depth[c]);
+    const hi = Math.max(depth[a], depth[b], depth[c]);
+    return hi <= lo * EDGE_RATIO; // false when any corner is NaN (not valid)
+  };
+  for (let v = 0; v < H - 1; v++) {
+    for (let u = 0; u < W - 1; u++) {
+      const a = v * W + u;
+      const b = a + 1;
+      const c = a + W;
+      const d = c + 1;
+      if (ok(a, c, b)) { index[n++] = a; index[n++] = c; index[n++] = b; }
+      if (ok(b, c, d)) { index[n++] = b; index[n++] = c; index[n++] = d; }
+    }
+  }
+  return index.subarray(0, n);
+}
+
