@@ -86,12 +86,14 @@ def add_to_corpus(
     Returns
     -------
     dict
-        ``{"sample_id": ..., "consent_id": ...}``.
+        ``{"sample_id": ..., "sample_ids": [...], "consent_id": ...}``: a stereo video may
+        be cut into several clips (``sample_ids`` lists every accepted one; ``sample_id``
+        is the first).
 
     Raises
     ------
     NotAcceptedError
-        When the corpus rejects the capture (quality, duplicate, withdrawn before).
+        When the corpus accepts nothing of the capture (quality, duplicate, withdrawn before).
     """
     from parallax.corpus.consent import Consent
     from parallax.corpus.ingest import discover
@@ -108,22 +110,27 @@ def add_to_corpus(
     item = dataclasses.replace(items[0], original_name=original_name)
     corpus = _open(corpus_dir)
     try:
-        (outcome,) = corpus.add([item], record)
+        outcomes = corpus.add([item], record)  # a video gives one outcome per clip cut from it
     finally:
         corpus.close()
-    if outcome.status != "accepted" or not outcome.sample_id:
-        reason = outcome.reason or outcome.status
+    accepted = [o.sample_id for o in outcomes if o.status == "accepted" and o.sample_id]
+    if not accepted:
+        reason = "; ".join(dict.fromkeys(o.reason or o.status for o in outcomes)) or "nothing to ingest"
         raise NotAcceptedError(f"the corpus did not accept {original_name}: {reason}")
-    return {"sample_id": outcome.sample_id, "consent_id": record.consent_id}
+    return {"sample_id": accepted[0], "sample_ids": accepted, "consent_id": record.consent_id}
 
 
-def withdraw_from_corpus(corpus_dir: Path, sample_id: str) -> list[str]:
-    """Withdraw one sample: gone from the corpus's files and catalog, and from later exports."""
+def withdraw_from_corpus(corpus_dir: Path, sample_ids: str | list[str]) -> list[str]:
+    """Withdraw samples (one, or every clip of a video): gone from the corpus's files and catalog, and from later
+    exports."""
     from parallax.corpus.maintenance import withdraw
 
     corpus = _open(corpus_dir)
+    withdrawn: list[str] = []
     try:
-        return withdraw(corpus, sample_id=sample_id, reason="withdrawn by the owner in the web app")
+        for sample_id in [sample_ids] if isinstance(sample_ids, str) else sample_ids:
+            withdrawn += withdraw(corpus, sample_id=sample_id, reason="withdrawn by the owner in the web app")
+        return withdrawn
     finally:
         corpus.close()
 

@@ -393,10 +393,6 @@ class ParallaxService:
         """
         self.require_owner(capture_id, token)
         corpus = self._corpus()
-        if self.store.meta(capture_id).get("kind") == "clip":
-            raise contribution.CorpusUnavailableError(
-                "contributing videos to the corpus is not available yet: the corpus takes stereo photos for now"
-            )
         if consent is not True:
             raise ParameterError("contribution needs explicit consent: tick the consent box (consent=true)")
         if license not in contribution.LICENSES:
@@ -443,7 +439,8 @@ class ParallaxService:
             if not self._contributed(meta):
                 raise ParameterError("this capture is not in the corpus; nothing to withdraw")
             record = dict(meta["contribution"])
-            await self.jobs.call("export", contribution.withdraw_from_corpus, self._corpus(), record["sample_id"])
+            ids = record.get("sample_ids") or [record["sample_id"]]  # a video's clips, or one still
+            await self.jobs.call("export", contribution.withdraw_from_corpus, self._corpus(), ids)
             record.update(status="withdrawn", withdrawn=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
             self.store.update_meta(capture_id, contribution=record)
             return record

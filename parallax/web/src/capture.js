@@ -298,12 +298,10 @@ function setupOwner(config, meta) {
       fail(`Could not delete: ${err.message}`);
     }
   });
-  if (!config.contribution || state.kind === "clip") {
+  if (!config.contribution) {
     $("contribute-box").replaceChildren(Object.assign(document.createElement("p"), {
       className: "fine",
-      textContent: config.contribution
-        ? "Videos cannot be contributed to the corpus yet: it takes stereo photos for now."
-        : "This server does not collect contributions.",
+      textContent: "This server does not collect contributions.",
     }));
     return;
   }
@@ -314,7 +312,8 @@ function setupOwner(config, meta) {
     show($("contribute"), !contributed && !withdrawn);
     show($("contributed"), contributed || withdrawn);
     show($("withdraw"), contributed);
-    if (contributed) $("contributed-text").textContent = `Contributed under ${c.license} on ${c.date.slice(0, 10)}. Thank you!`;
+    const clips = c && c.sample_ids && c.sample_ids.length > 1 ? ` (${c.sample_ids.length} clips)` : "";
+    if (contributed) $("contributed-text").textContent = `Contributed${clips} under ${c.license} on ${c.date.slice(0, 10)}. Thank you!`;
     if (withdrawn) $("contributed-text").textContent = "Withdrawn from the corpus: it is no longer in it or in later exports.";
   };
   showContribution(meta.contribution);
