@@ -98,7 +98,7 @@ def test_web_clip_plays_in_3d_through_its_segments(clip_page):
     assert "photos" in page.locator("button[data-mode='splat']").get_attribute("title")
     assert page.locator("#modes-note").is_visible()
     assert page.locator("a[data-format='sbs']").is_visible() and page.locator("a[data-format='frames']").is_visible()
-    assert "Videos cannot be contributed" in page.locator("#contribute-box").inner_text()
+    assert page.locator("#contribute").is_visible()  # videos are contributed like photos (as clips)
 
 
 @pytest.mark.slow
