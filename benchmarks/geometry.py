@@ -15,6 +15,8 @@ and reports per capture and for both:
 * ``rough`` -- of the untextured pixels (grey-level std < 2 over 11 x 11), the share
   that are valid yet rough (valid disparity spread over 11 x 11 above 1 px)
   (:func:`parallax.bench.geometry.plain_roughness`);
+* ``steep`` -- of those rough pixels, the share (of the untextured pixels) whose
+  11 x 11 box one plane explains to 0.25 px RMS: steep smooth surfaces, not noise;
 * ``valid`` -- the share of the view that is valid;
 * ``edges`` -- boundary edges per 1000 faces of the GLB mesh (the mesh
   :func:`parallax.scene.mesh.depth_mesh` builds for ``parallax convert x.glb``);
@@ -86,6 +88,7 @@ def measure(result: Any) -> dict[str, float]:
     splats, _, _ = splats_from_result(result)
     return {
         "rough": rough.rough_valid_share,
+        "steep": rough.steep_valid_share,
         "plain": rough.plain_share,
         "valid": rough.valid_share,
         "edges": boundary_edges_per_1000_faces(mesh.faces),
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     side = None if args.max_size == "full" else int(args.max_size)
     rows: list[dict[str, Any]] = []
     header = (
-        f"{'capture':30s} {'size':>10s} {'s':>6s} {'plain':>6s} {'rough':>6s} {'raw':>6s} {'valid':>6s} "
+        f"{'capture':30s} {'size':>10s} {'s':>6s} {'plain':>6s} {'rough':>6s} {'steep':>6s} {'raw':>6s} {'valid':>6s} "
         f"{'edges':>7s} {'raw':>7s} {'reach':>6s} {'raw':>7s} {'splats':>8s} {'MB':>6s}"
     )
     print(f"geometry at --max-size {args.max_size} (rough/valid: shares; edges: per 1000 faces; reach: max/p95)")
@@ -133,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         size = f"{row['size'][1]}x{row['size'][0]}"
         print(
-            f"{name:30s} {size:>10s} {seconds:6.1f} {row['plain']:6.3f} {row['rough']:6.3f} {_get(row, 'raw_rough', '6.3f')} "
+            f"{name:30s} {size:>10s} {seconds:6.1f} {row['plain']:6.3f} {row['rough']:6.3f} {row['steep']:6.3f} "
+            f"{_get(row, 'raw_rough', '6.3f')} "
             f"{row['valid']:6.3f} {row['edges']:7.1f} {_get(row, 'raw_edges', '7.1f')} {row['reach']:6.2f} "
             f"{_get(row, 'raw_reach', '7.2f')} {row['splats']:8.0f} {row['splat_mb']:6.1f}",
             flush=True,

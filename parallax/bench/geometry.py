@@ -4,7 +4,10 @@
   deviation below ``std_threshold`` over a ``window`` x ``window`` box), the
   share that are marked valid yet rough: the spread (max - min) of the valid
   disparities in the same box exceeds ``spread_px``. Confident-looking noise
-  on walls and sky shows up here.
+  on walls and sky shows up here. A steep but smooth surface (a floor or a
+  bed receding from the camera) spreads too, so the rough pixels whose box a
+  plane explains to within ``plane_rms_px`` are also counted on their own
+  (``steep_valid_share``): rough by the measure, yet not noise.
 * :func:`boundary_edges_per_1000_faces` -- edges used by exactly one triangle,
   per 1000 triangles: a mesh shredded into cracks has many.
 * :func:`depth_reach` -- the largest vertex depth over the 95th percentile:
@@ -22,6 +25,7 @@ import cv2
 import numpy as np
 
 from parallax.errors import ParameterError
+from parallax.stereo.surfaces import local_std
 
 __all__ = ["PlainRoughness", "plain_roughness", "boundary_edges_per_1000_faces", "depth_reach", "local_std"]
 
@@ -41,21 +45,17 @@ class PlainRoughness:
         Of the untextured pixels, the share that are valid.
     valid_share : float
         Share of all pixels that are valid.
+    steep_valid_share : float
+        Of the untextured pixels, the share counted in ``rough_valid_share``
+        whose box is all valid and fits one plane to within ``plane_rms_px``
+        (root mean square): steep, smooth surfaces rather than noise.
     """
 
     plain_share: float
     rough_valid_share: float
     valid_plain_share: float
     valid_share: float
-
-
-def local_std(image: np.ndarray, window: int) -> np.ndarray:
-    """Grey-level standard deviation over a ``window`` x ``window`` box (``HxW`` float32, grey levels 0..255)."""
-    grey = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY) if image.ndim == 3 else np.asarray(image)
-    g = grey.astype(np.float64)
-    mean = cv2.blur(g, (window, window), borderType=cv2.BORDER_REFLECT)
-    mean2 = cv2.blur(g * g, (window, window), borderType=cv2.BORDER_REFLECT)
-    return np.sqrt(np.maximum(mean2 - mean * mean, 0.0)).astype(np.float32)
+    steep_valid_share: float = 0.0
 
 
 def plain_roughness(
@@ -66,6 +66,7 @@ def plain_roughness(
     window: int = 11,
     std_threshold: float = 2.0,
     spread_px: float = 1.0,
+    plane_rms_px: float = 0.25,
 ) -> PlainRoughness:
     """Share of untextured pixels that are valid yet rough (see the module docstring).
 
@@ -83,6 +84,8 @@ def plain_roughness(
         A pixel has no texture when the grey-level standard deviation of its box is below this.
     spread_px : float
         A valid pixel is rough when max - min of the valid disparities in its box exceeds this.
+    plane_rms_px : float
+        A rough pixel is steep (smooth) when one plane fits its box to within this, pixels RMS.
     """
     disparity_px = np.asarray(disparity_px, dtype=np.float32)
     valid = np.asarray(valid, dtype=bool) & np.isfinite(disparity_px)
@@ -98,12 +101,39 @@ def plain_roughness(
     lo = cv2.erode(np.where(valid, disparity_px, 1e9).astype(np.float32), kernel)
     rough = plain & valid & (hi - lo > spread_px)
     n_plain = max(int(plain.sum()), 1)
+    steep = rough & (_plane_rms(disparity_px, valid, window) <= plane_rms_px)
     return PlainRoughness(
+        steep_valid_share=float(steep.sum() / n_plain),
         plain_share=float(plain.mean()),
         rough_valid_share=float(rough.sum() / n_plain),
         valid_plain_share=float((plain & valid).sum() / n_plain),
         valid_share=float(valid.mean()),
     )
+
+
+def _plane_rms(disparity_px: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
+    """RMS residual (pixels) of the least-squares plane over each box; +inf where the box is not all valid.
+
+    With coordinates centred on the box, the plane's terms are orthogonal: the
+    residual variance is ``E[d^2] - E[d]^2 - (E[x d]^2 / E[x^2]) - (E[y d]^2 / E[y^2])``,
+    all from box filters.
+    """
+    h, w = disparity_px.shape
+    d = np.where(valid, disparity_px, 0.0).astype(np.float64)
+    box = (window, window)
+    kw = dict(borderType=cv2.BORDER_CONSTANT)
+    full = cv2.blur(valid.astype(np.float64), box, **kw) > 1.0 - 1e-9
+    xs = np.broadcast_to(np.arange(w, dtype=np.float64)[None, :], (h, w))
+    ys = np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w))
+    mean = cv2.blur(d, box, **kw)
+    mean2 = cv2.blur(d * d, box, **kw)
+    # E[(x - x0) d] = E[x d] - x0 E[d] on a full box centred at x0
+    exd = cv2.blur(xs * d, box, **kw) - xs * mean
+    eyd = cv2.blur(ys * d, box, **kw) - ys * mean
+    r = window // 2
+    ex2 = float(np.mean(np.arange(-r, r + 1, dtype=np.float64) ** 2))
+    var = mean2 - mean * mean - (exd * exd + eyd * eyd) / ex2
+    return np.where(full, np.sqrt(np.maximum(var, 0.0)), np.inf)
 
 
 def boundary_edges_per_1000_faces(faces: np.ndarray) -> float:

@@ -35,6 +35,19 @@ replaces it:
 6. **No support, no value.** Where neither applies (a plain region with too
    few measured pixels near it, or around it pixels of several surfaces), the
    pixels have no value (NaN): explicitly not valid rather than noise.
+7. **Weak texture, denoised.** Measured pixels of low contrast (grey-level
+   standard deviation below ``denoise_std`` over the window) that the steps
+   above kept -- a wall with a little sensor noise or JPEG blocking, a dark
+   suit -- take the confidence-weighted, colour-guided local average of the
+   disparity around them (the same smoother with a small ``lambda``,
+   ``denoise_smoothness``, reaching a few pixels): the matcher's noise there
+   averages out, ramps stay ramps.
+8. **Still rough, no value.** Pixels without texture (standard deviation below
+   ``rough_std``) whose window still spans more than ``rough_spread_px`` of
+   disparity, whose confidence is below ``rough_confidence``, and which make up
+   at least ``rough_density`` of their window get no value: noise nobody can
+   tell from a surface is not presented as one. Isolated such pixels keep their
+   averaged value, so a surface is not riddled with pinholes.
 
 The confidence of the smoothed pixels is their support, capped at
 ``max_confidence`` (an interpolated surface is never as sure as a measured one).
@@ -55,7 +68,7 @@ from parallax.capture.types import check_image
 from parallax.errors import ParameterError
 from parallax.stereo.smoothing import smooth_guided
 
-__all__ = ["PlainSurfaceSettings", "PlainSurfaces", "plain_mask", "smooth_plain_surfaces"]
+__all__ = ["PlainSurfaceSettings", "PlainSurfaces", "local_std", "plain_mask", "smooth_plain_surfaces"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +110,18 @@ class PlainSurfaceSettings:
         Disparity difference (pixels) within which a ring pixel agrees with a plane.
     plane_confidence : float
         Confidence of the pixels a plane fills.
+    denoise_std : float
+        Grey-level standard deviation below which measured pixels are denoised (step 7; 0 = off).
+    denoise_smoothness : float
+        Smoothness ``lambda`` of the denoising, per 1000 pixels of the map's longer side.
+    rough_std : float
+        Grey-level standard deviation below which a rough pixel may lose its value (step 8; 0 = off).
+    rough_spread_px : float
+        Disparity spread (max - min, pixels) over the window above which a pixel is rough.
+    rough_confidence : float
+        Confidence below which a rough pixel may lose its value.
+    rough_density : float
+        Share of its window that must be such pixels for one to lose its value.
     """
 
     window: int = 11
@@ -114,6 +139,12 @@ class PlainSurfaceSettings:
     ring_min_angle_deg: float = 150.0
     plane_tolerance: float = 1.5
     plane_confidence: float = 0.2
+    denoise_std: float = 3.0
+    denoise_smoothness: float = 100.0
+    rough_std: float = 2.0
+    rough_spread_px: float = 1.0
+    rough_confidence: float = 0.5
+    rough_density: float = 0.3
 
     def __post_init__(self) -> None:
         if not (isinstance(self.window, int) and self.window >= 3 and self.window % 2 == 1):
@@ -134,7 +165,19 @@ class PlainSurfaceSettings:
             raise ParameterError(f"ring_min_angle_deg must be in [0, 360], got {self.ring_min_angle_deg!r}")
         if not (isinstance(self.plane_tolerance, (int, float)) and self.plane_tolerance > 0):
             raise ParameterError(f"plane_tolerance must be a positive number of pixels, got {self.plane_tolerance!r}")
-        for name in ("plain_weight", "min_support", "max_confidence", "ring_min_inliers", "plane_confidence"):
+        for name in ("denoise_std", "denoise_smoothness", "rough_std", "rough_spread_px"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ParameterError(f"{name} must be a number >= 0, got {value!r}")
+        for name in (
+            "plain_weight",
+            "min_support",
+            "max_confidence",
+            "ring_min_inliers",
+            "plane_confidence",
+            "rough_confidence",
+            "rough_density",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
                 raise ParameterError(f"{name} must be in [0, 1], got {value!r}")
@@ -155,7 +198,7 @@ class PlainSurfaces:
     treated : numpy.ndarray
         ``HxW`` bool, the pixels whose value was replaced (plain pixels and their surroundings).
     unsupported : numpy.ndarray
-        ``HxW`` bool, the treated pixels left without a value.
+        ``HxW`` bool, the pixels left without a value by steps 6 and 8.
     """
 
     disparity_px: np.ndarray
@@ -168,6 +211,28 @@ class PlainSurfaces:
 #: Immerkaer's noise-estimation kernel: the difference of two Laplacians, blind to
 #: planes and ramps, so its response measures fine-scale texture (and noise).
 _FINE = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], dtype=np.float32)
+
+
+def local_std(image: np.ndarray, window: int) -> np.ndarray:
+    """Grey-level standard deviation over a ``window`` x ``window`` box (``HxW`` float32, levels 0..255).
+
+    ``image`` is ``HxWx3`` uint8 RGB or ``HxW`` grey; borders are reflected.
+    """
+    image = np.asarray(image)
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    g = grey.astype(np.float64)
+    mean = cv2.blur(g, (window, window), borderType=cv2.BORDER_REFLECT)
+    mean2 = cv2.blur(g * g, (window, window), borderType=cv2.BORDER_REFLECT)
+    return np.sqrt(np.maximum(mean2 - mean * mean, 0.0)).astype(np.float32)
+
+
+def local_spread(disparity_px: np.ndarray, window: int) -> np.ndarray:
+    """Max - min of the finite values over a ``window`` box (``HxW`` float32; about -2e9 where none is finite)."""
+    finite = np.isfinite(disparity_px)
+    kernel = np.ones((window, window), np.uint8)
+    hi = cv2.dilate(np.where(finite, disparity_px, -1e9).astype(np.float32), kernel)
+    lo = cv2.erode(np.where(finite, disparity_px, 1e9).astype(np.float32), kernel)
+    return hi - lo
 
 
 def plain_mask(
@@ -184,12 +249,10 @@ def plain_mask(
     Strong sensor noise looks like fine texture to this measure, so a very noisy
     plain wall keeps the matcher's values.
     """
-    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    box = (window, window)
-    mean = cv2.blur(grey, box, borderType=cv2.BORDER_REFLECT)
-    mean2 = cv2.blur(grey * grey, box, borderType=cv2.BORDER_REFLECT)
-    plain = (mean2 - mean * mean) < np.float32(std_threshold) ** 2
+    plain = local_std(image, window) < std_threshold
     if fine_threshold > 0:
+        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        box = (window, window)
         response = np.abs(cv2.filter2D(grey, -1, _FINE, borderType=cv2.BORDER_REFLECT))
         fine = cv2.blur(response * np.float32(np.sqrt(np.pi / 2) / 6), box, borderType=cv2.BORDER_REFLECT)
         plain &= fine < np.float32(fine_threshold)
@@ -237,12 +300,39 @@ def smooth_plain_surfaces(
             f"measured {np.shape(measured)} must have one size"
         )
     plain = plain_mask(image, window=s.window, std_threshold=s.std_threshold, fine_threshold=s.fine_threshold)
+    confidence = np.asarray(confidence, dtype=np.float32)
+    if plain.any():
+        out, conf, treated, unsupported = _plain_regions(
+            image, disparity_px, confidence, np.asarray(measured, dtype=bool), plain, s, threads
+        )
+    else:
+        out, conf = disparity_px, confidence
+        treated, unsupported = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+    if s.denoise_std > 0 or s.rough_std > 0:
+        contrast = local_std(image, s.window)
+        if s.denoise_std > 0:
+            out = _denoise(image, out, conf, (contrast < s.denoise_std) & ~treated, s, threads)
+        if s.rough_std > 0:
+            rough = _rough(out, conf, contrast < s.rough_std, s)
+            out = np.where(rough, np.nan, out).astype(np.float32)
+            unsupported |= rough
+    conf = np.where(np.isfinite(out), np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
+    return PlainSurfaces(disparity_px=out, confidence=conf, plain=plain, treated=treated, unsupported=unsupported)
+
+
+def _plain_regions(
+    image: np.ndarray,
+    disparity_px: np.ndarray,
+    confidence: np.ndarray,
+    measured: np.ndarray,
+    plain: np.ndarray,
+    s: PlainSurfaceSettings,
+    threads: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 2 to 6: the new disparity, confidence, treated and unsupported pixels."""
+    shape = disparity_px.shape
     finite = np.isfinite(disparity_px)
-    if not plain.any():
-        conf = np.where(finite, confidence, 0.0).astype(np.float32)
-        none = np.zeros(shape, dtype=bool)
-        return PlainSurfaces(disparity_px=disparity_px, confidence=conf, plain=plain, treated=none, unsupported=none)
-    measured = np.asarray(measured, dtype=bool) & finite
+    measured = measured & finite
     # measured, textured pixels keep their own value; plain pixels, and unmeasured
     # pixels near them, take the surface propagated from the measured pixels
     reliable = measured & ~plain
@@ -279,10 +369,46 @@ def smooth_plain_surfaces(
         out = np.where(filled, planes, out).astype(np.float32)
         conf = np.where(filled, s.plane_confidence, conf)
         unsupported &= ~filled
-    conf = np.where(np.isfinite(out), np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
-    return PlainSurfaces(disparity_px=out, confidence=conf, plain=plain, treated=treated, unsupported=unsupported)
+    return out, conf, treated, unsupported
 
 
+def _denoise(
+    image: np.ndarray,
+    disparity_px: np.ndarray,
+    confidence: np.ndarray,
+    low_contrast: np.ndarray,
+    s: PlainSurfaceSettings,
+    threads: int,
+) -> np.ndarray:
+    """Step 7: low-contrast pixels take the confidence-weighted, colour-guided local average."""
+    finite = np.isfinite(disparity_px)
+    target = low_contrast & finite
+    if not target.any():
+        return disparity_px
+    weight = np.where(finite, np.clip(confidence, 0.0, 1.0), 0.0).astype(np.float32)
+    values = np.where(finite, disparity_px, 0.0).astype(np.float32)
+    lam = s.denoise_smoothness * max(disparity_px.shape) / 1000.0
+    num, den = smooth_guided([weight * values, weight], image, lam=lam, sigma_color=s.sigma_color, threads=threads)
+    target &= den > _MIN_DENOISE_SUPPORT
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(target, num / np.maximum(den, 1e-12), disparity_px).astype(np.float32)
+
+
+def _rough(
+    disparity_px: np.ndarray, confidence: np.ndarray, no_texture: np.ndarray, s: PlainSurfaceSettings
+) -> np.ndarray:
+    """Step 8: the untextured, unconfident pixels whose window still spans more than ``rough_spread_px``."""
+    finite = np.isfinite(disparity_px)
+    rough = no_texture & finite & (local_spread(disparity_px, s.window) > s.rough_spread_px)
+    rough &= confidence < s.rough_confidence
+    if not rough.any():
+        return rough
+    density = cv2.blur(rough.astype(np.float32), (s.window, s.window), borderType=cv2.BORDER_REFLECT)
+    return (density > s.rough_density) & no_texture & finite
+
+
+#: Smoothed support below which step 7 keeps a pixel's own value.
+_MIN_DENOISE_SUPPORT = 0.05
 #: Unsupported regions smaller than this many pixels are left as they are (no plane is worth fitting).
 _MIN_REGION_PX = 16
 _RANSAC_TRIALS = 400

@@ -65,6 +65,66 @@ def test_fine_texture_at_low_contrast_is_not_plain():
     assert plain_mask(textured, fine_threshold=0.5).mean() < 0.1  # ... its fine texture does not
 
 
+def _weakly_textured(seed: int, shape: tuple[int, int] = (90, 120)) -> np.ndarray:
+    """A low-contrast surface with fine noise (not plain to :func:`plain_mask`, std about 1.2 levels)."""
+    rng = np.random.default_rng(seed)
+    return np.clip(100 + rng.normal(0, 1.2, (*shape, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+
+
+def test_weak_texture_is_denoised_and_ramps_stay_ramps():
+    rng = np.random.default_rng(11)
+    image = _weakly_textured(11)
+    h, w = image.shape[:2]
+    ramp = (20.0 + 0.05 * np.arange(w))[None, :].repeat(h, axis=0).astype(np.float32)
+    noisy = ramp + rng.normal(0.0, 0.4, (h, w)).astype(np.float32)  # the matcher's noise, confident enough
+    confidence = np.full((h, w), 0.8, np.float32)
+    measured = np.ones((h, w), bool)
+    off = smooth_plain_surfaces(image, noisy, confidence, measured, settings=PlainSurfaceSettings(denoise_std=0.0))
+    out = smooth_plain_surfaces(image, noisy, confidence, measured)
+    inner = (slice(10, -10), slice(10, -10))
+    assert not out.plain[inner].any()  # fine texture: the plain-surface steps leave it alone ...
+    np.testing.assert_array_equal(off.disparity_px, noisy)  # ... so without step 7 nothing changes
+    err_before = np.abs(noisy - ramp)[inner]
+    err_after = np.abs(out.disparity_px - ramp)[inner]
+    assert np.median(err_after) < 0.4 * np.median(err_before)  # the noise averages out ...
+    assert abs(float(np.mean(out.disparity_px[inner] - ramp[inner]))) < 0.05  # ... the ramp stays a ramp
+    assert np.isfinite(out.disparity_px).all()  # confident pixels are never dropped
+
+
+def test_rough_unconfident_plain_pixels_have_no_value_but_not_as_pinholes():
+    rng = np.random.default_rng(12)
+    h, w = 80, 160
+    image = np.full((h, w, 3), 128, np.uint8)
+    image[:, : w // 2] = _weakly_textured(12, (h, w // 2))  # left half: weak texture, right half: plain
+    disparity = np.full((h, w), 10.0, np.float32)
+    confidence = np.full((h, w), 0.9, np.float32)
+    # a blob of unconfident noise nothing can average away (spread well above 1 px)
+    blob = (slice(20, 60), slice(20, 60))
+    disparity[blob] += rng.uniform(-6.0, 6.0, (40, 40)).astype(np.float32)
+    confidence[blob] = 0.1
+    # a few isolated unconfident noisy pixels on a clean surface
+    specks = [(10, 100), (70, 130), (40, 150)]
+    for y, x in specks:
+        disparity[y, x] += 5.0
+        confidence[y, x] = 0.1
+    settings = PlainSurfaceSettings(denoise_std=0.0, ring_min_inliers=0.0, std_threshold=0.5)
+    out = smooth_plain_surfaces(image, disparity, confidence, np.ones((h, w), bool), settings=settings)
+    no_value = ~np.isfinite(out.disparity_px)
+    assert no_value[25:55, 25:55].mean() > 0.9  # the noise blob: no value rather than noise
+    assert out.unsupported[25:55, 25:55].mean() > 0.9 and (out.confidence[no_value] == 0).all()
+    for y, x in specks:  # isolated pixels keep a value: a surface is not riddled with pinholes
+        assert np.isfinite(out.disparity_px[y, x])
+    assert no_value.mean() < 0.2
+    off = smooth_plain_surfaces(
+        image,
+        disparity,
+        confidence,
+        np.ones((h, w), bool),
+        settings=PlainSurfaceSettings(denoise_std=0.0, ring_min_inliers=0.0, std_threshold=0.5, rough_std=0.0),
+    )
+    assert np.isfinite(off.disparity_px).all()  # step 8 off: the values stay
+
+
 def test_smoother_is_exact_on_constants_and_thread_independent():
     rng = np.random.default_rng(9)
     image = rng.integers(0, 255, (50, 70, 3)).astype(np.uint8)
@@ -102,6 +162,12 @@ def test_surface_settings_and_input_errors():
         PlainSurfaceSettings(plain_weight=2.0)
     with pytest.raises(ParameterError, match="smoothness"):
         PlainSurfaceSettings(smoothness=0.0)
+    with pytest.raises(ParameterError, match="denoise_std"):
+        PlainSurfaceSettings(denoise_std=-1.0)
+    with pytest.raises(ParameterError, match="rough_spread_px"):
+        PlainSurfaceSettings(rough_spread_px=float("nan"))
+    with pytest.raises(ParameterError, match="rough_density"):
+        PlainSurfaceSettings(rough_density=1.5)
     image = np.zeros((10, 10, 3), np.uint8)
     with pytest.raises(ParameterError, match="one size"):
         smooth_plain_surfaces(image, np.zeros((10, 9)), np.zeros((10, 10)), np.zeros((10, 10), bool))
