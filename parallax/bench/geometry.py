@@ -121,15 +121,15 @@ def _plane_rms(disparity_px: np.ndarray, valid: np.ndarray, window: int) -> np.n
     h, w = disparity_px.shape
     d = np.where(valid, disparity_px, 0.0).astype(np.float64)
     box = (window, window)
-    kw = dict(borderType=cv2.BORDER_CONSTANT)
-    full = cv2.blur(valid.astype(np.float64), box, **kw) > 1.0 - 1e-9
+    edge = cv2.BORDER_CONSTANT
+    full = cv2.blur(valid.astype(np.float64), box, borderType=edge) > 1.0 - 1e-9
     xs = np.broadcast_to(np.arange(w, dtype=np.float64)[None, :], (h, w))
     ys = np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w))
-    mean = cv2.blur(d, box, **kw)
-    mean2 = cv2.blur(d * d, box, **kw)
+    mean = cv2.blur(d, box, borderType=edge)
+    mean2 = cv2.blur(d * d, box, borderType=edge)
     # E[(x - x0) d] = E[x d] - x0 E[d] on a full box centred at x0
-    exd = cv2.blur(xs * d, box, **kw) - xs * mean
-    eyd = cv2.blur(ys * d, box, **kw) - ys * mean
+    exd = cv2.blur(xs * d, box, borderType=edge) - xs * mean
+    eyd = cv2.blur(ys * d, box, borderType=edge) - ys * mean
     r = window // 2
     ex2 = float(np.mean(np.arange(-r, r + 1, dtype=np.float64) ** 2))
     var = mean2 - mean * mean - (exd * exd + eyd * eyd) / ex2
