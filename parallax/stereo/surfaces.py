@@ -41,13 +41,17 @@ replaces it:
    suit -- take the confidence-weighted, colour-guided local average of the
    disparity around them (the same smoother with a small ``lambda``,
    ``denoise_smoothness``, reaching a few pixels): the matcher's noise there
-   averages out, ramps stay ramps.
+   averages out, ramps stay ramps. Each low-contrast value is weighed by its
+   agreement with the surface the smoother finds at a long reach (within
+   ``denoise_outlier_px``), so a confident blob the matcher got wrong does not
+   survive as a bump.
 8. **Still rough, no value.** Pixels without texture (standard deviation below
    ``rough_std``) whose window still spans more than ``rough_spread_px`` of
    disparity, whose confidence is below ``rough_confidence``, and which make up
    at least ``rough_density`` of their window get no value: noise nobody can
-   tell from a surface is not presented as one. Isolated such pixels keep their
-   averaged value, so a surface is not riddled with pinholes.
+   tell from a surface is not presented as one. Isolated such pixels, and
+   regions of them smaller than two windows, keep their averaged value, so a
+   surface is not riddled with pinholes.
 
 The confidence of the smoothed pixels is their support, capped at
 ``max_confidence`` (an interpolated surface is never as sure as a measured one).
@@ -114,6 +118,9 @@ class PlainSurfaceSettings:
         Grey-level standard deviation below which measured pixels are denoised (step 7; 0 = off).
     denoise_smoothness : float
         Smoothness ``lambda`` of the denoising, per 1000 pixels of the map's longer side.
+    denoise_outlier_px : float
+        Disparity difference (pixels) from the long-reach surface around a low-contrast
+        pixel that divides its weight in the denoising by ``e`` (0 = every value counts fully).
     rough_std : float
         Grey-level standard deviation below which a rough pixel may lose its value (step 8; 0 = off).
     rough_spread_px : float
@@ -126,7 +133,7 @@ class PlainSurfaceSettings:
 
     window: int = 11
     std_threshold: float = 3.0
-    fine_threshold: float = 0.5
+    fine_threshold: float = 0.2
     band: int = 5
     plain_weight: float = 1.0
     smoothness: float = 1.0
@@ -141,6 +148,7 @@ class PlainSurfaceSettings:
     plane_confidence: float = 0.2
     denoise_std: float = 3.0
     denoise_smoothness: float = 100.0
+    denoise_outlier_px: float = 2.0
     rough_std: float = 2.0
     rough_spread_px: float = 1.0
     rough_confidence: float = 0.5
@@ -165,7 +173,7 @@ class PlainSurfaceSettings:
             raise ParameterError(f"ring_min_angle_deg must be in [0, 360], got {self.ring_min_angle_deg!r}")
         if not (isinstance(self.plane_tolerance, (int, float)) and self.plane_tolerance > 0):
             raise ParameterError(f"plane_tolerance must be a positive number of pixels, got {self.plane_tolerance!r}")
-        for name in ("denoise_std", "denoise_smoothness", "rough_std", "rough_spread_px"):
+        for name in ("denoise_std", "denoise_smoothness", "denoise_outlier_px", "rough_std", "rough_spread_px"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ParameterError(f"{name} must be a number >= 0, got {value!r}")
@@ -387,6 +395,17 @@ def _denoise(
         return disparity_px
     weight = np.where(finite, np.clip(confidence, 0.0, 1.0), 0.0).astype(np.float32)
     values = np.where(finite, disparity_px, 0.0).astype(np.float32)
+    if s.denoise_outlier_px > 0:
+        # a confident blob the matcher got wrong must not survive the averaging: weigh each
+        # low-contrast value by its agreement with the surface around it at a long reach
+        lam_far = s.smoothness * max(disparity_px.shape)
+        num, den = smooth_guided(
+            [weight * values, weight], image, lam=lam_far, sigma_color=s.sigma_color, threads=threads
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            surface = num / np.maximum(den, 1e-12)
+        agree = np.exp(-(((values - surface) / s.denoise_outlier_px) ** 2))
+        weight = np.where(target, weight * agree, weight).astype(np.float32)
     lam = s.denoise_smoothness * max(disparity_px.shape) / 1000.0
     num, den = smooth_guided([weight * values, weight], image, lam=lam, sigma_color=s.sigma_color, threads=threads)
     target &= den > _MIN_DENOISE_SUPPORT
@@ -404,9 +423,19 @@ def _rough(
     if not rough.any():
         return rough
     density = cv2.blur(rough.astype(np.float32), (s.window, s.window), borderType=cv2.BORDER_REFLECT)
-    return (density > s.rough_density) & no_texture & finite
+    rough = (density > s.rough_density) & no_texture & finite
+    min_area = _MIN_HOLE_WINDOWS * s.window * s.window
+    if min_area > 0 and rough.any():
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(rough.astype(np.uint8), connectivity=8)
+        keep = np.zeros(count, dtype=bool)
+        keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+        rough = keep[labels]
+    return rough
 
 
+#: Rough regions smaller than this many windows (``window ** 2`` pixels) keep their averaged values (step 8).
+_MIN_HOLE_WINDOWS = 2.0
+_ROBUST_PX = 4.0
 #: Smoothed support below which step 7 keeps a pixel's own value.
 _MIN_DENOISE_SUPPORT = 0.05
 #: Unsupported regions smaller than this many pixels are left as they are (no plane is worth fitting).

@@ -122,12 +122,17 @@ def looped_folder():
     return _looped_folder
 
 
-def plain_wall_scene(seed: int = 7, size: tuple[int, int] = (200, 280)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def plain_wall_scene(
+    seed: int = 7, size: tuple[int, int] = (200, 280), noise: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A seeded rectified pair: a textured slanted background plane and, in front of
     it at 24 px, a wall whose 10-pixel rim is textured (a frame, moving with the
     wall) around a textureless interior (one colour plus independent sensor noise in
-    each view: 0.5 grey levels, about the fine-scale energy plain walls and skies have
-    in real JPEG/HEIC captures). Returns ``(left, right, gt_disparity)``; ``x_right = x_left - d``.
+    each view, ``noise`` grey levels before rounding). Plain walls and skies in the real
+    captures of ``../shared/data`` at 1024 px carry 0.1 to 0.7 grey levels of fine-scale
+    texture (Immerkaer's measure): at ``noise=0.3`` (about 0.14) most of the interior is
+    plain to :func:`parallax.stereo.surfaces.plain_mask`, at ``0.5`` (about 0.4) none of it
+    is (it is weak texture). Returns ``(left, right, gt_disparity)``; ``x_right = x_left - d``.
     """
     rng = np.random.default_rng(seed)
     h, w = size
@@ -154,16 +159,22 @@ def plain_wall_scene(seed: int = 7, size: tuple[int, int] = (200, 280)) -> tuple
         xi = np.clip(np.round(xl).astype(int), 0, w - 1)
         out[on_wall] = frame[ys.astype(int)[on_wall], xi[on_wall]]
         out[interior] = wall_colour
-        noise = np.random.default_rng(noise_seed).normal(0.0, 0.5, out.shape)
-        return np.clip(np.round(out + noise), 0, 255).astype(np.uint8)
+        grain = np.random.default_rng(noise_seed).normal(0.0, noise, out.shape)
+        return np.clip(np.round(out + grain), 0, 255).astype(np.uint8)
 
     return view(0.0, seed + 1), view(24.0, seed + 2), gt
 
 
 @pytest.fixture(scope="session")
 def plain_wall():
-    """The :func:`plain_wall_scene` pair, once per session."""
-    return plain_wall_scene()
+    """The :func:`plain_wall_scene` pair with a plain interior (``noise=0.3``), once per session."""
+    return plain_wall_scene(noise=0.3)
+
+
+@pytest.fixture(scope="session")
+def grainy_wall():
+    """The :func:`plain_wall_scene` pair with a grainy, weakly textured interior (``noise=0.5``)."""
+    return plain_wall_scene(noise=0.5)
 
 
 def independent_row_residual(left: np.ndarray, right: np.ndarray, max_side_px: int = 2400) -> tuple[float, float, int]:
