@@ -10,8 +10,10 @@ downscaled copy). Deterministic for given inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
+import numba as nb
 import numpy as np
 
 from parallax.capture.types import check_image
@@ -93,14 +95,23 @@ def match_features(
         xy = (xy + 0.5) / scale - 0.5
         return xy, desc, scale
 
-    lxy, ldesc, _ = detect(left)
-    rxy, rdesc, _ = detect(right)
+    from parallax.stereo.matchers.threads import run_pair
+
+    # OpenCV releases the GIL: the two views are detected, and matched both ways, at the same time
+    found: dict[str, tuple[np.ndarray, np.ndarray | None, float]] = {}
+    run_pair(lambda: found.setdefault("left", detect(left)), lambda: found.setdefault("right", detect(right)))
+    lxy, ldesc, _ = found["left"]
+    rxy, rdesc, _ = found["right"]
     empty = FeatureMatches(left_xy=np.zeros((0, 2)), right_xy=np.zeros((0, 2)))
     if ldesc is None or rdesc is None or len(lxy) < 2 or len(rxy) < 2:
         return empty
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    fwd = matcher.knnMatch(ldesc, rdesc, k=2)
-    bwd = matcher.match(rdesc, ldesc)
+    ld, rd = ldesc, rdesc
+    matched: dict[str, Any] = {}
+    run_pair(
+        lambda: matched.setdefault("fwd", cv2.BFMatcher(cv2.NORM_L2).knnMatch(ld, rd, k=2)),
+        lambda: matched.setdefault("bwd", cv2.BFMatcher(cv2.NORM_L2).match(rd, ld)),
+    )
+    fwd, bwd = matched["fwd"], matched["bwd"]
     back = {m.queryIdx: m.trainIdx for m in bwd}
     li, ri = [], []
     for pair in fwd:
@@ -120,34 +131,82 @@ def grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(check_image("image", image), cv2.COLOR_RGB2GRAY)
 
 
-def _normalised(patch: np.ndarray) -> np.ndarray:
-    patch = patch.astype(np.float64)
-    return (patch - patch.mean()) / (patch.std() + 1e-6)
+@nb.njit(cache=True, nogil=True)
+def _normalise(patch):  # pragma: no cover - compiled
+    """``(patch - mean) / (std + 1e-6)``, float64."""
+    n = patch.size
+    mean = patch.sum() / n
+    var = ((patch - mean) ** 2).sum() / n
+    return (patch - mean) / (np.sqrt(var) + 1e-6)
 
 
-def _lucas_kanade(
-    template: np.ndarray, image: np.ndarray, x: float, y: float, iterations: int = 8
-) -> tuple[float, float]:
+@nb.njit(cache=True, nogil=True)
+def _sample(image, x, y, hw):  # pragma: no cover - compiled
+    """The ``(2 hw + 1)^2`` patch centred at sub-pixel ``(x, y)``, bilinear, edges replicated (``cv2.getRectSubPix``)."""
+    h, w = image.shape
+    size = 2 * hw + 1
+    out = np.empty((size, size), dtype=np.float64)
+    x0 = x - hw
+    y0 = y - hw
+    fx = np.floor(x0)
+    fy = np.floor(y0)
+    ax = x0 - fx
+    ay = y0 - fy
+    ix = int(fx)
+    iy = int(fy)
+    for i in range(size):
+        r0 = min(max(iy + i, 0), h - 1)
+        r1 = min(max(iy + i + 1, 0), h - 1)
+        for j in range(size):
+            c0 = min(max(ix + j, 0), w - 1)
+            c1 = min(max(ix + j + 1, 0), w - 1)
+            top = image[r0, c0] * (1.0 - ax) + image[r0, c1] * ax
+            bottom = image[r1, c0] * (1.0 - ax) + image[r1, c1] * ax
+            out[i, j] = top * (1.0 - ay) + bottom * ay
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _lucas_kanade(template, image, x, y, iterations=8):  # pragma: no cover - compiled
     """Translation-only Lucas-Kanade (inverse compositional): refine where ``template``'s centre sits in ``image``.
 
-    Gain and offset are normalised out of both patches; gradients and the 2x2
-    system come from the template once. Stops when the update is below 0.005 px.
-    Returns the refined position (unchanged if the template has no texture).
+    Gain and offset are normalised out of both patches; gradients (3x3 Sobel / 8)
+    and the 2x2 system come from the template once. Stops when the update is
+    below 0.005 px. Returns the refined position (unchanged if the template has
+    no texture).
     """
-    size = (template.shape[1], template.shape[0])
-    tmpl = _normalised(template)
-    gx = (cv2.Sobel(tmpl, cv2.CV_64F, 1, 0, ksize=3) / 8.0)[1:-1, 1:-1]
-    gy = (cv2.Sobel(tmpl, cv2.CV_64F, 0, 1, ksize=3) / 8.0)[1:-1, 1:-1]
-    hessian = np.array([[np.sum(gx * gx), np.sum(gx * gy)], [np.sum(gx * gy), np.sum(gy * gy)]])
-    if np.linalg.det(hessian) < 1e-6:
+    hw = template.shape[0] // 2
+    tmpl = _normalise(template.astype(np.float64))
+    size = tmpl.shape[0]
+    m = size - 2
+    gx = np.empty((m, m))
+    gy = np.empty((m, m))
+    for i in range(1, size - 1):
+        for j in range(1, size - 1):
+            gx[i - 1, j - 1] = (
+                (tmpl[i - 1, j + 1] + 2.0 * tmpl[i, j + 1] + tmpl[i + 1, j + 1])
+                - (tmpl[i - 1, j - 1] + 2.0 * tmpl[i, j - 1] + tmpl[i + 1, j - 1])
+            ) / 8.0
+            gy[i - 1, j - 1] = (
+                (tmpl[i + 1, j - 1] + 2.0 * tmpl[i + 1, j] + tmpl[i + 1, j + 1])
+                - (tmpl[i - 1, j - 1] + 2.0 * tmpl[i - 1, j] + tmpl[i - 1, j + 1])
+            ) / 8.0
+    sxx = (gx * gx).sum()
+    sxy = (gx * gy).sum()
+    syy = (gy * gy).sum()
+    det = sxx * syy - sxy * sxy
+    if det < 1e-6:
         return x, y
-    inverse = np.linalg.inv(hessian)
     core = tmpl[1:-1, 1:-1]
     for _ in range(iterations):
-        patch = _normalised(cv2.getRectSubPix(image, size, (float(x), float(y)), patchType=cv2.CV_32F))
+        patch = _normalise(_sample(image, x, y, hw))
         err = patch[1:-1, 1:-1] - core
-        dx, dy = inverse @ np.array([np.sum(gx * err), np.sum(gy * err)])
-        x, y = x - float(dx), y - float(dy)
+        bx = (gx * err).sum()
+        by = (gy * err).sum()
+        dx = (syy * bx - sxy * by) / det
+        dy = (sxx * by - sxy * bx) / det
+        x -= dx
+        y -= dy
         if abs(dx) < 0.005 and abs(dy) < 0.005:
             break
     return x, y
