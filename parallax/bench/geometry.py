@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from parallax.errors import ParameterError
-from parallax.stereo.surfaces import local_std
+from parallax.stereo.surfaces import local_spread, local_std
 
 __all__ = ["PlainRoughness", "plain_roughness", "boundary_edges_per_1000_faces", "depth_reach", "local_std"]
 
@@ -96,10 +96,7 @@ def plain_roughness(
     if not (isinstance(window, int) and window >= 3 and window % 2 == 1):
         raise ParameterError(f"window must be an odd integer >= 3, got {window!r}")
     plain = local_std(image, window) < std_threshold
-    kernel = np.ones((window, window), np.uint8)
-    hi = cv2.dilate(np.where(valid, disparity_px, -1e9).astype(np.float32), kernel)
-    lo = cv2.erode(np.where(valid, disparity_px, 1e9).astype(np.float32), kernel)
-    rough = plain & valid & (hi - lo > spread_px)
+    rough = plain & valid & (local_spread(np.where(valid, disparity_px, np.nan), window) > spread_px)
     n_plain = max(int(plain.sum()), 1)
     steep = rough & (_plane_rms(disparity_px, valid, window) <= plane_rms_px)
     return PlainRoughness(

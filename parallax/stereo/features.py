@@ -9,6 +9,7 @@ downscaled copy). Deterministic for given inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,23 +96,19 @@ def match_features(
         xy = (xy + 0.5) / scale - 0.5
         return xy, desc, scale
 
-    from parallax.stereo.matchers.threads import run_pair
+    from parallax.stereo.matchers.threads import run_jobs
 
     # OpenCV releases the GIL: the two views are detected, and matched both ways, at the same time
-    found: dict[str, tuple[np.ndarray, np.ndarray | None, float]] = {}
-    run_pair(lambda: found.setdefault("left", detect(left)), lambda: found.setdefault("right", detect(right)))
-    lxy, ldesc, _ = found["left"]
-    rxy, rdesc, _ = found["right"]
+    (lxy, ldesc, _), (rxy, rdesc, _) = run_jobs([lambda: detect(left), lambda: detect(right)])
     empty = FeatureMatches(left_xy=np.zeros((0, 2)), right_xy=np.zeros((0, 2)))
     if ldesc is None or rdesc is None or len(lxy) < 2 or len(rxy) < 2:
         return empty
-    ld, rd = ldesc, rdesc
-    matched: dict[str, Any] = {}
-    run_pair(
-        lambda: matched.setdefault("fwd", cv2.BFMatcher(cv2.NORM_L2).knnMatch(ld, rd, k=2)),
-        lambda: matched.setdefault("bwd", cv2.BFMatcher(cv2.NORM_L2).match(rd, ld)),
-    )
-    fwd, bwd = matched["fwd"], matched["bwd"]
+    ld, rd = ldesc, rdesc  # narrowed for the closures
+    jobs: list[Callable[[], Sequence[Any]]] = [
+        lambda: cv2.BFMatcher(cv2.NORM_L2).knnMatch(ld, rd, k=2),
+        lambda: cv2.BFMatcher(cv2.NORM_L2).match(rd, ld),
+    ]
+    fwd, bwd = run_jobs(jobs)
     back = {m.queryIdx: m.trainIdx for m in bwd}
     li, ri = [], []
     for pair in fwd:

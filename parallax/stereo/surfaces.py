@@ -72,7 +72,7 @@ from parallax.capture.types import check_image
 from parallax.errors import ParameterError
 from parallax.stereo.smoothing import smooth_guided
 
-__all__ = ["PlainSurfaceSettings", "PlainSurfaces", "local_std", "plain_mask", "smooth_plain_surfaces"]
+__all__ = ["PlainSurfaceSettings", "PlainSurfaces", "local_spread", "local_std", "plain_mask", "smooth_plain_surfaces"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,7 +257,14 @@ def plain_mask(
     Strong sensor noise looks like fine texture to this measure, so a very noisy
     plain wall keeps the matcher's values.
     """
-    plain = local_std(image, window) < std_threshold
+    return _plain_from(image, local_std(image, window), window, std_threshold, fine_threshold)
+
+
+def _plain_from(
+    image: np.ndarray, contrast: np.ndarray, window: int, std_threshold: float, fine_threshold: float
+) -> np.ndarray:
+    """:func:`plain_mask` given the image's :func:`local_std` (computed once by callers that need it too)."""
+    plain = contrast < std_threshold
     if fine_threshold > 0:
         grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
         box = (window, window)
@@ -307,7 +314,8 @@ def smooth_plain_surfaces(
             f"image {shape}, disparity {disparity_px.shape}, confidence {np.shape(confidence)} and "
             f"measured {np.shape(measured)} must have one size"
         )
-    plain = plain_mask(image, window=s.window, std_threshold=s.std_threshold, fine_threshold=s.fine_threshold)
+    contrast = local_std(image, s.window)
+    plain = _plain_from(image, contrast, s.window, s.std_threshold, s.fine_threshold)
     confidence = np.asarray(confidence, dtype=np.float32)
     if plain.any():
         out, conf, treated, unsupported = _plain_regions(
@@ -316,14 +324,12 @@ def smooth_plain_surfaces(
     else:
         out, conf = disparity_px, confidence
         treated, unsupported = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
-    if s.denoise_std > 0 or s.rough_std > 0:
-        contrast = local_std(image, s.window)
-        if s.denoise_std > 0:
-            out = _denoise(image, out, conf, (contrast < s.denoise_std) & ~treated, s, threads)
-        if s.rough_std > 0:
-            rough = _rough(out, conf, contrast < s.rough_std, s)
-            out = np.where(rough, np.nan, out).astype(np.float32)
-            unsupported |= rough
+    if s.denoise_std > 0:
+        out = _denoise(image, out, conf, (contrast < s.denoise_std) & ~treated, s, threads)
+    if s.rough_std > 0:
+        rough = _rough(out, conf, contrast < s.rough_std, s)
+        out = np.where(rough, np.nan, out).astype(np.float32)
+        unsupported |= rough
     conf = np.where(np.isfinite(out), np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
     return PlainSurfaces(disparity_px=out, confidence=conf, plain=plain, treated=treated, unsupported=unsupported)
 
@@ -435,7 +441,6 @@ def _rough(
 
 #: Rough regions smaller than this many windows (``window ** 2`` pixels) keep their averaged values (step 8).
 _MIN_HOLE_WINDOWS = 2.0
-_ROBUST_PX = 4.0
 #: Smoothed support below which step 7 keeps a pixel's own value.
 _MIN_DENOISE_SUPPORT = 0.05
 #: Unsupported regions smaller than this many pixels are left as they are (no plane is worth fitting).

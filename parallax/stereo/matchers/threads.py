@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 __all__ = ["available_cores", "resolve_threads", "run_rows", "run_pair", "run_jobs"]
 
+T = TypeVar("T")
 _POOL: ThreadPoolExecutor | None = None
 _LOCK = threading.Lock()
 #: Row bands thinner than this are not split further.
@@ -45,15 +47,13 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def run_jobs(jobs: list[Callable[[], object]]) -> None:
-    """Run independent jobs concurrently on the shared pool; re-raises the first error."""
+def run_jobs(jobs: Sequence[Callable[[], T]]) -> list[T]:
+    """Run independent jobs concurrently on the shared pool; their results in order; re-raises the first error."""
     if len(jobs) == 1:
-        jobs[0]()
-        return
+        return [jobs[0]()]
     pool = _pool()
     futures = [pool.submit(job) for job in jobs]
-    for future in futures:
-        future.result()
+    return [future.result() for future in futures]
 
 
 def run_pair(first: Callable[[], object], second: Callable[[], object]) -> None:
