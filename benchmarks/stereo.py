@@ -5,9 +5,11 @@ the scene's true search range: the recipe of ``parallax eval``), ``sgbm-raw``
 (the same without the fill), ``default`` (Parallax's matcher alone, scene range)
 ``pair`` (the CLI's depth path on the already rectified pair, without the
 rectification check) and ``cli`` -- what ``parallax disparity LEFT RIGHT`` computes: the pair as a
-two-file capture through :func:`parallax.compute_depth` with no range given
-(rectification check, range search, matching, the one post-processing of
-:func:`parallax.stereo.disparity.disparity_of_pair`; file decoding excluded) --
+two-file capture through the eye-order check (:func:`parallax.capture.orient_eyes`, as
+``read_capture`` does for two files) and :func:`parallax.compute_depth` with no
+range given (rectification check, range search, matching, the one
+post-processing of :func:`parallax.stereo.disparity.disparity_of_pair`; file
+decoding excluded) --
 on every scene of ``../shared/data/stereo-gt/scenes.json`` (or ``--dataset``).
 It prints the table of ``parallax eval`` (per scene and mean: bad-N, EPE, ...),
 then the ratios of ``default`` and ``cli`` to ``sgbm``:
@@ -16,6 +18,10 @@ then the ratios of ``default`` and ``cli`` to ``sgbm``:
   that of SGBM-with-fill; below 1 means more accurate;
 * EPE ratio: the same for the end-point error;
 * ms/MP ratio: warm milliseconds per megapixel divided by SGBM's; below 1 means faster.
+  Each matcher is timed ``--repeat`` times per scene (default 3) and the fastest
+  call counts, so a noisy shared machine does not decide the ratio. The CLI path
+  forgets the feature tracks it kept (:func:`parallax.capture.tracks.forget_tracks`)
+  before every call, as a fresh ``parallax disparity`` process would.
 
 All are measured in the same process on the same machine, so they compare
 like with like. Run: ``.venv/bin/python benchmarks/stereo.py``. Exits 0 when the
@@ -75,12 +81,17 @@ class CliPath:
 
     def match(self, left, right, *, min_disparity=None, max_disparity=None):
         """Disparity the CLI writes for ``left`` and ``right`` (``x_right = x_left - d``, NaN = no value)."""
+        from parallax.capture.eyes import orient_eyes
+        from parallax.capture.tracks import forget_tracks
         from parallax.capture.types import Capture
         from parallax.errors import ParameterError
         from parallax.stereo.matchers.base import MatchResult
         from parallax.stereo.pipeline import compute_depth
 
-        capture = Capture(left=left, right=right, format="pair", source="left.png + right.png")
+        forget_tracks()  # a fresh process has tracked nothing yet
+        capture = orient_eyes(Capture(left=left, right=right, format="pair", source="left.png + right.png"))
+        if capture.metadata["eyes"]["swapped"]:
+            raise ParameterError("the CLI path swapped a benchmark pair's views; it cannot be scored")
         result = compute_depth(capture)
         if result.disparity_px is None or result.disparity_px.shape != left.shape[:2]:
             raise ParameterError("the CLI path rectified a benchmark pair (a different frame); it cannot be scored")
@@ -100,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scene", action="append", default=[], help="scene name (repeatable); default: all")
     parser.add_argument("--matchers", default=f"{BASELINE},sgbm-raw,{CANDIDATE}", help="comma-separated matchers")
     parser.add_argument("--json", type=Path, default=None, help="also write the full report (with timing) here")
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls per matcher and scene; the fastest counts")
     args = parser.parse_args(argv)
     names = [m.strip() for m in args.matchers.split(",") if m.strip()]
     for needed in (BASELINE, CANDIDATE, PAIR_PATH, CLI_PATH):
@@ -109,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     matchers: list[str | Matcher] = [paths.get(name, name) for name in names]
     try:
         sources = select_scenes(find_scenes(args.dataset), args.scene)
-        report = evaluate((s.load() for s in sources), matchers, dataset=str(args.dataset))
+        report = evaluate((s.load() for s in sources), matchers, dataset=str(args.dataset), repeat=args.repeat)
     except ParallaxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,10 +7,15 @@ order. A swapped pair gives inverted depth, inverted meshes and anaglyphs.
 This module looks at two views (one still pair, or a frame pair of a clip)
 and says whether the first is the left eye.
 
-Evidence (:func:`eye_evidence`), from sparse SIFT matches between the views
-(downscaled to at most 800 px, ratio test 0.75, filtered by a RANSAC
-fundamental matrix), with ``d = x_first - x_second`` the disparity of each match
-*if the first view is the left one*:
+Evidence (:func:`eye_evidence`), from sparse correspondences between the views
+filtered by a RANSAC fundamental matrix, with ``d = x_first - x_second`` the
+disparity of each match *if the first view is the left one*. Corners tracked by
+pyramidal Lucas-Kanade (:mod:`parallax.capture.tracks`, a few milliseconds)
+are tried first and decide alone when at least :data:`MIN_TRACKS` of them
+give ``overwhelming`` evidence, or ``clear`` or ``converged`` evidence for the
+order given (below); otherwise -- and for any swap on lesser evidence -- SIFT
+matches (downscaled to at most 800 px, ratio test 0.75, with a wider reach
+than the tracks' pyramid) decide. The cues:
 
 * the **ground-plane cue** ``ground_rho``: the Spearman rank correlation of
   ``d`` with the row ``y``. Disparity grows with nearness, and in almost every
@@ -70,6 +75,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from parallax.capture.tracks import track_points
 from parallax.capture.types import Capture, EmbeddedMap
 from parallax.errors import ParameterError
 
@@ -84,6 +90,7 @@ __all__ = [
     "sparse_matches",
     "eye_evidence",
     "evidence_from_points",
+    "MIN_TRACKS",
     "decide_eye_order",
     "swap_views",
     "orient_eyes",
@@ -95,6 +102,8 @@ GivenBy = Literal["format", "name", "user", "default"]
 Strength = Literal["overwhelming", "converged", "clear", "weak", "none", "given"]
 
 _MIN_MATCHES = 24
+#: Tracked corners decide the eye order alone only when at least this many agree with one fundamental matrix.
+MIN_TRACKS = 60
 _RHO_STRONG = 0.3
 _RHO_WEAK = 0.1
 _SIGN_STRONG = 0.9
@@ -241,6 +250,13 @@ def eye_evidence(first: np.ndarray, second: np.ndarray, *, max_side_px: int = 80
     max_side_px : int
         SIFT runs on copies downscaled to at most this.
     """
+    if first.shape == second.shape:
+        tracked = evidence_from_points(*_epipolar_inliers(*track_points(first, second), first.shape))
+        direction, strength, _ = _judge(tracked)
+        if tracked.matches >= MIN_TRACKS and (
+            strength == "overwhelming" or (strength in ("clear", "converged") and direction > 0)
+        ):
+            return tracked  # decisive; a swap on less than overwhelming evidence is left to SIFT's wider reach
     return evidence_from_points(*consistent_matches(first, second, max_side_px=max_side_px))
 
 
@@ -248,9 +264,13 @@ def consistent_matches(
     first: np.ndarray, second: np.ndarray, *, max_side_px: int = 800
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`sparse_matches` filtered by a RANSAC fundamental matrix: two ``Nx2`` arrays of pixel positions."""
-    pa, pb = sparse_matches(first, second, max_side_px)
+    return _epipolar_inliers(*sparse_matches(first, second, max_side_px), first.shape)
+
+
+def _epipolar_inliers(pa: np.ndarray, pb: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The matches consistent with one fundamental matrix (RANSAC; all of them when under 8)."""
     if len(pa) >= 8:
-        threshold = max(1.5, 0.003 * max(first.shape[:2]))
+        threshold = max(1.5, 0.003 * max(shape[:2]))
         _, mask = cv2.findFundamentalMat(pa, pb, cv2.FM_RANSAC, threshold, 0.999, 5000)
         keep = mask.ravel().astype(bool) if mask is not None else np.zeros(len(pa), dtype=bool)
         pa, pb = pa[keep], pb[keep]

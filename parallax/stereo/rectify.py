@@ -1,6 +1,10 @@
 """Stereo rectification: make matching rows of the two views the same scan line, and check that it worked.
 
-Feature matches (SIFT on a downscaled copy, each re-measured at full
+First a quick check: corners tracked by pyramidal Lucas-Kanade
+(:mod:`parallax.capture.tracks`, a few milliseconds) that cover the view and
+agree on rows to 0.5 px (median) and 1 px (90th percentile) show that the pair
+is already rectified, and nothing is estimated (:func:`_already_rectified`).
+Otherwise feature matches (SIFT on a downscaled copy, each re-measured at full
 resolution with sub-pixel cross-correlation, RANSAC-filtered) are split into
 a *fit* set and a *held-out* set. Then, in this order:
 
@@ -57,6 +61,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from parallax.capture.tracks import track_points, tracks_cover
 from parallax.capture.types import Capture, check_image
 from parallax.errors import NotStereoError, ParameterError
 from parallax.stereo.distortion import LensDistortion
@@ -77,6 +82,11 @@ _Force = Literal["none", "calibrated", "uncalibrated"]
 _BETTER = 0.9
 #: A row correction is tried when the held-out 90th percentile |dy| exceeds this (pixels).
 _ROWS_TRY_P90_PX = 0.75
+#: The quick check (:func:`_already_rectified`): tracks needed, grid cover, median and 90th percentile ``|dy|`` (px).
+_QUICK_MIN_TRACKS = 60
+_QUICK_MIN_COVER = 0.6
+_QUICK_MEDIAN_PX = 0.5
+_QUICK_P90_PX = 1.0
 #: Largest side of the views the dense row measurement runs on.
 _ROWS_MAX_SIDE_PX = 1280
 #: Percentile of the matches' disparities taken as the far plane when cropping to the common view.
@@ -428,32 +438,25 @@ def rectify(
         raise ParameterError(f"rectify: distortion must be a LensDistortion, got {type(distortion).__name__}")
     left, right_view, capture = _split(capture_or_left, right)
     height, width = left.shape[:2]
+    eye = np.eye(3)
+    identity = Model(name="identity", h_left=eye, h_right=eye)
+    if matches is None and distortion is None and force in (None, "none"):
+        quick = _already_rectified(left, right_view)
+        if quick is not None:  # tracked corners show rows that already match: nothing to estimate
+            tracks, res = quick
+            rect = _rectification("none", identity, width, height, res.median_px, len(tracks))
+            return _finish(rect, left, right_view, res)
     if matches is None:
         tight, pool = _matches(left, right_view)
     else:  # given (e.g. pooled over a clip's frames): the tight set for the decision, RANSAC-filtered
         tight, pool = ransac_inliers(matches, 1.0), matches
     before = _vertical_error(tight)
     before_pool = RowResidual.from_offsets(ransac_inliers(pool, 1.5).vertical_px)
-    eye = np.eye(3)
-    identity = Model(name="identity", h_left=eye, h_right=eye)
-
-    def finish(rect: Rectification, out_left: np.ndarray, out_right: np.ndarray, res: RowResidual) -> RectifiedPair:
-        rect = dataclasses.replace(
-            rect,
-            vertical_error_after_px=res.median_px,
-            residual_median_px=res.median_px,
-            residual_p90_px=res.p90_px,
-            residual_matches=res.matches,
-            rectified=res.rectified,
-            reason=res.reason(),
-        )
-        return RectifiedPair(left=out_left, right=out_right, rectification=rect)
-
     already = before is not None and before < RECTIFIED_THRESHOLD_PX and (before_pool.p90_px or 0.0) <= RECTIFIED_P90_PX
     if force == "none" or (force is None and distortion is None and (before is None or already)):
         # nothing was estimated, so every match is held out
         rect = _rectification("none", identity, width, height, before, len(tight))
-        return finish(rect, left, right_view, before_pool)
+        return _finish(rect, left, right_view, before_pool)
 
     fit, held = _halves(pool)
     candidates: list[tuple[Model, RowResidual]] = []
@@ -500,7 +503,7 @@ def rectify(
     model, res = _choose(candidates, force)
     if model.name == "identity" and force is None:
         rect = _rectification("none", identity, width, height, before, len(tight))
-        return finish(rect, left, right_view, before_pool)
+        return _finish(rect, left, right_view, before_pool)
 
     method = "calibrated" if model.name == "calibrated" else "uncalibrated"
     rect = _rectification(method, model, width, height, before, len(pool))
@@ -512,7 +515,44 @@ def rectify(
     rect = _crop_border(rect, width, height)
     out_left = warp_view(left, rect, "left")
     out_right = warp_view(right_view, rect, "right")
-    return finish(rect, out_left, out_right, measure_row_residual(out_left, out_right))
+    return _finish(rect, out_left, out_right, measure_row_residual(out_left, out_right))
+
+
+def _finish(rect: Rectification, out_left: np.ndarray, out_right: np.ndarray, res: RowResidual) -> RectifiedPair:
+    """The rectified pair, its rectification carrying the residual ``res`` measured on the output."""
+    rect = dataclasses.replace(
+        rect,
+        vertical_error_after_px=res.median_px,
+        residual_median_px=res.median_px,
+        residual_p90_px=res.p90_px,
+        residual_matches=res.matches,
+        rectified=res.rectified,
+        reason=res.reason(),
+    )
+    return RectifiedPair(left=out_left, right=out_right, rectification=rect)
+
+
+def _already_rectified(left: np.ndarray, right: np.ndarray) -> tuple[FeatureMatches, RowResidual] | None:
+    """Tracked corners and their row residual when they show the pair is already rectified, else None.
+
+    Corners tracked by pyramidal Lucas-Kanade (:func:`parallax.capture.tracks.track_points`,
+    forward-backward checked, then RANSAC-filtered by one fundamental matrix at 1 px) must
+    be at least :data:`_QUICK_MIN_TRACKS`, cover :data:`_QUICK_MIN_COVER` of a 4x4 grid over
+    the view (so a lens's periphery is seen) and agree on rows more tightly than the SIFT
+    decision asks (median ``|dy|`` at most :data:`_QUICK_MEDIAN_PX`, 90th percentile at most
+    :data:`_QUICK_P90_PX`). Anything less -- too few tracks, a plain view, rows that
+    disagree -- leaves the decision to the SIFT matches.
+    """
+    first, second = track_points(left, right)
+    tracks = ransac_inliers(FeatureMatches(left_xy=first, right_xy=second), 1.0)
+    if len(tracks) < _QUICK_MIN_TRACKS or tracks_cover(tracks.left_xy, left.shape[1], left.shape[0]) < _QUICK_MIN_COVER:
+        return None
+    res = RowResidual.from_offsets(tracks.vertical_px)
+    if res.median_px is None or res.p90_px is None:
+        return None
+    if res.median_px > _QUICK_MEDIAN_PX or res.p90_px > _QUICK_P90_PX:
+        return None
+    return tracks, res
 
 
 def _undistorted(matches: FeatureMatches, lens: LensDistortion) -> FeatureMatches:

@@ -132,6 +132,7 @@ def smooth_guided(
     iterations: int = 3,
     threads: int = 1,
     edge_scale: tuple[np.ndarray, np.ndarray] | None = None,
+    weights: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Smooth ``HxW`` maps with the fast global smoother guided by ``image`` (module docstring).
 
@@ -153,6 +154,9 @@ def smooth_guided(
     edge_scale : tuple of numpy.ndarray, optional
         Factors in [0, 1] multiplied into the horizontal (``H x W-1``) and vertical
         (``H-1 x W``) neighbour weights, e.g. to stop at known depth edges.
+    weights : tuple of numpy.ndarray, optional
+        :func:`edge_weights` of ``image`` with this ``sigma_color``, when the caller
+        already has them (several smoothings guided by one image).
 
     Returns
     -------
@@ -172,7 +176,12 @@ def smooth_guided(
         raise ParameterError("maps must be finite everywhere; put 0 (with confidence 0) where there is no value")
     if w < 2 or h < 2:
         return [stack[:, :, i].copy() for i in range(stack.shape[2])]
-    wh, wv = edge_weights(image, sigma_color)
+    if weights is None:
+        wh, wv = edge_weights(image, sigma_color)
+    else:
+        wh, wv = (np.asarray(a, dtype=np.float32) for a in weights)
+        if wh.shape != (h, w - 1) or wv.shape != (h - 1, w):
+            raise ParameterError(f"weights must have shapes {(h, w - 1)} and {(h - 1, w)}")
     if edge_scale is not None:
         sh, sv = edge_scale
         if np.shape(sh) != wh.shape or np.shape(sv) != wv.shape:

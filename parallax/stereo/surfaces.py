@@ -70,7 +70,7 @@ import numpy as np
 
 from parallax.capture.types import check_image
 from parallax.errors import ParameterError
-from parallax.stereo.smoothing import smooth_guided
+from parallax.stereo.smoothing import edge_weights, smooth_guided
 
 __all__ = ["PlainSurfaceSettings", "PlainSurfaces", "local_spread", "local_std", "plain_mask", "smooth_plain_surfaces"]
 
@@ -317,15 +317,16 @@ def smooth_plain_surfaces(
     contrast = local_std(image, s.window)
     plain = _plain_from(image, contrast, s.window, s.std_threshold, s.fine_threshold)
     confidence = np.asarray(confidence, dtype=np.float32)
+    weights = edge_weights(image, s.sigma_color)  # every full-size smoothing is guided by the same image
     if plain.any():
         out, conf, treated, unsupported = _plain_regions(
-            image, disparity_px, confidence, np.asarray(measured, dtype=bool), plain, s, threads
+            image, disparity_px, confidence, np.asarray(measured, dtype=bool), plain, s, threads, weights
         )
     else:
         out, conf = disparity_px, confidence
         treated, unsupported = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
     if s.denoise_std > 0:
-        out = _denoise(image, out, conf, (contrast < s.denoise_std) & ~treated, s, threads)
+        out = _denoise(image, out, conf, (contrast < s.denoise_std) & ~treated, s, threads, weights)
     if s.rough_std > 0:
         rough = _rough(out, conf, contrast < s.rough_std, s)
         out = np.where(rough, np.nan, out).astype(np.float32)
@@ -342,6 +343,7 @@ def _plain_regions(
     plain: np.ndarray,
     s: PlainSurfaceSettings,
     threads: int,
+    weights: tuple[np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Steps 2 to 6: the new disparity, confidence, treated and unsupported pixels."""
     shape = disparity_px.shape
@@ -370,6 +372,7 @@ def _plain_regions(
         sigma_color=s.sigma_color,
         threads=threads,
         edge_scale=(scale_h, scale_v),
+        weights=weights,
     )
     supported = den >= s.min_support
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -393,6 +396,7 @@ def _denoise(
     low_contrast: np.ndarray,
     s: PlainSurfaceSettings,
     threads: int,
+    weights: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Step 7: low-contrast pixels take the confidence-weighted, colour-guided local average."""
     finite = np.isfinite(disparity_px)
@@ -404,19 +408,43 @@ def _denoise(
     if s.denoise_outlier_px > 0:
         # a confident blob the matcher got wrong must not survive the averaging: weigh each
         # low-contrast value by its agreement with the surface around it at a long reach
-        lam_far = s.smoothness * max(disparity_px.shape)
-        num, den = smooth_guided(
-            [weight * values, weight], image, lam=lam_far, sigma_color=s.sigma_color, threads=threads
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            surface = num / np.maximum(den, 1e-12)
+        surface = _far_surface(image, values, weight, s.smoothness * max(disparity_px.shape), s, threads)
         agree = np.exp(-(((values - surface) / s.denoise_outlier_px) ** 2))
         weight = np.where(target, weight * agree, weight).astype(np.float32)
     lam = s.denoise_smoothness * max(disparity_px.shape) / 1000.0
-    num, den = smooth_guided([weight * values, weight], image, lam=lam, sigma_color=s.sigma_color, threads=threads)
+    num, den = smooth_guided(
+        [weight * values, weight], image, lam=lam, sigma_color=s.sigma_color, threads=threads, weights=weights
+    )
     target &= den > _MIN_DENOISE_SUPPORT
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(target, num / np.maximum(den, 1e-12), disparity_px).astype(np.float32)
+
+
+def _far_surface(
+    image: np.ndarray, values: np.ndarray, weight: np.ndarray, lam: float, s: PlainSurfaceSettings, threads: int
+) -> np.ndarray:
+    """The confidence-weighted surface at a long reach (smoothness ``lam`` at full size), for step 7's agreement.
+
+    It only weighs values (within ``denoise_outlier_px``), so it is found on a copy
+    :data:`_FAR_FACTOR` times smaller (``lam / _FAR_FACTOR ** 2`` there: the same reach in
+    full-size pixels, a sixteenth of the work) and brought back bilinearly.
+    """
+    h, w = values.shape
+    f = _FAR_FACTOR
+    if min(h, w) < 16 * f:
+        small, num0, den0, lam_small = image, weight * values, weight, lam
+    else:
+        size = (-(-w // f), -(-h // f))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        num0 = cv2.resize(weight * values, size, interpolation=cv2.INTER_AREA)
+        den0 = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+        lam_small = lam / (f * f)
+    num, den = smooth_guided([num0, den0], small, lam=lam_small, sigma_color=s.sigma_color, threads=threads)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surface = (num / np.maximum(den, 1e-12)).astype(np.float32)
+    if surface.shape != (h, w):
+        surface = cv2.resize(surface, (w, h), interpolation=cv2.INTER_LINEAR)
+    return surface
 
 
 def _rough(
@@ -439,6 +467,8 @@ def _rough(
     return rough
 
 
+#: Step 7's long-reach surface is found on a copy this many times smaller (its reach is many pixels).
+_FAR_FACTOR = 4
 #: Rough regions smaller than this many windows (``window ** 2`` pixels) keep their averaged values (step 8).
 _MIN_HOLE_WINDOWS = 2.0
 #: Smoothed support below which step 7 keeps a pixel's own value.

@@ -77,6 +77,12 @@ def test_evaluate_scores_matcher_objects_and_ratios(stereo_gt_dir: Path) -> None
     print_report(report, console=Console(file=out, width=200))
     text = out.getvalue()
     assert "ms/MP" in text and "mean of 1 scene" in text and "holey" in text
+    repeated = evaluate(scenes, [Constant("nine", 9.0)], repeat=3)
+    assert repeated.repeat == 3 and repeated.to_dict()["timing"]["repeat"] == 3
+    assert repeated.for_matcher("nine")[0].all == nine  # the scores do not depend on the repeats
+    for bad in (0, 1.5, True):
+        with pytest.raises(ParameterError, match="repeat"):
+            evaluate(scenes, [Constant("nine", 9.0)], repeat=bad)  # type: ignore[arg-type]
     untimed = evaluate(scenes, [Constant("nine", 9.0)], timing=False)
     assert "timing" not in untimed.to_dict() and untimed.results[0].elapsed_ms is None
     with pytest.raises(ParameterError, match="no timing"):

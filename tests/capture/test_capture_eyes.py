@@ -202,3 +202,20 @@ def test_bad_eyes_value_is_refused(captures_dir):
 def test_rgbd_capture_has_no_eye_order(read_sample):
     pug = read_sample("heic/pug.heic")
     assert pug.right is None and "eyes" not in pug.metadata
+
+
+def test_tracked_corners_decide_a_clear_order_and_a_swap_needs_sift(stereo_gt_dir):
+    from parallax.capture.eyes import MIN_TRACKS, _epipolar_inliers, evidence_from_points, eye_evidence
+    from parallax.capture.tracks import track_points
+
+    folder = stereo_gt_dir / "middlebury2014-motorcycle-q"
+    capture = read_capture(folder / "motorcycle_left.png", folder / "motorcycle_right.png", eyes="left-right")
+    left, right = capture.left, capture.right
+    tracked = evidence_from_points(*_epipolar_inliers(*track_points(left, right), left.shape))
+    assert tracked.matches >= MIN_TRACKS
+    assert eye_evidence(left, right) == tracked  # the order given is clear from the tracks alone
+    swapped = eye_evidence(right, left)
+    assert swapped.fraction_positive is not None and swapped.fraction_positive < 0.1
+    reversed_tracks = evidence_from_points(*_epipolar_inliers(*track_points(right, left), left.shape))
+    if reversed_tracks.ground_rho is None or abs(reversed_tracks.ground_rho) < 0.3:
+        assert swapped != reversed_tracks  # a swap on less than overwhelming evidence: SIFT decided

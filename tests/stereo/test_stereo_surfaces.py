@@ -8,7 +8,7 @@ import pytest
 from parallax.bench.geometry import plain_roughness
 from parallax.errors import ParameterError
 from parallax.stereo.disparity import disparity_of_pair
-from parallax.stereo.smoothing import smooth_guided
+from parallax.stereo.smoothing import edge_weights, smooth_guided
 from parallax.stereo.surfaces import PlainSurfaceSettings, plain_mask, smooth_plain_surfaces
 
 
@@ -142,6 +142,13 @@ def test_smoother_is_exact_on_constants_and_thread_independent():
         for a, b in zip(one, many, strict=True):
             np.testing.assert_array_equal(a, b)
     assert np.std(one[0]) < np.std(values)  # it smooths
+    # weights computed once and handed in give the same result; wrong shapes are refused
+    given = smooth_guided([values, const], image, lam=50.0, sigma_color=8.0, weights=edge_weights(image, 8.0))
+    for a, b in zip(one, given, strict=True):
+        np.testing.assert_array_equal(a, b)
+    wh, wv = edge_weights(image, 8.0)
+    with pytest.raises(ParameterError, match="weights"):
+        smooth_guided([values], image, lam=50.0, sigma_color=8.0, weights=(wv, wh))
 
 
 def test_disparity_of_pair_is_thread_independent(plain_wall):

@@ -471,7 +471,12 @@ class ParallaxMatcher:
                 state = _remove_speckles(disp, state, s.speckle_size, s.speckle_range_px)
             if level > 0:
                 dense = fill_occlusion_aware(
-                    disp, state, outside_mode=_OUTSIDE_MODES[s.outside_fill], image=pl, sigma_color=s.fill_sigma_color
+                    disp,
+                    state,
+                    outside_mode=_OUTSIDE_MODES[s.outside_fill],
+                    image=pl,
+                    sigma_color=s.fill_sigma_color,
+                    threads=resolve_threads(s.threads),
                 )
                 if s.median_size and np.isfinite(dense).all():
                     dense = cv2.medianBlur(dense, s.median_size)
@@ -480,7 +485,12 @@ class ParallaxMatcher:
         valid = state == VALID
         if s.fill:
             out = fill_occlusion_aware(
-                disp, state, outside_mode=_OUTSIDE_MODES[s.outside_fill], image=lw, sigma_color=s.fill_sigma_color
+                disp,
+                state,
+                outside_mode=_OUTSIDE_MODES[s.outside_fill],
+                image=lw,
+                sigma_color=s.fill_sigma_color,
+                threads=resolve_threads(s.threads),
             )
             conf = np.where(valid, np.clip(uniq / 0.25, 0.1, 1.0), FILLED_CONFIDENCE)
         else:

@@ -219,17 +219,18 @@ _DIRS = np.array(
 
 
 @nb.njit(cache=True, nogil=True)
-def _fill(disp, state, image, dirs, max_steps, outside_mode, sigma_color):
-    """``sigma_color <= 0``: plain fill (``image`` unused); else colour-weighted."""
+def _fill(disp, state, image, dirs, max_steps, outside_mode, sigma_color, out, y0, y1):
+    """Rows ``y0 .. y1`` of ``out`` (a copy of ``disp``): ``sigma_color <= 0``: plain fill
+    (``image`` unused); else colour-weighted. Rows only read ``disp`` and ``state``, so
+    bands of rows can be filled concurrently."""
     h, w = disp.shape
-    out = disp.copy()
     nd = dirs.shape[0]
     guided = sigma_color > 0
     vals = np.empty(nd, dtype=np.float32)
     wts = np.ones(nd, dtype=np.float32)
     right = np.empty(w, dtype=np.int64)  # nearest valid column at or right of x (w = none)
     left = np.empty(w, dtype=np.int64)  # nearest valid column at or left of x (-1 = none)
-    for y in range(h):
+    for y in range(y0, y1):
         nxt = w
         for x in range(w - 1, -1, -1):
             if state[y, x] == 0:
@@ -310,7 +311,6 @@ def _fill(disp, state, image, dirs, max_steps, outside_mode, sigma_color):
                         k = i
                         break
                 out[y, x] = vals[k]
-    return out
 
 
 def fill_occlusion_aware(
@@ -321,6 +321,7 @@ def fill_occlusion_aware(
     outside_mode: int = 1,
     image: np.ndarray | None = None,
     sigma_color: float = 0.0,
+    threads: int = 1,
 ) -> np.ndarray:
     """Fill invalid pixels from the nearest valid ones along 16 directions (Hirschmueller 2008).
 
@@ -344,6 +345,8 @@ def fill_occlusion_aware(
         ``HxWx3`` left view (0..255 levels) for the colour weights.
     sigma_color : float
         Colour scale of the weights, grey levels (0 = unweighted median).
+    threads : int
+        Threads filling bands of rows (same result for any number).
 
     Returns
     -------
@@ -360,15 +363,12 @@ def fill_occlusion_aware(
         img = np.ascontiguousarray(image, dtype=np.float32)
     else:
         img = np.zeros((1, 1, 3), dtype=np.float32)
-    return _fill(
-        np.ascontiguousarray(disparity, dtype=np.float32),
-        np.ascontiguousarray(state, dtype=np.uint8),
-        img,
-        _DIRS,
-        int(max_steps),
-        int(outside_mode),
-        np.float32(sigma_color),
-    )
+    disp = np.ascontiguousarray(disparity, dtype=np.float32)
+    states = np.ascontiguousarray(state, dtype=np.uint8)
+    out = disp.copy()
+    args = (disp, states, img, _DIRS, int(max_steps), int(outside_mode), np.float32(sigma_color), out)
+    run_rows(lambda y0, y1: _fill(*args, y0, y1), h, threads)
+    return out
 
 
 @nb.njit(cache=True, nogil=True)

@@ -25,7 +25,7 @@ import numpy as np
 from parallax.errors import ParameterError
 from parallax.stereo.matchers.threads import run_pair, run_rows
 
-__all__ = ["aggregate_sgm"]
+__all__ = ["aggregate_sgm", "edge_penalties"]
 
 _I16 = np.int16
 #: Path value of padding entries: above any real path value (<= 255 + P2 <= 8191) and
@@ -61,19 +61,16 @@ def _path(cf, c0, prev, p0, cur, q0, nd, m, base, p1, tmp, first):
     return mn
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")  # exact division: no fastmath
-def _row_setup(offsets, guide, y, yq, dx, p1, p2, gamma, pad, lim, pen, sh):
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _row_setup(offsets, pen_all, kind, ye, y, yq, dx, pad, lim, pen, sh):  # pragma: no cover - compiled
     """Per pixel of row ``y``: the edge-aware ``P2`` towards neighbour ``(yq, x + dx)``
-    (``pen``) and the index of label 0 in that neighbour's padded vector (``sh``)."""
-    w = guide.shape[1]
+    (``pen``, from :func:`edge_penalties` map ``kind`` at row ``ye``) and the index of
+    label 0 in that neighbour's padded vector (``sh``)."""
+    w = offsets.shape[1]
     x0 = max(0, -dx)
     x1 = min(w, w - dx)
     for x in range(x0, x1):
-        if gamma > 0:
-            q = _I16(np.float32(p2) / (np.float32(1.0) + abs(guide[y, x] - guide[yq, x + dx]) / gamma))
-            pen[x] = q if q > p1 else p1
-        else:
-            pen[x] = p2
+        pen[x] = pen_all[kind, ye, x if dx >= 0 else x + dx]
         s = offsets[y, x] - offsets[yq, x + dx]
         s = s if s < lim else lim
         s = s if s > -lim else -lim
@@ -81,7 +78,7 @@ def _row_setup(offsets, guide, y, yq, dx, p1, p2, gamma, pad, lim, pen, sh):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def _pass(cost, offsets, guide, p1, p2, gamma, acc, forward, accumulate):
+def _pass(cost, offsets, pen_all, p1, acc, forward, accumulate):
     """Sum of four paths into ``acc`` (uint16; added to it when ``accumulate``, else
     written): from the left, top-left, top and top-right when ``forward``; from the
     right, bottom-right, bottom and bottom-left otherwise.
@@ -115,12 +112,14 @@ def _pass(cost, offsets, guide, p1, p2, gamma, acc, forward, accumulate):
     for yi in range(h):
         y = yi if forward else h - 1 - yi
         yp = y - st
-        # directions: 0 = (yp, x - st), 1 = (yp, x), 2 = (yp, x + st), 3 = (y, x - st)
+        ye = y if yp > y else yp  # the row of the edges between rows y and yp
+        # directions: 0 = (yp, x - st), 1 = (yp, x), 2 = (yp, x + st), 3 = (y, x - st); their
+        # edges are of kinds 2, 1, 3 and 0 of edge_penalties in both passes
         if yi > 0:
-            _row_setup(offsets, guide, y, yp, -st, p1, p2, gamma, pad, lim, pen[0], shf[0])
-            _row_setup(offsets, guide, y, yp, 0, p1, p2, gamma, pad, lim, pen[1], shf[1])
-            _row_setup(offsets, guide, y, yp, st, p1, p2, gamma, pad, lim, pen[2], shf[2])
-        _row_setup(offsets, guide, y, y, -st, p1, p2, gamma, pad, lim, pen[3], shf[3])
+            _row_setup(offsets, pen_all, 2, ye, y, yp, -st, pad, lim, pen[0], shf[0])
+            _row_setup(offsets, pen_all, 1, ye, y, yp, 0, pad, lim, pen[1], shf[1])
+            _row_setup(offsets, pen_all, 3, ye, y, yp, st, pad, lim, pen[2], shf[2])
+        _row_setup(offsets, pen_all, 0, y, y, y, -st, pad, lim, pen[3], shf[3])
         for xi in range(w):
             x = xi if forward else w - 1 - xi
             xb = x + 1
@@ -213,6 +212,115 @@ def _pass(cost, offsets, guide, p1, p2, gamma, acc, forward, accumulate):
         prev_min, cur_min = cur_min, prev_min
 
 
+def edge_penalties(guide: np.ndarray, p1: int, p2: int, gamma: float) -> np.ndarray:
+    """Edge-aware ``P2`` of every pair of neighbouring pixels: ``4 x H x W`` int16.
+
+    ``[0, y, x]``: ``(y, x)``-``(y, x + 1)``; ``[1, y, x]``: ``(y, x)``-``(y + 1, x)``;
+    ``[2, y, x]``: ``(y, x)``-``(y + 1, x + 1)``; ``[3, y, x]``: ``(y, x + 1)``-``(y + 1, x)``.
+    ``P2 / (1 + |g_p - g_q| / gamma)`` rounded down, never below ``P1`` (``P2`` where
+    ``gamma`` is 0 and on entries past the border). Float32 IEEE arithmetic (numpy), so
+    the penalties are the same on every machine.
+    """
+    g = np.asarray(guide, dtype=np.float32)
+    h, w = g.shape
+    pen = np.full((4, h, w), p2, dtype=np.int16)
+    if gamma <= 0:
+        return pen
+    two, one, gam = np.float32(p2), np.float32(1.0), np.float32(gamma)
+
+    def penalty(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        q = np.floor(two / (one + np.abs(a - b) / gam))
+        return np.maximum(q, np.float32(p1)).astype(np.int16)
+
+    pen[0, :, : w - 1] = penalty(g[:, : w - 1], g[:, 1:])
+    pen[1, : h - 1, :] = penalty(g[: h - 1], g[1:])
+    pen[2, : h - 1, : w - 1] = penalty(g[: h - 1, : w - 1], g[1:, 1:])
+    pen[3, : h - 1, : w - 1] = penalty(g[: h - 1, 1:], g[1:, : w - 1])
+    return pen
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _pass_full(cost, pen, p1, acc, forward, accumulate):  # pragma: no cover - compiled
+    """:func:`_pass` for a full-range volume (every pixel's label 0 is the same disparity):
+    path vectors need one padding label each side, and the penalties come from
+    :func:`edge_penalties` (``pen``). Same sums as :func:`_pass` with those penalties."""
+    h, w, nd = cost.shape
+    big = _BIG
+    width = nd + 2
+    cf = cost.reshape(h * w * nd)
+    prev = np.full(3 * (w + 2) * width, big, dtype=np.int16)
+    cur = np.full(3 * (w + 2) * width, big, dtype=np.int16)
+    prev_min = np.zeros((3, w + 2), dtype=np.int16)
+    cur_min = np.zeros((3, w + 2), dtype=np.int16)
+    hz = np.full(2 * width, big, dtype=np.int16)
+    hz_min = np.zeros(2, dtype=np.int16)
+    tmp = np.empty(nd, dtype=np.int16)
+    st = 1 if forward else -1
+    zero = _I16(0)
+    und = np.uint64(nd)
+    uw = np.uint64(width)
+    one = np.uint64(1)
+    row = np.uint64((w + 2) * width)
+    # diagonal edges: (y, x)-(y+1, x+1) is pen[2], (y, x+1)-(y+1, x) is pen[3]; the neighbour
+    # (yp, x - st) of a pass lies on the first kind in both passes, (yp, x + st) on the second
+    for yi in range(h):
+        y = yi if forward else h - 1 - yi
+        yp = y - st
+        ye = y if yp > y else yp  # the row of the edges between rows y and yp
+        for xi in range(w):
+            x = xi if forward else w - 1 - xi
+            xb = x + 1
+            hc = xi & 1
+            hp = 1 - hc
+            xa = xb - st
+            xc = xb + st
+            if yi == 0:
+                m0 = zero
+                m1 = zero
+                m2 = zero
+                b0 = zero
+                b1 = zero
+                b2 = zero
+            else:
+                m1 = prev_min[1, xb]
+                b1 = _I16(m1 + pen[1, ye, x])
+                if 0 <= x - st < w:
+                    m0 = prev_min[0, xa]
+                    b0 = _I16(m0 + pen[2, ye, x if x < x - st else x - st])
+                else:
+                    m0 = zero
+                    b0 = zero
+                if 0 <= x + st < w:
+                    m2 = prev_min[2, xc]
+                    b2 = _I16(m2 + pen[3, ye, x if x < x + st else x + st])
+                else:
+                    m2 = zero
+                    b2 = zero
+            if xi == 0:
+                mh = zero
+                bh = zero
+            else:
+                mh = hz_min[hp]
+                bh = _I16(mh + pen[0, y, x if x < x - st else x - st])
+            c0 = np.uint64(y * w + x) * und
+            q = np.uint64(xb) * uw + one
+            cur_min[0, xb] = _path(cf, c0, prev, np.uint64(xa) * uw, cur, q, nd, m0, b0, p1, tmp, True)
+            cur_min[1, xb] = _path(cf, c0, prev, row + np.uint64(xb) * uw, cur, row + q, nd, m1, b1, p1, tmp, False)
+            cur_min[2, xb] = _path(
+                cf, c0, prev, row + row + np.uint64(xc) * uw, cur, row + row + q, nd, m2, b2, p1, tmp, False
+            )
+            hz_min[hc] = _path(cf, c0, hz, np.uint64(hp) * uw, hz, np.uint64(hc) * uw + one, nd, mh, bh, p1, tmp, False)
+            a = acc[y, x]
+            if accumulate:
+                for k in range(nd):
+                    a[k] = np.uint16(a[k] + tmp[k])
+            else:
+                for k in range(nd):
+                    a[k] = np.uint16(tmp[k])
+        prev, cur = cur, prev
+        prev_min, cur_min = cur_min, prev_min
+
+
 def aggregate_sgm(
     cost: np.ndarray,
     guide: np.ndarray,
@@ -265,21 +373,31 @@ def aggregate_sgm(
         raise ParameterError(f"SGM penalties must satisfy 0 <= p1 <= p2 <= 1744, got p1={p1!r}, p2={p2!r}")
     cost = np.ascontiguousarray(cost, dtype=np.uint8)
     shape = cost.shape
-    if offsets is None:
-        offsets = np.zeros(shape[:2], dtype=np.int32)
-    elif offsets.shape != shape[:2]:
+    if offsets is not None and offsets.shape != shape[:2]:
         raise ParameterError(f"offsets of shape {offsets.shape} must match the cost volume's {shape[:2]}")
-    offsets = np.ascontiguousarray(offsets, dtype=np.int32)
     if out is None or out.shape != shape or out.dtype != np.uint16:
         out = np.empty(shape, dtype=np.uint16)
-    args = (offsets, np.ascontiguousarray(guide, dtype=np.float32), np.int16(p1), np.int16(p2), np.float32(p2_gamma))
+    if offsets is None:  # one range for every pixel: the leaner kernel, same sums
+        pen = edge_penalties(guide, p1, p2, p2_gamma)
+
+        def one_pass(acc: np.ndarray, forward: bool, accumulate: bool) -> None:
+            _pass_full(cost, pen, np.int16(p1), acc, forward, accumulate)
+
+    else:
+        band = np.ascontiguousarray(offsets, dtype=np.int32)
+        pen = edge_penalties(guide, p1, p2, p2_gamma)
+
+        def one_pass(acc: np.ndarray, forward: bool, accumulate: bool) -> None:
+            _pass(cost, band, pen, np.int16(p1), acc, forward, accumulate)
+
     if threads > 1:
         # the two passes are independent: run them concurrently (the kernels release the GIL)
         if scratch is None or scratch.shape != shape or scratch.dtype != np.uint16:
             scratch = np.empty(shape, dtype=np.uint16)
-        run_pair(lambda: _pass(cost, *args, out, True, False), lambda: _pass(cost, *args, scratch, False, False))
-        run_rows(lambda y0, y1: np.add(out[y0:y1], scratch[y0:y1], out=out[y0:y1]), shape[0], threads)
+        second = scratch
+        run_pair(lambda: one_pass(out, True, False), lambda: one_pass(second, False, False))
+        run_rows(lambda y0, y1: np.add(out[y0:y1], second[y0:y1], out=out[y0:y1]), shape[0], threads)
     else:
-        _pass(cost, *args, out, True, False)
-        _pass(cost, *args, out, False, True)
+        one_pass(out, True, False)
+        one_pass(out, False, True)
     return out

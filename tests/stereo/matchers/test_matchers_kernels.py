@@ -10,7 +10,7 @@ import pytest
 from parallax.errors import ParameterError
 from parallax.stereo.matchers.cost import census_transform, cost_volume
 from parallax.stereo.matchers.refine import MISMATCH, OCCLUDED, OUTSIDE, VALID, fill_occlusion_aware, winner_take_all
-from parallax.stereo.matchers.sgm import aggregate_sgm
+from parallax.stereo.matchers.sgm import aggregate_sgm, edge_penalties
 
 
 def _census_ref(gray, rx, ry):
@@ -158,6 +158,30 @@ def test_sgm_over_per_pixel_bands_matches_the_recurrence(threads):
         aggregate_sgm(cost, guide, p1=8, p2=40, offsets=offsets[:, :-1])
 
 
+def test_edge_penalties_follow_the_formula_on_every_edge():
+    rng = np.random.default_rng(8)
+    guide = rng.integers(0, 255, (6, 9)).astype(np.float32)
+    pen = edge_penalties(guide, 8, 480, 10.0)
+    assert pen.shape == (4, 6, 9) and pen.dtype == np.int16
+
+    def p2(a: float, b: float) -> int:
+        return max(8, math.floor(480 / (1 + abs(a - b) / 10.0)))
+
+    for y in range(6):
+        for x in range(9):
+            if x + 1 < 9:
+                assert pen[0, y, x] == p2(guide[y, x], guide[y, x + 1])
+            if y + 1 < 6:
+                assert pen[1, y, x] == p2(guide[y, x], guide[y + 1, x])
+            if x + 1 < 9 and y + 1 < 6:
+                assert pen[2, y, x] == p2(guide[y, x], guide[y + 1, x + 1])
+                assert pen[3, y, x] == p2(guide[y, x + 1], guide[y + 1, x])
+    # a difference of exactly gamma halves P2 exactly (no approximate division)
+    two = np.array([[100.0, 110.0]], np.float32)
+    assert edge_penalties(two, 8, 480, 10.0)[0, 0, 0] == 240
+    assert np.all(edge_penalties(guide, 8, 480, 0.0) == 480)
+
+
 def test_sgm_pads_odd_disparity_counts_and_checks_penalties():
     rng = np.random.default_rng(3)
     cost = rng.integers(0, 60, (4, 5, 11)).astype(np.uint8)
@@ -277,6 +301,11 @@ def test_row_split_threads_give_identical_kernels(threads):
     np.testing.assert_array_equal(agg, aggregate_sgm(one, guide, p1=8, p2=60, threads=threads))
     for a, b in zip(winner_take_all(agg, -2, threads=1), winner_take_all(agg, -2, threads=threads), strict=True):
         np.testing.assert_array_equal(a, b)
+    disp, state, _ = winner_take_all(agg, -2, threads=1)
+    np.testing.assert_array_equal(
+        fill_occlusion_aware(disp, state, image=left, sigma_color=5.0, threads=1),
+        fill_occlusion_aware(disp, state, image=left, sigma_color=5.0, threads=threads),
+    )
 
 
 def test_thread_helpers_split_rows_into_bands():
