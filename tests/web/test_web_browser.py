@@ -203,3 +203,34 @@ def test_web_browser_rgbd_capture_disables_two_view_modes(page, web_server, uplo
     for mode in ("3d", "left", "points"):
         assert page.is_enabled(f"button[data-mode='{mode}']"), mode
     assert page.errors == []
+
+
+@pytest.mark.slow
+def test_web_browser_backdrop_fills_holes_and_cracks_seen_from_the_capture_camera(page, web_server, captures_dir):
+    """GOPR0's plain sky has no valid depth and its people stand out by depth jumps: from the capture
+    camera the backdrop shows the photo there, not the page's dark clear colour."""
+    page.goto(web_server.url + "/")
+    page.set_input_files("#file", str(captures_dir / "sbs" / "GOPR0.left-right.jpg"))
+    page.wait_for_function("() => window.parallax && window.parallax.firstFrame", timeout=180_000)
+    _settle(page)
+    page.click("button[data-mode='left']")
+    _settle(page, "left")
+    flat = _canvas(page)
+    page.click("button[data-mode='3d']")
+    _settle(page, "3d")
+    view = _canvas(page)
+    clear = np.array([17, 19, 24])  # the viewer's clear colour (0x111318)
+    ys, xs = np.nonzero(np.abs(flat.astype(int) - clear).max(axis=2) > 6)  # where the photo is
+    h, w = ys.max() - ys.min(), xs.max() - xs.min()
+    box = (slice(ys.min() + h // 10, ys.max() - h // 10), slice(xs.min() + w // 10, xs.max() - w // 10))
+
+    def dark_share(image: np.ndarray) -> float:  # the clear colour exactly (dark photo pixels rarely are)
+        return float(np.all(image[box] == clear, axis=2).mean())
+
+    with_backdrop = dark_share(view)
+    page.evaluate("() => { const v = window.parallax.viewer; v.backdrop.visible = false; v.dirty = true; }")
+    _settle(page)
+    without = dark_share(_canvas(page))
+    assert without > 0.002, f"the mesh alone leaves no hole here ({without:.4f}); the test shows nothing"
+    assert with_backdrop < 0.25 * without and with_backdrop < 0.002, (with_backdrop, without)
+    assert page.errors == []

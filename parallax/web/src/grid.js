@@ -96,6 +96,70 @@ export function unproject(view, depth, positions = null, uvs = null, uScale = 1)
   return { positions, uvs };
 }
 
+/**
+ * The backdrop's plane: the grid's image rectangle (pixel edges -0.5 .. W - 0.5) unprojected at depth 1
+ * (three.js axes), with uvs over the whole image (`uScale` as in unproject). Scaled by a depth Z it is
+ * the photo on the plane z = Z, which from the capture camera covers exactly the photo.
+ */
+export function backdropPlane(view, uScale = 1) {
+  const W = view.grid_width;
+  const H = view.grid_height;
+  const x = (u) => (u - view.cx_px) / view.fx_px;
+  const y = (v) => -((v - view.cy_px) / view.fy_px);
+  const [x0, x1, y0, y1] = [x(-0.5), x(W - 0.5), y(-0.5), y(H - 0.5)];
+  const positions = new Float32Array([x0, y0, -1, x1, y0, -1, x0, y1, -1, x1, y1, -1]);
+  const uvs = new Float32Array([0, 1, uScale, 1, 0, 0, uScale, 0]);
+  return { positions, uvs, index: new Uint16Array([0, 2, 1, 1, 2, 3]) };
+}
+
+/** Valid depths at least this share of the farthest one are background: the backdrop shows them too. */
+export const BACKDROP_FAR_SHARE = 0.5;
+
+/**
+ * Where the backdrop shows (RGBA bytes, one texel per grid cell, bottom row first as a DataTexture wants):
+ * 255 at cells without a valid depth, at far cells (depth at least BACKDROP_FAR_SHARE of `depthMax`) and
+ * within one cell of a triangle the mesh leaves out (the cracks at depth jumps); 0 elsewhere, so a near object's photo
+ * does not reappear on the backdrop where it moves aside.
+ */
+export function backdropMask(view, depth, depthMax, out = null) {
+  const W = view.grid_width;
+  const H = view.grid_height;
+  out = out || new Uint8Array(W * H * 4);
+  const show = new Uint8Array(W * H);
+  const edge = new Uint8Array(W * H);
+  const far = BACKDROP_FAR_SHARE * depthMax;
+  const ok = (a, b, c) => {
+    const lo = Math.min(depth[a], depth[b], depth[c]);
+    return Math.max(depth[a], depth[b], depth[c]) <= lo * EDGE_RATIO; // as triangles() decides
+  };
+  for (let v = 0; v < H; v++) {
+    for (let u = 0; u < W; u++) {
+      const i = v * W + u;
+      if (!(depth[i] < far)) show[i] = 1; // NaN (not valid) or far
+      if (u + 1 < W && v + 1 < H) {
+        const [b, c, d] = [i + 1, i + W, i + W + 1];
+        if (!ok(i, c, b)) edge[i] = edge[b] = edge[c] = 1; // a triangle the mesh leaves out
+        if (!ok(b, c, d)) edge[b] = edge[c] = edge[d] = 1;
+      }
+    }
+  }
+  for (let v = 0; v < H; v++) {
+    for (let u = 0; u < W; u++) {
+      let on = show[v * W + u];
+      for (let dv = -1; dv <= 1 && !on; dv++) {
+        for (let du = -1; du <= 1 && !on; du++) {
+          const vv = v + dv;
+          const uu = u + du;
+          on = vv >= 0 && vv < H && uu >= 0 && uu < W ? edge[vv * W + uu] : 0;
+        }
+      }
+      const t = 4 * ((H - 1 - v) * W + u);
+      out.fill(on ? 255 : 0, t, t + 4);
+    }
+  }
+  return out;
+}
+
 export function triangles(view, depth, index = null) {
   const W = view.grid_width;
   const H = view.grid_height;

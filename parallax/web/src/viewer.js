@@ -8,6 +8,13 @@
 // that are not valid (DepthResult.valid): no triangle, point or splat is drawn
 // there. Triangles across depth jumps (neighbour depths differ by more than
 // EDGE_RATIO) are dropped so foreground and background do not melt into a rubber sheet.
+// Behind the mesh hangs a backdrop: the photo on a plane just beyond the farthest depth
+// (BACKDROP_FACTOR x depth_max), drawn first and never over the mesh, and cut out to the
+// cells without a valid depth, the far cells and the cracks beside depth jumps (grid.js
+// backdropMask). Seen from the capture camera it is the photo itself, so pixels without a
+// value (a plain sky) and the cracks at depth edges show their own colours instead of
+// black holes; moving away, they behave as distant background. It carries no depth of its
+// own, and near objects are not on it, so they do not reappear where they move aside.
 //
 // Modes: "3d" (parallax follows pointer, touch and device tilt; drag orbits, wheel
 // and pinch zoom, all within limits), "wiggle" (the viewpoint swings left-right),
@@ -20,7 +27,7 @@
 
 import * as THREE from "three";
 
-import { FLAT_FRAGMENT, FLAT_VERTEX, matrix3, triangles, unproject } from "./grid.js";
+import { FLAT_FRAGMENT, FLAT_VERTEX, backdropMask, backdropPlane, matrix3, triangles, unproject } from "./grid.js";
 
 const HOVER_YAW = 0.1; // radians of parallax when the pointer is at the edge
 const HOVER_PITCH = 0.07;
@@ -28,6 +35,7 @@ const MAX_YAW = 0.55; // orbit limits (radians)
 const MAX_PITCH = 0.35;
 const ZOOM_MIN = 0.45; // camera distance, as a fraction of the median depth
 const ZOOM_MAX = 1.6;
+const BACKDROP_FACTOR = 1.05; // the backdrop's depth, as a multiple of the farthest depth
 export const MODES = ["3d", "wiggle", "anaglyph", "sbs", "left", "right", "points", "splat"];
 const FLAT_MODES = { anaglyph: 0, sbs: 1, left: 2, right: 3 };
 
@@ -139,6 +147,8 @@ export class Viewer {
     this.leftTex = leftTex;
     this.rightTex = rightTex;
     this.group.add(mesh);
+    this._addBackdrop(view, leftTex, 1);
+    this._maskBackdrop(depth);
     this.flatMaterial.uniforms.leftMap.value = leftTex;
     this.flatMaterial.uniforms.rightMap.value = rightTex || leftTex;
     this.flatMaterial.uniforms.imageAspect.value = view.image_width / view.image_height;
@@ -171,6 +181,7 @@ export class Viewer {
     this.positions = positions;
     this.mesh = mesh;
     this.group.add(mesh);
+    this._addBackdrop(view, null, 0.5);
     this._setViews(new THREE.Vector4(0, 0, 0.5, 1), new THREE.Vector4(0.5, 0, 0.5, 1), true);
     this.flatMaterial.uniforms.imageAspect.value = view.image_width / view.image_height;
     this.median = view.depth_median;
@@ -191,9 +202,15 @@ export class Viewer {
     geometry.attributes.position.needsUpdate = true;
     geometry.index.needsUpdate = true;
     geometry.setDrawRange(0, index.length);
-    if (this.mesh.material.map !== texture) {
-      this.mesh.material.map = texture;
-      this.mesh.material.needsUpdate = true;
+    for (const obj of [this.mesh, this.backdrop]) {
+      if (obj && obj.material.map !== texture) {
+        obj.material.map = texture;
+        obj.material.needsUpdate = true;
+      }
+    }
+    if (this.backdrop) {
+      this.backdrop.visible = this.mesh.visible;
+      this._maskBackdrop(depth);
     }
     this.flatMaterial.uniforms.leftMap.value = texture;
     this.flatMaterial.uniforms.rightMap.value = texture;
@@ -208,17 +225,57 @@ export class Viewer {
     u.decodeSrgb.value = decodeSrgb;
   }
 
+  /** The backdrop (see the header): the photo (`texture`, its u scaled by `uScale`) beyond the farthest depth. */
+  _addBackdrop(view, texture, uScale) {
+    const { positions, uvs, index } = backdropPlane(view, uScale);
+    const geometry = new THREE.BufferGeometry();
+    geometry.setAttribute("position", new THREE.BufferAttribute(positions, 3));
+    geometry.setAttribute("uv", new THREE.BufferAttribute(uvs, 2));
+    geometry.setIndex(new THREE.BufferAttribute(index, 1));
+    const mask = new THREE.DataTexture(
+      new Uint8Array(view.grid_width * view.grid_height * 4),
+      view.grid_width,
+      view.grid_height,
+    );
+    mask.magFilter = mask.minFilter = THREE.NearestFilter;
+    mask.repeat.set(1 / uScale, 1); // its uvs span the mask, not the video's left half
+    const material = new THREE.MeshBasicMaterial({
+      map: texture,
+      alphaMap: mask,
+      alphaTest: 0.5,
+      side: THREE.DoubleSide,
+      depthWrite: false,
+    });
+    const backdrop = new THREE.Mesh(geometry, material);
+    const far = Number.isFinite(view.depth_max) && view.depth_max > 0 ? view.depth_max : 10 * view.depth_median;
+    backdrop.scale.setScalar(BACKDROP_FACTOR * far);
+    this.backdropFar = far;
+    backdrop.renderOrder = -1; // drawn first, without writing depth: the mesh always covers it
+    backdrop.frustumCulled = false;
+    backdrop.visible = this.mode !== "points" && this.mode !== "splat" && texture !== null;
+    this.backdrop = backdrop;
+    this.group.add(backdrop);
+  }
+
+  /** Cut the backdrop out to the cells the mesh leaves empty for this depth grid. */
+  _maskBackdrop(depth) {
+    const mask = this.backdrop.material.alphaMap;
+    backdropMask(this.view, depth, this.backdropFar, mask.image.data);
+    mask.needsUpdate = true;
+  }
+
   _dispose() {
-    for (const obj of [this.mesh, this.points]) {
+    for (const obj of [this.mesh, this.points, this.backdrop]) {
       if (obj) {
         this.group.remove(obj);
         obj.geometry.dispose();
+        obj.material.alphaMap?.dispose();
         obj.material.dispose();
       }
     }
     if (this.splats) { this.group.remove(this.splats); this.splats.dispose?.(); }
     for (const tex of [this.leftTex, this.rightTex]) tex?.dispose();
-    this.mesh = this.points = this.splats = this.leftTex = this.rightTex = null;
+    this.mesh = this.points = this.splats = this.backdrop = this.leftTex = this.rightTex = null;
   }
 
   /** Modes this capture supports (no right view: no anaglyph, side by side, right; a video: no points, splats). */
@@ -240,6 +297,7 @@ export class Viewer {
     if (mode === this.mode && !force) return;
     this.mode = mode;
     if (this.mesh) this.mesh.visible = mode !== "points" && mode !== "splat";
+    if (this.backdrop && this.mesh) this.backdrop.visible = this.mesh.visible && this.backdrop.material.map !== null;
     if (this.points) this.points.visible = mode === "points";
     if (this.splats) this.splats.visible = mode === "splat";
     if (mode === "points" && !this.points && this.mesh) this._makePoints();
