@@ -300,6 +300,18 @@ def _band_offsets(
     return np.clip(off, dmin, top).astype(np.int32)
 
 
+def _fill(disp: np.ndarray, state: np.ndarray, image: np.ndarray, s: ParallaxSettings) -> np.ndarray:
+    """Fill the pixels that failed the left-right check (step 5 of the module docstring)."""
+    return fill_occlusion_aware(
+        disp,
+        state,
+        outside_mode=_OUTSIDE_MODES[s.outside_fill],
+        image=image,
+        sigma_color=s.fill_sigma_color,
+        threads=resolve_threads(s.threads),
+    )
+
+
 def _remove_speckles(disp: np.ndarray, state: np.ndarray, size: int, range_px: float) -> np.ndarray:
     """Mark small connected regions of consistent pixels (``< size`` pixels whose
     neighbours differ by at most ``range_px``) as mismatches; returns the new state."""
@@ -470,28 +482,14 @@ class ParallaxMatcher:
             if s.speckle_size > 0:
                 state = _remove_speckles(disp, state, s.speckle_size, s.speckle_range_px)
             if level > 0:
-                dense = fill_occlusion_aware(
-                    disp,
-                    state,
-                    outside_mode=_OUTSIDE_MODES[s.outside_fill],
-                    image=pl,
-                    sigma_color=s.fill_sigma_color,
-                    threads=resolve_threads(s.threads),
-                )
+                dense = _fill(disp, state, pl, s)
                 if s.median_size and np.isfinite(dense).all():
                     dense = cv2.medianBlur(dense, s.median_size)
                 if not np.isfinite(dense).all():  # no consistent pixel anywhere: keep the winners
                     dense = disp
         valid = state == VALID
         if s.fill:
-            out = fill_occlusion_aware(
-                disp,
-                state,
-                outside_mode=_OUTSIDE_MODES[s.outside_fill],
-                image=lw,
-                sigma_color=s.fill_sigma_color,
-                threads=resolve_threads(s.threads),
-            )
+            out = _fill(disp, state, lw, s)
             conf = np.where(valid, np.clip(uniq / 0.25, 0.1, 1.0), FILLED_CONFIDENCE)
         else:
             out = np.where(valid, disp, np.nan).astype(np.float32)

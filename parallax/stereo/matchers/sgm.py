@@ -243,7 +243,9 @@ def edge_penalties(guide: np.ndarray, p1: int, p2: int, gamma: float) -> np.ndar
 def _pass_full(cost, pen, p1, acc, forward, accumulate):  # pragma: no cover - compiled
     """:func:`_pass` for a full-range volume (every pixel's label 0 is the same disparity):
     path vectors need one padding label each side, and the penalties come from
-    :func:`edge_penalties` (``pen``). Same sums as :func:`_pass` with those penalties."""
+    :func:`edge_penalties` (``pen``). Same sums as :func:`_pass`; kept apart because the
+    narrow rows and the missing per-pixel label shifts make it about a fifth faster
+    (20 vs 24 ms a pass at 941x490x32 in one run), and full range is the default matcher's case."""
     h, w, nd = cost.shape
     big = _BIG
     width = nd + 2
