@@ -365,7 +365,15 @@ class JobManager:
         future.add_done_callback(lambda f: self._after_stage(capture_id, job, f))
         if waiter.done():
             return waiter.result()
-        return self._events[capture_id][0]
+        events = self._events.get(capture_id, [])
+        if not events:
+            # The whole stage finished before its "read" message came through the queue (a small
+            # photo on a busy machine): record it from the job's result (the late message is then
+            # recognised and dropped, and so is _after_stage's own fallback).
+            read = {"event": "read", "stage": "preview", **future.result().get("capture", {})}
+            self._record(capture_id, read)
+            events = self._events.get(capture_id) or [read]
+        return events[0]
 
     def _after_stage(self, capture_id: str, job: StageJob, future: asyncio.Future) -> None:
         if future.cancelled():

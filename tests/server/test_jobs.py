@@ -117,3 +117,24 @@ def test_an_interrupted_capture_ends_with_a_failed_event(client, served, post_pa
     assert [e["event"] for e in replay] == ["read", "preview-ready", "failed"]
     assert replay[-1]["id"] == 3 and "interrupted" in replay[-1]["data"]["message"]
     assert "error" not in {e["event"] for e in replay}  # EventSource's own event name is never sent
+
+
+def test_a_stage_that_ends_before_its_read_message_still_answers_the_upload(client, served, post_pair, monkeypatch):
+    """On a busy machine a small photo's whole first stage can finish before its "read" message comes
+    through the workers' queue: the upload must still answer 201 with what was read, and the story
+    must hold that read event once."""
+    jobs = served.service.jobs
+    original = type(jobs)._on_worker_event
+
+    def late(self, capture_id, event):  # the message never arrives in time
+        if event.get("event") != "read":
+            original(self, capture_id, event)
+
+    monkeypatch.setattr(type(jobs), "_on_worker_event", late)
+    r = post_pair(7)
+    assert r.status_code == 201, r.text
+    read = r.json()["read"]
+    assert read["event"] == "read" and read["stage"] == "preview"
+    status, events, _ = _stream(client, r.json()["id"])
+    assert status == 200 and events[-1]["event"] == "done"
+    assert [e["event"] for e in events].count("read") == 1
