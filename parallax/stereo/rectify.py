@@ -3,7 +3,8 @@
 First a quick check: corners tracked by pyramidal Lucas-Kanade
 (:mod:`parallax.capture.tracks`, a few milliseconds) that cover the view and
 agree on rows to 0.5 px (median) and 1 px (90th percentile) show that the pair
-is already rectified, and nothing is estimated (:func:`_already_rectified`).
+is already rectified, and nothing is estimated
+(:func:`~parallax.stereo.residual.already_rectified`).
 Otherwise feature matches (SIFT on a downscaled copy, each re-measured at full
 resolution with sub-pixel cross-correlation, RANSAC-filtered) are split into
 a *fit* set and a *held-out* set. Then, in this order:
@@ -61,12 +62,11 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from parallax.capture.tracks import track_points, tracks_cover
 from parallax.capture.types import Capture, check_image
 from parallax.errors import NotStereoError, ParameterError
 from parallax.stereo.distortion import LensDistortion
 from parallax.stereo.features import FeatureMatches, grey, match_features, refine_matches
-from parallax.stereo.residual import MIN_MATCHES, RowResidual, measure_row_residual, ransac_inliers
+from parallax.stereo.residual import MIN_MATCHES, RowResidual, already_rectified, measure_row_residual, ransac_inliers
 from parallax.stereo.row_correction import fit_row_correction, measure_row_offsets
 from parallax.stereo.types import RECTIFIED_P90_PX, Rectification
 from parallax.stereo.uncalibrated import Model, fit_rotation
@@ -82,11 +82,6 @@ _Force = Literal["none", "calibrated", "uncalibrated"]
 _BETTER = 0.9
 #: A row correction is tried when the held-out 90th percentile |dy| exceeds this (pixels).
 _ROWS_TRY_P90_PX = 0.75
-#: The quick check (:func:`_already_rectified`): tracks needed, grid cover, median and 90th percentile ``|dy|`` (px).
-_QUICK_MIN_TRACKS = 60
-_QUICK_MIN_COVER = 0.6
-_QUICK_MEDIAN_PX = 0.5
-_QUICK_P90_PX = 1.0
 #: Largest side of the views the dense row measurement runs on.
 _ROWS_MAX_SIDE_PX = 1280
 #: Percentile of the matches' disparities taken as the far plane when cropping to the common view.
@@ -441,7 +436,7 @@ def rectify(
     eye = np.eye(3)
     identity = Model(name="identity", h_left=eye, h_right=eye)
     if matches is None and distortion is None and force in (None, "none"):
-        quick = _already_rectified(left, right_view)
+        quick = already_rectified(left, right_view)
         if quick is not None:  # tracked corners show rows that already match: nothing to estimate
             tracks, res = quick
             rect = _rectification("none", identity, width, height, res.median_px, len(tracks))
@@ -530,29 +525,6 @@ def _finish(rect: Rectification, out_left: np.ndarray, out_right: np.ndarray, re
         reason=res.reason(),
     )
     return RectifiedPair(left=out_left, right=out_right, rectification=rect)
-
-
-def _already_rectified(left: np.ndarray, right: np.ndarray) -> tuple[FeatureMatches, RowResidual] | None:
-    """Tracked corners and their row residual when they show the pair is already rectified, else None.
-
-    Corners tracked by pyramidal Lucas-Kanade (:func:`parallax.capture.tracks.track_points`,
-    forward-backward checked, then RANSAC-filtered by one fundamental matrix at 1 px) must
-    be at least :data:`_QUICK_MIN_TRACKS`, cover :data:`_QUICK_MIN_COVER` of a 4x4 grid over
-    the view (so a lens's periphery is seen) and agree on rows more tightly than the SIFT
-    decision asks (median ``|dy|`` at most :data:`_QUICK_MEDIAN_PX`, 90th percentile at most
-    :data:`_QUICK_P90_PX`). Anything less -- too few tracks, a plain view, rows that
-    disagree -- leaves the decision to the SIFT matches.
-    """
-    first, second = track_points(left, right)
-    tracks = ransac_inliers(FeatureMatches(left_xy=first, right_xy=second), 1.0)
-    if len(tracks) < _QUICK_MIN_TRACKS or tracks_cover(tracks.left_xy, left.shape[1], left.shape[0]) < _QUICK_MIN_COVER:
-        return None
-    res = RowResidual.from_offsets(tracks.vertical_px)
-    if res.median_px is None or res.p90_px is None:
-        return None
-    if res.median_px > _QUICK_MEDIAN_PX or res.p90_px > _QUICK_P90_PX:
-        return None
-    return tracks, res
 
 
 def _undistorted(matches: FeatureMatches, lens: LensDistortion) -> FeatureMatches:

@@ -9,6 +9,9 @@ written rectified views it checks the rectification with matches its estimate
 never saw. ``parallax`` calls a pair rectified when the median is at most
 1 px and the 90th percentile at most 2 px
 (:data:`~parallax.stereo.types.RECTIFIED_MEDIAN_PX`, ``..._P90_PX``).
+:func:`already_rectified` answers the common question first, from corners
+tracked by Lucas-Kanade (:mod:`parallax.capture.tracks`): is this pair
+rectified already, clearly enough that nothing needs estimating?
 """
 
 from __future__ import annotations
@@ -18,13 +21,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from parallax.capture.tracks import track_points, tracks_cover
 from parallax.stereo.features import FeatureMatches, match_features, refine_matches
 from parallax.stereo.types import RECTIFIED_MEDIAN_PX, RECTIFIED_P90_PX
 
-__all__ = ["RowResidual", "measure_row_residual", "ransac_inliers", "MIN_MATCHES"]
+__all__ = ["RowResidual", "already_rectified", "measure_row_residual", "ransac_inliers", "MIN_MATCHES"]
 
 #: Fewer matches than this say nothing about a residual.
 MIN_MATCHES = 12
+#: The quick check (:func:`already_rectified`): tracks needed, grid cover, median and 90th percentile ``|dy|`` (px).
+QUICK_MIN_TRACKS = 60
+QUICK_MIN_COVER = 0.6
+QUICK_MEDIAN_PX = 0.5
+QUICK_P90_PX = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,3 +117,26 @@ def measure_row_residual(left: np.ndarray, right: np.ndarray, *, max_side_px: in
     if len(refined) >= max(MIN_MATCHES, len(matches) // 3):
         matches = refined
     return RowResidual.from_offsets(ransac_inliers(matches, 1.5).vertical_px)
+
+
+def already_rectified(left: np.ndarray, right: np.ndarray) -> tuple[FeatureMatches, RowResidual] | None:
+    """Tracked corners and their row residual when they show the pair is already rectified, else None.
+
+    Corners tracked by pyramidal Lucas-Kanade (:func:`parallax.capture.tracks.track_points`,
+    forward-backward checked, then RANSAC-filtered by one fundamental matrix at 1 px) must
+    be at least :data:`QUICK_MIN_TRACKS`, cover :data:`QUICK_MIN_COVER` of a 4x4 grid over
+    the view (so a lens's periphery is seen) and agree on rows more tightly than the SIFT
+    decision asks (median ``|dy|`` at most :data:`QUICK_MEDIAN_PX`, 90th percentile at most
+    :data:`QUICK_P90_PX`). Anything less -- too few tracks, a plain view, rows that
+    disagree -- leaves the decision to the SIFT matches.
+    """
+    first, second = track_points(left, right)
+    tracks = ransac_inliers(FeatureMatches(left_xy=first, right_xy=second), 1.0)
+    if len(tracks) < QUICK_MIN_TRACKS or tracks_cover(tracks.left_xy, left.shape[1], left.shape[0]) < QUICK_MIN_COVER:
+        return None
+    res = RowResidual.from_offsets(tracks.vertical_px)
+    if res.median_px is None or res.p90_px is None:
+        return None
+    if res.median_px > QUICK_MEDIAN_PX or res.p90_px > QUICK_P90_PX:
+        return None
+    return tracks, res

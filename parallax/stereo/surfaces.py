@@ -70,6 +70,7 @@ import numpy as np
 
 from parallax.capture.types import check_image
 from parallax.errors import ParameterError
+from parallax.stereo.planes import ring_planes
 from parallax.stereo.smoothing import edge_weights, smooth_guided
 
 __all__ = ["PlainSurfaceSettings", "PlainSurfaces", "local_spread", "local_std", "plain_mask", "smooth_plain_surfaces"]
@@ -381,7 +382,15 @@ def _plain_regions(
     conf = np.where(treated, np.minimum(den, s.max_confidence), confidence)
     unsupported = treated & ~supported
     if s.ring_min_inliers > 0 and unsupported.any():
-        planes = _ring_planes(unsupported, reliable, disparity_px, s)
+        planes = ring_planes(
+            unsupported,
+            reliable,
+            disparity_px,
+            ring=s.ring,
+            tolerance=s.plane_tolerance,
+            min_inliers=s.ring_min_inliers,
+            min_angle_deg=s.ring_min_angle_deg,
+        )
         filled = unsupported & np.isfinite(planes)
         out = np.where(filled, planes, out).astype(np.float32)
         conf = np.where(filled, s.plane_confidence, conf)
@@ -473,91 +482,3 @@ _FAR_FACTOR = 4
 _MIN_HOLE_WINDOWS = 2.0
 #: Smoothed support below which step 7 keeps a pixel's own value.
 _MIN_DENOISE_SUPPORT = 0.05
-#: Unsupported regions smaller than this many pixels are left as they are (no plane is worth fitting).
-_MIN_REGION_PX = 16
-_RANSAC_TRIALS = 400
-
-
-def _ring_planes(
-    regions: np.ndarray, reliable: np.ndarray, disparity_px: np.ndarray, s: PlainSurfaceSettings
-) -> np.ndarray:
-    """Per unsupported region, the plane of the measured pixels around it (step 5 of the module docstring).
-
-    Returns an ``HxW`` float32 map: the plane's disparity inside each region a plane fits, NaN elsewhere.
-    """
-    h, w = regions.shape
-    out = np.full((h, w), np.nan, dtype=np.float32)
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(regions.astype(np.uint8), connectivity=8)
-    rng = np.random.default_rng(0)  # seeded: the same input gives the same planes
-    kernel = np.ones((2 * s.ring + 1, 2 * s.ring + 1), np.uint8)
-    for label in range(1, count):
-        x0, y0, bw, bh, area = (int(v) for v in stats[label])
-        if area < _MIN_REGION_PX:
-            continue
-        # the region's bounding box grown by the ring, so the dilation stays local
-        xa, ya = max(0, x0 - s.ring - 1), max(0, y0 - s.ring - 1)
-        xb, yb = min(w, x0 + bw + s.ring + 1), min(h, y0 + bh + s.ring + 1)
-        region = labels[ya:yb, xa:xb] == label
-        ring = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~region & reliable[ya:yb, xa:xb]
-        ys, xs = np.nonzero(ring)
-        if len(xs) < 12:
-            continue
-        d = disparity_px[ya:yb, xa:xb][ys, xs].astype(np.float64)
-        px, py = xs + xa, ys + ya
-        plane = _ransac_plane(px, py, d, s.plane_tolerance, rng)
-        if plane is None:
-            continue
-        a, b, c = plane
-        inliers = np.abs(a * px + b * py + c - d) <= s.plane_tolerance
-        if inliers.mean() < s.ring_min_inliers:
-            continue
-        cx, cy = centroids[label]
-        angles = np.degrees(np.arctan2(py[inliers] - cy, px[inliers] - cx))
-        hist = np.histogram(angles, bins=36, range=(-180.0, 180.0))[0]
-        if 10.0 * np.count_nonzero(hist) < s.ring_min_angle_deg:
-            continue
-        ry, rx = np.nonzero(region)
-        values = a * (rx + xa) + b * (ry + ya) + c
-        lo, hi = np.percentile(d[inliers], [5.0, 95.0])
-        margin = s.plane_tolerance + 0.25 * (hi - lo)  # a slanted surface may run a little past its ring
-        if values.min() < lo - margin or values.max() > hi + margin:
-            continue  # the plane would be extrapolated beyond what it was fitted to
-        out[ry + ya, rx + xa] = values.astype(np.float32)
-    return out
-
-
-def _ransac_plane(
-    x: np.ndarray, y: np.ndarray, d: np.ndarray, tolerance: float, rng: np.random.Generator
-) -> tuple[float, float, float] | None:
-    """The plane ``d = a x + b y + c`` most points agree with (RANSAC, then least squares on its inliers).
-
-    Among planes with nearly the best support (at least 85 % of it) the least
-    slanted one wins: a ring around a region often holds pixels of two surfaces
-    (a wall above, a desk below), and a steep plane through both can gather as
-    many points as the surface itself.
-    """
-    n = len(d)
-    design = np.c_[x, y, np.ones(n)].astype(np.float64)
-    trials: list[tuple[int, float, np.ndarray]] = []
-    for _ in range(_RANSAC_TRIALS):
-        pick = rng.choice(n, 3, replace=False)
-        try:
-            coef = np.linalg.solve(design[pick], d[pick])
-        except np.linalg.LinAlgError:
-            continue
-        inliers = np.abs(design @ coef - d) <= tolerance
-        trials.append((int(inliers.sum()), float(np.hypot(coef[0], coef[1])), inliers))
-    if not trials:
-        return None
-    top = max(count for count, _, _ in trials)
-    if top < 3:
-        return None
-    _, _, best = min((t for t in trials if t[0] >= 0.85 * top), key=lambda t: (t[1], -t[0]))
-    coef = np.zeros(3)
-    for _ in range(3):  # least squares on the inliers, then the inliers of that plane: a stable refinement
-        coef, *_ = np.linalg.lstsq(design[best], d[best], rcond=None)
-        again = np.abs(design @ coef - d) <= tolerance
-        if again.sum() < 3 or np.array_equal(again, best):
-            break
-        best = again
-    return float(coef[0]), float(coef[1]), float(coef[2])

@@ -247,14 +247,14 @@ def test_a_pair_no_smooth_warp_can_align_is_reported_with_its_residual(motorcycl
 
 def test_rectified_pair_is_recognised_by_tracked_corners(motorcycle):
     from parallax.capture.tracks import forget_tracks
-    from parallax.stereo import rectify as rect_module
+    from parallax.stereo import residual
 
     left, right, _ = motorcycle
     forget_tracks()
-    quick = rect_module._already_rectified(left, right)
+    quick = residual.already_rectified(left, right)
     assert quick is not None
     tracks, res = quick
-    assert len(tracks) >= rect_module._QUICK_MIN_TRACKS and res.median_px < 0.3 and res.p90_px < 1.0
+    assert len(tracks) >= residual.QUICK_MIN_TRACKS and res.median_px < 0.3 and res.p90_px < 1.0
     rect = rectify(left, right).rectification
     assert rect.method == "none" and rect.rectified
     assert rect.residual_matches == res.matches and rect.residual_median_px == pytest.approx(res.median_px)
@@ -262,11 +262,11 @@ def test_rectified_pair_is_recognised_by_tracked_corners(motorcycle):
 
 @pytest.mark.parametrize("dy_px", [0.8, 1.5])
 def test_small_row_offsets_are_not_waved_through_by_the_quick_check(motorcycle, dy_px):
-    from parallax.stereo import rectify as rect_module
+    from parallax.stereo.residual import already_rectified
 
     left, right, _ = motorcycle
     moved, _ = _misalign(right, dy_px, 0.0)
-    assert rect_module._already_rectified(left, moved) is None  # rows a sub-pixel apart: SIFT decides
+    assert already_rectified(left, moved) is None  # rows a sub-pixel apart: SIFT decides
     rect = rectify(left, moved).rectification
     if rect.method == "none":  # SIFT found it within its own threshold: the offset is reported, not hidden
         assert dy_px < 1.0 and rect.residual_median_px == pytest.approx(dy_px, abs=0.2)
