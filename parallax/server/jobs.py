@@ -365,15 +365,19 @@ class JobManager:
         future.add_done_callback(lambda f: self._after_stage(capture_id, job, f))
         if waiter.done():
             return waiter.result()
+        # The whole stage finished before its "read" message came through the queue (a small photo on a
+        # busy machine): record it from the job's result (the late message is then recognised and dropped).
+        return self._read_from_result(capture_id, future.result())
+
+    def _read_from_result(self, capture_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """The capture's "read" event, recorded from the first stage's result when its message has not come."""
         events = self._events.get(capture_id, [])
-        if not events:
-            # The whole stage finished before its "read" message came through the queue (a small
-            # photo on a busy machine): record it from the job's result (the late message is then
-            # recognised and dropped, and so is _after_stage's own fallback).
-            read = {"event": "read", "stage": "preview", **future.result().get("capture", {})}
+        read = next((e for e in events if e["event"] == "read"), None)
+        if read is None:
+            read = {"event": "read", "stage": "preview", **view.get("capture", {})}
             self._record(capture_id, read)
-            events = self._events.get(capture_id) or [read]
-        return events[0]
+            read = next((e for e in self._events.get(capture_id, []) if e["event"] == "read"), read)
+        return read
 
     def _after_stage(self, capture_id: str, job: StageJob, future: asyncio.Future) -> None:
         if future.cancelled():
@@ -391,8 +395,8 @@ class JobManager:
             self._record(capture_id, {"event": "failed", "stage": job.stage, "message": message})
             return
         view = future.result()
-        if job.stage == "preview" and not any(e["event"] == "read" for e in self._events.get(capture_id, [])):
-            self._record(capture_id, {"event": "read", "stage": "preview", **view.get("capture", {})})
+        if job.stage == "preview":
+            self._read_from_result(capture_id, view)
         self._record(capture_id, {"event": f"{job.stage}-ready", "view": view})
         if job.stage == "preview" and self.config.refine and self._stopping:
             return  # no refinement any more; after a restart the story ends "interrupted"

@@ -379,15 +379,14 @@ def aggregate_sgm(
         raise ParameterError(f"offsets of shape {offsets.shape} must match the cost volume's {shape[:2]}")
     if out is None or out.shape != shape or out.dtype != np.uint16:
         out = np.empty(shape, dtype=np.uint16)
+    pen = edge_penalties(guide, p1, p2, p2_gamma)
     if offsets is None:  # one range for every pixel: the leaner kernel, same sums
-        pen = edge_penalties(guide, p1, p2, p2_gamma)
 
         def one_pass(acc: np.ndarray, forward: bool, accumulate: bool) -> None:
             _pass_full(cost, pen, np.int16(p1), acc, forward, accumulate)
 
     else:
         band = np.ascontiguousarray(offsets, dtype=np.int32)
-        pen = edge_penalties(guide, p1, p2, p2_gamma)
 
         def one_pass(acc: np.ndarray, forward: bool, accumulate: bool) -> None:
             _pass(cost, band, pen, np.int16(p1), acc, forward, accumulate)

@@ -128,10 +128,7 @@ export function backdropMask(view, depth, depthMax, out = null) {
   const show = new Uint8Array(W * H);
   const edge = new Uint8Array(W * H);
   const far = BACKDROP_FAR_SHARE * depthMax;
-  const ok = (a, b, c) => {
-    const lo = Math.min(depth[a], depth[b], depth[c]);
-    return Math.max(depth[a], depth[b], depth[c]) <= lo * EDGE_RATIO; // as triangles() decides
-  };
+  const ok = (a, b, c) => keeps(depth, a, b, c);
   for (let v = 0; v < H; v++) {
     for (let u = 0; u < W; u++) {
       const i = v * W + u;
@@ -160,16 +157,19 @@ export function backdropMask(view, depth, depthMax, out = null) {
   return out;
 }
 
+/** Whether the mesh draws the triangle of grid cells a, b, c: all valid and no depth jump (EDGE_RATIO). */
+function keeps(depth, a, b, c) {
+  const lo = Math.min(depth[a], depth[b], depth[c]);
+  const hi = Math.max(depth[a], depth[b], depth[c]);
+  return hi <= lo * EDGE_RATIO; // false when any corner is NaN (not valid)
+}
+
 export function triangles(view, depth, index = null) {
   const W = view.grid_width;
   const H = view.grid_height;
   index = index || new Uint32Array((W - 1) * (H - 1) * 6);
   let n = 0;
-  const ok = (a, b, c) => {
-    const lo = Math.min(depth[a], depth[b], depth[c]);
-    const hi = Math.max(depth[a], depth[b], depth[c]);
-    return hi <= lo * EDGE_RATIO; // false when any corner is NaN (not valid)
-  };
+  const ok = (a, b, c) => keeps(depth, a, b, c);
   for (let v = 0; v < H - 1; v++) {
     for (let u = 0; u < W - 1; u++) {
       const a = v * W + u;

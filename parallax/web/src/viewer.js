@@ -249,7 +249,6 @@ export class Viewer {
     const backdrop = new THREE.Mesh(geometry, material);
     const far = Number.isFinite(view.depth_max) && view.depth_max > 0 ? view.depth_max : 10 * view.depth_median;
     backdrop.scale.setScalar(BACKDROP_FACTOR * far);
-    this.backdropFar = far;
     backdrop.renderOrder = -1; // drawn first, without writing depth: the mesh always covers it
     backdrop.frustumCulled = false;
     backdrop.visible = this.mode !== "points" && this.mode !== "splat" && texture !== null;
@@ -260,7 +259,7 @@ export class Viewer {
   /** Cut the backdrop out to the cells the mesh leaves empty for this depth grid. */
   _maskBackdrop(depth) {
     const mask = this.backdrop.material.alphaMap;
-    backdropMask(this.view, depth, this.backdropFar, mask.image.data);
+    backdropMask(this.view, depth, this.backdrop.scale.x / BACKDROP_FACTOR, mask.image.data);
     mask.needsUpdate = true;
   }
 
