@@ -30,61 +30,75 @@ from parallax.stereo.matchers.threads import run_rows
 
 __all__ = ["smooth_guided", "edge_weights"]
 
+#: Lines solved together by one sweep (a strip of a few hundred KB stays in cache).
+_STRIP = 128
+#: Maps smaller than this (pixels) are smoothed on one thread.
+_MIN_THREADED_PX = 65_536
+
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _solve_rows(f, w, lam, y0, y1):  # pragma: no cover - compiled
-    """Solve ``(I + lam * L_w) u = f`` in place along each row ``y0 .. y1`` of ``f`` (``H x W x K``).
+def _solve_strip(f, w, lam, c, x0, x1):  # pragma: no cover - compiled
+    """Solve ``(I + lam * L_w) u = f`` in place along axis 1 of ``f`` (``K x N x M``), for
+    the lines ``x0 .. x1`` of axis 2, all of them at once (Thomas algorithm).
 
-    ``w`` (``H x W-1``) holds the weights between horizontal neighbours; ``L_w`` is
-    the 1-D weighted Laplacian. The K right-hand sides share the matrix (Thomas algorithm).
+    ``w`` (``N-1 x M``) holds the weights between neighbours along axis 1; ``L_w`` is the
+    1-D weighted Laplacian; the K right-hand sides share the matrix. ``c`` (``N x M``)
+    is scratch. Each step runs across the contiguous axis 2, so it vectorises.
     """
-    n = f.shape[1]
-    k = f.shape[2]
-    c = np.empty(n, dtype=np.float32)
-    for r in range(y0, y1):
-        wl = np.float32(0.0)
-        for i in range(n):
-            wr = np.float32(lam * w[r, i]) if i < n - 1 else np.float32(0.0)
-            m = np.float32(1.0) + wl + wr + (wl * c[i - 1] if i > 0 else np.float32(0.0))
-            inv = np.float32(1.0) / m
+    k, n = f.shape[0], f.shape[1]
+    m = x1 - x0
+    wl = np.zeros(m, dtype=np.float32)
+    wr = np.zeros(m, dtype=np.float32)
+    inv = np.empty(m, dtype=np.float32)
+    one = np.float32(1.0)
+    for i in range(n):
+        if i < n - 1:
+            wi = w[i, x0:x1]
+            for u in range(m):
+                wr[u] = np.float32(lam * wi[u])
+        else:
+            wr[:] = 0.0
+        if i > 0:
+            cp = c[i - 1, x0:x1]
+            for u in range(m):
+                inv[u] = one / (one + wl[u] + wr[u] + wl[u] * cp[u])
             for j in range(k):
-                prev = f[r, i - 1, j] if i > 0 else np.float32(0.0)
-                f[r, i, j] = (f[r, i, j] + wl * prev) * inv
-            c[i] = -wr * inv
-            wl = wr
-        for i in range(n - 2, -1, -1):
+                fi = f[j, i, x0:x1]
+                fp = f[j, i - 1, x0:x1]
+                for u in range(m):
+                    fi[u] = (fi[u] + wl[u] * fp[u]) * inv[u]
+        else:
+            for u in range(m):
+                inv[u] = one / (one + wr[u])
             for j in range(k):
-                f[r, i, j] -= c[i] * f[r, i + 1, j]
+                fi = f[j, i, x0:x1]
+                for u in range(m):
+                    fi[u] = fi[u] * inv[u]
+        ci = c[i, x0:x1]
+        for u in range(m):
+            ci[u] = -wr[u] * inv[u]
+            wl[u] = wr[u]
+    for i in range(n - 2, -1, -1):
+        ci = c[i, x0:x1]
+        for j in range(k):
+            fi = f[j, i, x0:x1]
+            fn = f[j, i + 1, x0:x1]
+            for u in range(m):
+                fi[u] -= ci[u] * fn[u]
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _solve_cols(f, w, lam, x0, x1):  # pragma: no cover - compiled
-    """Like :func:`_solve_rows` along each column ``x0 .. x1`` (``w`` is ``H-1 x W``), a row at a time."""
-    n = f.shape[0]
-    k = f.shape[2]
-    c = np.empty((n, x1 - x0), dtype=np.float32)
-    wl = np.zeros(x1 - x0, dtype=np.float32)
-    for i in range(n):
-        for x in range(x0, x1):
-            u = x - x0
-            wr = np.float32(lam * w[i, x]) if i < n - 1 else np.float32(0.0)
-            m = np.float32(1.0) + wl[u] + wr + (wl[u] * c[i - 1, u] if i > 0 else np.float32(0.0))
-            inv = np.float32(1.0) / m
-            for j in range(k):
-                prev = f[i - 1, x, j] if i > 0 else np.float32(0.0)
-                f[i, x, j] = (f[i, x, j] + wl[u] * prev) * inv
-            c[i, u] = -wr * inv
-            wl[u] = wr
-    for i in range(n - 2, -1, -1):
-        for x in range(x0, x1):
-            for j in range(k):
-                f[i, x, j] -= c[i, x - x0] * f[i + 1, x, j]
+def _solve_lines(f, w, lam, c, x0, x1):  # pragma: no cover - compiled
+    """:func:`_solve_strip` over the lines ``x0 .. x1`` in strips of :data:`_STRIP` lines,
+    so each strip's forward and backward sweeps stay in the core's cache."""
+    for s0 in range(x0, x1, _STRIP):
+        _solve_strip(f, w, lam, c, s0, min(s0 + _STRIP, x1))
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _weights(lab, inv_sigma, wh, wv):  # pragma: no cover - compiled
+def _weights(lab, inv_sigma, wh, wv, y0, y1):  # pragma: no cover - compiled
     h, w = lab.shape[0], lab.shape[1]
-    for y in range(h):
+    for y in range(y0, y1):
         for x in range(w):
             if x + 1 < w:
                 d2 = np.float32(0.0)
@@ -100,27 +114,25 @@ def _weights(lab, inv_sigma, wh, wv):  # pragma: no cover - compiled
                 wv[y, x] = np.exp(-np.sqrt(d2) * inv_sigma)
 
 
-def edge_weights(image: np.ndarray, sigma_color: float) -> tuple[np.ndarray, np.ndarray]:
+def edge_weights(image: np.ndarray, sigma_color: float, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Weights between horizontal and vertical neighbours: ``exp(-|Lab_p - Lab_q| / sigma_color)``.
 
     Lab is OpenCV's 8-bit CIE Lab brought back to ``L`` in 0..100 and ``a, b`` in
-    -128..127. Returns ``(wh, wv)`` of shapes ``H x W-1`` and ``H-1 x W`` (float32).
+    -128..127. Returns ``(wh, wv)`` of shapes ``H x W-1`` and ``H-1 x W`` (float32), the
+    same for any number of ``threads`` (row bands).
     """
     lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB).astype(np.float32)
     lab[:, :, 0] *= np.float32(100.0 / 255.0)
     h, w = lab.shape[:2]
     wh = np.empty((h, max(w - 1, 0)), dtype=np.float32)
     wv = np.empty((max(h - 1, 0), w), dtype=np.float32)
-    _weights(lab, np.float32(1.0 / sigma_color), wh, wv)
+    inv = np.float32(1.0 / sigma_color)
+    run_rows(lambda y0, y1: _weights(lab, inv, wh, wv, y0, y1), h, threads)
     return wh, wv
 
 
-def _rows_job(stack: np.ndarray, wh: np.ndarray, lam: np.float32, y0: int, y1: int) -> None:
-    _solve_rows(stack, wh, lam, y0, y1)
-
-
-def _cols_job(stack: np.ndarray, wv: np.ndarray, lam: np.float32, x0: int, x1: int) -> None:
-    _solve_cols(stack, wv, lam, x0, x1)
+def _lines_job(f: np.ndarray, w: np.ndarray, lam: np.float32, c: np.ndarray, x0: int, x1: int) -> None:
+    _solve_lines(f, w, lam, c, x0, x1)
 
 
 def smooth_guided(
@@ -171,13 +183,13 @@ def smooth_guided(
         raise ParameterError(f"lam and sigma_color must be positive, got {lam!r}, {sigma_color!r}")
     if not (isinstance(iterations, int) and iterations >= 1):
         raise ParameterError(f"iterations must be an integer >= 1, got {iterations!r}")
-    stack = np.ascontiguousarray(np.stack([np.asarray(m, dtype=np.float32) for m in maps], axis=2))
+    stack = np.ascontiguousarray(np.stack([np.asarray(m, dtype=np.float32) for m in maps], axis=0))
     if not np.isfinite(stack).all():
         raise ParameterError("maps must be finite everywhere; put 0 (with confidence 0) where there is no value")
     if w < 2 or h < 2:
-        return [stack[:, :, i].copy() for i in range(stack.shape[2])]
+        return [stack[i].copy() for i in range(stack.shape[0])]
     if weights is None:
-        wh, wv = edge_weights(image, sigma_color)
+        wh, wv = edge_weights(image, sigma_color, threads=threads)
     else:
         wh, wv = (np.asarray(a, dtype=np.float32) for a in weights)
         if wh.shape != (h, w - 1) or wv.shape != (h - 1, w):
@@ -188,8 +200,19 @@ def smooth_guided(
             raise ParameterError(f"edge_scale must have shapes {wh.shape} and {wv.shape}")
         wh = np.ascontiguousarray(wh * np.asarray(sh, dtype=np.float32))
         wv = np.ascontiguousarray(wv * np.asarray(sv, dtype=np.float32))
+    # rows are solved on a transposed copy, so every solve runs across contiguous lines
+    k = stack.shape[0]
+    if h * w < _MIN_THREADED_PX:  # a small map: starting threads costs more than the solves
+        threads = 1
+    flipped = np.empty((k, w, h), dtype=np.float32)
+    wh_t = cv2.transpose(np.ascontiguousarray(wh))
+    c_rows, c_cols = np.empty((w, h), dtype=np.float32), np.empty((h, w), dtype=np.float32)
     for t in range(1, iterations + 1):
         lam_t = np.float32(1.5 * 4.0 ** (iterations - t) / (4.0**iterations - 1.0) * lam)
-        run_rows(functools.partial(_rows_job, stack, wh, lam_t), h, threads)
-        run_rows(functools.partial(_cols_job, stack, wv, lam_t), w, threads)
-    return [stack[:, :, i] for i in range(stack.shape[2])]
+        for j in range(k):
+            cv2.transpose(stack[j], flipped[j])
+        run_rows(functools.partial(_lines_job, flipped, wh_t, lam_t, c_rows), h, threads)
+        for j in range(k):
+            cv2.transpose(flipped[j], stack[j])
+        run_rows(functools.partial(_lines_job, stack, wv, lam_t, c_cols), w, threads)
+    return [stack[i] for i in range(k)]

@@ -318,7 +318,8 @@ def smooth_plain_surfaces(
     contrast = local_std(image, s.window)
     plain = _plain_from(image, contrast, s.window, s.std_threshold, s.fine_threshold)
     confidence = np.asarray(confidence, dtype=np.float32)
-    weights = edge_weights(image, s.sigma_color)  # every full-size smoothing is guided by the same image
+    # every full-size smoothing is guided by the same image
+    weights = edge_weights(image, s.sigma_color, threads=threads)
     if plain.any():
         out, conf, treated, unsupported = _plain_regions(
             image, disparity_px, confidence, np.asarray(measured, dtype=bool), plain, s, threads, weights

@@ -31,12 +31,13 @@ def _popcount64(typingctx, x):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def _census(padded: np.ndarray, h: int, w: int, rx: int, ry: int) -> np.ndarray:
-    """``padded`` is the image with ``ry``/``rx`` replicated border rows/columns."""
-    out = np.zeros((h, w), dtype=np.uint64)
+def _census(padded, out, rx, ry, y0, y1):  # pragma: no cover - compiled
+    """Census strings of rows ``y0 .. y1`` into ``out`` (``HxW`` uint64, zeroed); ``padded``
+    is the image with ``ry``/``rx`` replicated border rows/columns."""
+    w = out.shape[1]
     one = np.uint64(1)
     zero = np.uint64(0)
-    for y in range(h):
+    for y in range(y0, y1):
         row = out[y]
         cen = padded[y + ry, rx : rx + w]  # views indexed from 0 keep the loop vectorisable
         for dy in range(2 * ry + 1):
@@ -47,10 +48,9 @@ def _census(padded: np.ndarray, h: int, w: int, rx: int, ry: int) -> np.ndarray:
                 for x in range(w):
                     bit = one if src[x] < cen[x] else zero
                     row[x] = (row[x] << one) | bit
-    return out
 
 
-def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3) -> np.ndarray:
+def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3, *, threads: int = 1) -> np.ndarray:
     """Census transform of a grey image (window ``(2*radius_x+1) x (2*radius_y+1)``, at most 64 bits).
 
     Parameters
@@ -59,6 +59,8 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3) -> 
         ``HxW`` float32 intensities.
     radius_x, radius_y : int
         Half window sizes in pixels; borders replicate the edge pixels.
+    threads : int
+        Threads (row bands; the same result for any number).
 
     Returns
     -------
@@ -70,7 +72,9 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3) -> 
         raise ParameterError(f"census window {2 * rx + 1}x{2 * ry + 1} has more than 64 bits; use smaller radii")
     gray = np.ascontiguousarray(gray, dtype=np.float32)
     padded = cv2.copyMakeBorder(gray, ry, ry, rx, rx, cv2.BORDER_REPLICATE)
-    return _census(padded, gray.shape[0], gray.shape[1], rx, ry)
+    out = np.zeros(gray.shape, dtype=np.uint64)
+    run_rows(lambda y0, y1: _census(padded, out, rx, ry, y0, y1), gray.shape[0], threads)
+    return out
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")

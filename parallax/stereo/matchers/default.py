@@ -10,8 +10,12 @@ Pipeline (all CPU, numba kernels compiled once and cached on disk):
 2. **Cost.** 9x7 census Hamming distance (robust to exposure differences
    between the cameras) plus a small weight of the truncated mean absolute
    colour difference, stored as uint8; out-of-view matches cost ``border_cost``.
-3. **Aggregation.** Semi-global matching along 8 paths with ``P1`` and an
-   edge-aware ``P2`` (smaller across intensity edges); exact uint16 sums.
+3. **Aggregation.** Semi-global matching along 8 paths (``sgm_paths``) with ``P1``
+   and an edge-aware ``P2`` (smaller across intensity edges); exact uint16 sums.
+   ``sgm_paths=4`` keeps only the horizontal and vertical paths: about a sixth of
+   the matcher's time saved and, on the stereo-gt scenes, no accuracy lost, but
+   weakly textured regions of real photos (sky, cactus skin) then show a
+   cross-hatch of horizontal and vertical streaks, so the diagonals stay on.
 4. **Disparity.** Winner-take-all with parabola sub-pixel refinement; the right
    view's winners come from the same volume for the left-right check; small
    isolated regions (speckles) are rejected.
@@ -101,6 +105,9 @@ class ParallaxSettings:
         SGM penalties for disparity steps of 1 px and of more than 1 px (``p2 <= 1744``).
     p2_gamma : float
         Intensity difference (0..255) that halves ``p2`` across an edge (0 = constant).
+    sgm_paths : int
+        SGM paths: 8 (the default) or 4 (horizontal and vertical only: faster, streaky
+        on weak texture).
     lr_tolerance : int
         Largest left-right disagreement (px) of a consistent pixel.
     speckle_size, speckle_range_px : int, float
@@ -150,6 +157,7 @@ class ParallaxSettings:
     p1: int = 40
     p2: int = 480
     p2_gamma: float = 10.0
+    sgm_paths: int = 8
     lr_tolerance: int = 1
     median_size: int = 3
     fill_sigma_color: float = 5.0
@@ -198,6 +206,8 @@ class ParallaxSettings:
             raise ParameterError(f"p2 ({self.p2}) must be at least p1 ({self.p1})")
         if not (isinstance(self.range_frac, (int, float)) and 0 < self.range_frac <= 1):
             raise ParameterError(f"range_frac must be in (0, 1], got {self.range_frac!r}")
+        if self.sgm_paths not in (4, 8) or isinstance(self.sgm_paths, bool):
+            raise ParameterError(f"sgm_paths must be 4 or 8, got {self.sgm_paths!r}")
         if self.median_size not in (0, 3, 5):
             raise ParameterError(f"median_size must be 0, 3 or 5, got {self.median_size!r}")
         if not (isinstance(self.lr_tolerance, int) and self.lr_tolerance >= 0):
@@ -240,8 +250,8 @@ def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
     """
     threads = resolve_threads(s.threads)
     gl, gr = _gray(left), _gray(right)
-    cl = census_transform(gl, s.census_radius_x, s.census_radius_y)
-    cr = census_transform(gr, s.census_radius_x, s.census_radius_y)
+    cl = census_transform(gl, s.census_radius_x, s.census_radius_y, threads=threads)
+    cr = census_transform(gr, s.census_radius_x, s.census_radius_y, threads=threads)
     nd = dmax - dmin + 1
     h, w = gl.shape
     nl = -(-nd // _PAD_LABELS) * _PAD_LABELS if offsets is None else labels
@@ -270,6 +280,7 @@ def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
         p2=s.p2,
         p2_gamma=s.p2_gamma,
         offsets=offsets,
+        paths=s.sgm_paths,
         threads=threads,
         out=scratch("agg", shape, np.uint16),
         scratch=scratch("agg2", shape, np.uint16),

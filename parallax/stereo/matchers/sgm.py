@@ -1,5 +1,6 @@
-"""Semi-global matching (Hirschmueller 2008): cost aggregation along 8 image paths,
-over a full disparity range or over a narrow per-pixel band of disparities.
+"""Semi-global matching (Hirschmueller 2008): cost aggregation along 8 image paths (or
+the 4 horizontal and vertical ones), over a full disparity range or over a narrow
+per-pixel band of disparities.
 
 ``S(p, d) = sum_r L_r(p, d)`` with
 ``L_r(p, d) = C(p, d) + min(L_r(p-r, d), L_r(p-r, d +- 1) + P1, min_k L_r(p-r, k) + P2) - min_k L_r(p-r, k)``.
@@ -78,10 +79,11 @@ def _row_setup(offsets, pen_all, kind, ye, y, yq, dx, pad, lim, pen, sh):  # pra
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def _pass(cost, offsets, pen_all, p1, acc, forward, accumulate):
+def _pass(cost, offsets, pen_all, p1, acc, forward, accumulate, diagonals):
     """Sum of four paths into ``acc`` (uint16; added to it when ``accumulate``, else
     written): from the left, top-left, top and top-right when ``forward``; from the
-    right, bottom-right, bottom and bottom-left otherwise.
+    right, bottom-right, bottom and bottom-left otherwise; without the two diagonal
+    ones unless ``diagonals``.
 
     Path vectors of the previous/current image row live in ``prev``/``cur`` with one
     padding column each side (x index + 1) and ``nd + 2`` padding labels each side
@@ -167,26 +169,27 @@ def _pass(cost, offsets, pen_all, p1, acc, forward, accumulate):
                 oh = shf[3, x]
             c0 = np.uint64(y * w + x) * und
             q = np.uint64(xb) * uw + np.uint64(pad)
-            cur_min[0, xb] = _path(
-                cf, c0, prev, np.uint64(xa) * uw + np.uint64(o0 - 1), cur, q, nd, m0, b0, p1, tmp, True
-            )
             cur_min[1, xb] = _path(
-                cf, c0, prev, row + np.uint64(xb) * uw + np.uint64(o1 - 1), cur, row + q, nd, m1, b1, p1, tmp, False
+                cf, c0, prev, row + np.uint64(xb) * uw + np.uint64(o1 - 1), cur, row + q, nd, m1, b1, p1, tmp, True
             )
-            cur_min[2, xb] = _path(
-                cf,
-                c0,
-                prev,
-                row + row + np.uint64(xc) * uw + np.uint64(o2 - 1),
-                cur,
-                row + row + q,
-                nd,
-                m2,
-                b2,
-                p1,
-                tmp,
-                False,
-            )
+            if diagonals:
+                cur_min[0, xb] = _path(
+                    cf, c0, prev, np.uint64(xa) * uw + np.uint64(o0 - 1), cur, q, nd, m0, b0, p1, tmp, False
+                )
+                cur_min[2, xb] = _path(
+                    cf,
+                    c0,
+                    prev,
+                    row + row + np.uint64(xc) * uw + np.uint64(o2 - 1),
+                    cur,
+                    row + row + q,
+                    nd,
+                    m2,
+                    b2,
+                    p1,
+                    tmp,
+                    False,
+                )
             hz_min[hc] = _path(
                 cf,
                 c0,
@@ -212,35 +215,50 @@ def _pass(cost, offsets, pen_all, p1, acc, forward, accumulate):
         prev_min, cur_min = cur_min, prev_min
 
 
-def edge_penalties(guide: np.ndarray, p1: int, p2: int, gamma: float) -> np.ndarray:
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _penalty(a, b, two, one, gam, low):  # pragma: no cover - compiled
+    q = np.floor(two / (one + np.abs(a - b) / gam))
+    return np.int16(q if q > low else low)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _penalties(g, p1, p2, gamma, pen, y0, y1):  # pragma: no cover - compiled
+    """:func:`edge_penalties` of rows ``y0 .. y1`` into ``pen`` (float32 IEEE arithmetic, no fastmath)."""
+    h, w = g.shape
+    two, one, gam, low = np.float32(p2), np.float32(1.0), np.float32(gamma), np.float32(p1)
+    for y in range(y0, y1):
+        a = g[y]
+        for x in range(w - 1):
+            pen[0, y, x] = _penalty(a[x], a[x + 1], two, one, gam, low)
+        if y + 1 < h:
+            b = g[y + 1]
+            for x in range(w):
+                pen[1, y, x] = _penalty(a[x], b[x], two, one, gam, low)
+            for x in range(w - 1):
+                pen[2, y, x] = _penalty(a[x], b[x + 1], two, one, gam, low)
+                pen[3, y, x] = _penalty(a[x + 1], b[x], two, one, gam, low)
+
+
+def edge_penalties(guide: np.ndarray, p1: int, p2: int, gamma: float, *, threads: int = 1) -> np.ndarray:
     """Edge-aware ``P2`` of every pair of neighbouring pixels: ``4 x H x W`` int16.
 
     ``[0, y, x]``: ``(y, x)``-``(y, x + 1)``; ``[1, y, x]``: ``(y, x)``-``(y + 1, x)``;
     ``[2, y, x]``: ``(y, x)``-``(y + 1, x + 1)``; ``[3, y, x]``: ``(y, x + 1)``-``(y + 1, x)``.
     ``P2 / (1 + |g_p - g_q| / gamma)`` rounded down, never below ``P1`` (``P2`` where
-    ``gamma`` is 0 and on entries past the border). Float32 IEEE arithmetic (numpy), so
-    the penalties are the same on every machine.
+    ``gamma`` is 0 and on entries past the border). Float32 IEEE arithmetic (no fast-math),
+    so the penalties are the same on every machine and for any number of ``threads``.
     """
-    g = np.asarray(guide, dtype=np.float32)
+    g = np.ascontiguousarray(guide, dtype=np.float32)
     h, w = g.shape
     pen = np.full((4, h, w), p2, dtype=np.int16)
     if gamma <= 0:
         return pen
-    two, one, gam = np.float32(p2), np.float32(1.0), np.float32(gamma)
-
-    def penalty(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        q = np.floor(two / (one + np.abs(a - b) / gam))
-        return np.maximum(q, np.float32(p1)).astype(np.int16)
-
-    pen[0, :, : w - 1] = penalty(g[:, : w - 1], g[:, 1:])
-    pen[1, : h - 1, :] = penalty(g[: h - 1], g[1:])
-    pen[2, : h - 1, : w - 1] = penalty(g[: h - 1, : w - 1], g[1:, 1:])
-    pen[3, : h - 1, : w - 1] = penalty(g[: h - 1, 1:], g[1:, : w - 1])
+    run_rows(lambda y0, y1: _penalties(g, int(p1), int(p2), float(gamma), pen, y0, y1), h, threads)
     return pen
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def _pass_full(cost, pen, p1, acc, forward, accumulate):  # pragma: no cover - compiled
+def _pass_full(cost, pen, p1, acc, forward, accumulate, diagonals):  # pragma: no cover - compiled
     """:func:`_pass` for a full-range volume (every pixel's label 0 is the same disparity):
     path vectors need one padding label each side, and the penalties come from
     :func:`edge_penalties` (``pen``). Same sums as :func:`_pass`; kept apart because the
@@ -306,11 +324,12 @@ def _pass_full(cost, pen, p1, acc, forward, accumulate):  # pragma: no cover - c
                 bh = _I16(mh + pen[0, y, x if x < x - st else x - st])
             c0 = np.uint64(y * w + x) * und
             q = np.uint64(xb) * uw + one
-            cur_min[0, xb] = _path(cf, c0, prev, np.uint64(xa) * uw, cur, q, nd, m0, b0, p1, tmp, True)
-            cur_min[1, xb] = _path(cf, c0, prev, row + np.uint64(xb) * uw, cur, row + q, nd, m1, b1, p1, tmp, False)
-            cur_min[2, xb] = _path(
-                cf, c0, prev, row + row + np.uint64(xc) * uw, cur, row + row + q, nd, m2, b2, p1, tmp, False
-            )
+            cur_min[1, xb] = _path(cf, c0, prev, row + np.uint64(xb) * uw, cur, row + q, nd, m1, b1, p1, tmp, True)
+            if diagonals:
+                cur_min[0, xb] = _path(cf, c0, prev, np.uint64(xa) * uw, cur, q, nd, m0, b0, p1, tmp, False)
+                cur_min[2, xb] = _path(
+                    cf, c0, prev, row + row + np.uint64(xc) * uw, cur, row + row + q, nd, m2, b2, p1, tmp, False
+                )
             hz_min[hc] = _path(cf, c0, hz, np.uint64(hp) * uw, hz, np.uint64(hc) * uw + one, nd, mh, bh, p1, tmp, False)
             a = acc[y, x]
             if accumulate:
@@ -331,11 +350,12 @@ def aggregate_sgm(
     p2: int,
     p2_gamma: float = 0.0,
     offsets: np.ndarray | None = None,
+    paths: int = 8,
     threads: int = 1,
     out: np.ndarray | None = None,
     scratch: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Aggregate an ``HxWxD`` uint8 cost volume along 8 paths.
+    """Aggregate an ``HxWxD`` uint8 cost volume along 8 paths (or 4).
 
     Parameters
     ----------
@@ -353,6 +373,9 @@ def aggregate_sgm(
     offsets : numpy.ndarray, optional
         ``HxW`` integer disparity (pixels) of label 0 per pixel (a narrow band per
         pixel); ``None`` = the same for every pixel (a full-range volume).
+    paths : {8, 4}
+        Paths summed: the horizontal, vertical and diagonal ones (8), or the
+        horizontal and vertical ones only (4, about half the work).
     threads : int
         1, or more to run the forward and backward passes concurrently and sum them
         in row bands (same result for any number).
@@ -363,14 +386,16 @@ def aggregate_sgm(
     Returns
     -------
     numpy.ndarray
-        ``HxWxD`` uint16 aggregated costs ``S`` (exact sums, below ``8 * (255 + P2) < 16000``).
+        ``HxWxD`` uint16 aggregated costs ``S`` (exact sums, below ``paths * (255 + P2) < 16000``).
 
     Raises
     ------
     ParameterError
         If the penalties could overflow uint16 sums or are not ``0 <= p1 <= p2``,
-        or ``offsets`` does not match the volume.
+        ``offsets`` does not match the volume, or ``paths`` is not 4 or 8.
     """
+    if paths not in (4, 8) or isinstance(paths, bool):
+        raise ParameterError(f"paths must be 4 (horizontal and vertical) or 8 (with the diagonals), got {paths!r}")
     if not (0 <= p1 <= p2 and 8 * (255 + p2) < 16000):
         raise ParameterError(f"SGM penalties must satisfy 0 <= p1 <= p2 <= 1744, got p1={p1!r}, p2={p2!r}")
     cost = np.ascontiguousarray(cost, dtype=np.uint8)
@@ -379,17 +404,17 @@ def aggregate_sgm(
         raise ParameterError(f"offsets of shape {offsets.shape} must match the cost volume's {shape[:2]}")
     if out is None or out.shape != shape or out.dtype != np.uint16:
         out = np.empty(shape, dtype=np.uint16)
-    pen = edge_penalties(guide, p1, p2, p2_gamma)
+    pen = edge_penalties(guide, p1, p2, p2_gamma, threads=threads)
     if offsets is None:  # one range for every pixel: the leaner kernel, same sums
 
         def one_pass(acc: np.ndarray, forward: bool, accumulate: bool) -> None:
-            _pass_full(cost, pen, np.int16(p1), acc, forward, accumulate)
+            _pass_full(cost, pen, np.int16(p1), acc, forward, accumulate, paths == 8)
 
     else:
         band = np.ascontiguousarray(offsets, dtype=np.int32)
 
         def one_pass(acc: np.ndarray, forward: bool, accumulate: bool) -> None:
-            _pass(cost, band, pen, np.int16(p1), acc, forward, accumulate)
+            _pass(cost, band, pen, np.int16(p1), acc, forward, accumulate, paths == 8)
 
     if threads > 1:
         # the two passes are independent: run them concurrently (the kernels release the GIL)

@@ -128,6 +128,8 @@ def test_default_rejects_bad_input(fg_bg_pair):
         ParallaxMatcher(p1=50, p2=10)
     with pytest.raises(ParameterError, match="median_size"):
         ParallaxMatcher(median_size=4)
+    with pytest.raises(ParameterError, match="sgm_paths"):
+        ParallaxMatcher(sgm_paths=6)
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ParameterError, match="threads"):
             ParallaxMatcher(threads=bad)

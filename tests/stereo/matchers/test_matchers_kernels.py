@@ -35,6 +35,9 @@ def test_census_matches_reference():
     np.testing.assert_array_equal(census_transform(gray, 1, 2), _census_ref(gray, 1, 2))
     with pytest.raises(ParameterError, match="64 bits"):
         census_transform(gray, 5, 4)
+    tall = np.random.default_rng(1).integers(0, 255, (40, 13)).astype(np.float32)
+    for threads in (1, 2, 3):  # row bands give the same strings
+        np.testing.assert_array_equal(census_transform(tall, 4, 3, threads=threads), _census_ref(tall, 4, 3))
 
 
 def test_cost_volume_matches_reference():
@@ -100,15 +103,19 @@ def test_winner_take_all_over_bands_matches_the_full_volume():
         winner_take_all(band, 0, offsets=offsets[:, :-1])
 
 
-def _sgm_ref(cost, guide, p1, p2, gamma, offsets=None):
-    """Plain 8-path SGM, one path at a time, straight from the recurrence; label ``k`` of
+_EIGHT = [(0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1)]
+_FOUR = [(0, 1), (1, 0), (0, -1), (-1, 0)]
+
+
+def _sgm_ref(cost, guide, p1, p2, gamma, offsets=None, dirs=_EIGHT):
+    """Plain SGM over the paths ``dirs``, one path at a time, straight from the recurrence; label ``k`` of
     pixel ``p`` is disparity ``offsets[p] + k`` (a neighbour without that disparity
     counts as infinite there)."""
     h, w, nd = cost.shape
     off = np.zeros((h, w), int) if offsets is None else offsets
     c = cost.astype(np.float64)
     total = np.zeros((h, w, nd))
-    for dy, dx in [(0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1)]:
+    for dy, dx in dirs:
         lr = np.zeros((h, w, nd))
         ys = range(h) if dy >= 0 else range(h - 1, -1, -1)
         xs = list(range(w)) if dx >= 0 else list(range(w - 1, -1, -1))
@@ -141,6 +148,10 @@ def test_sgm_matches_the_recurrence(gamma, threads):
     got = aggregate_sgm(cost, guide, p1=8, p2=40, p2_gamma=gamma, threads=threads)
     assert got.dtype == np.uint16
     np.testing.assert_array_equal(got, _sgm_ref(cost, guide, 8, 40, gamma))
+    four = aggregate_sgm(cost, guide, p1=8, p2=40, p2_gamma=gamma, paths=4, threads=threads)
+    np.testing.assert_array_equal(four, _sgm_ref(cost, guide, 8, 40, gamma, dirs=_FOUR))
+    with pytest.raises(ParameterError, match="paths"):
+        aggregate_sgm(cost, guide, p1=8, p2=40, paths=6)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -151,6 +162,8 @@ def test_sgm_over_per_pixel_bands_matches_the_recurrence(threads):
     offsets = rng.integers(-3, 12, (6, 8)).astype(np.int32)  # jumps beyond the band width too
     got = aggregate_sgm(cost, guide, p1=8, p2=40, p2_gamma=10.0, offsets=offsets, threads=threads)
     np.testing.assert_array_equal(got, _sgm_ref(cost, guide, 8, 40, 10.0, offsets))
+    four = aggregate_sgm(cost, guide, p1=8, p2=40, p2_gamma=10.0, offsets=offsets, paths=4, threads=threads)
+    np.testing.assert_array_equal(four, _sgm_ref(cost, guide, 8, 40, 10.0, offsets, dirs=_FOUR))
     # a constant band is the ordinary volume
     flat = aggregate_sgm(cost, guide, p1=8, p2=40, offsets=np.full((6, 8), 7, np.int32))
     np.testing.assert_array_equal(flat, aggregate_sgm(cost, guide, p1=8, p2=40))
@@ -180,6 +193,20 @@ def test_edge_penalties_follow_the_formula_on_every_edge():
     two = np.array([[100.0, 110.0]], np.float32)
     assert edge_penalties(two, 8, 480, 10.0)[0, 0, 0] == 240
     assert np.all(edge_penalties(guide, 8, 480, 0.0) == 480)
+    # non-integer guides: the float32 formula (numpy's IEEE arithmetic), for any number of threads
+    smooth = (rng.random((40, 9)) * 255).astype(np.float32)
+    g, one, gam = smooth, np.float32(1.0), np.float32(3.3)
+
+    def formula(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.maximum(np.floor(np.float32(480) / (one + np.abs(a - b) / gam)), np.float32(8)).astype(np.int16)
+
+    for threads in (1, 2, 3):
+        pen = edge_penalties(smooth, 8, 480, 3.3, threads=threads)
+        np.testing.assert_array_equal(pen[0, :, :-1], formula(g[:, :-1], g[:, 1:]))
+        np.testing.assert_array_equal(pen[1, :-1], formula(g[:-1], g[1:]))
+        np.testing.assert_array_equal(pen[2, :-1, :-1], formula(g[:-1, :-1], g[1:, 1:]))
+        np.testing.assert_array_equal(pen[3, :-1, :-1], formula(g[:-1, 1:], g[1:, :-1]))
+        assert np.all(pen[0, :, -1] == 480) and np.all(pen[1, -1] == 480)  # past the border
 
 
 def test_sgm_pads_odd_disparity_counts_and_checks_penalties():
