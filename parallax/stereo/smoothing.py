@@ -30,14 +30,12 @@ from parallax.stereo.matchers.threads import run_rows
 
 __all__ = ["smooth_guided", "edge_weights"]
 
-#: Lines solved together by one sweep (a strip of a few hundred KB stays in cache).
-_STRIP = 128
 #: Maps smaller than this (pixels) are smoothed on one thread.
 _MIN_THREADED_PX = 65_536
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _solve_strip(f, w, lam, c, x0, x1):  # pragma: no cover - compiled
+def _solve_lines(f, w, lam, c, x0, x1):  # pragma: no cover - compiled
     """Solve ``(I + lam * L_w) u = f`` in place along axis 1 of ``f`` (``K x N x M``), for
     the lines ``x0 .. x1`` of axis 2, all of them at once (Thomas algorithm).
 
@@ -87,14 +85,6 @@ def _solve_strip(f, w, lam, c, x0, x1):  # pragma: no cover - compiled
                 fi[u] -= ci[u] * fn[u]
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def _solve_lines(f, w, lam, c, x0, x1):  # pragma: no cover - compiled
-    """:func:`_solve_strip` over the lines ``x0 .. x1`` in strips of :data:`_STRIP` lines,
-    so each strip's forward and backward sweeps stay in the core's cache."""
-    for s0 in range(x0, x1, _STRIP):
-        _solve_strip(f, w, lam, c, s0, min(s0 + _STRIP, x1))
-
-
 @nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def _weights(lab, inv_sigma, wh, wv, y0, y1):  # pragma: no cover - compiled
     h, w = lab.shape[0], lab.shape[1]
@@ -129,10 +119,6 @@ def edge_weights(image: np.ndarray, sigma_color: float, *, threads: int = 1) -> 
     inv = np.float32(1.0 / sigma_color)
     run_rows(lambda y0, y1: _weights(lab, inv, wh, wv, y0, y1), h, threads)
     return wh, wv
-
-
-def _lines_job(f: np.ndarray, w: np.ndarray, lam: np.float32, c: np.ndarray, x0: int, x1: int) -> None:
-    _solve_lines(f, w, lam, c, x0, x1)
 
 
 def smooth_guided(
@@ -188,6 +174,8 @@ def smooth_guided(
         raise ParameterError("maps must be finite everywhere; put 0 (with confidence 0) where there is no value")
     if w < 2 or h < 2:
         return [stack[i].copy() for i in range(stack.shape[0])]
+    if h * w < _MIN_THREADED_PX:  # a small map: starting threads costs more than the work
+        threads = 1
     if weights is None:
         wh, wv = edge_weights(image, sigma_color, threads=threads)
     else:
@@ -202,8 +190,6 @@ def smooth_guided(
         wv = np.ascontiguousarray(wv * np.asarray(sv, dtype=np.float32))
     # rows are solved on a transposed copy, so every solve runs across contiguous lines
     k = stack.shape[0]
-    if h * w < _MIN_THREADED_PX:  # a small map: starting threads costs more than the solves
-        threads = 1
     flipped = np.empty((k, w, h), dtype=np.float32)
     wh_t = cv2.transpose(np.ascontiguousarray(wh))
     c_rows, c_cols = np.empty((w, h), dtype=np.float32), np.empty((h, w), dtype=np.float32)
@@ -211,8 +197,8 @@ def smooth_guided(
         lam_t = np.float32(1.5 * 4.0 ** (iterations - t) / (4.0**iterations - 1.0) * lam)
         for j in range(k):
             cv2.transpose(stack[j], flipped[j])
-        run_rows(functools.partial(_lines_job, flipped, wh_t, lam_t, c_rows), h, threads)
+        run_rows(functools.partial(_solve_lines, flipped, wh_t, lam_t, c_rows), h, threads)
         for j in range(k):
             cv2.transpose(flipped[j], stack[j])
-        run_rows(functools.partial(_lines_job, stack, wv, lam_t, c_cols), w, threads)
+        run_rows(functools.partial(_solve_lines, stack, wv, lam_t, c_cols), w, threads)
     return [stack[i] for i in range(k)]
