@@ -32,10 +32,12 @@ the best non-neighbouring one, scaled to [0, 1]) for consistent pixels and a
 small constant for filled ones; 0 where there is no value (none with default
 settings: every pixel gets a value).
 
-Speed: the kernels run over the disparity axis in int16/int32 SIMD lanes (numba,
-``fastmath``, views indexed from 0 so LLVM vectorises them), on every core the
-process may use (row bands, and the two SGM half-passes) from one shared pool;
-the fill is linear per row. ``benchmarks/stereo.py`` prints its accuracy and time
+Speed: the kernels run over the disparity axis in SIMD lanes -- the aggregation
+and the winner search in explicit int16 vectors (:mod:`~parallax.stereo.matchers.simd`:
+all of a pixel's paths in one pass over its labels, no scalar remainder loops),
+the costs in loops LLVM vectorises (views indexed from 0) -- on every core the
+process may use (row bands, and the two SGM passes, which write and then add
+into opposite halves of the volume) from one shared pool; the fill is linear per row. ``benchmarks/stereo.py`` prints its accuracy and time
 against OpenCV SGBM measured in the same run.
 
 Optional coarse-to-fine mode (``pyramid_levels > 0``): the coarsest level searches
@@ -283,7 +285,6 @@ def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
         paths=s.sgm_paths,
         threads=threads,
         out=scratch("agg", shape, np.uint16),
-        scratch=scratch("agg2", shape, np.uint16),
     )
     return winner_take_all(agg, dmin, num_disparities=nd, offsets=offsets, lr_tolerance=s.lr_tolerance, threads=threads)
 

@@ -14,6 +14,21 @@ import numba as nb
 import numpy as np
 
 from parallax.errors import ParameterError
+from parallax.stereo.matchers.simd import (
+    vadd,
+    vfirst_eq,
+    vhminu,
+    viota,
+    vlanes,
+    vload,
+    vminu,
+    vpointer,
+    vselect_ltu,
+    vsplat,
+    vstore,
+    vsub,
+    vzero,
+)
 from parallax.stereo.matchers.threads import run_rows
 
 __all__ = [
@@ -29,28 +44,152 @@ __all__ = [
 VALID, OCCLUDED, MISMATCH, OUTSIDE = 0, 1, 2, 3
 
 
+#: "No value" of the unsigned 16-bit minima (aggregated costs stay below it).
+_NONE = 65535
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _min_in(like, p, a, b, m):  # pragma: no cover - compiled
+    """``min(m, p[a:b])`` as unsigned 16-bit values, in vectors as wide as ``like``
+    (``b - a >= lanes``; the last vector may overlap the one before: a minimum does not mind)."""
+    step = vlanes(like)
+    acc = vsplat(m, like)
+    i = a
+    while i + step <= b:
+        acc = vminu(acc, vload(p, i, like))
+        i += step
+    if i < b:
+        acc = vminu(acc, vload(p, b - step, like))
+    return vhminu(acc)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _range_min(p, a, b):  # pragma: no cover - compiled
+    """Smallest of the uint16 values ``p[a:b]`` (:data:`_NONE` for an empty range)."""
+    n = b - a
+    if n >= 16:
+        return _min_in(vzero(16), p, a, b, np.uint16(_NONE))
+    if n >= 8:
+        return _min_in(vzero(8), p, a, b, np.uint16(_NONE))
+    m = np.uint16(_NONE)
+    for i in range(a, b):
+        v = p[i]
+        m = v if v < m else m
+    return m
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _first_in(like, p, a, b, m):  # pragma: no cover - compiled
+    """First index of ``m`` in ``p[a:b]`` in vectors as wide as ``like`` (``b - a >= lanes``;
+    ``b`` if absent), without branching on the data."""
+    step = vlanes(like)
+    found = b
+    i = a
+    while i < b:
+        i = i if i + step <= b else b - step
+        j = vfirst_eq(vload(p, i, like), m)
+        at = i + j if j < step else b
+        found = at if at < found else found
+        i += step
+    return found
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _min_outside_in(like, p, a, b, lo, hi):  # pragma: no cover - compiled
+    """:func:`_min_outside` in vectors as wide as ``like`` (``b - a >= lanes``)."""
+    step = vlanes(like)
+    none = vsplat(_NONE, like)
+    lane = vsub(viota(like), vsplat(lo, like))
+    width = vsplat(hi - lo, like)
+    acc = none
+    i = a
+    while i < b:
+        i = i if i + step <= b else b - step
+        inside = vadd(lane, vsplat(i, like))  # index - lo: below width inside the window
+        acc = vminu(acc, vselect_ltu(inside, width, none, vload(p, i, like)))
+        i += step
+    return vhminu(acc)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _min_outside(p, a, b, lo, hi):  # pragma: no cover - compiled
+    """Smallest of the uint16 values ``p[i]``, ``a <= i < b``, outside ``lo <= i < hi``
+    (indices below 32768 apart; :data:`_NONE` when there is none)."""
+    n = b - a
+    if n >= 16:
+        return _min_outside_in(vzero(16), p, a, b, lo, hi)
+    if n >= 8:
+        return _min_outside_in(vzero(8), p, a, b, lo, hi)
+    m = np.uint16(_NONE)
+    for i in range(a, b):
+        v = p[i] if (i < lo or i >= hi) else np.uint16(_NONE)
+        m = v if v < m else m
+    return m
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _first(p, a, b, m):  # pragma: no cover - compiled
+    """First index of the value ``m`` in ``p[a:b]`` (``b`` if absent)."""
+    n = b - a
+    if n >= 16:
+        return _first_in(vzero(16), p, a, b, m)
+    if n >= 8:
+        return _first_in(vzero(8), p, a, b, m)
+    for i in range(a, b):
+        if p[i] == m:
+            return i
+    return b
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _right_in(like, p, c, best, idx, j, n, g):  # pragma: no cover - compiled
+    """:func:`_right_winners` in vectors as wide as ``like`` (``n >= lanes``; an overlapping
+    last vector changes nothing twice: its lanes already hold the minimum)."""
+    step = vlanes(like)
+    lane = viota(like)
+    i = 0
+    while i < n:
+        i = i if i + step <= n else n - step
+        v = vload(p, c + i, like)
+        b = vload(best, j + i, like)
+        vstore(idx, j + i, vselect_ltu(v, b, vadd(lane, vsplat(g + i, like)), vload(idx, j + i, like)))
+        vstore(best, j + i, vminu(b, v))
+        i += step
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _right_winners(p, c, best, idx, j, n, g):  # pragma: no cover - compiled
+    """Offer the costs ``p[c : c + n]`` of labels ``g .. g + n - 1`` to the right-view pixels
+    mirrored at ``j .. j + n - 1``: each keeps the smaller cost and its label. For one right
+    pixel the offers come in increasing disparity, so keeping the first of equal costs gives
+    ties to the smaller disparity."""
+    if n >= 16:
+        _right_in(vzero(16), p, c, best, idx, j, n, g)
+    elif n >= 8:
+        _right_in(vzero(8), p, c, best, idx, j, n, g)
+    else:
+        for i in range(n):
+            v = p[c + i]
+            if v < best[j + i]:
+                best[j + i] = v
+                idx[j + i] = g + i
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _wta(agg, offsets, dlo, dhi, lr_tol, uniq, disp, state, unique, y0, y1):
-    """Integer costs: winner and right-view winners are found as minima of the int32
-    keys ``cost << shift | index`` (integer minima vectorise; ties go to the smaller
-    disparity). Label ``k`` of pixel (y, x) is ``d = offsets[y, x] + k``; only labels
-    with ``dlo <= d <= dhi`` count. Needs ``cost < 2**(31 - shift)``: uint16 costs and
-    up to 32768 disparities."""
+def _wta(agg, offsets, dlo, dhi, lr_tol, uniq, disp, state, unique, y0, y1):  # pragma: no cover - compiled
+    """Rows ``y0 .. y1 - 1``. Label ``k`` of pixel (y, x) is ``d = offsets[y, x] + k``; only
+    labels with ``dlo <= d <= dhi`` count. The winner is the first smallest cost (ties go to
+    the smaller disparity); costs are compared as unsigned 16-bit values in int16 SIMD
+    vectors (:mod:`~parallax.stereo.matchers.simd`), and must stay below 65535."""
     h, w, nl = agg.shape
-    ng = dhi - dlo + 1
-    top = ng if ng > nl else nl
-    shift = 1
-    while (1 << shift) < top:
-        shift += 1
-    mask = np.int32((1 << shift) - 1)
-    sh = np.int32(shift)
-    mult = np.int32(1 << shift)
-    big = np.int32(2**31 - 1)
+    p = vpointer(agg.reshape(h * w * nl))
+    best_r = np.empty(w, dtype=np.uint16)  # mirrored: index j = w - 1 - x_right
+    idx_r = np.empty(w, dtype=np.int16)
+    bp, ip = vpointer(best_r), vpointer(idx_r)
     best_g = np.empty(w, dtype=np.int64)
-    key_r = np.empty(w, dtype=np.int32)  # mirrored: index j = w - 1 - x_right
     for y in range(y0, y1):
-        for j in range(w):
-            key_r[j] = big
+        best_r[:] = _NONE
+        idx_r[:] = -1
         for x in range(w):
             d0 = offsets[y, x]
             r0 = min(max(0, dlo - d0), nl)
@@ -60,47 +199,29 @@ def _wta(agg, offsets, dlo, dhi, lr_tol, uniq, disp, state, unique, y0, y1):
                 unique[y, x] = np.float32(0.0)
                 best_g[x] = -1
                 continue
-            av = agg[y, x, r0:r1]  # views indexed from 0 keep the loops vectorisable
-            n = r1 - r0
-            kmin = big
-            for i in range(n):
-                key = np.int32(np.int32(av[i]) * mult + np.int32(i))
-                kmin = key if key < kmin else kmin
-            bi = np.int64(kmin & mask)
-            bk = bi + r0
-            bv = np.int64(kmin >> sh)
+            c = (y * w + x) * nl
+            bv = _range_min(p, c + r0, c + r1)
+            bk = _first(p, c + r0, c + r1, bv) - c
             best_g[x] = d0 + bk - dlo
             # best cost away from the winner's neighbours (uniqueness)
-            sv = np.int32(65535)
-            below = av[: max(bi - 1, 0)]
-            above = av[min(bi + 2, n) :]
-            for i in range(below.size):
-                v = np.int32(below[i])
-                sv = v if v < sv else sv
-            for i in range(above.size):
-                v = np.int32(above[i])
-                sv = v if v < sv else sv
-            sv = sv if (below.size + above.size) > 0 else big
-            unique[y, x] = np.float32(sv - bv) / np.float32(sv) if (sv < big and sv > 0) else np.float32(1.0)
+            lo, hi = max(bk - 1, r0), min(bk + 2, r1)
+            if hi - lo < r1 - r0:
+                sv = np.int32(_min_outside(p, c + r0, c + r1, c + lo, c + hi))
+                unique[y, x] = np.float32(sv - np.int32(bv)) / np.float32(sv) if sv > 0 else np.float32(1.0)
+            else:
+                unique[y, x] = np.float32(1.0)
             # right-view winners: S_R(x_r, d) = S(x_r + d, d), for the labels this pixel holds
             k0 = min(max(r0, x - d0 - (w - 1)), r1)
             k1 = max(min(r1, x - d0 + 1), k0)
-            base = w - 1 - x + d0
-            rv = agg[y, x, k0:k1]
-            kv = key_r[base + k0 : base + k1]
-            g0 = np.int32(d0 - dlo + k0)
-            for i in range(k1 - k0):
-                key = np.int32(np.int32(rv[i]) * mult + g0 + np.int32(i))
-                old = kv[i]
-                kv[i] = key if key < old else old
+            _right_winners(p, c + k0, bp, ip, w - 1 - x + d0 + k0, k1 - k0, d0 - dlo + k0)
             # sub-pixel parabola
             off = np.float32(0.0)
             if r0 < bk < r1 - 1:
                 a = np.float32(agg[y, x, bk - 1])
-                c = np.float32(agg[y, x, bk + 1])
-                den = a + c - np.float32(2.0) * np.float32(bv)
+                b = np.float32(agg[y, x, bk + 1])
+                den = a + b - np.float32(2.0) * np.float32(bv)
                 if den > 0:
-                    off = np.float32(0.5) * (a - c) / den
+                    off = np.float32(0.5) * (a - b) / den
             disp[y, x] = d0 + bk + off
         for x in range(w):
             bg = best_g[x]
@@ -114,7 +235,7 @@ def _wta(agg, offsets, dlo, dhi, lr_tol, uniq, disp, state, unique, y0, y1):
             if uniq > 0 and unique[y, x] < uniq:
                 state[y, x] = 2
                 continue
-            kr = np.int64(key_r[w - 1 - xr] & mask)
+            kr = np.int64(idx_r[w - 1 - xr])
             if abs(kr - bg) > lr_tol:
                 state[y, x] = 1 if kr > bg else 2
     return disp, state, unique

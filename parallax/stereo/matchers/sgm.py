@@ -15,7 +15,9 @@ disparity: a disparity the neighbour does not hold costs at least
 infinite. This is the coarse-to-fine "tube" SGM (Rothermel et al. 2012, tSGM).
 
 Compiled with numba (``cache=True``) and deterministic. Costs are uint8, sums
-uint16 (exact integers).
+uint16 (exact integers). Each pixel's labels are processed 16 (then 8, then 1) at
+a time in explicit int16 vectors (:mod:`~parallax.stereo.matchers.simd`), all four
+paths of a pass in one sweep, so the sums are the recurrence's, bit for bit.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from parallax.errors import ParameterError
+from parallax.stereo.matchers.simd import vadd, vhmin, vlanes, vload, vmin, vpointer, vsplat, vstore, vsub, vzero
 from parallax.stereo.matchers.threads import run_pair, run_rows
 
 __all__ = ["aggregate_sgm", "edge_penalties"]
@@ -34,32 +37,89 @@ _I16 = np.int16
 _BIG = np.int16(16000)
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
-def _path(cf, c0, prev, p0, cur, q0, nd, m, base, p1, tmp, first):
-    """One path step: the new vector ``cur[q0 : q0 + nd]`` from the costs ``cf[c0 : c0 + nd]``
-    and the neighbour's vector, whose value at label ``k - 1 .. k + 1`` is
-    ``prev[p0 + k .. p0 + k + 2]`` (its padding holds ``_BIG``); adds it to ``tmp`` and
-    returns its minimum. Flat arrays with unsigned indices and int16 arithmetic
-    (explicit casts keep numba from widening it) let the label loop run 16 lanes per
-    256-bit vector.
-    """
-    mn = _BIG
-    for k in range(nd):
-        u = np.uint64(k)
-        a = prev[p0 + u + np.uint64(1)]
-        b = _I16(prev[p0 + u] + p1)
-        e = _I16(prev[p0 + u + np.uint64(2)] + p1)
-        a = a if a < b else b
-        a = a if a < e else e
-        a = a if a < base else base
-        v = _I16(_I16(cf[c0 + u]) + a - m)
-        cur[q0 + u] = v
-        mn = v if v < mn else mn
-        if first:
-            tmp[u] = v
-        else:
-            tmp[u] = _I16(tmp[u] + v)
-    return mn
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _step(c, prev, i, cur, j, m, base, p1):  # pragma: no cover - compiled
+    """One path step over a vector of labels: ``cur[j:]`` from the costs ``c`` and the
+    neighbour's vector, whose values at labels ``k - 1 .. k + 1`` start at ``prev[i]``,
+    ``prev[i + 1]`` and ``prev[i + 2]`` (its padding holds ``_BIG``); returns the new values."""
+    a = vload(prev, i + 1, c)
+    a = vmin(a, vadd(vload(prev, i, c), p1))
+    a = vmin(a, vadd(vload(prev, i + 2, c), p1))
+    a = vmin(a, base)
+    v = vsub(vadd(c, a), m)
+    vstore(cur, j, v)
+    return v
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _labels(
+    like, k0, k1, cf, af, c0, prev, cur, hz, src, dst, mins, bases, p1, diagonals, accumulate
+):  # pragma: no cover - compiled
+    """Labels ``k0 .. k1 - 1`` of one pixel, in vectors as wide as ``like``, for the paths
+    0 (diagonal), 1 (vertical), 2 (diagonal; these three in ``prev``/``cur``) and the
+    horizontal one (in ``hz``): ``src[r]`` indexes the neighbour's label ``k0 - 1``,
+    ``dst[r]`` the new label ``k0``; ``mins[r]`` is the neighbour's minimum and
+    ``bases[r]`` that plus the jump penalty. Adds (or writes) the paths' sum into the
+    flat volume ``af`` from ``c0 + k0`` and returns each path's minimum over these labels."""
+    step = vlanes(like)
+    big = vsplat(_BIG, like)
+    q1 = vsplat(p1, like)
+    n0, n1, n2, nh = big, big, big, big
+    m1, b1 = vsplat(mins[1], like), vsplat(bases[1], like)
+    mh, bh = vsplat(mins[3], like), vsplat(bases[3], like)
+    if diagonals:
+        m0, b0 = vsplat(mins[0], like), vsplat(bases[0], like)
+        m2, b2 = vsplat(mins[2], like), vsplat(bases[2], like)
+        k = k0
+        while k < k1:
+            d = k - k0
+            c = vload(cf, c0 + k, like)
+            v1 = _step(c, prev, src[1] + d, cur, dst[1] + d, m1, b1, q1)
+            v0 = _step(c, prev, src[0] + d, cur, dst[0] + d, m0, b0, q1)
+            v2 = _step(c, prev, src[2] + d, cur, dst[2] + d, m2, b2, q1)
+            vh = _step(c, hz, src[3] + d, hz, dst[3] + d, mh, bh, q1)
+            n0, n1, n2, nh = vmin(n0, v0), vmin(n1, v1), vmin(n2, v2), vmin(nh, vh)
+            total = vadd(vadd(v1, v0), vadd(v2, vh))
+            if accumulate:
+                total = vadd(total, vload(af, c0 + k, like))
+            vstore(af, c0 + k, total)
+            k += step
+    else:
+        k = k0
+        while k < k1:
+            d = k - k0
+            c = vload(cf, c0 + k, like)
+            v1 = _step(c, prev, src[1] + d, cur, dst[1] + d, m1, b1, q1)
+            vh = _step(c, hz, src[3] + d, hz, dst[3] + d, mh, bh, q1)
+            n1, nh = vmin(n1, v1), vmin(nh, vh)
+            total = vadd(v1, vh)
+            if accumulate:
+                total = vadd(total, vload(af, c0 + k, like))
+            vstore(af, c0 + k, total)
+            k += step
+    return vhmin(n0), vhmin(n1), vhmin(n2), vhmin(nh)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pixel(
+    cf, af, c0, nd, prev, cur, hz, src, dst, mins, bases, p1, diagonals, accumulate
+):  # pragma: no cover - compiled
+    """All ``nd`` labels of one pixel (:func:`_labels`): 16 at a time, then 8, then one by one.
+    Returns the new minima of the four paths."""
+    n16 = nd - nd % 16
+    n8 = nd - nd % 8
+    r = _labels(vzero(16), 0, n16, cf, af, c0, prev, cur, hz, src, dst, mins, bases, p1, diagonals, accumulate)
+    if n8 > n16:
+        src8 = (src[0] + n16, src[1] + n16, src[2] + n16, src[3] + n16)
+        dst8 = (dst[0] + n16, dst[1] + n16, dst[2] + n16, dst[3] + n16)
+        t = _labels(vzero(8), n16, n8, cf, af, c0, prev, cur, hz, src8, dst8, mins, bases, p1, diagonals, accumulate)
+        r = (min(r[0], t[0]), min(r[1], t[1]), min(r[2], t[2]), min(r[3], t[3]))
+    if nd > n8:
+        src1 = (src[0] + n8, src[1] + n8, src[2] + n8, src[3] + n8)
+        dst1 = (dst[0] + n8, dst[1] + n8, dst[2] + n8, dst[3] + n8)
+        t = _labels(vzero(1), n8, nd, cf, af, c0, prev, cur, hz, src1, dst1, mins, bases, p1, diagonals, accumulate)
+        r = (min(r[0], t[0]), min(r[1], t[1]), min(r[2], t[2]), min(r[3], t[3]))
+    return r
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -78,43 +138,41 @@ def _row_setup(offsets, pen_all, kind, ye, y, yq, dx, pad, lim, pen, sh):  # pra
         sh[x] = pad + s
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def _pass(cost, offsets, pen_all, p1, acc, forward, accumulate, diagonals):
-    """Sum of four paths into ``acc`` (uint16; added to it when ``accumulate``, else
-    written): from the left, top-left, top and top-right when ``forward``; from the
-    right, bottom-right, bottom and bottom-left otherwise; without the two diagonal
-    ones unless ``diagonals``.
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pass(cost, offsets, pen_all, p1, acc, forward, diagonals, state, yi0, yi1, written):  # pragma: no cover - compiled
+    """Sum of four paths into ``acc`` (uint16) over the pass's rows ``yi0 .. yi1 - 1``
+    (counted in the pass's direction): written for rows before ``written``, added to
+    it after. The paths come from the left, top-left, top and top-right when
+    ``forward``; from the right, bottom-right, bottom and bottom-left otherwise;
+    without the two diagonal ones unless ``diagonals``. ``state`` (:func:`_path_state`)
+    carries the paths from one call to the next, so a pass can run in parts.
 
-    Path vectors of the previous/current image row live in ``prev``/``cur`` with one
-    padding column each side (x index + 1) and ``nd + 2`` padding labels each side
-    (``_BIG``), so a neighbour's vector can be read at any offset difference. A path
-    entering from outside the image starts with ``L = C`` (``prev_min = 0`` and
-    ``base = 0``: every path value is >= 0).
+    Path vectors of the previous/current image row live in ``rows`` (one buffer per
+    row parity) with one padding column each side (x index + 1) and ``nd + 2``
+    padding labels each side (``_BIG``), so a neighbour's vector can be read at any
+    offset difference. A path entering from outside the image starts with
+    ``L = C`` (``prev_min = 0`` and ``base = 0``: every path value is >= 0).
     """
     h, w, nd = cost.shape
-    big = _BIG
     pad = nd + 2
     lim = nd + 1
     width = 3 * nd + 4
-    cf = cost.reshape(h * w * nd)
-    prev = np.full(3 * (w + 2) * width, big, dtype=np.int16)
-    cur = np.full(3 * (w + 2) * width, big, dtype=np.int16)
-    prev_min = np.zeros((3, w + 2), dtype=np.int16)
-    cur_min = np.zeros((3, w + 2), dtype=np.int16)
-    hz = np.full(2 * width, big, dtype=np.int16)
-    hz_min = np.zeros(2, dtype=np.int16)
-    tmp = np.empty(nd, dtype=np.int16)
+    rows, row_mins, hz, hz_min = state
+    cf = vpointer(cost.reshape(h * w * nd))
+    af = vpointer(acc.reshape(h * w * nd))
+    hzp = vpointer(hz)
     pen = np.zeros((4, w), dtype=np.int16)
     shf = np.full((4, w), pad, dtype=np.int64)
     st = 1 if forward else -1
     zero = _I16(0)
-    und = np.uint64(nd)
-    uw = np.uint64(width)
-    row = np.uint64((w + 2) * width)
-    for yi in range(h):
+    row = (w + 2) * width
+    for yi in range(yi0, yi1):
         y = yi if forward else h - 1 - yi
         yp = y - st
         ye = y if yp > y else yp  # the row of the edges between rows y and yp
+        prev, cur = vpointer(rows[1 - (yi & 1)]), vpointer(rows[yi & 1])
+        prev_min, cur_min = row_mins[1 - (yi & 1)], row_mins[yi & 1]
+        accumulate = yi >= written
         # directions: 0 = (yp, x - st), 1 = (yp, x), 2 = (yp, x + st), 3 = (y, x - st); their
         # edges are of kinds 2, 1, 3 and 0 of edge_penalties in both passes
         if yi > 0:
@@ -167,52 +225,14 @@ def _pass(cost, offsets, pen_all, p1, acc, forward, accumulate, diagonals):
                 mh = hz_min[hp]
                 bh = _I16(mh + pen[3, x])
                 oh = shf[3, x]
-            c0 = np.uint64(y * w + x) * und
-            q = np.uint64(xb) * uw + np.uint64(pad)
-            cur_min[1, xb] = _path(
-                cf, c0, prev, row + np.uint64(xb) * uw + np.uint64(o1 - 1), cur, row + q, nd, m1, b1, p1, tmp, True
+            c0 = (y * w + x) * nd
+            q = xb * width + pad
+            src = (xa * width + o0 - 1, row + xb * width + o1 - 1, 2 * row + xc * width + o2 - 1, hp * width + oh - 1)
+            dst = (q, row + q, 2 * row + q, hc * width + pad)
+            r = _pixel(
+                cf, af, c0, nd, prev, cur, hzp, src, dst, (m0, m1, m2, mh), (b0, b1, b2, bh), p1, diagonals, accumulate
             )
-            if diagonals:
-                cur_min[0, xb] = _path(
-                    cf, c0, prev, np.uint64(xa) * uw + np.uint64(o0 - 1), cur, q, nd, m0, b0, p1, tmp, False
-                )
-                cur_min[2, xb] = _path(
-                    cf,
-                    c0,
-                    prev,
-                    row + row + np.uint64(xc) * uw + np.uint64(o2 - 1),
-                    cur,
-                    row + row + q,
-                    nd,
-                    m2,
-                    b2,
-                    p1,
-                    tmp,
-                    False,
-                )
-            hz_min[hc] = _path(
-                cf,
-                c0,
-                hz,
-                np.uint64(hp) * uw + np.uint64(oh - 1),
-                hz,
-                np.uint64(hc) * uw + np.uint64(pad),
-                nd,
-                mh,
-                bh,
-                p1,
-                tmp,
-                False,
-            )
-            a = acc[y, x]
-            if accumulate:
-                for k in range(nd):
-                    a[k] = np.uint16(a[k] + tmp[k])
-            else:
-                for k in range(nd):
-                    a[k] = np.uint16(tmp[k])
-        prev, cur = cur, prev
-        prev_min, cur_min = cur_min, prev_min
+            cur_min[0, xb], cur_min[1, xb], cur_min[2, xb], hz_min[hc] = r
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -257,36 +277,31 @@ def edge_penalties(guide: np.ndarray, p1: int, p2: int, gamma: float, *, threads
     return pen
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def _pass_full(cost, pen, p1, acc, forward, accumulate, diagonals):  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pass_full(cost, pen, p1, acc, forward, diagonals, state, yi0, yi1, written):  # pragma: no cover - compiled
     """:func:`_pass` for a full-range volume (every pixel's label 0 is the same disparity):
     path vectors need one padding label each side, and the penalties come from
     :func:`edge_penalties` (``pen``). Same sums as :func:`_pass`; kept apart because the
-    narrow rows and the missing per-pixel label shifts make it about a fifth faster
-    (20 vs 24 ms a pass at 941x490x32 in one run), and full range is the default matcher's case."""
+    narrow rows and the missing per-pixel label shifts make it about a fifth faster,
+    and full range is the default matcher's case."""
     h, w, nd = cost.shape
-    big = _BIG
     width = nd + 2
-    cf = cost.reshape(h * w * nd)
-    prev = np.full(3 * (w + 2) * width, big, dtype=np.int16)
-    cur = np.full(3 * (w + 2) * width, big, dtype=np.int16)
-    prev_min = np.zeros((3, w + 2), dtype=np.int16)
-    cur_min = np.zeros((3, w + 2), dtype=np.int16)
-    hz = np.full(2 * width, big, dtype=np.int16)
-    hz_min = np.zeros(2, dtype=np.int16)
-    tmp = np.empty(nd, dtype=np.int16)
+    rows, row_mins, hz, hz_min = state
+    cf = vpointer(cost.reshape(h * w * nd))
+    af = vpointer(acc.reshape(h * w * nd))
+    hzp = vpointer(hz)
     st = 1 if forward else -1
     zero = _I16(0)
-    und = np.uint64(nd)
-    uw = np.uint64(width)
-    one = np.uint64(1)
-    row = np.uint64((w + 2) * width)
+    row = (w + 2) * width
     # diagonal edges: (y, x)-(y+1, x+1) is pen[2], (y, x+1)-(y+1, x) is pen[3]; the neighbour
     # (yp, x - st) of a pass lies on the first kind in both passes, (yp, x + st) on the second
-    for yi in range(h):
+    for yi in range(yi0, yi1):
         y = yi if forward else h - 1 - yi
         yp = y - st
         ye = y if yp > y else yp  # the row of the edges between rows y and yp
+        prev, cur = vpointer(rows[1 - (yi & 1)]), vpointer(rows[yi & 1])
+        prev_min, cur_min = row_mins[1 - (yi & 1)], row_mins[yi & 1]
+        accumulate = yi >= written
         for xi in range(w):
             x = xi if forward else w - 1 - xi
             xb = x + 1
@@ -322,24 +337,26 @@ def _pass_full(cost, pen, p1, acc, forward, accumulate, diagonals):  # pragma: n
             else:
                 mh = hz_min[hp]
                 bh = _I16(mh + pen[0, y, x if x < x - st else x - st])
-            c0 = np.uint64(y * w + x) * und
-            q = np.uint64(xb) * uw + one
-            cur_min[1, xb] = _path(cf, c0, prev, row + np.uint64(xb) * uw, cur, row + q, nd, m1, b1, p1, tmp, True)
-            if diagonals:
-                cur_min[0, xb] = _path(cf, c0, prev, np.uint64(xa) * uw, cur, q, nd, m0, b0, p1, tmp, False)
-                cur_min[2, xb] = _path(
-                    cf, c0, prev, row + row + np.uint64(xc) * uw, cur, row + row + q, nd, m2, b2, p1, tmp, False
-                )
-            hz_min[hc] = _path(cf, c0, hz, np.uint64(hp) * uw, hz, np.uint64(hc) * uw + one, nd, mh, bh, p1, tmp, False)
-            a = acc[y, x]
-            if accumulate:
-                for k in range(nd):
-                    a[k] = np.uint16(a[k] + tmp[k])
-            else:
-                for k in range(nd):
-                    a[k] = np.uint16(tmp[k])
-        prev, cur = cur, prev
-        prev_min, cur_min = cur_min, prev_min
+            c0 = (y * w + x) * nd
+            q = xb * width + 1
+            src = (xa * width, row + xb * width, 2 * row + xc * width, hp * width)
+            dst = (q, row + q, 2 * row + q, hc * width + 1)
+            r = _pixel(
+                cf, af, c0, nd, prev, cur, hzp, src, dst, (m0, m1, m2, mh), (b0, b1, b2, bh), p1, diagonals, accumulate
+            )
+            cur_min[0, xb], cur_min[1, xb], cur_min[2, xb], hz_min[hc] = r
+
+
+def _path_state(w: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Path vectors a pass carries from row to row (see :func:`_pass`): the three paths from
+    the row before and the current row (one buffer per row parity), their minima, and the
+    horizontal path's last two vectors and minima. Padding holds ``_BIG``."""
+    return (
+        np.full((2, 3 * (w + 2) * width), _BIG, dtype=np.int16),
+        np.zeros((2, 3, w + 2), dtype=np.int16),
+        np.full(2 * width, _BIG, dtype=np.int16),
+        np.zeros(2, dtype=np.int16),
+    )
 
 
 def aggregate_sgm(
@@ -353,7 +370,6 @@ def aggregate_sgm(
     paths: int = 8,
     threads: int = 1,
     out: np.ndarray | None = None,
-    scratch: np.ndarray | None = None,
 ) -> np.ndarray:
     """Aggregate an ``HxWxD`` uint8 cost volume along 8 paths (or 4).
 
@@ -377,11 +393,11 @@ def aggregate_sgm(
         Paths summed: the horizontal, vertical and diagonal ones (8), or the
         horizontal and vertical ones only (4, about half the work).
     threads : int
-        1, or more to run the forward and backward passes concurrently and sum them
-        in row bands (same result for any number).
-    out, scratch : numpy.ndarray, optional
-        uint16 arrays of the volume's shape to write into (``scratch`` is used by
-        the second thread); fresh ones when not given.
+        1, or more to run the forward and backward passes concurrently (same result
+        for any number): each pass first writes the half of the image it starts in,
+        then adds into the other half.
+    out : numpy.ndarray, optional
+        C-contiguous uint16 array of the volume's shape to write into; a fresh one when not given.
 
     Returns
     -------
@@ -402,28 +418,32 @@ def aggregate_sgm(
     shape = cost.shape
     if offsets is not None and offsets.shape != shape[:2]:
         raise ParameterError(f"offsets of shape {offsets.shape} must match the cost volume's {shape[:2]}")
-    if out is None or out.shape != shape or out.dtype != np.uint16:
+    if out is None or out.shape != shape or out.dtype != np.uint16 or not out.flags.c_contiguous:
         out = np.empty(shape, dtype=np.uint16)
     pen = edge_penalties(guide, p1, p2, p2_gamma, threads=threads)
+    h, w, nd = shape
+    diagonals = paths == 8
     if offsets is None:  # one range for every pixel: the leaner kernel, same sums
+        width = nd + 2
 
-        def one_pass(acc: np.ndarray, forward: bool, accumulate: bool) -> None:
-            _pass_full(cost, pen, np.int16(p1), acc, forward, accumulate, paths == 8)
+        def part(forward: bool, state: tuple, yi0: int, yi1: int, written: int) -> None:
+            _pass_full(cost, pen, np.int16(p1), out, forward, diagonals, state, yi0, yi1, written)
 
     else:
+        width = 3 * nd + 4
         band = np.ascontiguousarray(offsets, dtype=np.int32)
 
-        def one_pass(acc: np.ndarray, forward: bool, accumulate: bool) -> None:
-            _pass(cost, band, pen, np.int16(p1), acc, forward, accumulate, paths == 8)
+        def part(forward: bool, state: tuple, yi0: int, yi1: int, written: int) -> None:
+            _pass(cost, band, pen, np.int16(p1), out, forward, diagonals, state, yi0, yi1, written)
 
+    down, up = _path_state(w, width), _path_state(w, width)
     if threads > 1:
-        # the two passes are independent: run them concurrently (the kernels release the GIL)
-        if scratch is None or scratch.shape != shape or scratch.dtype != np.uint16:
-            scratch = np.empty(shape, dtype=np.uint16)
-        second = scratch
-        run_pair(lambda: one_pass(out, True, False), lambda: one_pass(second, False, False))
-        run_rows(lambda y0, y1: np.add(out[y0:y1], second[y0:y1], out=out[y0:y1]), shape[0], threads)
+        # the two passes run concurrently on disjoint rows: each writes the half of the
+        # image it starts in, then (after both are done) adds into the other half
+        half = h // 2
+        run_pair(lambda: part(True, down, 0, half, h), lambda: part(False, up, 0, h - half, h))
+        run_pair(lambda: part(True, down, half, h, half), lambda: part(False, up, h - half, h, h - half))
     else:
-        one_pass(out, True, False)
-        one_pass(out, False, True)
+        part(True, down, 0, h, h)
+        part(False, up, 0, h, 0)
     return out

@@ -209,6 +209,19 @@ def test_edge_penalties_follow_the_formula_on_every_edge():
         assert np.all(pen[0, :, -1] == 480) and np.all(pen[1, -1] == 480)  # past the border
 
 
+@pytest.mark.parametrize("labels", [1, 7, 24, 41])
+def test_sgm_matches_the_recurrence_for_every_label_width(labels):
+    # the kernel runs labels in 16- and 8-lane vectors, then one by one
+    rng = np.random.default_rng(labels)
+    cost = rng.integers(0, 90, (4, 6, labels)).astype(np.uint8)
+    guide = rng.integers(0, 255, (4, 6)).astype(np.float32)
+    got = aggregate_sgm(cost, guide, p1=7, p2=50, p2_gamma=10.0, threads=2)
+    np.testing.assert_array_equal(got, _sgm_ref(cost, guide, 7, 50, 10.0))
+    offsets = rng.integers(0, 5, (4, 6)).astype(np.int32)
+    got = aggregate_sgm(cost, guide, p1=7, p2=50, p2_gamma=10.0, offsets=offsets, paths=4)
+    np.testing.assert_array_equal(got, _sgm_ref(cost, guide, 7, 50, 10.0, offsets, dirs=_FOUR))
+
+
 def test_sgm_pads_odd_disparity_counts_and_checks_penalties():
     rng = np.random.default_rng(3)
     cost = rng.integers(0, 60, (4, 5, 11)).astype(np.uint8)
@@ -220,6 +233,71 @@ def test_sgm_pads_odd_disparity_counts_and_checks_penalties():
         aggregate_sgm(cost, guide, p1=30, p2=5)
     with pytest.raises(ParameterError, match="penalties"):
         aggregate_sgm(cost, guide, p1=5, p2=9000)
+
+
+def _wta_ref(agg, dlo, nd, offsets, lr_tol, uniqueness):
+    """Winner-take-all straight from its definition, one pixel at a time."""
+    h, w, nl = agg.shape
+    dhi = dlo + nd - 1
+    disp = np.zeros((h, w), np.float32)
+    state = np.zeros((h, w), np.uint8)
+    unique = np.zeros((h, w), np.float32)
+    for y in range(h):
+        right = {}  # x_right -> (cost, d): the smallest cost, ties to the smaller d
+        best = {}
+        for x in range(w):
+            d0 = int(offsets[y, x])
+            ks = [k for k in range(nl) if dlo <= d0 + k <= dhi]
+            if not ks:
+                disp[y, x] = min(max(d0, dlo), dhi)
+                best[x] = None
+                continue
+            costs = [int(agg[y, x, k]) for k in ks]
+            bv = min(costs)
+            bk = ks[costs.index(bv)]
+            best[x] = d0 + bk
+            others = [int(agg[y, x, k]) for k in ks if abs(k - bk) > 1]
+            sv = min(others) if others else None
+            unique[y, x] = np.float32(sv - bv) / np.float32(sv) if sv else np.float32(1.0)
+            for k in ks:
+                xr, d, c = x - d0 - k, d0 + k, int(agg[y, x, k])
+                if 0 <= xr < w and (xr not in right or (c, d) < right[xr]):
+                    right[xr] = (c, d)
+            off = np.float32(0.0)
+            if ks[0] < bk < ks[-1]:
+                a, c = np.float32(agg[y, x, bk - 1]), np.float32(agg[y, x, bk + 1])
+                den = a + c - np.float32(2.0) * np.float32(bv)
+                if den > 0:
+                    off = np.float32(0.5) * (a - c) / den
+            disp[y, x] = d0 + bk + off
+        for x in range(w):
+            if best[x] is None:
+                state[y, x] = MISMATCH
+            elif not 0 <= x - best[x] < w:
+                state[y, x] = OUTSIDE
+            elif uniqueness > 0 and unique[y, x] < uniqueness:
+                state[y, x] = MISMATCH
+            elif abs(right[x - best[x]][1] - best[x]) > lr_tol:
+                state[y, x] = OCCLUDED if right[x - best[x]][1] > best[x] else MISMATCH
+    return disp, state, unique
+
+
+@pytest.mark.parametrize("labels", [1, 5, 8, 13, 16, 21, 40])
+def test_winner_take_all_matches_its_definition(labels):
+    # every label count the SIMD kernel splits differently (16- and 8-lane vectors, single
+    # labels, an overlapping last vector), with many ties (few distinct costs)
+    rng = np.random.default_rng(labels)
+    for top in (4, 300, 16000):
+        agg = rng.integers(0, top, (3, 30, labels)).astype(np.uint16)
+        for dlo, nd, tol, uniq in ((-4, labels, 1, 0.0), (2, max(1, labels - 3), 0, 0.2)):
+            offsets = np.full((3, 30), dlo, np.int32)
+            got = winner_take_all(agg, dlo, num_disparities=nd, lr_tolerance=tol, uniqueness=uniq)
+            for a, b in zip(got, _wta_ref(agg, dlo, nd, offsets, tol, uniq), strict=True):
+                np.testing.assert_array_equal(a, b)
+        offsets = rng.integers(-6, 6, (3, 30)).astype(np.int32)  # per-pixel bands, partly outside the range
+        got = winner_take_all(agg, -3, num_disparities=labels + 2, offsets=offsets)
+        for a, b in zip(got, _wta_ref(agg, -3, labels + 2, offsets, 1, 0.0), strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_winner_take_all_states_and_subpixel():
