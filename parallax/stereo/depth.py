@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import math
 
+import numba as nb
 import numpy as np
 
 from parallax.capture.types import EmbeddedMap
 from parallax.errors import ParameterError
+from parallax.stereo.percentiles import median as fast_median
+from parallax.stereo.percentiles import percentile as fast_percentile
 
 __all__ = [
     "disparity_to_depth",
@@ -49,6 +52,22 @@ def _as_map(name: str, data: np.ndarray) -> np.ndarray:
     if arr.ndim != 2:
         raise ParameterError(f"{name} must be a 2-D HxW array, got shape {arr.shape}")
     return arr.astype(np.float32, copy=False)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _reciprocal_kernel(d, offset, numerator, out):  # pragma: no cover - compiled
+    for i in range(d.size):
+        s = np.float64(d[i]) + offset
+        out[i] = np.float32(numerator / s) if s > 0 else np.float32(np.nan)
+
+
+def _reciprocal(disparity_px: np.ndarray, offset: float, numerator: float) -> np.ndarray:
+    """``numerator / (d + offset)`` in float64, as float32; NaN where ``d + offset <= 0`` or ``d`` is NaN.
+    One pass (the numpy expression takes six over float64 copies)."""
+    d = np.ascontiguousarray(disparity_px, dtype=np.float32)
+    out = np.empty(d.shape, dtype=np.float32)
+    _reciprocal_kernel(d.reshape(-1), float(offset), float(numerator), out.reshape(-1))
+    return out
 
 
 def disparity_to_depth(
@@ -78,19 +97,15 @@ def disparity_to_depth(
     baseline_m = _positive("baseline_m", baseline_m)
     if not math.isfinite(doffs_px):
         raise ParameterError(f"doffs_px must be finite, got {doffs_px!r}")
-    d = _as_map("disparity_px", disparity_px).astype(np.float64) + float(doffs_px)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        depth = np.where(d > 0, focal_px * baseline_m / d, np.nan)
-    return depth.astype(np.float32)
+    return _reciprocal(_as_map("disparity_px", disparity_px), float(doffs_px), focal_px * baseline_m)
 
 
 def normalise_median(depth: np.ndarray) -> np.ndarray:
     """Scale a positive map so that its median over finite values is 1 (NaN kept)."""
     depth = _as_map("depth", depth)
-    finite = depth[np.isfinite(depth)]
-    if finite.size == 0:
+    if not np.isfinite(depth).any():
         return depth.copy()
-    median = float(np.median(finite))
+    median = float(fast_median(depth))
     if not median > 0:
         raise ParameterError(f"depth median is {median}, not positive; relative depth must be positive")
     return (depth / median).astype(np.float32)
@@ -99,10 +114,9 @@ def normalise_median(depth: np.ndarray) -> np.ndarray:
 def relative_offset(disparity_px: np.ndarray) -> float:
     """The disparity offset :func:`relative_depth` uses (see the module docstring), pixels."""
     d = _as_map("disparity_px", disparity_px)
-    finite = d[np.isfinite(d)]
-    if finite.size == 0:
+    if not np.isfinite(d).any():
         return 0.0
-    d1, d99 = (float(v) for v in np.percentile(finite, [1.0, 99.0]))
+    d1, d99 = (float(v) for v in fast_percentile(d, [1.0, 99.0]))
     if d1 > 0:
         return 0.0
     span = max(d99 - d1, 1.0)
@@ -131,10 +145,7 @@ def relative_depth(disparity_px: np.ndarray, *, offset_px: float | None = None) 
     offset = relative_offset(d) if offset_px is None else float(offset_px)
     if not math.isfinite(offset):
         raise ParameterError(f"offset_px must be finite, got {offset_px!r}")
-    shifted = d.astype(np.float64) + offset
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = np.where(shifted > 0, 1.0 / shifted, np.nan)
-    return normalise_median(inv.astype(np.float32)), offset
+    return normalise_median(_reciprocal(d, offset, 1.0)), offset
 
 
 def depth_from_map(embedded: EmbeddedMap) -> tuple[np.ndarray, bool]:
@@ -209,5 +220,5 @@ def far_clip(depth: np.ndarray, valid: np.ndarray, *, factor: float) -> tuple[np
     valid = np.asarray(valid, dtype=bool) & np.isfinite(depth)
     if not valid.any():
         return np.zeros(depth.shape, dtype=bool), None
-    limit = float(factor * np.percentile(depth[valid], 95.0))
+    limit = float(factor * fast_percentile(depth, 95.0, where=valid))
     return valid & (depth > limit), limit

@@ -28,6 +28,7 @@ from parallax.capture.types import CameraIntrinsics, Capture, EmbeddedMap
 from parallax.errors import NotStereoError, ParameterError
 from parallax.stereo.depth import depth_from_map, disparity_to_depth, far_clip, relative_depth
 from parallax.stereo.matchers.base import MatchResult
+from parallax.stereo.percentiles import median as fast_median
 from parallax.stereo.rectify import RectifiedPair, rectify
 from parallax.stereo.types import DepthResult, Rectification
 
@@ -407,7 +408,7 @@ def compute_depth(
         far, limit = far_clip(depth, valid, factor=far_clip_factor)
         valid &= ~far
         if not metric and far.any():  # keep the documented median of 1 over the valid pixels
-            median = np.float32(np.median(depth[valid]))
+            median = np.float32(fast_median(depth, where=valid))
             depth = (depth / median).astype(np.float32)
             limit = None if limit is None else limit / float(median)
         settings["far_clip"] = {

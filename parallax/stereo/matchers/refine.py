@@ -340,13 +340,27 @@ _DIRS = np.array(
 
 
 @nb.njit(cache=True, nogil=True)
-def _fill(disp, state, image, dirs, max_steps, outside_mode, sigma_color, out, y0, y1):
+def _weight_table(sigma_color):  # pragma: no cover - compiled
+    """The colour weights of :func:`_fill` for every whole colour difference 0 .. 765."""
+    lut = np.empty(766, dtype=np.float32)
+    for i in range(766):
+        dc = np.float32(i)
+        lut[i] = np.exp(-dc / (np.float32(3.0) * sigma_color))
+    return lut
+
+
+@nb.njit(cache=True, nogil=True)
+def _fill(
+    disp, state, image, dirs, lut, max_steps, outside_mode, sigma_color, out, y0, y1
+):  # pragma: no cover - compiled
     """Rows ``y0 .. y1`` of ``out`` (a copy of ``disp``): ``sigma_color <= 0``: plain fill
-    (``image`` unused); else colour-weighted. Rows only read ``disp`` and ``state``, so
-    bands of rows can be filled concurrently."""
+    (``image`` unused); else colour-weighted, the weights looked up in ``lut``
+    (:func:`_weight_table`) unless it is empty (an image of fractional levels). Rows only
+    read ``disp`` and ``state``, so bands of rows can be filled concurrently."""
     h, w = disp.shape
     nd = dirs.shape[0]
     guided = sigma_color > 0
+    table = lut.size > 0
     vals = np.empty(nd, dtype=np.float32)
     wts = np.ones(nd, dtype=np.float32)
     right = np.empty(w, dtype=np.int64)  # nearest valid column at or right of x (w = none)
@@ -401,7 +415,7 @@ def _fill(disp, state, image, dirs, max_steps, outside_mode, sigma_color, out, y
                             + abs(image[yy, xx, 1] - image[y, x, 1])
                             + abs(image[yy, xx, 2] - image[y, x, 2])
                         )
-                        wts[n] = np.exp(-dc / (np.float32(3.0) * sigma_color))
+                        wts[n] = lut[int(dc)] if table else np.exp(-dc / (np.float32(3.0) * sigma_color))
                     n += 1
             if n == 0:
                 out[y, x] = np.nan
@@ -487,8 +501,12 @@ def fill_occlusion_aware(
     disp = np.ascontiguousarray(disparity, dtype=np.float32)
     states = np.ascontiguousarray(state, dtype=np.uint8)
     out = disp.copy()
-    args = (disp, states, img, _DIRS, int(max_steps), int(outside_mode), np.float32(sigma_color), out)
-    run_rows(lambda y0, y1: _fill(*args, y0, y1), h, threads)
+    # weights of whole colour differences (uint8 images) come from a table: one exp per difference, not per pair
+    whole = sigma_color > 0 and image is not None and np.asarray(image).dtype == np.uint8
+    lut = _weight_table(np.float32(sigma_color)) if whole else np.zeros(0, dtype=np.float32)
+    args = (disp, states, img, _DIRS, lut, int(max_steps), int(outside_mode), np.float32(sigma_color), out)
+    # finer bands than threads: holes gather in parts of the image, and the pool balances the bands
+    run_rows(lambda y0, y1: _fill(*args, y0, y1), h, 4 * threads if threads > 1 else 1)
     return out
 
 
