@@ -68,7 +68,7 @@ from parallax.stereo.matchers.base import MatchResult
 from parallax.stereo.matchers.cost import census_transform, cost_volume
 from parallax.stereo.matchers.refine import MISMATCH, VALID, fill_occlusion_aware, winner_take_all
 from parallax.stereo.matchers.sgm import aggregate_sgm
-from parallax.stereo.matchers.threads import resolve_threads
+from parallax.stereo.matchers.threads import resolve_threads, run_jobs
 from parallax.stereo.matchers.workspace import scratch
 
 __all__ = ["ParallaxSettings", "ParallaxMatcher"]
@@ -78,6 +78,10 @@ _COARSE_SIDE_PX = 128.0
 
 #: The label axis of a full-range volume is padded to a multiple of this (vector width).
 _PAD_LABELS = 8
+
+#: Levels smaller than this (pixels; the range search's coarse copy) are matched on one thread:
+#: handing their small kernels to the pool costs more than it saves.
+_MIN_THREADED_PX = 32_768
 
 #: Shortest side (pixels) of a pyramid level.
 _MIN_LEVEL_SIDE_PX = 48
@@ -250,7 +254,7 @@ def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
 
     Returns (disparity with every pixel's winner, state, uniqueness).
     """
-    threads = resolve_threads(s.threads)
+    threads = resolve_threads(s.threads) if left.shape[0] * left.shape[1] >= _MIN_THREADED_PX else 1
     gl, gr = _gray(left), _gray(right)
     cl = census_transform(gl, s.census_radius_x, s.census_radius_y, threads=threads)
     cr = census_transform(gr, s.census_radius_x, s.census_radius_y, threads=threads)
@@ -356,6 +360,12 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def _resize_pair(left: np.ndarray, right: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Both views resized at once (OpenCV's area resampling runs on one core; the views are independent)."""
+    small = run_jobs([lambda: _resize(left, scale), lambda: _resize(right, scale)])
+    return small[0], small[1]
+
+
 class ParallaxMatcher:
     """The default matcher; see the module docstring for the algorithm.
 
@@ -385,7 +395,7 @@ class ParallaxMatcher:
         s = self.settings
         h, w = left.shape[:2]
         scale = min(1.0, _COARSE_SIDE_PX / max(h, w))
-        lc, rc = (left, right) if scale == 1.0 else (_resize(left, scale), _resize(right, scale))
+        lc, rc = (left, right) if scale == 1.0 else _resize_pair(left, right, scale)
         sx = lc.shape[1] / w
         half = max(2, int(math.ceil(s.range_frac * lc.shape[1])))
         disp, state, uniq = _match_level(lc, rc, -half, half, s)
@@ -462,7 +472,7 @@ class ParallaxMatcher:
             scale = min(1.0, (s.max_voxels / (h * w * span)) ** (1.0 / 3.0))
         else:  # a band of nl labels per pixel at the finest level
             scale = min(1.0, math.sqrt(s.max_voxels / (h * w * nl)))
-        lw, rw = (left, right) if scale == 1.0 else (_resize(left, scale), _resize(right, scale))
+        lw, rw = (left, right) if scale == 1.0 else _resize_pair(left, right, scale)
         sx = lw.shape[1] / w
         dmin = int(math.floor(min_disparity * sx))
         dmax = max(int(math.ceil(max_disparity * sx)), dmin + 1)
