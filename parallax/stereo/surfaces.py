@@ -70,6 +70,7 @@ import numpy as np
 
 from parallax.capture.types import check_image
 from parallax.errors import ParameterError
+from parallax.stereo.matchers.threads import run_jobs
 from parallax.stereo.planes import ring_planes
 from parallax.stereo.smoothing import edge_weights, smooth_guided
 
@@ -315,11 +316,20 @@ def smooth_plain_surfaces(
             f"image {shape}, disparity {disparity_px.shape}, confidence {np.shape(confidence)} and "
             f"measured {np.shape(measured)} must have one size"
         )
-    contrast = local_std(image, s.window)
-    plain = _plain_from(image, contrast, s.window, s.std_threshold, s.fine_threshold)
+    # the texture measures and the smoother's edge weights (every full-size smoothing is guided
+    # by the same image) depend on the image alone: with two threads they run side by side
+    def texture() -> tuple[np.ndarray, np.ndarray]:
+        contrast = local_std(image, s.window)
+        return contrast, _plain_from(image, contrast, s.window, s.std_threshold, s.fine_threshold)
+
+    def guide() -> tuple[np.ndarray, np.ndarray]:
+        return edge_weights(image, s.sigma_color, threads=1 if threads > 1 else threads)
+
+    if threads > 1:
+        (contrast, plain), weights = run_jobs([texture, guide])
+    else:
+        (contrast, plain), weights = texture(), guide()
     confidence = np.asarray(confidence, dtype=np.float32)
-    # every full-size smoothing is guided by the same image
-    weights = edge_weights(image, s.sigma_color, threads=threads)
     if plain.any():
         out, conf, treated, unsupported = _plain_regions(
             image, disparity_px, confidence, np.asarray(measured, dtype=bool), plain, s, threads, weights
