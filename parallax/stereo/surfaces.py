@@ -316,6 +316,7 @@ def smooth_plain_surfaces(
             f"image {shape}, disparity {disparity_px.shape}, confidence {np.shape(confidence)} and "
             f"measured {np.shape(measured)} must have one size"
         )
+
     # the texture measures and the smoother's edge weights (every full-size smoothing is guided
     # by the same image) depend on the image alone: with two threads they run side by side
     def texture() -> tuple[np.ndarray, np.ndarray]:
