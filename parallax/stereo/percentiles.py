@@ -73,6 +73,28 @@ def _collect(values, bits, mask, use_mask, wanted, out):  # pragma: no cover - c
     return n
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _locate(hist, ranks, wanted, offsets):  # pragma: no cover - compiled
+    """Mark the bins holding the ascending ``ranks`` in ``wanted``; ``offsets[i]`` is how many
+    counted values lie below rank ``i``'s bin and are not kept (``rank - offset`` indexes the
+    sorted kept values). Returns the number of kept values."""
+    below = 0  # values in the bins before b
+    kept = 0  # of those, in wanted bins
+    i = 0
+    for b in range(hist.size):
+        n = hist[b]
+        hit = False
+        while i < ranks.size and ranks[i] < below + n:
+            offsets[i] = below - kept
+            hit = True
+            i += 1
+        if hit:
+            wanted[b] = True
+            kept += n
+        below += n
+    return kept
+
+
 class _Counted:
     """The counted values of a map and their bin histogram (first pass)."""
 
@@ -92,16 +114,13 @@ class _Counted:
         self.n = int(_histogram(self.bits, self.mask, self.use_mask, self.hist))
 
     def at(self, ranks: list[int]) -> list[np.float32]:
-        """The values at 0-based ``ranks`` of the sorted counted values (second pass)."""
-        before = np.concatenate(([0], np.cumsum(self.hist)))  # values in the bins below each bin
-        bins = [int(np.searchsorted(before, r, side="right")) - 1 for r in ranks]
+        """The values at 0-based ``ranks`` (ascending) of the sorted counted values (second pass)."""
         wanted = np.zeros(self.hist.size, dtype=np.bool_)
-        wanted[bins] = True
-        kept = np.empty(int(self.hist[wanted].sum()), dtype=np.float32)
+        offsets = np.empty(len(ranks), dtype=np.int64)
+        kept = np.empty(int(_locate(self.hist, np.asarray(ranks, dtype=np.int64), wanted, offsets)), dtype=np.float32)
         _collect(self.flat, self.bits, self.mask, self.use_mask, wanted, kept)
         kept.sort()
-        start = np.concatenate(([0], np.cumsum(np.where(wanted, self.hist, 0))))  # a bin's first kept value
-        return [kept[r - before[b] + start[b]] for r, b in zip(ranks, bins, strict=True)]
+        return [kept[r - o] for r, o in zip(ranks, offsets, strict=True)]
 
 
 def percentile(values: np.ndarray, q: float | Sequence[float], *, where: np.ndarray | None = None) -> Any:
