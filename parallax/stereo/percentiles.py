@@ -40,19 +40,23 @@ def _key(bits):  # pragma: no cover - compiled
     return bits ^ np.uint32(0x80000000) if bits < np.uint32(0x80000000) else ~bits
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _counts(bits, mask, use_mask, i):  # pragma: no cover - compiled
+    """Whether value ``i`` counts: finite (not NaN or infinite) and, when ``use_mask``, selected."""
+    if use_mask and not mask[i]:
+        return False
+    return (bits[i] & np.uint32(0x7F800000)) != np.uint32(0x7F800000)
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _histogram(bits, mask, use_mask, hist):  # pragma: no cover - compiled
     """Count the finite values (``mask``-selected when ``use_mask``) per bin; returns their number."""
     n = 0
     shift = np.uint32(32 - _BIN_BITS)
     for i in range(bits.size):
-        if use_mask and not mask[i]:
-            continue
-        b = bits[i]
-        if (b & np.uint32(0x7F800000)) == np.uint32(0x7F800000):  # NaN or infinite
-            continue
-        hist[_key(b) >> shift] += 1
-        n += 1
+        if _counts(bits, mask, use_mask, i):
+            hist[_key(bits[i]) >> shift] += 1
+            n += 1
     return n
 
 
@@ -62,12 +66,7 @@ def _collect(values, bits, mask, use_mask, wanted, out):  # pragma: no cover - c
     n = 0
     shift = np.uint32(32 - _BIN_BITS)
     for i in range(bits.size):
-        if use_mask and not mask[i]:
-            continue
-        b = bits[i]
-        if (b & np.uint32(0x7F800000)) == np.uint32(0x7F800000):
-            continue
-        if wanted[_key(b) >> shift]:
+        if _counts(bits, mask, use_mask, i) and wanted[_key(bits[i]) >> shift]:
             out[n] = values[i]
             n += 1
     return n

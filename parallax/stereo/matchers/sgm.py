@@ -65,38 +65,25 @@ def _labels(
     big = vsplat(_BIG, like)
     q1 = vsplat(p1, like)
     n0, n1, n2, nh = big, big, big, big
-    m1, b1 = vsplat(mins[1], like), vsplat(bases[1], like)
-    mh, bh = vsplat(mins[3], like), vsplat(bases[3], like)
-    if diagonals:
-        m0, b0 = vsplat(mins[0], like), vsplat(bases[0], like)
-        m2, b2 = vsplat(mins[2], like), vsplat(bases[2], like)
-        k = k0
-        while k < k1:
-            d = k - k0
-            c = vload(cf, c0 + k, like)
-            v1 = _step(c, prev, src[1] + d, cur, dst[1] + d, m1, b1, q1)
+    m0, m1, m2, mh = vsplat(mins[0], like), vsplat(mins[1], like), vsplat(mins[2], like), vsplat(mins[3], like)
+    b0, b1, b2, bh = vsplat(bases[0], like), vsplat(bases[1], like), vsplat(bases[2], like), vsplat(bases[3], like)
+    k = k0
+    while k < k1:
+        d = k - k0
+        c = vload(cf, c0 + k, like)
+        v1 = _step(c, prev, src[1] + d, cur, dst[1] + d, m1, b1, q1)
+        vh = _step(c, hz, src[3] + d, hz, dst[3] + d, mh, bh, q1)
+        n1, nh = vmin(n1, v1), vmin(nh, vh)
+        total = vadd(v1, vh)
+        if diagonals:  # (the same every step: LLVM takes the test out of the loop)
             v0 = _step(c, prev, src[0] + d, cur, dst[0] + d, m0, b0, q1)
             v2 = _step(c, prev, src[2] + d, cur, dst[2] + d, m2, b2, q1)
-            vh = _step(c, hz, src[3] + d, hz, dst[3] + d, mh, bh, q1)
-            n0, n1, n2, nh = vmin(n0, v0), vmin(n1, v1), vmin(n2, v2), vmin(nh, vh)
-            total = vadd(vadd(v1, v0), vadd(v2, vh))
-            if accumulate:
-                total = vadd(total, vload(af, c0 + k, like))
-            vstore(af, c0 + k, total)
-            k += step
-    else:
-        k = k0
-        while k < k1:
-            d = k - k0
-            c = vload(cf, c0 + k, like)
-            v1 = _step(c, prev, src[1] + d, cur, dst[1] + d, m1, b1, q1)
-            vh = _step(c, hz, src[3] + d, hz, dst[3] + d, mh, bh, q1)
-            n1, nh = vmin(n1, v1), vmin(nh, vh)
-            total = vadd(v1, vh)
-            if accumulate:
-                total = vadd(total, vload(af, c0 + k, like))
-            vstore(af, c0 + k, total)
-            k += step
+            n0, n2 = vmin(n0, v0), vmin(n2, v2)
+            total = vadd(total, vadd(v0, v2))
+        if accumulate:
+            total = vadd(total, vload(af, c0 + k, like))
+        vstore(af, c0 + k, total)
+        k += step
     return vhmin(n0), vhmin(n1), vhmin(n2), vhmin(nh)
 
 
