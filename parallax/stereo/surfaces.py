@@ -324,7 +324,7 @@ def smooth_plain_surfaces(
         return contrast, _plain_from(image, contrast, s.window, s.std_threshold, s.fine_threshold)
 
     def guide() -> tuple[np.ndarray, np.ndarray]:
-        return edge_weights(image, s.sigma_color, threads=1 if threads > 1 else threads)
+        return edge_weights(image, s.sigma_color)  # one thread: it may run as a job of the pool
 
     if threads > 1:
         (contrast, plain), weights = run_jobs([texture, guide])

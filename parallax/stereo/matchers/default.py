@@ -37,8 +37,9 @@ and the winner search in explicit int16 vectors (:mod:`~parallax.stereo.matchers
 all of a pixel's paths in one pass over its labels, no scalar remainder loops),
 the costs in loops LLVM vectorises (views indexed from 0) -- on every core the
 process may use (row bands, and the two SGM passes, which write and then add
-into opposite halves of the volume) from one shared pool; the fill is linear per row. ``benchmarks/stereo.py`` prints its accuracy and time
-against OpenCV SGBM measured in the same run.
+into opposite halves of the volume) from one shared pool; the fill is linear per
+row. ``benchmarks/stereo.py`` prints its accuracy and time against OpenCV SGBM
+measured in the same run.
 
 Optional coarse-to-fine mode (``pyramid_levels > 0``): the coarsest level searches
 the full range, finer levels only a per-pixel band of ``band_labels`` disparities

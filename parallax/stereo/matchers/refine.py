@@ -49,36 +49,6 @@ _NONE = 65535
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _min_in(like, p, a, b, m):  # pragma: no cover - compiled
-    """``min(m, p[a:b])`` as unsigned 16-bit values, in vectors as wide as ``like``
-    (``b - a >= lanes``; the last vector may overlap the one before: a minimum does not mind)."""
-    step = vlanes(like)
-    acc = vsplat(m, like)
-    i = a
-    while i + step <= b:
-        acc = vminu(acc, vload(p, i, like))
-        i += step
-    if i < b:
-        acc = vminu(acc, vload(p, b - step, like))
-    return vhminu(acc)
-
-
-@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _range_min(p, a, b):  # pragma: no cover - compiled
-    """Smallest of the uint16 values ``p[a:b]`` (:data:`_NONE` for an empty range)."""
-    n = b - a
-    if n >= 16:
-        return _min_in(vzero(16), p, a, b, np.uint16(_NONE))
-    if n >= 8:
-        return _min_in(vzero(8), p, a, b, np.uint16(_NONE))
-    m = np.uint16(_NONE)
-    for i in range(a, b):
-        v = p[i]
-        m = v if v < m else m
-    return m
-
-
-@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _first_in(like, p, a, b, m):  # pragma: no cover - compiled
     """First index of ``m`` in ``p[a:b]`` in vectors as wide as ``like`` (``b - a >= lanes``;
     ``b`` if absent), without branching on the data."""
@@ -200,7 +170,7 @@ def _wta(agg, offsets, dlo, dhi, lr_tol, uniq, disp, state, unique, y0, y1):  # 
                 best_g[x] = -1
                 continue
             c = (y * w + x) * nl
-            bv = _range_min(p, c + r0, c + r1)
+            bv = _min_outside(p, c + r0, c + r1, c, c)  # an empty window: the smallest of all
             bk = _first(p, c + r0, c + r1, bv) - c
             best_g[x] = d0 + bk - dlo
             # best cost away from the winner's neighbours (uniqueness)

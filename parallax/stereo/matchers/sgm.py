@@ -57,8 +57,8 @@ def _labels(
 ):  # pragma: no cover - compiled
     """Labels ``k0 .. k1 - 1`` of one pixel, in vectors as wide as ``like``, for the paths
     0 (diagonal), 1 (vertical), 2 (diagonal; these three in ``prev``/``cur``) and the
-    horizontal one (in ``hz``): ``src[r]`` indexes the neighbour's label ``k0 - 1``,
-    ``dst[r]`` the new label ``k0``; ``mins[r]`` is the neighbour's minimum and
+    horizontal one (in ``hz``): ``src[r]`` indexes the neighbour's label ``-1``,
+    ``dst[r]`` the new label ``0``; ``mins[r]`` is the neighbour's minimum and
     ``bases[r]`` that plus the jump penalty. Adds (or writes) the paths' sum into the
     flat volume ``af`` from ``c0 + k0`` and returns each path's minimum over these labels."""
     step = vlanes(like)
@@ -69,15 +69,14 @@ def _labels(
     b0, b1, b2, bh = vsplat(bases[0], like), vsplat(bases[1], like), vsplat(bases[2], like), vsplat(bases[3], like)
     k = k0
     while k < k1:
-        d = k - k0
         c = vload(cf, c0 + k, like)
-        v1 = _step(c, prev, src[1] + d, cur, dst[1] + d, m1, b1, q1)
-        vh = _step(c, hz, src[3] + d, hz, dst[3] + d, mh, bh, q1)
+        v1 = _step(c, prev, src[1] + k, cur, dst[1] + k, m1, b1, q1)
+        vh = _step(c, hz, src[3] + k, hz, dst[3] + k, mh, bh, q1)
         n1, nh = vmin(n1, v1), vmin(nh, vh)
         total = vadd(v1, vh)
         if diagonals:  # (the same every step: LLVM takes the test out of the loop)
-            v0 = _step(c, prev, src[0] + d, cur, dst[0] + d, m0, b0, q1)
-            v2 = _step(c, prev, src[2] + d, cur, dst[2] + d, m2, b2, q1)
+            v0 = _step(c, prev, src[0] + k, cur, dst[0] + k, m0, b0, q1)
+            v2 = _step(c, prev, src[2] + k, cur, dst[2] + k, m2, b2, q1)
             n0, n2 = vmin(n0, v0), vmin(n2, v2)
             total = vadd(total, vadd(v0, v2))
         if accumulate:
@@ -85,6 +84,12 @@ def _labels(
         vstore(af, c0 + k, total)
         k += step
     return vhmin(n0), vhmin(n1), vhmin(n2), vhmin(nh)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _least(a, b):  # pragma: no cover - compiled
+    """The smaller of each of two 4-tuples' entries."""
+    return min(a[0], b[0]), min(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -97,15 +102,13 @@ def _pixel(
     n8 = nd - nd % 8
     r = _labels(vzero(16), 0, n16, cf, af, c0, prev, cur, hz, src, dst, mins, bases, p1, diagonals, accumulate)
     if n8 > n16:
-        src8 = (src[0] + n16, src[1] + n16, src[2] + n16, src[3] + n16)
-        dst8 = (dst[0] + n16, dst[1] + n16, dst[2] + n16, dst[3] + n16)
-        t = _labels(vzero(8), n16, n8, cf, af, c0, prev, cur, hz, src8, dst8, mins, bases, p1, diagonals, accumulate)
-        r = (min(r[0], t[0]), min(r[1], t[1]), min(r[2], t[2]), min(r[3], t[3]))
+        r = _least(
+            r, _labels(vzero(8), n16, n8, cf, af, c0, prev, cur, hz, src, dst, mins, bases, p1, diagonals, accumulate)
+        )
     if nd > n8:
-        src1 = (src[0] + n8, src[1] + n8, src[2] + n8, src[3] + n8)
-        dst1 = (dst[0] + n8, dst[1] + n8, dst[2] + n8, dst[3] + n8)
-        t = _labels(vzero(1), n8, nd, cf, af, c0, prev, cur, hz, src1, dst1, mins, bases, p1, diagonals, accumulate)
-        r = (min(r[0], t[0]), min(r[1], t[1]), min(r[2], t[2]), min(r[3], t[3]))
+        r = _least(
+            r, _labels(vzero(1), n8, nd, cf, af, c0, prev, cur, hz, src, dst, mins, bases, p1, diagonals, accumulate)
+        )
     return r
 
 

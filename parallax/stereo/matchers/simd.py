@@ -101,6 +101,13 @@ def _splat_constant(lanes: int, value: int | None) -> ir.Constant:
     return ir.Constant(ir.VectorType(_I16, lanes), None if value is None else [value] * lanes)
 
 
+def _broadcast(context: Any, builder: Any, value: Any, valty: Any, lanes: int) -> Any:
+    """The integer ``value`` (numba type ``valty``, cast to int16) in every lane."""
+    s = context.cast(builder, value, valty, types.int16)
+    one = builder.insert_element(_splat_constant(lanes, None), s, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes))
+
+
 def _vzero(typingctx: Any, lanes: Any) -> Any:
     """A vector of ``lanes`` zeros (a literal 1, 2, 4, ... or 64)."""
     if not isinstance(lanes, types.IntegerLiteral) or lanes.literal_value not in _WIDTHS:
@@ -133,9 +140,7 @@ def _vsplat(typingctx: Any, x: Any, like: Any) -> Any:
     n = like.lanes
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        s = context.cast(builder, args[0], sig.args[0], types.int16)
-        one = builder.insert_element(_splat_constant(n, None), s, ir.Constant(_I32, 0))
-        return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, n), [0] * n))
+        return _broadcast(context, builder, args[0], sig.args[0], n)
 
     return like(x, like), codegen
 
@@ -219,10 +224,7 @@ def _vfirst_eq(typingctx: Any, v: Any, x: Any) -> Any:
     n = v.lanes
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        bits = sig.args[1].bitwidth
-        s = builder.trunc(args[1], _I16) if bits > 16 else (builder.zext(args[1], _I16) if bits < 16 else args[1])
-        one = builder.insert_element(_splat_constant(n, None), s, ir.Constant(_I32, 0))
-        splat = builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, n), [0] * n))
+        splat = _broadcast(context, builder, args[1], sig.args[1], n)
         mask = builder.bitcast(builder.icmp_unsigned("==", args[0], splat), ir.IntType(n))
         fnty = ir.FunctionType(ir.IntType(n), [ir.IntType(n), ir.IntType(1)])
         cttz = builder.module.declare_intrinsic("llvm.cttz", [ir.IntType(n)], fnty)
