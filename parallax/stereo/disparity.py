@@ -139,12 +139,26 @@ def disparity_of_pair(
     """
     if not isinstance(strict, bool) or not (plain_surfaces is None or isinstance(plain_surfaces, bool)):
         raise ParameterError(f"strict and plain_surfaces must be True or False, got {strict!r}, {plain_surfaces!r}")
-    from parallax.stereo.matchers.threads import available_cores
-    from parallax.stereo.surfaces import smooth_plain_surfaces
+    from parallax.stereo.matchers.threads import available_cores, start_job
+    from parallax.stereo.surfaces import smooth_plain_surfaces, surface_guides
 
-    result = match(
-        left, right, matcher=matcher, min_disparity=min_disparity, max_disparity=max_disparity, **dict(options or {})
-    )
+    # what the plain-surface step takes from the image alone is computed while the matcher runs
+    guides = None
+    if plain_surfaces is not False and matcher not in LEARNED_MATCHERS and np.shape(left)[:2] == np.shape(right)[:2]:
+        guides = start_job(lambda: surface_guides(np.asarray(left)))
+    try:
+        result = match(
+            left,
+            right,
+            matcher=matcher,
+            min_disparity=min_disparity,
+            max_disparity=max_disparity,
+            **dict(options or {}),
+        )
+    except BaseException:
+        if guides is not None:
+            guides.cancel()  # (one that already runs finishes on its own; nothing uses it)
+        raise
     disparity = np.array(result.disparity_px, dtype=np.float32)
     confidence = np.array(result.confidence, dtype=np.float32)
     measured = np.array(result.measured_mask, dtype=bool)
@@ -161,7 +175,14 @@ def disparity_of_pair(
     if plain_surfaces is None:
         plain_surfaces = result.settings.get("matcher") not in LEARNED_MATCHERS
     if plain_surfaces:
-        surfaces = smooth_plain_surfaces(np.asarray(left), disparity, confidence, measured, threads=available_cores())
+        surfaces = smooth_plain_surfaces(
+            np.asarray(left),
+            disparity,
+            confidence,
+            measured,
+            threads=available_cores(),
+            guides=None if guides is None else guides.result(),
+        )
         disparity, confidence = np.array(surfaces.disparity_px), np.array(surfaces.confidence)
         measured &= ~surfaces.unsupported
         settings["plain_surfaces"] = {

@@ -73,8 +73,18 @@ from parallax.errors import ParameterError
 from parallax.stereo.matchers.threads import run_jobs
 from parallax.stereo.planes import ring_planes
 from parallax.stereo.smoothing import edge_weights, smooth_guided
+from parallax.stereo.texture import local_spread, local_std, plain_from_contrast, plain_mask
 
-__all__ = ["PlainSurfaceSettings", "PlainSurfaces", "local_spread", "local_std", "plain_mask", "smooth_plain_surfaces"]
+__all__ = [
+    "PlainSurfaceSettings",
+    "PlainSurfaces",
+    "SurfaceGuides",
+    "local_spread",
+    "local_std",
+    "plain_mask",
+    "smooth_plain_surfaces",
+    "surface_guides",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,62 +228,36 @@ class PlainSurfaces:
     unsupported: np.ndarray
 
 
-#: Immerkaer's noise-estimation kernel: the difference of two Laplacians, blind to
-#: planes and ramps, so its response measures fine-scale texture (and noise).
-_FINE = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], dtype=np.float32)
+@dataclass(frozen=True, kw_only=True)
+class SurfaceGuides:
+    """What :func:`smooth_plain_surfaces` takes from the image alone (:func:`surface_guides`).
 
-
-def local_std(image: np.ndarray, window: int) -> np.ndarray:
-    """Grey-level standard deviation over a ``window`` x ``window`` box (``HxW`` float32, levels 0..255).
-
-    ``image`` is ``HxWx3`` uint8 RGB or ``HxW`` grey; borders are reflected.
+    Parameters
+    ----------
+    contrast : numpy.ndarray
+        ``HxW`` float32 grey-level standard deviation over the window (:func:`local_std`).
+    plain : numpy.ndarray
+        ``HxW`` bool, the pixels without texture (step 1).
+    weights : tuple of numpy.ndarray
+        The smoother's neighbour weights (:func:`parallax.stereo.smoothing.edge_weights`).
     """
-    image = np.asarray(image)
-    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-    g = grey.astype(np.float64)
-    mean = cv2.blur(g, (window, window), borderType=cv2.BORDER_REFLECT)
-    mean2 = cv2.blur(g * g, (window, window), borderType=cv2.BORDER_REFLECT)
-    return np.sqrt(np.maximum(mean2 - mean * mean, 0.0)).astype(np.float32)
+
+    contrast: np.ndarray
+    plain: np.ndarray
+    weights: tuple[np.ndarray, np.ndarray]
 
 
-def local_spread(disparity_px: np.ndarray, window: int) -> np.ndarray:
-    """Max - min of the finite values over a ``window`` box (``HxW`` float32; about -2e9 where none is finite)."""
-    finite = np.isfinite(disparity_px)
-    kernel = np.ones((window, window), np.uint8)
-    hi = cv2.dilate(np.where(finite, disparity_px, -1e9).astype(np.float32), kernel)
-    lo = cv2.erode(np.where(finite, disparity_px, 1e9).astype(np.float32), kernel)
-    return hi - lo
+def surface_guides(image: np.ndarray, *, settings: PlainSurfaceSettings | None = None) -> SurfaceGuides:
+    """The image's texture measures and smoothing weights for :func:`smooth_plain_surfaces`.
 
-
-def plain_mask(
-    image: np.ndarray, *, window: int = 11, std_threshold: float = 3.0, fine_threshold: float = 0.0
-) -> np.ndarray:
-    """``HxW`` bool: pixels without texture around them.
-
-    A pixel is plain when the grey-level standard deviation over a ``window`` box
-    is below ``std_threshold`` and, with ``fine_threshold > 0``, the box's
-    fine-scale texture is below it too: Immerkaer's measure, the mean of
-    ``sqrt(pi / 2) / 6 * |I * K|`` with ``K`` the difference of two Laplacians
-    (blind to planes and ramps), in grey levels. Low-contrast surfaces that do
-    carry fine texture (which the census matcher locks onto) are not plain.
-    Strong sensor noise looks like fine texture to this measure, so a very noisy
-    plain wall keeps the matcher's values.
+    They depend on the image alone, so a caller can compute them while the matcher
+    runs (one thread) and pass them in.
     """
-    return _plain_from(image, local_std(image, window), window, std_threshold, fine_threshold)
-
-
-def _plain_from(
-    image: np.ndarray, contrast: np.ndarray, window: int, std_threshold: float, fine_threshold: float
-) -> np.ndarray:
-    """:func:`plain_mask` given the image's :func:`local_std` (computed once by callers that need it too)."""
-    plain = contrast < std_threshold
-    if fine_threshold > 0:
-        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        box = (window, window)
-        response = np.abs(cv2.filter2D(grey, -1, _FINE, borderType=cv2.BORDER_REFLECT))
-        fine = cv2.blur(response * np.float32(np.sqrt(np.pi / 2) / 6), box, borderType=cv2.BORDER_REFLECT)
-        plain &= fine < np.float32(fine_threshold)
-    return plain
+    s = settings or PlainSurfaceSettings()
+    image = check_image("image", image)
+    contrast = local_std(image, s.window)
+    plain = plain_from_contrast(image, contrast, s.window, s.std_threshold, s.fine_threshold)
+    return SurfaceGuides(contrast=contrast, plain=plain, weights=edge_weights(image, s.sigma_color))
 
 
 def smooth_plain_surfaces(
@@ -284,6 +268,7 @@ def smooth_plain_surfaces(
     *,
     settings: PlainSurfaceSettings | None = None,
     threads: int = 1,
+    guides: SurfaceGuides | None = None,
 ) -> PlainSurfaces:
     """Make untextured regions smooth surfaces, or leave them without a value (module docstring).
 
@@ -301,6 +286,9 @@ def smooth_plain_surfaces(
         Parameters (defaults when omitted).
     threads : int
         Threads for the smoother (same result for any number).
+    guides : SurfaceGuides, optional
+        :func:`surface_guides` of ``image`` with these settings, when the caller already
+        has them; computed here otherwise.
 
     Returns
     -------
@@ -317,19 +305,23 @@ def smooth_plain_surfaces(
             f"measured {np.shape(measured)} must have one size"
         )
 
-    # the texture measures and the smoother's edge weights (every full-size smoothing is guided
-    # by the same image) depend on the image alone: with two threads they run side by side
-    def texture() -> tuple[np.ndarray, np.ndarray]:
-        contrast = local_std(image, s.window)
-        return contrast, _plain_from(image, contrast, s.window, s.std_threshold, s.fine_threshold)
+    if guides is None:
+        # the texture measures and the smoother's edge weights (every full-size smoothing is
+        # guided by the same image) depend on the image alone: with two threads, side by side
+        def texture() -> tuple[np.ndarray, np.ndarray]:
+            contrast = local_std(image, s.window)
+            return contrast, plain_from_contrast(image, contrast, s.window, s.std_threshold, s.fine_threshold)
 
-    def guide() -> tuple[np.ndarray, np.ndarray]:
-        return edge_weights(image, s.sigma_color)  # one thread: it may run as a job of the pool
+        def guide() -> tuple[np.ndarray, np.ndarray]:
+            return edge_weights(image, s.sigma_color)
 
-    if threads > 1:
-        (contrast, plain), weights = run_jobs([texture, guide])
+        (contrast, plain), weights = run_jobs([texture, guide]) if threads > 1 else (texture(), guide())
     else:
-        (contrast, plain), weights = texture(), guide()
+        contrast, plain, weights = guides.contrast, guides.plain, guides.weights
+        if contrast.shape != shape or plain.shape != shape:
+            raise ParameterError(
+                f"guides of size {contrast.shape} do not fit the image's {shape}; make them of this image"
+            )
     confidence = np.asarray(confidence, dtype=np.float32)
     if plain.any():
         out, conf, treated, unsupported = _plain_regions(

@@ -186,3 +186,17 @@ def test_surface_settings_and_input_errors():
         smooth_guided([np.full((10, 10), np.nan)], image, lam=1.0, sigma_color=1.0)
     with pytest.raises(ParameterError, match="strict"):
         disparity_of_pair(image, image, strict="yes")  # type: ignore[arg-type]
+
+
+def test_guides_made_beforehand_give_the_same_surfaces_and_must_fit(plain_wall):
+    from parallax.stereo.surfaces import surface_guides
+
+    left, right, _ = plain_wall
+    raw = disparity_of_pair(left, right, plain_surfaces=False)
+    args = (left, raw.disparity_px, raw.confidence, raw.measured)
+    inline = smooth_plain_surfaces(*args, threads=2)
+    given = smooth_plain_surfaces(*args, threads=2, guides=surface_guides(left))
+    for name in ("disparity_px", "confidence", "plain", "treated", "unsupported"):
+        np.testing.assert_array_equal(getattr(given, name), getattr(inline, name))
+    with pytest.raises(ParameterError, match="guides"):
+        smooth_plain_surfaces(*args, guides=surface_guides(left[:-2]))

@@ -32,13 +32,14 @@ def _popcount64(typingctx, x):
 
 @nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _census(padded, out, rx, ry, y0, y1):  # pragma: no cover - compiled
-    """Census strings of rows ``y0 .. y1`` into ``out`` (``HxW`` uint64, zeroed); ``padded``
-    is the image with ``ry``/``rx`` replicated border rows/columns."""
+    """Census strings of rows ``y0 .. y1`` into ``out`` (``HxW`` uint64); ``padded`` is the
+    image with ``ry``/``rx`` replicated border rows/columns."""
     w = out.shape[1]
     one = np.uint64(1)
     zero = np.uint64(0)
     for y in range(y0, y1):
         row = out[y]
+        row[:] = zero
         cen = padded[y + ry, rx : rx + w]  # views indexed from 0 keep the loop vectorisable
         for dy in range(2 * ry + 1):
             for dx in range(2 * rx + 1):
@@ -72,7 +73,7 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3, *, 
         raise ParameterError(f"census window {2 * rx + 1}x{2 * ry + 1} has more than 64 bits; use smaller radii")
     gray = np.ascontiguousarray(gray, dtype=np.float32)
     padded = cv2.copyMakeBorder(gray, ry, ry, rx, rx, cv2.BORDER_REPLICATE)
-    out = np.zeros(gray.shape, dtype=np.uint64)
+    out = np.empty(gray.shape, dtype=np.uint64)  # (first written by the threads that fill it)
     run_rows(lambda y0, y1: _census(padded, out, rx, ry, y0, y1), gray.shape[0], threads)
     return out
 

@@ -57,6 +57,7 @@ Conventions: images ``HxWx3`` uint8 RGB; disparity in pixels of the left view,
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -67,8 +68,9 @@ from parallax.capture.types import check_image
 from parallax.errors import ParameterError
 from parallax.stereo.matchers.base import MatchResult
 from parallax.stereo.matchers.cost import census_transform, cost_volume
-from parallax.stereo.matchers.refine import MISMATCH, VALID, fill_occlusion_aware, winner_take_all
+from parallax.stereo.matchers.refine import VALID, fill_occlusion_aware, winner_take_all
 from parallax.stereo.matchers.sgm import aggregate_sgm
+from parallax.stereo.matchers.speckles import remove_speckles
 from parallax.stereo.matchers.threads import resolve_threads, run_jobs
 from parallax.stereo.matchers.workspace import scratch
 
@@ -118,7 +120,7 @@ class ParallaxSettings:
     lr_tolerance : int
         Largest left-right disagreement (px) of a consistent pixel.
     speckle_size, speckle_range_px : int, float
-        Consistent regions smaller than ``speckle_size`` pixels (neighbours within
+        Consistent regions of at most ``speckle_size`` pixels (neighbours within
         ``speckle_range_px``) are treated as mismatches (0 = off).
     outside_fill : {"inward", "extrapolate", "background"}
         Pixels whose match falls outside the right view: continue the nearest
@@ -249,6 +251,12 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
+def _census_of(image: np.ndarray, s: ParallaxSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Grey copy of ``image`` and its census strings (one thread)."""
+    grey = _gray(image)
+    return grey, census_transform(grey, s.census_radius_x, s.census_radius_y)
+
+
 def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
     """Match at the given resolution over integer disparities ``dmin..dmax``: all of
     them (``offsets`` None) or ``labels`` of them per pixel from ``offsets`` on.
@@ -256,9 +264,8 @@ def _match_level(left, right, dmin, dmax, s, offsets=None, labels=0):
     Returns (disparity with every pixel's winner, state, uniqueness).
     """
     threads = resolve_threads(s.threads) if left.shape[0] * left.shape[1] >= _MIN_THREADED_PX else 1
-    gl, gr = _gray(left), _gray(right)
-    cl = census_transform(gl, s.census_radius_x, s.census_radius_y, threads=threads)
-    cr = census_transform(gr, s.census_radius_x, s.census_radius_y, threads=threads)
+    views = [functools.partial(_census_of, image, s) for image in (left, right)]
+    (gl, cl), (gr, cr) = run_jobs(views) if threads > 1 else [view() for view in views]  # a view per thread
     nd = dmax - dmin + 1
     h, w = gl.shape
     nl = -(-nd // _PAD_LABELS) * _PAD_LABELS if offsets is None else labels
@@ -329,15 +336,13 @@ def _fill(disp: np.ndarray, state: np.ndarray, image: np.ndarray, s: ParallaxSet
     )
 
 
-def _remove_speckles(disp: np.ndarray, state: np.ndarray, size: int, range_px: float) -> np.ndarray:
-    """Mark small connected regions of consistent pixels (``< size`` pixels whose
-    neighbours differ by at most ``range_px``) as mismatches; returns the new state."""
-    invalid = np.int16(-32768)
-    d16 = np.where(state == VALID, np.clip(np.round(disp * 16.0), -32000, 32000), invalid).astype(np.int16)
-    cv2.filterSpeckles(d16, int(invalid), int(size), int(round(range_px * 16)))
-    out = state.copy()
-    out[(d16 == invalid) & (state == VALID)] = MISMATCH
-    return out
+def _confidence(uniqueness: np.ndarray, valid: np.ndarray, other: float) -> np.ndarray:
+    """Confidence of the consistent pixels, ``uniqueness / 0.25`` within [0.1, 1]; ``other`` elsewhere (float32)."""
+    conf = np.asarray(uniqueness, dtype=np.float32) * np.float32(4.0)  # (exact: / 0.25)
+    np.maximum(conf, np.float32(0.1), out=conf)
+    np.minimum(conf, np.float32(1.0), out=conf)
+    conf[~valid] = np.float32(other)
+    return conf
 
 
 def _upsample(disparity: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -503,7 +508,7 @@ class ParallaxMatcher:
                 off = _band_offsets(dense, pl.shape[:2], ratio, lo_d, hi_d, s)
                 disp, state, uniq = _match_level(pl, pr, lo_d, hi_d, s, offsets=off, labels=nl)
             if s.speckle_size > 0:
-                state = _remove_speckles(disp, state, s.speckle_size, s.speckle_range_px)
+                state = remove_speckles(disp, state, s.speckle_size, s.speckle_range_px)
             if level > 0:
                 dense = _fill(disp, state, pl, s)
                 if s.median_size and np.isfinite(dense).all():
@@ -511,12 +516,11 @@ class ParallaxMatcher:
                 if not np.isfinite(dense).all():  # no consistent pixel anywhere: keep the winners
                     dense = disp
         valid = state == VALID
+        conf = _confidence(uniq, valid, FILLED_CONFIDENCE if s.fill else 0.0)
         if s.fill:
             out = _fill(disp, state, lw, s)
-            conf = np.where(valid, np.clip(uniq / 0.25, 0.1, 1.0), FILLED_CONFIDENCE)
         else:
             out = np.where(valid, disp, np.nan).astype(np.float32)
-            conf = np.where(valid, np.clip(uniq / 0.25, 0.1, 1.0), 0.0)
         if s.median_size and s.fill and np.isfinite(out).all():
             out = cv2.medianBlur(out.astype(np.float32), s.median_size)
         if scale != 1.0:

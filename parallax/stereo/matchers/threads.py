@@ -4,8 +4,9 @@ The kernels release the GIL (``nogil=True``) and write disjoint outputs, so runn
 them concurrently gives the same result as running them one after the other, for
 any number of threads. One shared pool with a worker per usable core
 (:func:`available_cores`) is created on first use (starting threads on every call
-costs more than the small kernels themselves); jobs never submit jobs, so callers
-on several threads at once only queue.
+costs more than the small kernels themselves). The caller of :func:`run_jobs` works
+through the jobs beside the workers, so a call never waits on a busy pool: jobs may
+start jobs, and callers on several threads at once share the workers.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
-__all__ = ["available_cores", "resolve_threads", "run_rows", "run_pair", "run_jobs"]
+__all__ = ["available_cores", "resolve_threads", "run_rows", "run_pair", "run_jobs", "start_job"]
 
 T = TypeVar("T")
 _POOL: ThreadPoolExecutor | None = None
@@ -39,21 +40,64 @@ def resolve_threads(threads: int | None) -> int:
     return available_cores() if not threads else int(threads)
 
 
+#: Workers of the shared pool: one per usable core (at least two). A :func:`run_jobs` call
+#: asks for one helper fewer than cores (its caller works too), so a :func:`start_job` fits beside it.
+_WORKERS = max(2, available_cores())
+
+
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=max(2, available_cores()), thread_name_prefix="parallax-matcher")
+            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="parallax-matcher")
         return _POOL
 
 
 def run_jobs(jobs: Sequence[Callable[[], T]]) -> list[T]:
-    """Run independent jobs concurrently on the shared pool; their results in order; re-raises the first error."""
-    if len(jobs) == 1:
+    """Run independent jobs concurrently; their results in order; re-raises the first job's error.
+
+    The caller takes jobs from the list along with the pool's workers, so the jobs finish
+    even when every worker is busy (with a :func:`start_job`, say), and uneven jobs balance.
+    After an error no new job starts.
+    """
+    n = len(jobs)
+    if n == 1:
         return [jobs[0]()]
+    results: list[T | None] = [None] * n
+    errors: list[tuple[int, BaseException]] = []
+    lock = threading.Lock()
+    taken = [0]
+
+    def drain() -> None:
+        while True:
+            with lock:
+                i = taken[0]
+                if i >= n or errors:
+                    return
+                taken[0] = i + 1
+            try:
+                results[i] = jobs[i]()
+            except BaseException as exc:  # handed to the caller below, which re-raises it
+                with lock:
+                    errors.append((i, exc))
+                return
+
     pool = _pool()
-    futures = [pool.submit(job) for job in jobs]
-    return [future.result() for future in futures]
+    helpers = [pool.submit(drain) for _ in range(min(n - 1, available_cores() - 1))]
+    drain()
+    # a helper still queued behind other work is not needed any more (and a cancelled future
+    # counts as done for wait() only once a worker dequeues it: wait for the others alone)
+    wait([helper for helper in helpers if not helper.cancel()])
+    if errors:
+        raise min(errors, key=lambda e: e[0])[1]
+    return results  # type: ignore[return-value]
+
+
+def start_job(job: Callable[[], T]) -> Future[T]:
+    """Start ``job`` on the shared pool and return at once; its ``result()`` waits for it (and
+    re-raises its error). For work that overlaps the caller's own: :func:`run_jobs` calls
+    made meanwhile still finish, their caller taking the jobs no free worker takes."""
+    return _pool().submit(job)
 
 
 def run_pair(first: Callable[[], object], second: Callable[[], object]) -> None:

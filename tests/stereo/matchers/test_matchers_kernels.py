@@ -435,3 +435,32 @@ def test_workspace_reuses_and_releases_buffers():
     workspace.release()
     c = workspace.scratch("t", (4, 5), np.uint16)
     assert not np.shares_memory(a, c)
+
+
+def test_run_jobs_keeps_order_and_finishes_beside_a_busy_pool():
+    import threading
+
+    from parallax.stereo.matchers.threads import run_jobs, start_job
+
+    release = threading.Event()
+    # every worker busy with a job that waits: run_jobs' caller must do all the work itself
+    blockers = [start_job(lambda: release.wait(30)) for _ in range(4)]
+    try:
+        assert run_jobs([lambda i=i: i * i for i in range(7)]) == [i * i for i in range(7)]
+    finally:
+        release.set()
+    assert all(b.result() for b in blockers)
+    # jobs may start jobs
+    assert run_jobs([lambda: run_jobs([lambda: 1, lambda: 2]), lambda: [3]]) == [[1, 2], [3]]
+
+
+def test_run_jobs_raises_the_first_failing_jobs_error_after_the_others_stop():
+    from parallax.stereo.matchers.threads import run_jobs
+
+    def boom(n: int) -> int:
+        raise ValueError(f"job {n}")
+
+    with pytest.raises(ValueError, match="job 1"):
+        run_jobs([lambda: 0, lambda: boom(1), lambda: boom(2)])
+    with pytest.raises(KeyError):
+        run_jobs([lambda: {}["missing"], lambda: 5])
