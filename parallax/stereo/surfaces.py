@@ -63,6 +63,7 @@ NaN = no value; confidence in [0, 1].
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -70,7 +71,8 @@ import numpy as np
 
 from parallax.capture.types import check_image
 from parallax.errors import ParameterError
-from parallax.stereo.matchers.threads import run_jobs
+from parallax.stereo import surface_kernels as kernels
+from parallax.stereo.matchers.threads import run_jobs, run_rows
 from parallax.stereo.planes import ring_planes
 from parallax.stereo.smoothing import edge_weights, smooth_guided
 from parallax.stereo.texture import local_spread, local_std, plain_from_contrast, plain_mask
@@ -240,24 +242,52 @@ class SurfaceGuides:
         ``HxW`` bool, the pixels without texture (step 1).
     weights : tuple of numpy.ndarray
         The smoother's neighbour weights (:func:`parallax.stereo.smoothing.edge_weights`).
+    far_image : numpy.ndarray
+        The image :data:`_FAR_FACTOR` times smaller, which step 7's long-reach surface is found on
+        (the image itself when it is small).
+    far_weights : tuple of numpy.ndarray
+        The neighbour weights of ``far_image``.
     """
 
     contrast: np.ndarray
     plain: np.ndarray
     weights: tuple[np.ndarray, np.ndarray]
+    far_image: np.ndarray
+    far_weights: tuple[np.ndarray, np.ndarray]
 
 
-def surface_guides(image: np.ndarray, *, settings: PlainSurfaceSettings | None = None) -> SurfaceGuides:
+def surface_guides(
+    image: np.ndarray, *, settings: PlainSurfaceSettings | None = None, threads: int = 1
+) -> SurfaceGuides:
     """The image's texture measures and smoothing weights for :func:`smooth_plain_surfaces`.
 
     They depend on the image alone, so a caller can compute them while the matcher
-    runs (one thread) and pass them in.
+    runs and pass them in. With ``threads > 1`` the texture measures and the
+    smoothing weights are computed side by side (same result).
     """
     s = settings or PlainSurfaceSettings()
     image = check_image("image", image)
-    contrast = local_std(image, s.window)
-    plain = plain_from_contrast(image, contrast, s.window, s.std_threshold, s.fine_threshold)
-    return SurfaceGuides(contrast=contrast, plain=plain, weights=edge_weights(image, s.sigma_color))
+
+    def texture() -> tuple[np.ndarray, np.ndarray]:
+        contrast = local_std(image, s.window)
+        return contrast, plain_from_contrast(image, contrast, s.window, s.std_threshold, s.fine_threshold)
+
+    def smoothing() -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        far = _far_image(image)
+        return edge_weights(image, s.sigma_color), far, edge_weights(far, s.sigma_color)
+
+    jobs: list[Callable[[], tuple]] = [texture, smoothing]
+    (contrast, plain), (weights, far, far_weights) = run_jobs(jobs) if threads > 1 else [job() for job in jobs]
+    return SurfaceGuides(contrast=contrast, plain=plain, weights=weights, far_image=far, far_weights=far_weights)
+
+
+def _far_image(image: np.ndarray) -> np.ndarray:
+    """The image :data:`_FAR_FACTOR` times smaller (area-averaged), or itself when that would be too small."""
+    h, w = image.shape[:2]
+    f = _FAR_FACTOR
+    if min(h, w) < 16 * f:
+        return image
+    return cv2.resize(image, (-(-w // f), -(-h // f)), interpolation=cv2.INTER_AREA)
 
 
 def smooth_plain_surfaces(
@@ -306,22 +336,10 @@ def smooth_plain_surfaces(
         )
 
     if guides is None:
-        # the texture measures and the smoother's edge weights (every full-size smoothing is
-        # guided by the same image) depend on the image alone: with two threads, side by side
-        def texture() -> tuple[np.ndarray, np.ndarray]:
-            contrast = local_std(image, s.window)
-            return contrast, plain_from_contrast(image, contrast, s.window, s.std_threshold, s.fine_threshold)
-
-        def guide() -> tuple[np.ndarray, np.ndarray]:
-            return edge_weights(image, s.sigma_color)
-
-        (contrast, plain), weights = run_jobs([texture, guide]) if threads > 1 else (texture(), guide())
-    else:
-        contrast, plain, weights = guides.contrast, guides.plain, guides.weights
-        if contrast.shape != shape or plain.shape != shape:
-            raise ParameterError(
-                f"guides of size {contrast.shape} do not fit the image's {shape}; make them of this image"
-            )
+        guides = surface_guides(image, settings=s, threads=threads)
+    contrast, plain, weights = guides.contrast, guides.plain, guides.weights
+    if contrast.shape != shape or plain.shape != shape:
+        raise ParameterError(f"guides of size {contrast.shape} do not fit the image's {shape}; make them of this image")
     confidence = np.asarray(confidence, dtype=np.float32)
     if plain.any():
         out, conf, treated, unsupported = _plain_regions(
@@ -331,12 +349,12 @@ def smooth_plain_surfaces(
         out, conf = disparity_px, confidence
         treated, unsupported = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
     if s.denoise_std > 0:
-        out = _denoise(image, out, conf, (contrast < s.denoise_std) & ~treated, s, threads, weights)
-    if s.rough_std > 0:
-        rough = _rough(out, conf, contrast < s.rough_std, s)
-        out = np.where(rough, np.nan, out).astype(np.float32)
-        unsupported |= rough
-    conf = np.where(np.isfinite(out), np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
+        out = _denoise(image, out, conf, contrast, treated, s, threads, guides)
+    rough = _rough(out, conf, contrast, s, threads) if s.rough_std > 0 else np.zeros(shape, dtype=bool)
+    unsupported |= rough
+    final, conf_out = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+    run_rows(lambda y0, y1: kernels.finish(out, conf, rough, final, conf_out, y0, y1), shape[0], threads)
+    out, conf = final, conf_out
     return PlainSurfaces(disparity_px=out, confidence=conf, plain=plain, treated=treated, unsupported=unsupported)
 
 
@@ -352,24 +370,37 @@ def _plain_regions(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Steps 2 to 6: the new disparity, confidence, treated and unsupported pixels."""
     shape = disparity_px.shape
-    finite = np.isfinite(disparity_px)
-    measured = measured & finite
-    # measured, textured pixels keep their own value; plain pixels, and unmeasured
-    # pixels near them, take the surface propagated from the measured pixels
-    reliable = measured & ~plain
+    h, w = shape
     k = 2 * s.band + 1
-    near = cv2.dilate(plain.astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool)
-    treated = (plain | near) & ~reliable
-    weight = np.where(measured, np.clip(confidence, 0.0, 1.0), 0.0)
-    weight = np.where(plain, weight * s.plain_weight, weight).astype(np.float32)
-    values = np.where(finite, disparity_px, 0.0).astype(np.float32)
-    # depth edges the matcher measured stop the propagation too (not only colour edges)
-    d = np.where(measured, disparity_px, np.nan)
-    with np.errstate(invalid="ignore"):
-        jh = np.abs(d[:, 1:] - d[:, :-1])
-        jv = np.abs(d[1:] - d[:-1])
-    scale_h = np.where(np.isfinite(jh), np.exp(-jh / s.sigma_disparity), 1.0).astype(np.float32)
-    scale_v = np.where(np.isfinite(jv), np.exp(-jv / s.sigma_disparity), 1.0).astype(np.float32)
+    near = cv2.dilate(plain.astype(np.uint8), np.ones((k, k), np.uint8)).view(bool)
+    # measured, textured pixels keep their own value; plain pixels, and unmeasured pixels near
+    # them, take the surface propagated from the measured pixels; depth edges the matcher
+    # measured stop the propagation too (not only colour edges)
+    reliable, treated = np.empty(shape, dtype=bool), np.empty(shape, dtype=bool)
+    weight, values = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+    scale_h, scale_v = np.empty((h, max(w - 1, 0)), dtype=np.float32), np.empty((max(h - 1, 0), w), dtype=np.float32)
+    pw, sd = np.float32(s.plain_weight), np.float32(s.sigma_disparity)
+    run_rows(
+        lambda y0, y1: kernels.support(
+            disparity_px,
+            confidence,
+            measured,
+            plain,
+            near,
+            pw,
+            sd,
+            reliable,
+            treated,
+            weight,
+            values,
+            scale_h,
+            scale_v,
+            y0,
+            y1,
+        ),
+        h,
+        threads,
+    )
     num, den = smooth_guided(
         [weight * values, weight],
         image,
@@ -379,12 +410,19 @@ def _plain_regions(
         edge_scale=(scale_h, scale_v),
         weights=weights,
     )
-    supported = den >= s.min_support
-    with np.errstate(divide="ignore", invalid="ignore"):
-        smooth = np.where(supported, num / np.maximum(den, 1e-12), np.nan).astype(np.float32)
-    out = np.where(treated, smooth, disparity_px).astype(np.float32)
-    conf = np.where(treated, np.minimum(den, s.max_confidence), confidence)
-    unsupported = treated & ~supported
+    out, conf, unsupported = (
+        np.empty(shape, dtype=np.float32),
+        np.empty(shape, dtype=np.float32),
+        np.empty(shape, dtype=bool),
+    )
+    ms, mc = np.float32(s.min_support), np.float32(s.max_confidence)
+    run_rows(
+        lambda y0, y1: kernels.propagated(
+            disparity_px, confidence, num, den, treated, ms, mc, out, conf, unsupported, y0, y1
+        ),
+        h,
+        threads,
+    )
     if s.ring_min_inliers > 0 and unsupported.any():
         planes = ring_planes(
             unsupported,
@@ -406,53 +444,63 @@ def _denoise(
     image: np.ndarray,
     disparity_px: np.ndarray,
     confidence: np.ndarray,
-    low_contrast: np.ndarray,
+    contrast: np.ndarray,
+    treated: np.ndarray,
     s: PlainSurfaceSettings,
     threads: int,
-    weights: tuple[np.ndarray, np.ndarray],
+    guides: SurfaceGuides,
 ) -> np.ndarray:
-    """Step 7: low-contrast pixels take the confidence-weighted, colour-guided local average."""
-    finite = np.isfinite(disparity_px)
-    target = low_contrast & finite
+    """Step 7: low-contrast pixels (``contrast`` below ``denoise_std``, not ``treated`` by steps
+    2-6) take the confidence-weighted, colour-guided local average."""
+    shape = disparity_px.shape
+    target, weight, values = np.empty(shape, dtype=bool), np.empty(shape, dtype=np.float32), np.empty(shape, np.float32)
+    ds = np.float32(s.denoise_std)
+    run_rows(
+        lambda y0, y1: kernels.denoise_inputs(
+            disparity_px, confidence, contrast, ds, treated, target, weight, values, y0, y1
+        ),
+        shape[0],
+        threads,
+    )
     if not target.any():
         return disparity_px
-    weight = np.where(finite, np.clip(confidence, 0.0, 1.0), 0.0).astype(np.float32)
-    values = np.where(finite, disparity_px, 0.0).astype(np.float32)
     if s.denoise_outlier_px > 0:
         # a confident blob the matcher got wrong must not survive the averaging: weigh each
         # low-contrast value by its agreement with the surface around it at a long reach
-        surface = _far_surface(image, values, weight, s.smoothness * max(disparity_px.shape), s, threads)
-        agree = np.exp(-(((values - surface) / s.denoise_outlier_px) ** 2))
-        weight = np.where(target, weight * agree, weight).astype(np.float32)
-    lam = s.denoise_smoothness * max(disparity_px.shape) / 1000.0
+        surface = _far_surface(guides, values, weight, s.smoothness * max(shape), s, threads)
+        op = np.float32(s.denoise_outlier_px)
+        run_rows(lambda y0, y1: kernels.agreement(values, surface, target, op, weight, y0, y1), shape[0], threads)
+    lam = s.denoise_smoothness * max(shape) / 1000.0
     num, den = smooth_guided(
-        [weight * values, weight], image, lam=lam, sigma_color=s.sigma_color, threads=threads, weights=weights
+        [weight * values, weight], image, lam=lam, sigma_color=s.sigma_color, threads=threads, weights=guides.weights
     )
-    target &= den > _MIN_DENOISE_SUPPORT
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(target, num / np.maximum(den, 1e-12), disparity_px).astype(np.float32)
+    out = np.empty(shape, dtype=np.float32)
+    least = np.float32(_MIN_DENOISE_SUPPORT)
+    run_rows(lambda y0, y1: kernels.denoised(disparity_px, num, den, target, least, out, y0, y1), shape[0], threads)
+    return out
 
 
 def _far_surface(
-    image: np.ndarray, values: np.ndarray, weight: np.ndarray, lam: float, s: PlainSurfaceSettings, threads: int
+    guides: SurfaceGuides, values: np.ndarray, weight: np.ndarray, lam: float, s: PlainSurfaceSettings, threads: int
 ) -> np.ndarray:
     """The confidence-weighted surface at a long reach (smoothness ``lam`` at full size), for step 7's agreement.
 
     It only weighs values (within ``denoise_outlier_px``), so it is found on a copy
-    :data:`_FAR_FACTOR` times smaller (``lam / _FAR_FACTOR ** 2`` there: the same reach in
-    full-size pixels, a sixteenth of the work) and brought back bilinearly.
+    :data:`_FAR_FACTOR` times smaller (``guides.far_image``; ``lam / _FAR_FACTOR ** 2``
+    there: the same reach in full-size pixels, a sixteenth of the work) and brought back bilinearly.
     """
     h, w = values.shape
-    f = _FAR_FACTOR
-    if min(h, w) < 16 * f:
-        small, num0, den0, lam_small = image, weight * values, weight, lam
+    small = guides.far_image
+    if small.shape[:2] == (h, w):
+        num0, den0, lam_small = weight * values, weight, lam
     else:
-        size = (-(-w // f), -(-h // f))
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        size = (small.shape[1], small.shape[0])
         num0 = cv2.resize(weight * values, size, interpolation=cv2.INTER_AREA)
         den0 = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
-        lam_small = lam / (f * f)
-    num, den = smooth_guided([num0, den0], small, lam=lam_small, sigma_color=s.sigma_color, threads=threads)
+        lam_small = lam / (_FAR_FACTOR * _FAR_FACTOR)
+    num, den = smooth_guided(
+        [num0, den0], small, lam=lam_small, sigma_color=s.sigma_color, threads=threads, weights=guides.far_weights
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         surface = (num / np.maximum(den, 1e-12)).astype(np.float32)
     if surface.shape != (h, w):
@@ -461,23 +509,29 @@ def _far_surface(
 
 
 def _rough(
-    disparity_px: np.ndarray, confidence: np.ndarray, no_texture: np.ndarray, s: PlainSurfaceSettings
+    disparity_px: np.ndarray, confidence: np.ndarray, contrast: np.ndarray, s: PlainSurfaceSettings, threads: int
 ) -> np.ndarray:
-    """Step 8: the untextured, unconfident pixels whose window still spans more than ``rough_spread_px``."""
-    finite = np.isfinite(disparity_px)
-    rough = no_texture & finite & (local_spread(disparity_px, s.window) > s.rough_spread_px)
-    rough &= confidence < s.rough_confidence
-    if not rough.any():
-        return rough
-    density = cv2.blur(rough.astype(np.float32), (s.window, s.window), borderType=cv2.BORDER_REFLECT)
-    rough = (density > s.rough_density) & no_texture & finite
+    """Step 8: the untextured (``contrast`` below ``rough_std``), unconfident pixels whose window
+    still spans more than ``rough_spread_px``, where they are dense and form large regions."""
+    h, w = disparity_px.shape
+    top, bottom = np.empty((h, w), dtype=np.float32), np.empty((h, w), dtype=np.float32)
+    run_rows(lambda y0, y1: kernels.spread_inputs(disparity_px, top, bottom, y0, y1), h, threads)
+    kernel = np.ones((s.window, s.window), np.uint8)
+    hi, lo = cv2.dilate(top, kernel), cv2.erode(bottom, kernel)  # (local_spread, without its copies)
+    seeds = np.empty((h, w), dtype=np.float32)
+    rs, sp, rc = np.float32(s.rough_std), np.float32(s.rough_spread_px), np.float32(s.rough_confidence)
+    if not kernels.rough_seeds(disparity_px, confidence, contrast, hi, lo, rs, sp, rc, seeds, 0, h):
+        return np.zeros((h, w), dtype=bool)
+    density = cv2.blur(seeds, (s.window, s.window), borderType=cv2.BORDER_REFLECT)
+    regions = np.empty((h, w), dtype=np.uint8)
+    kernels.rough_regions(disparity_px, contrast, density, rs, np.float32(s.rough_density), regions, 0, h)
     min_area = _MIN_HOLE_WINDOWS * s.window * s.window
-    if min_area > 0 and rough.any():
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(rough.astype(np.uint8), connectivity=8)
+    if min_area > 0 and regions.any():
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(regions, connectivity=8)
         keep = np.zeros(count, dtype=bool)
         keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
-        rough = keep[labels]
-    return rough
+        return keep[labels]
+    return regions.view(bool)
 
 
 #: Step 7's long-reach surface is found on a copy this many times smaller (its reach is many pixels).
