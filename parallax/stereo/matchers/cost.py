@@ -51,13 +51,44 @@ def _census(padded, out, rx, ry, y0, y1):  # pragma: no cover - compiled
                     row[x] = (row[x] << one) | bit
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _census_bytes(padded, out, rx, ry, y0, y1):  # pragma: no cover - compiled
+    """:func:`_census` of a uint8 image: the bits are gathered a byte at a time (eight
+    comparisons OR-ed into uint8 lanes, many to a vector) and the bytes joined into the
+    strings last. Same strings: neighbour ``k`` of ``n`` (row by row, centre skipped) is bit ``n - 1 - k``."""
+    w = out.shape[1]
+    n = (2 * rx + 1) * (2 * ry + 1) - 1
+    acc = np.zeros((8, w), dtype=np.uint8)
+    zero = np.uint8(0)
+    for y in range(y0, y1):
+        acc[:] = zero
+        cen = padded[y + ry, rx : rx + w]
+        k = 0
+        for dy in range(2 * ry + 1):
+            for dx in range(2 * rx + 1):
+                if dy == ry and dx == rx:
+                    continue
+                bit = np.uint8(1 << ((n - 1 - k) % 8))
+                part = acc[(n - 1 - k) // 8]
+                src = padded[y + dy, dx : dx + w]
+                for x in range(w):
+                    part[x] |= bit if src[x] < cen[x] else zero
+                k += 1
+        row = out[y]
+        for x in range(w):
+            v = np.uint64(0)
+            for j in range(8):
+                v |= np.uint64(acc[j, x]) << np.uint64(8 * j)
+            row[x] = v
+
+
 def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3, *, threads: int = 1) -> np.ndarray:
     """Census transform of a grey image (window ``(2*radius_x+1) x (2*radius_y+1)``, at most 64 bits).
 
     Parameters
     ----------
     gray : numpy.ndarray
-        ``HxW`` float32 intensities.
+        ``HxW`` intensities: uint8 (the faster path) or float32.
     radius_x, radius_y : int
         Half window sizes in pixels; borders replicate the edge pixels.
     threads : int
@@ -71,10 +102,12 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3, *, 
     rx, ry = int(radius_x), int(radius_y)
     if (2 * rx + 1) * (2 * ry + 1) - 1 > 64:
         raise ParameterError(f"census window {2 * rx + 1}x{2 * ry + 1} has more than 64 bits; use smaller radii")
-    gray = np.ascontiguousarray(gray, dtype=np.float32)
+    gray = np.asarray(gray)
+    gray = np.ascontiguousarray(gray, dtype=np.uint8 if gray.dtype == np.uint8 else np.float32)
     padded = cv2.copyMakeBorder(gray, ry, ry, rx, rx, cv2.BORDER_REPLICATE)
     out = np.empty(gray.shape, dtype=np.uint64)  # (first written by the threads that fill it)
-    run_rows(lambda y0, y1: _census(padded, out, rx, ry, y0, y1), gray.shape[0], threads)
+    kernel = _census_bytes if gray.dtype == np.uint8 else _census
+    run_rows(lambda y0, y1: kernel(padded, out, rx, ry, y0, y1), gray.shape[0], threads)
     return out
 
 

@@ -38,6 +38,13 @@ def test_census_matches_reference():
     tall = np.random.default_rng(1).integers(0, 255, (40, 13)).astype(np.float32)
     for threads in (1, 2, 3):  # row bands give the same strings
         np.testing.assert_array_equal(census_transform(tall, 4, 3, threads=threads), _census_ref(tall, 4, 3))
+    # a uint8 image takes the byte-wise path: the same strings, ties and every window size included
+    flat = tall.astype(np.uint8)
+    flat[10:20] = 7
+    for rx, ry in ((4, 3), (1, 2), (3, 3), (0, 1)):
+        for threads in (1, 2):
+            got = census_transform(flat, rx, ry, threads=threads)
+            np.testing.assert_array_equal(got, _census_ref(flat.astype(np.float32), rx, ry))
 
 
 def test_cost_volume_matches_reference():
