@@ -113,16 +113,25 @@ def census_transform(gray: np.ndarray, radius_x: int = 4, radius_y: int = 3, *, 
 
 @nb.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _cost_volume(cl, cr, il, ir, offsets, dlo, dhi, w_census, w_ad, t_ad, border_cost, pad_cost, out, y0, y1):
-    """``il`` is channel-first float32 (3xHxW); ``cr``/``ir`` are mirrored left-right
-    (``cr[y, j]`` is pixel ``w - 1 - j``) so the label loop reads forwards and vectorises.
-    Label ``k`` of pixel (y, x) is ``d = offsets[y, x] + k``; labels outside
-    ``dlo..dhi`` get ``pad_cost``."""
+    """``il``/``ir`` are ``HxWx3`` images (0..255 levels). Each row of the right view's
+    census and colours is first copied channel-first and mirrored left-right (``[j]`` is
+    pixel ``w - 1 - j``), and the left row's colours channel-first, so the label loop
+    reads forwards and vectorises. Label ``k`` of pixel (y, x) is ``d = offsets[y, x] + k``;
+    labels outside ``dlo..dhi`` get ``pad_cost``."""
     h, w = cl.shape
     ndp = out.shape[2]
     wc = w_ad / np.float32(3.0)
     half = np.float32(0.5)
     top = np.float32(255.0)
+    crm = np.empty(w, dtype=np.uint64)
+    irm = np.empty((3, w), dtype=np.float32)
+    ilr = np.empty((3, w), dtype=np.float32)
     for y in range(y0, y1):
+        for j in range(w):
+            crm[j] = cr[y, w - 1 - j]
+            for c in range(3):
+                irm[c, j] = np.float32(ir[y, w - 1 - j, c])
+                ilr[c, j] = np.float32(il[y, j, c])
         for x in range(w):
             d0 = offsets[y, x]
             # labels with dlo <= d <= dhi
@@ -133,14 +142,14 @@ def _cost_volume(cl, cr, il, ir, offsets, dlo, dhi, w_census, w_ad, t_ad, border
             k1 = max(min(r1, x - d0 + 1), k0)
             a = cl[y, x]
             base = w - 1 - x + d0  # mirrored index of x_right = x - d0 - k is base + k
-            v0 = il[0, y, x]
-            v1 = il[1, y, x]
-            v2 = il[2, y, x]
+            v0 = ilr[0, x]
+            v1 = ilr[1, x]
+            v2 = ilr[2, x]
             # views indexed from 0 keep the loop vectorisable
-            crv = cr[y, base + k0 : base + k1]
-            r0v = ir[0, y, base + k0 : base + k1]
-            r1v = ir[1, y, base + k0 : base + k1]
-            r2v = ir[2, y, base + k0 : base + k1]
+            crv = crm[base + k0 : base + k1]
+            r0v = irm[0, base + k0 : base + k1]
+            r1v = irm[1, base + k0 : base + k1]
+            r2v = irm[2, base + k0 : base + k1]
             ov = out[y, x, k0:k1]
             for i in range(k1 - k0):
                 e0 = abs(v0 - r0v[i])
@@ -239,9 +248,9 @@ def cost_volume(
         out = np.empty((h, w, ndp), dtype=np.uint8)
     args = (
         census_left,
-        np.ascontiguousarray(census_right[:, ::-1]),
-        np.ascontiguousarray(np.moveaxis(image_left, 2, 0), dtype=np.float32),
-        np.ascontiguousarray(np.moveaxis(image_right, 2, 0)[:, :, ::-1], dtype=np.float32),
+        census_right,
+        np.asarray(image_left),
+        np.asarray(image_right),
         np.ascontiguousarray(offsets, dtype=np.int32),
         int(min_disparity),
         int(min_disparity) + nd - 1,
