@@ -63,6 +63,7 @@ NaN = no value; confidence in [0, 1].
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -517,14 +518,25 @@ def _rough(
     top, bottom = np.empty((h, w), dtype=np.float32), np.empty((h, w), dtype=np.float32)
     run_rows(lambda y0, y1: kernels.spread_inputs(disparity_px, top, bottom, y0, y1), h, threads)
     kernel = np.ones((s.window, s.window), np.uint8)
-    hi, lo = cv2.dilate(top, kernel), cv2.erode(bottom, kernel)  # (local_spread, without its copies)
+    # (local_spread, without its copies; the window max and min side by side)
+    hi, lo = run_jobs([lambda: cv2.dilate(top, kernel), lambda: cv2.erode(bottom, kernel)])
     seeds = np.empty((h, w), dtype=np.float32)
     rs, sp, rc = np.float32(s.rough_std), np.float32(s.rough_spread_px), np.float32(s.rough_confidence)
-    if not kernels.rough_seeds(disparity_px, confidence, contrast, hi, lo, rs, sp, rc, seeds, 0, h):
+    found = [0]
+
+    def seed(y0: int, y1: int) -> None:
+        n = kernels.rough_seeds(disparity_px, confidence, contrast, hi, lo, rs, sp, rc, seeds, y0, y1)
+        with lock:
+            found[0] += n
+
+    lock = threading.Lock()
+    run_rows(seed, h, threads)
+    if not found[0]:
         return np.zeros((h, w), dtype=bool)
     density = cv2.blur(seeds, (s.window, s.window), borderType=cv2.BORDER_REFLECT)
     regions = np.empty((h, w), dtype=np.uint8)
-    kernels.rough_regions(disparity_px, contrast, density, rs, np.float32(s.rough_density), regions, 0, h)
+    rd = np.float32(s.rough_density)
+    run_rows(lambda y0, y1: kernels.rough_regions(disparity_px, contrast, density, rs, rd, regions, y0, y1), h, threads)
     min_area = _MIN_HOLE_WINDOWS * s.window * s.window
     if min_area > 0 and regions.any():
         count, labels, stats, _ = cv2.connectedComponentsWithStats(regions, connectivity=8)

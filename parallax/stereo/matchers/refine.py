@@ -381,9 +381,9 @@ def _fill(
                     vals[n] = disp[yy, xx]
                     if guided:
                         dc = (
-                            abs(image[yy, xx, 0] - image[y, x, 0])
-                            + abs(image[yy, xx, 1] - image[y, x, 1])
-                            + abs(image[yy, xx, 2] - image[y, x, 2])
+                            abs(np.float32(image[yy, xx, 0]) - np.float32(image[y, x, 0]))
+                            + abs(np.float32(image[yy, xx, 1]) - np.float32(image[y, x, 1]))
+                            + abs(np.float32(image[yy, xx, 2]) - np.float32(image[y, x, 2]))
                         )
                         wts[n] = lut[int(dc)] if table else np.exp(-dc / (np.float32(3.0) * sigma_color))
                     n += 1
@@ -465,7 +465,9 @@ def fill_occlusion_aware(
                 f"fill with sigma_color={sigma_color} needs the HxWx3 image of size {(h, w)}, got "
                 f"{None if image is None else np.shape(image)}"
             )
-        img = np.ascontiguousarray(image, dtype=np.float32)
+        img = np.asarray(image)  # (levels widened to float32 in the kernel: same differences)
+        if img.dtype != np.uint8:
+            img = np.ascontiguousarray(img, dtype=np.float32)
     else:
         img = np.zeros((1, 1, 3), dtype=np.float32)
     disp = np.ascontiguousarray(disparity, dtype=np.float32)
