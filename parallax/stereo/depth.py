@@ -108,7 +108,7 @@ def normalise_median(depth: np.ndarray) -> np.ndarray:
     median = float(fast_median(depth))
     if not median > 0:
         raise ParameterError(f"depth median is {median}, not positive; relative depth must be positive")
-    return (depth / median).astype(np.float32)
+    return np.divide(depth, np.float32(median), dtype=np.float32)  # (one pass: no float32 copy after)
 
 
 def relative_offset(disparity_px: np.ndarray) -> float:

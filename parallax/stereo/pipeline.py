@@ -409,7 +409,7 @@ def compute_depth(
         valid &= ~far
         if not metric and far.any():  # keep the documented median of 1 over the valid pixels
             median = np.float32(fast_median(depth, where=valid))
-            depth = (depth / median).astype(np.float32)
+            depth = np.divide(depth, median, dtype=np.float32)
             limit = None if limit is None else limit / float(median)
         settings["far_clip"] = {
             "factor": float(far_clip_factor),
