@@ -19,7 +19,6 @@ __all__ = [
     "propagated",
     "rough_regions",
     "rough_seeds",
-    "spread_inputs",
     "support",
 ]
 
@@ -148,18 +147,6 @@ def finish(disp, conf, rough, out, out_conf, y0, y1):  # pragma: no cover - comp
             d = np.float32(np.nan) if rough[y, x] else disp[y, x]
             out[y, x] = d
             out_conf[y, x] = _unit(conf[y, x]) if np.isfinite(d) else np.float32(0.0)
-
-
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def spread_inputs(disp, hi, lo, y0, y1):  # pragma: no cover - compiled
-    """The values whose window max (``hi``) and min (``lo``) give the spread: -1e9 and 1e9 without a value."""
-    w = disp.shape[1]
-    for y in range(y0, y1):
-        for x in range(w):
-            d = disp[y, x]
-            finite = np.isfinite(d)
-            hi[y, x] = d if finite else np.float32(-1e9)
-            lo[y, x] = d if finite else np.float32(1e9)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")

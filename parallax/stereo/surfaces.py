@@ -71,11 +71,11 @@ import numpy as np
 from parallax.capture.types import check_image
 from parallax.errors import ParameterError
 from parallax.stereo import surface_kernels as kernels
-from parallax.stereo.matchers.threads import run_jobs, run_rows
+from parallax.stereo.matchers.threads import run_rows
 from parallax.stereo.planes import ring_planes
 from parallax.stereo.smoothing import smooth_guided
 from parallax.stereo.surface_guides import _FAR_FACTOR, PlainSurfaceSettings, SurfaceGuides, surface_guides
-from parallax.stereo.texture import local_spread, local_std, plain_mask
+from parallax.stereo.texture import local_spread, local_std, plain_mask, window_extremes
 
 __all__ = [
     "PlainSurfaceSettings",
@@ -338,11 +338,7 @@ def _rough(
     """Step 8: the untextured (``contrast`` below ``rough_std``), unconfident pixels whose window
     still spans more than ``rough_spread_px``, where they are dense and form large regions."""
     h, w = disparity_px.shape
-    top, bottom = np.empty((h, w), dtype=np.float32), np.empty((h, w), dtype=np.float32)
-    run_rows(lambda y0, y1: kernels.spread_inputs(disparity_px, top, bottom, y0, y1), h, threads)
-    kernel = np.ones((s.window, s.window), np.uint8)
-    # (local_spread, without its copies; the window max and min side by side)
-    hi, lo = run_jobs([lambda: cv2.dilate(top, kernel), lambda: cv2.erode(bottom, kernel)])
+    hi, lo = window_extremes(disparity_px, s.window)
     seeds = np.empty((h, w), dtype=np.float32)
     rs, sp, rc = np.float32(s.rough_std), np.float32(s.rough_spread_px), np.float32(s.rough_confidence)
     found = [0]

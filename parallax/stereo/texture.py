@@ -1,7 +1,7 @@
 """Texture measures of an image: local contrast, fine texture, plain pixels, disparity spread.
 
 :func:`plain_mask` tells the pixels a matcher cannot measure (no texture around
-them); :func:`local_std` and :func:`local_spread` are the window statistics it
+them); :func:`local_std` and :func:`local_spread` (:func:`window_extremes`) are the window statistics it
 and :mod:`parallax.stereo.surfaces` (and the geometry benchmark) judge by.
 
 Conventions: images ``HxWx3`` uint8 RGB or ``HxW`` grey (levels 0..255);
@@ -14,7 +14,9 @@ import cv2
 import numba as nb
 import numpy as np
 
-__all__ = ["grey_levels", "local_spread", "local_std", "plain_from_contrast", "plain_mask"]
+from parallax.stereo.matchers.threads import run_jobs
+
+__all__ = ["grey_levels", "local_spread", "local_std", "plain_from_contrast", "plain_mask", "window_extremes"]
 
 #: Immerkaer's noise-estimation kernel: the difference of two Laplacians, blind to
 #: planes and ramps, so its response measures fine-scale texture (and noise).
@@ -51,12 +53,32 @@ def local_std(image: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _bounded(disp, hi, lo):  # pragma: no cover - compiled
+    """The values whose window max (``hi``) and min (``lo``) are wanted: -1e9 and 1e9 without a value."""
+    h, w = disp.shape
+    for y in range(h):
+        for x in range(w):
+            d = disp[y, x]
+            finite = np.isfinite(d)
+            hi[y, x] = d if finite else np.float32(-1e9)
+            lo[y, x] = d if finite else np.float32(1e9)
+
+
+def window_extremes(disparity_px: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Max and min of the finite values over a ``window`` box (``HxW`` float32 each; -1e9 and
+    1e9 where none is finite). The two filters run side by side."""
+    d = np.ascontiguousarray(disparity_px, dtype=np.float32)
+    top, bottom = np.empty_like(d), np.empty_like(d)
+    _bounded(d, top, bottom)
+    kernel = np.ones((window, window), np.uint8)
+    hi, lo = run_jobs([lambda: cv2.dilate(top, kernel), lambda: cv2.erode(bottom, kernel)])
+    return hi, lo
+
+
 def local_spread(disparity_px: np.ndarray, window: int) -> np.ndarray:
     """Max - min of the finite values over a ``window`` box (``HxW`` float32; about -2e9 where none is finite)."""
-    finite = np.isfinite(disparity_px)
-    kernel = np.ones((window, window), np.uint8)
-    hi = cv2.dilate(np.where(finite, disparity_px, -1e9).astype(np.float32), kernel)
-    lo = cv2.erode(np.where(finite, disparity_px, 1e9).astype(np.float32), kernel)
+    hi, lo = window_extremes(disparity_px, window)
     return hi - lo
 
 

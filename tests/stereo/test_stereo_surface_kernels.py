@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from parallax.stereo import surface_kernels as k
+from parallax.stereo.texture import _bounded
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_rough_steps_and_finish_follow_their_definitions(maps):
     d, c, contrast = maps["disp"], maps["conf"], maps["contrast"]
     h, w = d.shape
     hi, lo = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
-    k.spread_inputs(d, hi, lo, 0, h)
+    _bounded(d, hi, lo)
     finite = np.isfinite(d)
     np.testing.assert_array_equal(hi, np.where(finite, d, np.float32(-1e9)))
     np.testing.assert_array_equal(lo, np.where(finite, d, np.float32(1e9)))
